@@ -1,0 +1,96 @@
+import Foundation
+
+/// Output written to `<target>.partial-<pid>` and renamed onto `target` only on success,
+/// so an interrupted or failed stage never leaves a half-written artifact and never
+/// touches an existing good one. Partial files are removed on failure, and on SIGINT /
+/// SIGTERM by the handler that `AtomicOutput` installs.
+public final class AtomicOutput {
+    /// Where the finished artifact goes.
+    public let target: String
+    /// Where it is written meanwhile (same directory, so the rename is atomic).
+    public let temporaryPath: String
+    private var finished = false
+
+    /// Reserves a temporary path beside `target`, creating the parent directory.
+    public init(target: String) throws {
+        self.target = target
+        let directory = (target as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StageError("\(target): cannot create the output directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        temporaryPath = "\(target).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        PartialFiles.shared.register(temporaryPath)
+    }
+
+    /// Moves the finished temporary file onto the target (atomically replacing it).
+    public func commit() throws {
+        precondition(!finished, "AtomicOutput committed or discarded twice")
+        guard rename(temporaryPath, target) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw StageError("\(target): cannot move the finished output into place: \(reason)")
+        }
+        finished = true
+        PartialFiles.shared.unregister(temporaryPath)
+    }
+
+    /// Removes the temporary file; the target is left as it was.
+    public func discard() {
+        guard !finished else { return }
+        finished = true
+        unlink(temporaryPath)
+        PartialFiles.shared.unregister(temporaryPath)
+    }
+
+    deinit { discard() }
+
+    /// Runs `body` with the temporary path, then commits; on a thrown error discards and rethrows.
+    public static func write<R>(to target: String, _ body: (String) throws -> R) throws -> R {
+        let output = try AtomicOutput(target: target)
+        do {
+            let result = try body(output.temporaryPath)
+            try output.commit()
+            return result
+        } catch {
+            output.discard()
+            throw error
+        }
+    }
+}
+
+/// The partial files of this process, removed if it is interrupted.
+final class PartialFiles: @unchecked Sendable {
+    static let shared = PartialFiles()
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+    private var sources: [DispatchSourceSignal] = []
+
+    private init() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [unowned self] in self.interrupted(by: signalNumber) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func register(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
+    func unregister(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
+
+    private func interrupted(by signalNumber: Int32) {
+        lock.lock()
+        for path in paths { unlink(path) }
+        let count = paths.count
+        lock.unlock()
+        let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
+        Log.raw("interrupted by \(name): removed \(count) partial output file(s); finished artifacts and checkpoints are kept\n")
+        // _exit, not exit: atexit handlers (HDF5's among them) must not run while another
+        // thread may be inside the library.
+        _exit(128 + signalNumber)
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// The outcome of running a built executable.
+public struct ProcessResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs a built stage executable (from the products directory) with `arguments`,
+/// capturing its output; `environment` entries are added to the current environment.
+public func runStage(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+                     currentDirectory: URL? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = TestPaths.productsDirectory.appendingPathComponent(name)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes before waiting, so a chatty process never blocks on a full pipe.
+    var errData = Data()
+    let errDone = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
