@@ -20,7 +20,7 @@ var targets: [Target] = [
     .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
     .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "HDF5Store", "TestSupport"]),
     // Runs the built stage binaries on tiny data; one file per stage.
-    .testTarget(name: "StageTests", dependencies: ["HDF5Store", "TestSupport"]),
+    .testTarget(name: "StageTests", dependencies: ["HDF5Store", "PipelineKit", "TestSupport"]),
 ]
 
 // MARK: Neural-network engine (issue 3)
@@ -29,6 +29,10 @@ targets += [
 
 // MARK: Datasets and image IO (issue 4)
 targets += [
+    // libjpeg/libpng behind setjmp/longjmp (Swift cannot longjmp); only ImageIO imports it.
+    .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+    .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: fastMath),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
 ]
 
 let package = Package(
