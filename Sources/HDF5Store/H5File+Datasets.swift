@@ -104,19 +104,19 @@ extension H5File {
             }
             let rowShape = Array(shape.dropFirst())
             let count = rows.count * rowShape.reduce(1, *)
-            var result = H5Array<T>(shape: [rows.count] + rowShape, data: [])
-            guard count > 0 else { return result }
+            let resultShape = [rows.count] + rowShape
+            guard count > 0 else { return H5Array(shape: resultShape, data: []) }
             let fileSpace = try H5Library.check(H5Dget_space(dataset), file: path, object: object, "cannot read the dataspace")
             defer { H5Sclose(fileSpace) }
             try selectRows(fileSpace, rows, rank: shape.count, rowShape: rowShape, object: object)
-            let memorySpace = try makeSpace(result.shape, max: result.shape, object: object)
-            result.data = try [T](unsafeUninitializedCapacity: count) { buffer, initialised in
+            let memorySpace = try makeSpace(resultShape, max: resultShape, object: object)
+            let data = try [T](unsafeUninitializedCapacity: count) { buffer, initialised in
                 try H5Library.check(H5Dread(dataset, T.h5DType.nativeType!, memorySpace.id, fileSpace, h5s_P_DEFAULT(),
                                             buffer.baseAddress),
                                     file: path, object: object, "cannot read rows \(rows)")
                 initialised = count
             }
-            return result
+            return H5Array(shape: resultShape, data: data)
         }
     }
 

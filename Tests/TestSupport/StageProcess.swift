@@ -21,16 +21,28 @@ public func runStage(_ name: String, _ arguments: [String], environment: [String
     process.standardError = err
     try process.run()
     // Read both pipes before waiting, so a chatty process never blocks on a full pipe.
-    var errData = Data()
-    let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        errDone.signal()
-    }
+    let errData = PipeReader(err)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    errDone.wait()
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stderr: String(decoding: errData.wait(), as: UTF8.self))
+}
+
+/// Drains a pipe on a background queue until EOF.
+private final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        DispatchQueue.global().async {
+            self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            self.done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
 }
