@@ -1,0 +1,59 @@
+# attrib-adv — the pipeline and the developer commands.
+# `make` runs the quick pipeline on the embedded synthetic datasets; `make test` runs
+# every test; `make help` lists the targets. Per-dataset settings: pipelines/<ds>.mk.
+
+.DELETE_ON_ERROR:
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+.DEFAULT_GOAL := all
+
+# MARK: Settings
+SWIFT ?= swift
+CONFIG ?= release
+BUILD_DIR := .build
+BIN := $(BUILD_DIR)/$(CONFIG)
+SWIFT_FLAGS := -c $(CONFIG)
+APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config
+SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
+
+include pipelines/common.mk
+
+# MARK: Developer targets
+
+## deps    : install the system libraries with apt-get (as root), else print the command
+.PHONY: deps
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(APT_PACKAGES))"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "deps: missing $$missing; run as root:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; \
+	fi
+
+## build   : build every executable in release mode
+.PHONY: build
+build: $(BIN)/.built
+
+$(BIN)/.built: $(SOURCES) | deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+	@touch $@
+
+## test    : build and run every test (debug build, all test targets)
+.PHONY: test
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## help    : list the targets
+.PHONY: help
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## clean   : remove the build folder (artifacts under data/ stay)
+.PHONY: clean
+clean:
+	rm -rf $(BUILD_DIR)
