@@ -25,6 +25,12 @@ var targets: [Target] = [
 
 // MARK: Neural-network engine (issue 3)
 targets += [
+    .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+    .target(name: "NeuralNet", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
+    .executableTarget(name: "import-weights", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", argumentParser], swiftSettings: fastMath),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "TestSupport"]),
 ]
 
 // MARK: Datasets and image IO (issue 4)
@@ -33,6 +39,19 @@ targets += [
     .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
     .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: fastMath),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+    // Renderer, class profiles, importers and the images.h5 writer; the renderer's inner
+    // loops are per-pixel float code, hence fastMath.
+    .target(name: "Datasets", dependencies: ["ImageIO", "HDF5Store"], swiftSettings: fastMath),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "HDF5Store", "TestSupport"]),
+    .executableTarget(name: "prepare-data", dependencies: ["Datasets", "ImageIO", "HDF5Store", "PipelineKit", argumentParser]),
+]
+
+// MARK: Attribute stages: SJE, predicted attributes, quantification (issue 6)
+targets += [
+    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
+    .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "predict-attributes", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
+    .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "TestSupport"]),
 ]
 
 let package = Package(

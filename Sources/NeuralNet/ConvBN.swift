@@ -1,0 +1,156 @@
+import Tensors
+
+/// Convolution (no bias) + batch norm + optional residual add + optional ReLU: the unit
+/// ResNets are built from, with fused kernels.
+///
+/// - Train mode: conv, batch statistics, then normalise + add + ReLU in one pass. The
+///   cache holds the conv input, the conv output and the unit's output (ReLU mask), the
+///   first and last shared with neighbouring units, so a unit costs one extra activation.
+/// - Eval mode: batch norm is folded into the convolution (W·γ/σ, β − μ·γ/σ), and bias,
+///   residual and ReLU are applied as the GEMM result is written: one pass per unit. The
+///   cache holds only the input and output, which neighbouring units already keep alive.
+public struct ConvBN: Sendable {
+    public var conv: Conv2d
+    public var bn: BatchNorm2d
+
+    public init(conv: Conv2d, bn: BatchNorm2d) {
+        precondition(conv.bias == nil && conv.outChannels == bn.channels, "ConvBN: bias-free conv feeding a BN of its width")
+        self.conv = conv; self.bn = bn
+    }
+
+    /// Batch norm folded into the convolution for eval mode.
+    public struct Folded: Sendable {
+        public let weight: [Float]  // (O, C, kh, kw)
+        public let bias: [Float]    // (O)
+    }
+
+    /// W' = W·γ/σ, b' = β − μ·γ/σ with the running statistics.
+    public func folded() -> Folded {
+        let o = conv.outChannels, k = conv.weight.count / o
+        var w = conv.weight.data, b = [Float](repeating: 0, count: o)
+        for c in 0..<o {
+            let s = bn.weight.data[c] / (bn.runningVar.data[c] + bn.eps).squareRoot()
+            for i in 0..<k { w[c * k + i] *= s }
+            b[c] = bn.bias.data[c] - bn.runningMean.data[c] * s
+        }
+        return Folded(weight: w, bias: b)
+    }
+
+    /// What backward needs.
+    public struct Cache: Sendable {
+        let input: Tensor            // (N, C, H, W)
+        let geometry: ConvGeometry
+        let mode: Mode
+        let preNorm: Tensor?         // (N, O, H', W') conv output, train mode only
+        let mean: [Float]            // (O) batch mean (train)
+        let invstd: [Float]          // (O)
+        let output: Tensor           // (N, O, H', W')
+        let relu: Bool
+        let hasResidual: Bool
+        let folded: Folded?          // eval mode
+    }
+
+    /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
+    public struct Gradients: Sendable {
+        public var input: Tensor?
+        public var residual: Tensor?
+        public var convWeight: Tensor?
+        public var bnWeight: Tensor?
+        public var bnBias: Tensor?
+    }
+
+    /// y = act(bn(conv(x)) + residual). Train mode updates the running statistics.
+    /// `folded` may pass a precomputed `folded()` for eval mode.
+    public mutating func forward(_ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool,
+                                 folded precomputed: Folded? = nil) throws -> (output: Tensor, cache: Cache) {
+        let g = try conv.geometry(for: x)
+        if let residual, residual.shape != g.outputShape {
+            throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
+        }
+        let (n, o, p) = (g.batch, g.outChannels, g.outPlane)
+        switch mode {
+        case .train:
+            guard n * p > 1 else {
+                throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
+            }
+            let z = Tensor(shape: g.outputShape) { out in
+                x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+            }
+            let (mean, invstd) = bn.statistics(z, mode: .train)
+            let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
+            let y = Tensor(shape: g.outputShape) { out in
+                z.withPointer { zp in withOptionalPointer(residual) { rp in
+                    BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
+                                            residual: rp, relu: relu, y: out)
+                } }
+            }
+            return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
+                             relu: relu, hasResidual: residual != nil, folded: nil))
+        case .eval:
+            let f = precomputed ?? folded()
+            let y = Tensor(shape: g.outputShape) { out in
+                x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
+                    withOptionalPointer(residual) { rp in
+                        ConvKernels.forward(x: xp, weight: wp.baseAddress!, geometry: g,
+                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
+                    }
+                } } }
+            }
+            return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
+                             invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
+                             relu: relu, hasResidual: residual != nil, folded: f))
+        }
+    }
+
+    /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
+    /// is computed when `inputGradient` (a model's first layer can skip it in training),
+    /// the residual's whenever the forward had one.
+    public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool, inputGradient: Bool = true) -> Gradients {
+        let g = cache.geometry
+        precondition(dy.shape == g.outputShape, "ConvBN.backward: dy \(dy.shape) vs output \(g.outputShape)")
+        var grads = Gradients()
+        // Gradient at the BN output / residual sum.
+        let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.output) : nil
+        if cache.hasResidual { grads.residual = masked ?? dy }
+
+        let dz: Tensor       // gradient at the conv output, (N, O, H', W')
+        let convWeight: [Float]
+        switch cache.mode {
+        case .train:
+            let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd)
+            let bnGrads = BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
+                                               cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients)
+            dz = bnGrads.input
+            grads.bnWeight = bnGrads.weight; grads.bnBias = bnGrads.bias
+            convWeight = conv.weight.data
+        case .eval:
+            let gOut = masked ?? dy
+            if parameterGradients {
+                // Rare (training in eval mode): recompute the conv output for the BN parameter gradients.
+                let z = Tensor(shape: g.outputShape) { out in
+                    cache.input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+                }
+                let bnCache = BatchNorm2d.Cache(input: z, mode: .eval, mean: cache.mean, invstd: cache.invstd)
+                let bnGrads = BatchNorm2d.backward(gOut, reluOutput: nil, cache: bnCache, gamma: bn.weight.data, parameterGradients: true)
+                grads.bnWeight = bnGrads.weight; grads.bnBias = bnGrads.bias
+                dz = bnGrads.input
+                convWeight = conv.weight.data
+            } else {
+                // dx through the folded convolution directly.
+                dz = gOut
+                convWeight = cache.folded!.weight
+            }
+        }
+        if !inputGradient && !parameterGradients { return grads }
+        var dweight: Tensor? = parameterGradients ? Tensor(zeros: conv.weight.shape) : nil
+        var dx: Tensor? = inputGradient ? Tensor(zeros: cache.input.shape) : nil
+        dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
+            withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
+                ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, geometry: g, dx: dxp, dweight: dwp)
+            } }
+        } } }
+        grads.input = dx
+        grads.convWeight = dweight
+        return grads
+    }
+}

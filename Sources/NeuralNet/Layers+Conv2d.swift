@@ -1,0 +1,99 @@
+import Tensors
+
+/// Whether a layer runs in training mode (batch statistics, running-stat updates) or
+/// evaluation mode (running statistics). Always passed explicitly, never stored.
+public enum Mode: String, Sendable, CaseIterable {
+    case train, eval
+}
+
+/// Checks that `x` is NCHW with `channels` channels, naming the layer in the error.
+func requireNCHW(_ x: Tensor, channels: Int, layer: String) throws {
+    guard x.rank == 4 else {
+        throw TensorError.shapeMismatch("\(layer): expected an NCHW input of rank 4, got shape \(x.shape)")
+    }
+    guard x.shape[1] == channels else {
+        throw TensorError.shapeMismatch("\(layer): expected \(channels) input channels, got \(x.shape[1]) (input shape \(x.shape))")
+    }
+}
+
+/// 2-D convolution, PyTorch's `nn.Conv2d` (square stride and padding, no groups/dilation).
+public struct Conv2d: Sendable {
+    /// (O, C, kh, kw)
+    public var weight: Tensor
+    /// (O), optional
+    public var bias: Tensor?
+    public let stride: Int
+    public let padding: Int
+
+    /// A convolution with the given parameters.
+    public init(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) {
+        precondition(weight.rank == 4, "Conv2d weight must be (O, C, kh, kw)")
+        self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
+    }
+
+    public var outChannels: Int { weight.shape[0] }
+    public var inChannels: Int { weight.shape[1] }
+
+    /// What backward needs: the input and the sizes.
+    public struct Cache: Sendable {
+        public let input: Tensor          // (N, C, H, W)
+        public let geometry: ConvGeometry
+    }
+
+    /// Gradients from `backward`: the input's always, the parameters' when asked.
+    public struct Gradients: Sendable {
+        public var input: Tensor          // (N, C, H, W)
+        public var weight: Tensor?        // (O, C, kh, kw)
+        public var bias: Tensor?          // (O)
+    }
+
+    /// Sizes for input `x`; throws on a wrong rank or channel count.
+    public func geometry(for x: Tensor) throws -> ConvGeometry {
+        try requireNCHW(x, channels: inChannels, layer: "Conv2d")
+        return try ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
+                                outChannels: outChannels, kernelH: weight.shape[2], kernelW: weight.shape[3],
+                                stride: stride, padding: padding)
+    }
+
+    /// y (N, O, H', W') = conv(x, weight) + bias.
+    public func forward(_ x: Tensor) throws -> (output: Tensor, cache: Cache) {
+        let g = try geometry(for: x)
+        let y = Tensor(shape: g.outputShape) { out in
+            x.withPointer { xp in weight.withPointer { wp in
+                if let bias {
+                    bias.withPointer { bp in
+                        ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp), y: out)
+                    }
+                } else {
+                    ConvKernels.forward(x: xp, weight: wp, geometry: g, y: out)
+                }
+            } }
+        }
+        return (y, Cache(input: x, geometry: g))
+    }
+
+    /// dx = convᵀ(dy); dweight = Σ dy ⋆ x and dbias = Σ dy when `parameterGradients`.
+    public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool) -> Gradients {
+        let g = cache.geometry
+        precondition(dy.shape == g.outputShape, "Conv2d.backward: dy \(dy.shape) vs output \(g.outputShape)")
+        var dweight: Tensor? = parameterGradients ? Tensor(zeros: weight.shape) : nil
+        let dx = Tensor(shape: cache.input.shape) { dxp in
+            dy.withPointer { dyp in cache.input.withPointer { xp in weight.withPointer { wp in
+                if dweight != nil {
+                    dweight!.withMutablePointer { dwp in
+                        ConvKernels.backward(dy: dyp, x: xp, weight: wp, geometry: g, dx: dxp, dweight: dwp)
+                    }
+                } else {
+                    ConvKernels.backward(dy: dyp, x: xp, weight: wp, geometry: g, dx: dxp, dweight: nil)
+                }
+            } } }
+        }
+        var dbias: Tensor?
+        if parameterGradients, bias != nil {
+            dbias = Tensor(shape: [outChannels]) { out in
+                dy.withPointer { ConvKernels.biasGradient(dy: $0, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dbias: out) }
+            }
+        }
+        return Gradients(input: dx, weight: dweight, bias: dbias)
+    }
+}

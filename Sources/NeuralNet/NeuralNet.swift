@@ -1,0 +1,30 @@
+/// # NeuralNet: ResNets for attacks, training and feature extraction
+///
+/// Float32 NCHW tensors (`Tensor`, module `Tensors`), images in [0, 1]; each model
+/// normalises its input itself, so attack budgets are in pixel units.
+///
+/// ```swift
+/// Engine.configure(threads: common.threads)                 // once, from --threads
+/// let model = try ResNet.load(from: "models/standard.h5")   // model file (DESIGN.md schema)
+/// let logits = try model.logits(x, mode: .eval)             // x: (N, 3, H, W) → (N, K)
+/// let feats = try model.features(x)                         // (N, D), after global average pooling
+/// let (loss, dx, _) = try model.lossAndInputGradient(x, labels: y)   // attack step, no weight grads
+/// let sgd = try SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
+/// try model.trainStep(x, labels: y, optimizer: sgd)         // train mode, one update
+/// var (l, _, g) = try model.lossAndGradients(x, labels: y)  // custom mixes: g.add(g2, scale:), sgd.step(model, gradients:)
+/// try model.save(to: file)                                  // into an open H5File
+/// let fresh = ResNet(config: try .named("cifar-resnet20", numClasses: 10), seed: 1)
+/// let imported = try ResNet.importSafetensors(path: "resnet18.safetensors")
+/// ```
+///
+/// Layers (`Conv2d`, `BatchNorm2d`, `ReLU`, `MaxPool2d`, `GlobalAvgPool`, `Linear`,
+/// `ResidualAdd`, `CrossEntropy`, `Normalize`) each have a forward returning a cache and a
+/// backward taking it, returning the input gradient always and parameter gradients when
+/// asked. Train or eval is always an argument (`Mode`). Models use the fused `ConvBN` unit.
+/// Learning-rate schedules: `LRSchedule`. Errors for bad input: `TensorError`,
+/// `StateDictMismatch`, `SafetensorsError`, `ModelFileError`.
+public enum NeuralNetModule {
+    /// Version of the model-file layout written by `ResNet.save`.
+    public static let modelFileVersion = 1
+}
+@_exported import Tensors

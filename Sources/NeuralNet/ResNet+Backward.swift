@@ -1,0 +1,120 @@
+import Tensors
+
+/// Parameter gradients by state-dict key (`conv1.weight`, `layer1.0.bn1.bias`, `fc.weight`, …).
+public struct Gradients: Sendable {
+    public var tensors: [String: Tensor]
+
+    public init(tensors: [String: Tensor] = [:]) { self.tensors = tensors }
+
+    public subscript(_ key: String) -> Tensor? { tensors[key] }
+
+    /// self += scale · other, key by key (keys missing on one side are taken as zero).
+    public mutating func add(_ other: Gradients, scale: Float = 1) {
+        for (key, g) in other.tensors {
+            if var mine = tensors[key] {
+                tensors[key] = nil   // keep the storage unique, so the update is in place
+                mine.withMutablePointer { m in g.withPointer { ElementwiseKernels.addScaled(m, $0, alpha: scale, count: g.count) } }
+                tensors[key] = mine
+            } else {
+                tensors[key] = scale == 1 ? g : Tensor(shape: g.shape, data: g.data.map { $0 * scale })
+            }
+        }
+    }
+
+    /// Every gradient multiplied by `scale`.
+    public func scaled(by scale: Float) -> Gradients {
+        Gradients(tensors: tensors.mapValues { Tensor(shape: $0.shape, data: $0.data.map { $0 * scale }) })
+    }
+}
+
+extension ResNet {
+    /// Backward from dlogits through the recorded pass. Frees each block's cache as soon as
+    /// it is used, so memory falls during backward. Returns dx (N, 3, H, W) when
+    /// `inputGradient`, parameter gradients when `parameterGradients`.
+    func backward(_ trace: inout Trace, dLogits: Tensor, parameterGradients: Bool,
+                  inputGradient: Bool) -> (input: Tensor?, parameters: Gradients) {
+        var grads = Gradients()
+        func keep(_ g: ConvBN.Gradients, unit: Int) {
+            guard parameterGradients else { return }
+            let (conv, bn) = unitNames[unit]
+            grads.tensors["\(conv).weight"] = g.convWeight
+            grads.tensors["\(bn).weight"] = g.bnWeight
+            grads.tensors["\(bn).bias"] = g.bnBias
+        }
+        let fcGrads = fc.backward(dLogits, input: trace.features, parameterGradients: parameterGradients)
+        if parameterGradients {
+            grads.tensors["fc.weight"] = fcGrads.weight
+            grads.tensors["fc.bias"] = fcGrads.bias
+        }
+        var d = GlobalAvgPool.backward(fcGrads.input, inputShape: trace.finalMapShape)   // (N, D, h, w)
+        for b in blocks.indices.reversed() {
+            let block = blocks[b]
+            let caches = trace.blocks[b]
+            trace.blocks[b] = []
+            var dResidual: Tensor?
+            for (i, u) in block.units.enumerated().reversed() {
+                let g = units[u].backward(d, cache: caches[i], parameterGradients: parameterGradients)
+                if i == block.units.count - 1 { dResidual = g.residual }
+                keep(g, unit: u)
+                d = g.input!
+            }
+            let dShortcut: Tensor
+            if let ds = block.downsample {
+                let g = units[ds].backward(dResidual!, cache: caches[block.units.count], parameterGradients: parameterGradients)
+                keep(g, unit: ds)
+                dShortcut = g.input!
+            } else {
+                dShortcut = dResidual!
+            }
+            d.withMutablePointer { dp in dShortcut.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: dShortcut.count) } }
+        }
+        if let pool = trace.pool, let stemPool {
+            d = stemPool.backward(d, cache: pool)
+            trace.pool = nil
+        }
+        let g = units[0].backward(d, cache: trace.stem!, parameterGradients: parameterGradients, inputGradient: inputGradient)
+        trace.stem = nil
+        keep(g, unit: 0)
+        return (g.input.map { normalize.backward($0) }, grads)
+    }
+
+    /// Mean cross-entropy of the eval-mode logits against `labels`, and its gradient with
+    /// respect to the input images (N, 3, H, W), without any parameter gradient: one attack step.
+    public func lossAndInputGradient(_ x: Tensor, labels: [Int]) throws -> (loss: Float, inputGradient: Tensor, logits: Tensor) {
+        try validateLabels(labels, batch: x.shape.first ?? 0)
+        var (logits, _, trace) = try run(x, mode: .eval, record: true)
+        let (loss, dLogits) = try CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (dx, _) = backward(&trace!, dLogits: dLogits, parameterGradients: false, inputGradient: true)
+        return (loss, dx!, logits)
+    }
+
+    /// Mean cross-entropy and the gradients of every parameter (no input gradient), in
+    /// `mode` (train: batch statistics, running statistics updated). For custom updates
+    /// such as adversarial training's mixed loss: scale and add, then `SGD.step`.
+    public func lossAndGradients(_ x: Tensor, labels: [Int], mode: Mode = .train)
+        throws -> (loss: Float, logits: Tensor, gradients: Gradients) {
+        try validateLabels(labels, batch: x.shape.first ?? 0)
+        var (logits, _, trace) = try run(x, mode: mode, record: true)
+        let (loss, dLogits) = try CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (_, grads) = backward(&trace!, dLogits: dLogits, parameterGradients: true, inputGradient: false)
+        return (loss, logits, grads)
+    }
+
+    /// One SGD step on a batch in train mode: forward, loss, backward, update. Returns the
+    /// loss and logits before the update.
+    @discardableResult
+    public func trainStep(_ x: Tensor, labels: [Int], optimizer: SGD) throws -> (loss: Float, logits: Tensor) {
+        let (loss, logits, grads) = try lossAndGradients(x, labels: labels, mode: .train)
+        try optimizer.step(self, gradients: grads)
+        return (loss, logits)
+    }
+
+    func validateLabels(_ labels: [Int], batch: Int) throws {
+        guard labels.count == batch else {
+            throw TensorError.shapeMismatch("\(config.name): \(labels.count) labels for a batch of \(batch) images")
+        }
+        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= config.numClasses }) {
+            throw TensorError.invalidArgument("\(config.name): label \(labels[bad]) at index \(bad) is outside 0..<\(config.numClasses)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Tensors
+
+extension ResNet {
+    /// Everything backward needs from one forward pass.
+    struct Trace {
+        let mode: Mode
+        var stem: ConvBN.Cache?
+        var pool: MaxPool2d.Cache?
+        /// Per block: main-path unit caches in order, then the shortcut's if any.
+        var blocks: [[ConvBN.Cache]]
+        /// Shape of the last feature map, (N, D, h, w).
+        let finalMapShape: [Int]
+        /// Pooled features, the classifier's input, (N, D).
+        let features: Tensor
+    }
+
+    /// Checks an image batch: (N, 3, H, W), N ≥ 1.
+    func validateInput(_ x: Tensor) throws {
+        guard x.rank == 4 else {
+            throw TensorError.shapeMismatch("\(config.name): expected images as (N, 3, H, W), got shape \(x.shape)")
+        }
+        guard x.shape[1] == normalize.mean.count else {
+            throw TensorError.shapeMismatch("\(config.name): expected \(normalize.mean.count) channels (RGB), got \(x.shape[1]) in input \(x.shape)")
+        }
+        guard x.shape[0] >= 1 else { throw TensorError.shapeMismatch("\(config.name): empty batch \(x.shape)") }
+    }
+
+    /// The forward pass: logits (N, K), features (N, D) and, when `record`, what backward needs.
+    /// Train mode uses batch statistics and updates the running statistics.
+    func run(_ x: Tensor, mode: Mode, record: Bool) throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
+        try validateInput(x)
+        if mode == .train { foldedCache = nil }   // running statistics are about to change
+        let folded = mode == .eval ? foldedUnits() : nil
+        var h = try normalize.forward(x)
+        let (stemOut, stemCache) = try units[0].forward(h, mode: mode, relu: true, folded: folded?[0])
+        h = stemOut
+        var poolCache: MaxPool2d.Cache?
+        if let stemPool {
+            let (pooled, cache) = try stemPool.forward(h)
+            h = pooled; poolCache = cache
+        }
+        var blockCaches: [[ConvBN.Cache]] = []
+        if record { blockCaches.reserveCapacity(blocks.count) }
+        for block in blocks {
+            let input = h
+            var shortcut = input
+            var shortcutCache: ConvBN.Cache?
+            if let d = block.downsample {
+                let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d])
+                shortcut = s; shortcutCache = c
+            }
+            var caches: [ConvBN.Cache] = []
+            for (i, u) in block.units.enumerated() {
+                let last = i == block.units.count - 1
+                let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u])
+                h = y
+                if record { caches.append(c) }
+            }
+            if record {
+                if let shortcutCache { caches.append(shortcutCache) }
+                blockCaches.append(caches)
+            }
+        }
+        let features = try GlobalAvgPool.forward(h)
+        let logits = try fc.forward(features)
+        let trace = record ? Trace(mode: mode, stem: stemCache, pool: poolCache, blocks: blockCaches,
+                                   finalMapShape: h.shape, features: features) : nil
+        return (logits, features, trace)
+    }
+
+    /// Logits (N, K) for images x (N, 3, H, W) in [0, 1]. Eval mode by default; train mode
+    /// normalises with batch statistics and updates the running statistics.
+    public func logits(_ x: Tensor, mode: Mode = .eval) throws -> Tensor {
+        try run(x, mode: mode, record: false).logits
+    }
+
+    /// Penultimate features (N, D), after global average pooling, in eval mode.
+    public func features(_ x: Tensor) throws -> Tensor {
+        try run(x, mode: .eval, record: false).features
+    }
+
+    /// Logits and features from one eval-mode pass.
+    public func logitsAndFeatures(_ x: Tensor) throws -> (logits: Tensor, features: Tensor) {
+        let r = try run(x, mode: .eval, record: false)
+        return (r.logits, r.features)
+    }
+
+    /// Predicted classes (argmax of the eval-mode logits).
+    public func predict(_ x: Tensor) throws -> [Int] {
+        ResNet.argmax(try logits(x))
+    }
+
+    /// Row-wise argmax of a (N, K) matrix (the first maximum on ties).
+    public static func argmax(_ logits: Tensor) -> [Int] {
+        let k = logits.shape[1]
+        return (0..<logits.shape[0]).map { n in
+            var best = 0
+            for j in 1..<k where logits.data[n * k + j] > logits.data[n * k + best] { best = j }
+            return best
+        }
+    }
+}

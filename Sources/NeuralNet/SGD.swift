@@ -1,0 +1,96 @@
+import Tensors
+
+/// Stochastic gradient descent with momentum, weight decay and optional Nesterov momentum,
+/// with PyTorch's exact update (`torch.optim.SGD`): with d = g + wd·p,
+/// buf = d on the first step, else buf = μ·buf + (1 − dampening)·d;
+/// step = d + μ·buf (Nesterov) or buf; p −= lr·step.
+public final class SGD {
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var dampening: Float
+    public var nesterov: Bool
+    /// Momentum buffers by parameter key.
+    public private(set) var buffers: [String: [Float]] = [:]
+
+    public init(learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, dampening: Float = 0,
+                nesterov: Bool = false) throws {
+        guard learningRate >= 0, momentum >= 0, weightDecay >= 0 else {
+            throw TensorError.invalidArgument("SGD: learning rate, momentum and weight decay must be non-negative")
+        }
+        guard !nesterov || (momentum > 0 && dampening == 0) else {
+            throw TensorError.invalidArgument("SGD: Nesterov momentum requires momentum > 0 and zero dampening")
+        }
+        self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
+        self.dampening = dampening; self.nesterov = nesterov
+    }
+
+    /// Updates one parameter (flat) with its gradient; `key` names its momentum buffer.
+    public func update(_ parameter: inout [Float], gradient: [Float], key: String) {
+        precondition(parameter.count == gradient.count, "SGD.update: \(key) has \(parameter.count) values, gradient \(gradient.count)")
+        let (lr, mu, wd, damp) = (learningRate, momentum, weightDecay, 1 - dampening)
+        let count = parameter.count
+        if mu == 0 {
+            parameter.withUnsafeMutableBufferPointer { p in gradient.withUnsafeBufferPointer { g in
+                for i in 0..<count { p[i] -= lr * (g[i] + wd * p[i]) }
+            } }
+            return
+        }
+        let fresh = buffers[key] == nil
+        var buf = buffers.removeValue(forKey: key) ?? [Float](repeating: 0, count: count)
+        let nesterov = self.nesterov
+        parameter.withUnsafeMutableBufferPointer { p in gradient.withUnsafeBufferPointer { g in buf.withUnsafeMutableBufferPointer { b in
+            for i in 0..<count {
+                let d = g[i] + wd * p[i]
+                b[i] = fresh ? d : mu * b[i] + damp * d
+                p[i] -= lr * (nesterov ? d + mu * b[i] : b[i])
+            }
+        } } }
+        buffers[key] = buf
+    }
+
+    /// Applies `gradients` to every trainable parameter of `model`. Throws, changing
+    /// nothing, if a parameter has no gradient or a gradient has the wrong shape.
+    public func step(_ model: ResNet, gradients: Gradients) throws {
+        var problems: [String] = []
+        model.updateParameters { key, p in
+            guard let g = gradients[key] else { problems.append("no gradient for \(key)"); return }
+            if g.shape != p.shape { problems.append("\(key): gradient \(g.shape) vs parameter \(p.shape)") }
+        }
+        guard problems.isEmpty else { throw TensorError.shapeMismatch("SGD.step: " + problems.joined(separator: "; ")) }
+        model.updateParameters { key, p in update(&p.data, gradient: gradients[key]!.data, key: key) }
+    }
+}
+
+/// Learning rate as a function of the epoch (0-based), for SGD.
+public enum LRSchedule: Sendable, Equatable {
+    /// The base rate throughout.
+    case constant
+    /// base · gamma^(number of milestones ≤ epoch) (PyTorch's MultiStepLR).
+    case multiStep(milestones: [Int], gamma: Float)
+    /// base · gamma^⌊epoch / size⌋ (PyTorch's StepLR).
+    case step(size: Int, gamma: Float)
+    /// min + (base − min)·(1 + cos(π·epoch/total))/2 (PyTorch's CosineAnnealingLR, T_max = total).
+    case cosine(total: Int, minimum: Float)
+
+    /// The rate for `epoch` given the base rate.
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant:
+            return base
+        case .multiStep(let milestones, let gamma):
+            return base * pow(gamma, Float(milestones.filter { $0 <= epoch }.count))
+        case .step(let size, let gamma):
+            return base * pow(gamma, Float(epoch / Swift.max(1, size)))
+        case .cosine(let total, let minimum):
+            let t = Float(Swift.min(epoch, total)) / Float(Swift.max(1, total))
+            return minimum + (base - minimum) * (1 + cos(Float.pi * t)) / 2
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif

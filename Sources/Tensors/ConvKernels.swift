@@ -1,0 +1,262 @@
+/// What to do to a convolution's output on the way out, in the same pass that writes it:
+/// add a per-channel bias, add a residual tensor of the output's shape, apply ReLU.
+/// Fusing these saves full memory passes over the activations (eval-mode ResNets fold
+/// batch norm into the convolution's weights and bias, so a whole unit is one pass).
+public struct ConvEpilogue {
+    /// Per-output-channel bias, (O).
+    public var bias: UnsafePointer<Float>?
+    /// Added before the ReLU, (N, O, H', W').
+    public var residual: UnsafePointer<Float>?
+    /// Apply max(0, ·) last.
+    public var relu: Bool
+
+    public init(bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
+        self.bias = bias; self.residual = residual; self.relu = relu
+    }
+
+    /// No bias, no residual, no ReLU.
+    public static let none = ConvEpilogue()
+
+    /// dst[i] = act(src[i] + bias + residual[i]) over one output plane.
+    @inlinable
+    func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+               channel: Int, residualPlane: UnsafePointer<Float>?) {
+        let b = bias.map { $0[channel] } ?? 0
+        if let r = residualPlane {
+            if relu { for i in 0..<count { dst[i] = Swift.max(0, src[i] + b + r[i]) } }
+            else { for i in 0..<count { dst[i] = src[i] + b + r[i] } }
+        } else {
+            if relu { for i in 0..<count { dst[i] = Swift.max(0, src[i] + b) } }
+            else { for i in 0..<count { dst[i] = src[i] + b } }
+        }
+    }
+}
+
+/// Fast convolution: im2col + GEMM, with several images side by side in one GEMM when the
+/// feature maps are small (a wide GEMM runs near peak, many narrow ones do not), 1×1
+/// stride-1 convolutions as plain GEMMs on the input, and the work split across threads
+/// by groups of images (each thread a single-threaded GEMM), or inside each GEMM when
+/// there are fewer groups than threads. `ConvKernels.Naive` is the reference.
+public enum ConvKernels {
+    /// Images per GEMM: enough to make about 512 output columns, no more than keeps every
+    /// thread busy, and an im2col matrix under 16 MB.
+    public static func groupSize(_ g: ConvGeometry) -> Int {
+        let threads = Engine.threadCount
+        var size = Swift.max(1, Swift.min(g.batch, (512 + g.outPlane - 1) / g.outPlane))
+        if g.batch >= threads { size = Swift.min(size, Swift.max(1, g.batch / threads)) }
+        while size > 1 && size * g.outPlane * g.patchSize > 4 << 20 { size -= 1 }
+        return size
+    }
+
+    /// y (N, O, H', W') = epilogue(conv(x (N, C, H, W), weight (O, C, kh, kw))).
+    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                               epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>) {
+        Engine.ensureConfigured()
+        guard g.batch > 0 else { return }
+        let groupImages = groupSize(g)
+        let groups = (g.batch + groupImages - 1) / groupImages
+        let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
+        let colCount = (g.isPointwise && groupImages == 1) ? 0 : K * groupImages * P
+        let outCount = groupImages == 1 ? 0 : O * groupImages * P
+
+        func runGroup(_ gi: Int, _ scratch: UnsafeMutablePointer<Float>, inside: Bool) {
+            let n0 = gi * groupImages, count = Swift.min(groupImages, g.batch - n0), cols = count * P
+            let col = scratch, out = scratch + colCount
+            // B: the input columns, (K, cols).
+            let b: UnsafePointer<Float>
+            if g.isPointwise && count == 1 {
+                b = x + n0 * C * g.inPlane
+            } else if g.isPointwise {
+                for j in 0..<count {
+                    for c in 0..<C {
+                        (col + c * cols + j * P).update(from: x + ((n0 + j) * C + c) * g.inPlane, count: P)
+                    }
+                }
+                b = UnsafePointer(col)
+            } else {
+                for j in 0..<count {
+                    let image = x + (n0 + j) * C * g.inPlane
+                    if inside {
+                        Parallel.chunks(C) { cs, _ in Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
+                    } else {
+                        Im2col.im2col(image, g, col + j * P, ld: cols, channels: 0..<C)
+                    }
+                }
+                b = UnsafePointer(col)
+            }
+            if count == 1 {
+                let dst = y + n0 * O * P
+                if inside {
+                    Gemm.parallel(m: O, n: P, k: K, a: weight, lda: K, b: b, ldb: P, c: dst, ldc: P)
+                } else {
+                    BLAS.sgemm(m: O, n: P, k: K, a: weight, lda: K, b: b, ldb: P, c: dst, ldc: P)
+                }
+                if epilogue.bias != nil || epilogue.residual != nil || epilogue.relu {
+                    let body: (Int) -> Void = { o in
+                        epilogue.apply(dst + o * P, dst + o * P, count: P, channel: o,
+                                       residualPlane: epilogue.residual.map { $0 + (n0 * O + o) * P })
+                    }
+                    if inside { Parallel.forEach(O, body) } else { for o in 0..<O { body(o) } }
+                }
+            } else {
+                if inside {
+                    Gemm.parallel(m: O, n: cols, k: K, a: weight, lda: K, b: b, ldb: cols, c: out, ldc: cols)
+                } else {
+                    BLAS.sgemm(m: O, n: cols, k: K, a: weight, lda: K, b: b, ldb: cols, c: out, ldc: cols)
+                }
+                // Scatter (O, count·P) back to (count, O, P), applying the epilogue on the way.
+                for j in 0..<count {
+                    for o in 0..<O {
+                        let plane = ((n0 + j) * O + o) * P
+                        epilogue.apply(out + o * cols + j * P, y + plane, count: P, channel: o,
+                                       residualPlane: epilogue.residual.map { $0 + plane })
+                    }
+                }
+            }
+        }
+
+        if groups >= Engine.threadCount {
+            Parallel.chunks(groups) { range, _ in
+                withScratch(colCount + outCount) { s in for gi in range { runGroup(gi, s, inside: false) } }
+            }
+        } else {
+            withScratch(colCount + outCount) { s in for gi in 0..<groups { runGroup(gi, s, inside: true) } }
+        }
+    }
+
+    /// Gradients of a convolution without bias: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is
+    /// given, dweight (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given; both overwritten.
+    public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                geometry g: ConvGeometry,
+                                dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
+        Engine.ensureConfigured()
+        let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
+        guard g.batch > 0 else {
+            if let dweight { dweight.update(repeating: 0, count: O * K) }
+            return
+        }
+        if dx == nil && dweight == nil { return }
+        let groupImages = groupSize(g)
+        let groups = (g.batch + groupImages - 1) / groupImages
+        let direct = g.isPointwise && groupImages == 1
+        let colCount = direct ? 0 : K * groupImages * P   // (K, cols): im2col, then reused for dcol
+        let dyCount = groupImages == 1 ? 0 : O * groupImages * P
+
+        /// One group's contribution; `dw` gets beta = 0 on the worker's first group.
+        func runGroup(_ gi: Int, _ scratch: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>?,
+                      first: Bool, inside: Bool) {
+            let n0 = gi * groupImages, count = Swift.min(groupImages, g.batch - n0), cols = count * P
+            let col = scratch, dyG = scratch + colCount
+            // dY as (O, cols).
+            let dyMatrix: UnsafePointer<Float>
+            if count == 1 {
+                dyMatrix = dy + n0 * O * P
+            } else {
+                for j in 0..<count {
+                    for o in 0..<O { (dyG + o * cols + j * P).update(from: dy + ((n0 + j) * O + o) * P, count: P) }
+                }
+                dyMatrix = UnsafePointer(dyG)
+            }
+            func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                if inside {
+                    Gemm.parallel(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                  beta: beta, c: c, ldc: ldc)
+                } else {
+                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c, ldc: ldc)
+                }
+            }
+            if let dw {
+                // Columns of x, (K, cols).
+                let b: UnsafePointer<Float>
+                if direct {
+                    b = x + n0 * C * g.inPlane
+                } else if g.isPointwise {
+                    for j in 0..<count {
+                        for c in 0..<C { (col + c * cols + j * P).update(from: x + ((n0 + j) * C + c) * g.inPlane, count: P) }
+                    }
+                    b = UnsafePointer(col)
+                } else {
+                    for j in 0..<count {
+                        let image = x + (n0 + j) * C * g.inPlane
+                        if inside {
+                            Parallel.chunks(C) { cs, _ in Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
+                        } else {
+                            Im2col.im2col(image, g, col + j * P, ld: cols, channels: 0..<C)
+                        }
+                    }
+                    b = UnsafePointer(col)
+                }
+                // dW (O, K) += dY (O, cols) · colᵀ (cols, K)
+                gemm(transA: false, transB: true, m: O, n: K, k: cols, a: dyMatrix, lda: cols, b: b, ldb: cols,
+                     beta: first ? 0 : 1, c: dw, ldc: K)
+            }
+            if let dx {
+                let image0 = dx + n0 * C * g.inPlane
+                if direct {
+                    // dx (C, P) = Wᵀ (C, O) · dY (O, P)
+                    gemm(transA: true, transB: false, m: K, n: P, k: O, a: weight, lda: K, b: dyMatrix, ldb: P,
+                         beta: 0, c: image0, ldc: P)
+                    return
+                }
+                // dcol (K, cols) = Wᵀ (K, O) · dY (O, cols), into the im2col buffer (no longer needed).
+                gemm(transA: true, transB: false, m: K, n: cols, k: O, a: weight, lda: K, b: dyMatrix, ldb: cols,
+                     beta: 0, c: col, ldc: cols)
+                if g.isPointwise {
+                    for j in 0..<count {
+                        for c in 0..<C { (image0 + (j * C + c) * g.inPlane).update(from: col + c * cols + j * P, count: P) }
+                    }
+                } else {
+                    image0.update(repeating: 0, count: count * C * g.inPlane)
+                    for j in 0..<count {
+                        let image = image0 + j * C * g.inPlane
+                        if inside {
+                            Parallel.chunks(C) { cs, _ in Im2col.col2im(col + j * P, ld: cols, g, image, channels: cs) }
+                        } else {
+                            Im2col.col2im(col + j * P, ld: cols, g, image, channels: 0..<C)
+                        }
+                    }
+                }
+            }
+        }
+
+        if groups >= Engine.threadCount && Engine.threadCount > 1 {
+            let workers = Parallel.workerCount(groups)
+            // Worker 0 accumulates into dweight itself, the others into partial sums added at the end.
+            let partialCount = dweight == nil ? 0 : (workers - 1) * O * K
+            withScratch(partialCount) { partials in
+                Parallel.chunks(groups) { range, w in
+                    let dw: UnsafeMutablePointer<Float>? = dweight.map { w == 0 ? $0 : partials + (w - 1) * O * K }
+                    withScratch(colCount + dyCount) { s in
+                        for gi in range { runGroup(gi, s, dw: dw, first: gi == range.lowerBound, inside: false) }
+                    }
+                }
+                if let dweight, workers > 1 {
+                    Parallel.chunks(O * K, minimumPerChunk: 4096) { r, _ in
+                        for w in 1..<workers {
+                            let part = partials + (w - 1) * O * K
+                            for i in r { dweight[i] += part[i] }
+                        }
+                    }
+                }
+            }
+        } else {
+            withScratch(colCount + dyCount) { s in
+                for gi in 0..<groups { runGroup(gi, s, dw: dweight, first: gi == 0, inside: true) }
+            }
+        }
+    }
+
+    /// dbias (O) = Σ over images and pixels of dy (N, O, H', W'); overwritten.
+    public static func biasGradient(dy: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                                    dbias: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(channels) { cs, _ in
+            for o in cs {
+                var total: Double = 0
+                for n in 0..<batch { total += Double(Reduce.sum(dy + (n * channels + o) * plane, plane)) }
+                dbias[o] = Float(total)
+            }
+        }
+    }
+}

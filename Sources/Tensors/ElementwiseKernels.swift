@@ -1,0 +1,55 @@
+/// Element-wise kernels: ReLU, its backward, sums, per-channel normalisation.
+public enum ElementwiseKernels {
+    /// y = max(0, x); `y` may alias `x`.
+    public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            for i in r { y[i] = Swift.max(0, x[i]) }
+        }
+    }
+
+    /// dx = dy where the ReLU's output y > 0, else 0 (PyTorch's convention at 0).
+    public static func reluBackward(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                    dx: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
+        }
+    }
+
+    /// z = x + y.
+    public static func add(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            for i in r { z[i] = x[i] + y[i] }
+        }
+    }
+
+    /// x += alpha · y.
+    public static func addScaled(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, alpha: Float, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            for i in r { x[i] += alpha * y[i] }
+        }
+    }
+
+    /// y (N, C, P) = (x − mean[c]) / std[c].
+    public static func normalize(_ x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                                 mean: [Float], std: [Float], _ y: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(batch * channels) { r, _ in
+            for q in r {
+                let c = q % channels, mu = mean[c], inv = 1 / std[c]
+                let src = x + q * plane, dst = y + q * plane
+                for i in 0..<plane { dst[i] = (src[i] - mu) * inv }
+            }
+        }
+    }
+
+    /// dx (N, C, P) = dy / std[c], the backward of `normalize`.
+    public static func normalizeBackward(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                                         std: [Float], _ dx: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(batch * channels) { r, _ in
+            for q in r {
+                let inv = 1 / std[q % channels]
+                let src = dy + q * plane, dst = dx + q * plane
+                for i in 0..<plane { dst[i] = src[i] * inv }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// im2col / col2im: unrolling convolution windows into a matrix so a convolution is a GEMM
+/// (darknet's scheme). For one image x (C, H, W) the column matrix is
+/// col (C·kh·kw, H'·W'): row (c, i, j) holds x[c, oh·s − p + i, ow·s − p + j] (0 outside).
+/// `ld` is the row stride of `col`, so several images can sit side by side in one matrix.
+public enum Im2col {
+    /// Valid output columns [lo, hi) for kernel offset `k` along an axis: those whose input
+    /// coordinate o·s − p + k falls inside [0, size).
+    @inlinable
+    static func validRange(k: Int, size: Int, outSize: Int, stride: Int, padding: Int) -> (Int, Int) {
+        // o·s ≥ p − k  and  o·s ≤ size − 1 + p − k
+        let lowNumerator = padding - k
+        let lo = lowNumerator <= 0 ? 0 : (lowNumerator + stride - 1) / stride
+        let highNumerator = size - 1 + padding - k
+        let hi = highNumerator < 0 ? 0 : Swift.min(outSize, highNumerator / stride + 1)
+        return (Swift.min(lo, hi), hi)
+    }
+
+    /// Writes the column rows for channels `channels` of one image `x` (C, H, W) into `col`.
+    @inlinable
+    public static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry,
+                              _ col: UnsafeMutablePointer<Float>, ld: Int, channels: Range<Int>) {
+        let (h, w, ho, wo, s, p) = (g.height, g.width, g.outHeight, g.outWidth, g.stride, g.padding)
+        for c in channels {
+            let plane = x + c * h * w
+            for ki in 0..<g.kernelH {
+                let (ohLo, ohHi) = validRange(k: ki, size: h, outSize: ho, stride: s, padding: p)
+                for kj in 0..<g.kernelW {
+                    let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
+                    let (owLo, owHi) = validRange(k: kj, size: w, outSize: wo, stride: s, padding: p)
+                    if ohLo > 0 { row.update(repeating: 0, count: ohLo * wo) }
+                    for oh in ohLo..<ohHi {
+                        let dst = row + oh * wo
+                        let src = plane + (oh * s - p + ki) * w - p + kj
+                        if owLo > 0 { dst.update(repeating: 0, count: owLo) }
+                        if s == 1 {
+                            (dst + owLo).update(from: src + owLo, count: owHi - owLo)
+                        } else {
+                            var ow = owLo
+                            while ow < owHi { dst[ow] = src[ow * s]; ow += 1 }
+                        }
+                        if owHi < wo { (dst + owHi).update(repeating: 0, count: wo - owHi) }
+                    }
+                    if ohHi < ho { (row + ohHi * wo).update(repeating: 0, count: (ho - ohHi) * wo) }
+                }
+            }
+        }
+    }
+
+    /// Adds the column rows for channels `channels` back into one image gradient `dx`
+    /// (C, H, W), the adjoint of `im2col`. `dx` must be zeroed (or hold what to add to).
+    @inlinable
+    public static func col2im(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry,
+                              _ dx: UnsafeMutablePointer<Float>, channels: Range<Int>) {
+        let (h, w, ho, wo, s, p) = (g.height, g.width, g.outHeight, g.outWidth, g.stride, g.padding)
+        for c in channels {
+            let plane = dx + c * h * w
+            for ki in 0..<g.kernelH {
+                let (ohLo, ohHi) = validRange(k: ki, size: h, outSize: ho, stride: s, padding: p)
+                for kj in 0..<g.kernelW {
+                    let row = col + ((c * g.kernelH + ki) * g.kernelW + kj) * ld
+                    let (owLo, owHi) = validRange(k: kj, size: w, outSize: wo, stride: s, padding: p)
+                    for oh in ohLo..<ohHi {
+                        let src = row + oh * wo
+                        let dst = plane + (oh * s - p + ki) * w - p + kj
+                        var ow = owLo
+                        if s == 1 {
+                            while ow < owHi { dst[ow] += src[ow]; ow += 1 }
+                        } else {
+                            while ow < owHi { dst[ow * s] += src[ow]; ow += 1 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/// Max pooling (with the argmax kept for the backward pass) and global average pooling.
+public enum PoolKernels {
+    /// y (N, C, H', W') = max over each window of x (N, C, H, W), padding counting as −∞;
+    /// `argmax` (N, C, H', W') receives the index within the input plane of each maximum
+    /// (the first one on ties, as PyTorch).
+    public static func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                      y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+        let planes = g.batch * g.inChannels
+        Parallel.chunks(planes) { range, _ in
+            for q in range {
+                let src = x + q * g.inPlane, dst = y + q * g.outPlane, arg = argmax + q * g.outPlane
+                for oh in 0..<g.outHeight {
+                    let h0 = oh * g.stride - g.padding
+                    let hLo = Swift.max(0, h0), hHi = Swift.min(g.height, h0 + g.kernelH)
+                    for ow in 0..<g.outWidth {
+                        let w0 = ow * g.stride - g.padding
+                        let wLo = Swift.max(0, w0), wHi = Swift.min(g.width, w0 + g.kernelW)
+                        var best = -Float.infinity, bestIndex = hLo * g.width + wLo
+                        for ih in hLo..<hHi {
+                            for iw in wLo..<wHi {
+                                let v = src[ih * g.width + iw]
+                                if v > best || v.isNaN { best = v; bestIndex = ih * g.width + iw }
+                            }
+                        }
+                        dst[oh * g.outWidth + ow] = best
+                        arg[oh * g.outWidth + ow] = Int32(bestIndex)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (N, C, H, W) = scatter-add of dy (N, C, H', W') to the recorded maxima; overwritten.
+    public static func maxPoolBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, geometry g: ConvGeometry,
+                                       dx: UnsafeMutablePointer<Float>) {
+        let planes = g.batch * g.inChannels
+        Parallel.chunks(planes) { range, _ in
+            for q in range {
+                let dst = dx + q * g.inPlane, src = dy + q * g.outPlane, arg = argmax + q * g.outPlane
+                dst.update(repeating: 0, count: g.inPlane)
+                for i in 0..<g.outPlane { dst[Int(arg[i])] += src[i] }
+            }
+        }
+    }
+
+    /// y (N, C) = mean over each plane of x (N, C, P).
+    public static func globalAveragePoolForward(x: UnsafePointer<Float>, planes: Int, plane: Int,
+                                                y: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(plane)
+        Parallel.chunks(planes, minimumPerChunk: 64) { range, _ in
+            for q in range { y[q] = Reduce.sum(x + q * plane, plane) * scale }
+        }
+    }
+
+    /// dx (N, C, P) = dy (N, C) / P broadcast over each plane.
+    public static func globalAveragePoolBackward(dy: UnsafePointer<Float>, planes: Int, plane: Int,
+                                                 dx: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(plane)
+        Parallel.chunks(planes, minimumPerChunk: 64) { range, _ in
+            for q in range { (dx + q * plane).update(repeating: dy[q] * scale, count: plane) }
+        }
+    }
+}
