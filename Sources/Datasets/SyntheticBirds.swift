@@ -1,0 +1,95 @@
+import Dispatch
+import HDF5Store
+import ImageIO
+
+/// A rendered-birds dataset: `imagesPerClass` images of each profile, image i of class
+/// i mod C (classes interleave, so any prefix is balanced). Image i is rendered from its
+/// own generator `SplitMix(seed:stream: i)`, so the bytes depend only on the seed and the
+/// options, never on threads or batch size.
+public struct SyntheticBirds: Sendable {
+    public let profiles: [ClassProfile]
+    public let renderer: BirdRenderer
+    public let imagesPerClass: Int
+    public let seed: UInt64
+    /// Split of every image, stratified per class.
+    public let splits: [Split]
+
+    /// - Parameters: fractions of each class's images for train and val (test gets the rest).
+    public init(profiles: [ClassProfile], size: Int, imagesPerClass: Int, seed: UInt64,
+                trainFraction: Double = 0.7, valFraction: Double = 0.1) {
+        precondition(!profiles.isEmpty && imagesPerClass > 0)
+        self.profiles = profiles
+        self.renderer = BirdRenderer(size: size)
+        self.imagesPerClass = imagesPerClass
+        self.seed = seed
+        let c = profiles.count
+        var splits = [Split](repeating: .train, count: c * imagesPerClass)
+        for k in 0..<c {
+            var rng = SplitMix(seed: seed, stream: 0xC1A5_5000 &+ UInt64(k))
+            for (j, s) in SplitAssignment.stratified(count: imagesPerClass, train: trainFraction, val: valFraction, rng: &rng).enumerated() {
+                splits[j * c + k] = s
+            }
+        }
+        self.splits = splits
+    }
+
+    public var count: Int { profiles.count * imagesPerClass }
+
+    public var header: DatasetHeader {
+        DatasetHeader(classNames: profiles.map(\.name), attributeNames: BirdGroup.attributeNames, partNames: cubPartNames,
+                      imageSize: renderer.size, hasImageAttributes: true, hasBoxes: true)
+    }
+
+    /// Renders image `index` (with its part map when asked, for tests).
+    public func render(_ index: Int, partMap: Bool = false) -> (sample: DatasetSample, attributes: BirdAttributes, bird: RenderedBird) {
+        let label = index % profiles.count
+        var rng = SplitMix(seed: seed, stream: UInt64(index))
+        let attributes = profiles[label].sample(&rng)
+        let bird = renderer.render(attributes, rng: &rng, partMap: partMap)
+        let sample = DatasetSample(image: bird.image, label: label, split: splits[index], attributes: attributes.vector,
+                                   keypoints: bird.keypoints, box: bird.box)
+        return (sample, attributes, bird)
+    }
+
+    /// Renders images `range` on `threads` threads, in index order.
+    public func renderBatch(_ range: Range<Int>, threads: Int) -> [DatasetSample] {
+        let n = range.count
+        var out = [DatasetSample?](repeating: nil, count: n)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let workers = max(1, min(threads, n))
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for j in stride(from: w, to: n, by: workers) {
+                    (base + j).pointee = render(range.lowerBound + j).sample
+                }
+            }
+        }
+        return out.map { $0! }
+    }
+
+    /// Writes the whole dataset to images.h5 in batches (memory stays bounded by the batch
+    /// and the small per-image arrays); `progress` is called with each batch's size.
+    public func write(to file: H5File, threads: Int, batchSize: Int = 512, progress: (Int) -> Void = { _ in }) throws {
+        let writer = try ImagesWriter(file: file, header: header)
+        var start = 0
+        while start < count {
+            let end = min(count, start + batchSize)
+            try writer.append(renderBatch(start..<end, threads: threads))
+            progress(end - start)
+            start = end
+        }
+        try writer.finish(classAttributes: nil)
+    }
+
+    /// A contact sheet of the first `count` images with class names and a few attributes.
+    public func preview(count: Int = 64, threads: Int) -> RGBImage {
+        let n = min(count, self.count)
+        let tiles = (0..<n).map { i -> (image: RGBImage, caption: [String]) in
+            let (sample, a, _) = render(i)
+            func value(_ g: BirdGroup) -> String { g.group.values[a[g]] }
+            return (sample.image, [profiles[sample.label].name,
+                                   "\(value(.breastColor)) breast \(value(.wingColor)) wing"])
+        }
+        return ContactSheet.make(tiles, columns: 8, minTile: 96, maxLines: 4)
+    }
+}

@@ -1,0 +1,39 @@
+import Datasets
+import Foundation
+import ImageIO
+import PipelineKit
+
+extension PrepareData {
+    /// Renders synth-fine or synth-coarse.
+    func runSynthetic() throws {
+        let side = size ?? 32
+        let cubDirectory = attributesDir + "/cub"
+        let profiles = dataset == .synthFine
+            ? try ClassProfiles.fine(cubDirectory: cubDirectory, count: classes, sharpness: sharpness)
+            : ClassProfiles.coarse()
+        let birds = SyntheticBirds(profiles: profiles, size: side, imagesPerClass: imagesPerClass, seed: common.seed,
+                                   trainFraction: trainFraction ?? 0.7, valFraction: valFraction ?? 0.1)
+        if let preview {
+            try ImageEncoder.writePNG(birds.preview(threads: common.threads), to: preview)
+            Log.info("wrote contact sheet \(preview)")
+        }
+        guard let output else { return }
+        var parameters: [String: Any] = [
+            "dataset": dataset.rawValue, "size": side, "images_per_class": imagesPerClass,
+            "train_fraction": trainFraction ?? 0.7, "val_fraction": valFraction ?? 0.1,
+        ]
+        var inputs: [String] = []
+        if dataset == .synthFine {
+            parameters["classes"] = classes
+            parameters["sharpness"] = sharpness
+            inputs = ["attributes.txt", "classes.txt", "class_attribute_labels_continuous.txt"].map { cubDirectory + "/" + $0 }
+        }
+        let progress = Progress("render \(dataset.rawValue)", total: birds.count)
+        try StageRun(stage: "prepare-data", output: output, seed: common.seed, parameters: parameters, inputs: inputs).run { file in
+            try birds.write(to: file, threads: common.threads) { progress.advance(by: $0) }
+            try file.setAttribute("dataset", .string(dataset.rawValue))
+        }
+        progress.finish()
+        Log.info("wrote \(output): \(birds.count) images of \(profiles.count) classes, \(side)×\(side)")
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import HDF5Store
+import ImageIO
+import PipelineKit
+
+/// The datasets prepare-data can write.
+enum DatasetName: String, ExpressibleByArgument, CaseIterable {
+    case synthFine = "synth-fine", synthCoarse = "synth-coarse", cub, awa2, lad
+
+    var isSynthetic: Bool { self == .synthFine || self == .synthCoarse }
+}
+
+/// Writes data/<ds>/images.h5: renders a synthetic bird dataset, or imports a real one
+/// from its official directory layout, resizing images and their annotations.
+@main
+struct PrepareData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare-data",
+        abstract: "Write images.h5 (DESIGN.md schema) for a rendered-bird or a real attribute dataset.",
+        discussion: """
+        synth-fine / synth-coarse are rendered here, deterministically from --seed. synth-fine
+        takes its class profiles from CUB's class-attribute matrix, read from --attributes-dir
+        (default data/attributes, relative to the working directory, i.e. the repository root
+        when run by make): it needs cub/attributes.txt, cub/classes.txt and
+        cub/class_attribute_labels_continuous.txt there.
+
+        cub / awa2 / lad read the official tree under --root (see README):
+          cub:  images.txt image_class_labels.txt train_test_split.txt classes.txt attributes.txt
+                attributes/class_attribute_labels_continuous.txt parts/parts.txt
+                parts/part_locs.txt bounding_boxes.txt images/
+          awa2: classes.txt predicates.txt predicate-matrix-continuous.txt JPEGImages/<class>/*.jpg
+          lad:  label_list.txt attribute_list.txt attributes_per_class.txt
+                split_supervisedlearning.txt images.txt images/
+        Real images are resized (antialiased bilinear) to --size × --size, squashing the aspect
+        ratio; keypoints and boxes are scaled with them. Class attributes are scaled to [0, 1]
+        (CUB and AwA2 percentages / 100; AwA2's missing cells, -1, are replaced by the
+        attribute's mean over the classes that have a value).
+        """)
+
+    @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dataset: DatasetName
+
+    @Option(help: "Root of the official dataset tree (cub, awa2, lad).")
+    var root: String?
+
+    @Option(help: "Side of the stored square images in pixels (default: 32 for synthetic, 224 for real datasets).")
+    var size: Int?
+
+    @Option(help: "Synthetic only: images rendered per class.")
+    var imagesPerClass = 200
+
+    @Option(help: "synth-fine only: number of CUB classes, spread evenly over CUB's 200.")
+    var classes = 50
+
+    @Option(help: "synth-fine only: exponent sharpening CUB's per-class value distributions (1 = as in CUB).")
+    var sharpness = 2.0
+
+    @Option(help: "Folder holding the shipped attribute files (synth-fine reads cub/ in it).")
+    var attributesDir = "data/attributes"
+
+    @Option(help: "Synthetic and awa2: fraction of each class's images in train.")
+    var trainFraction: Double?
+
+    @Option(help: "Fraction for val: of each class's images (synthetic, awa2), or of each class's official training images (cub, lad).")
+    var valFraction: Double?
+
+    @Option(help: "awa2: total train,val,test sizes, scaled to the images found if they differ (default the paper's 22206,5599,9517).")
+    var splitSizes: String?
+
+    @Flag(help: "Skip images that cannot be decoded (counted and listed in the output's attributes) instead of failing.")
+    var skipBadImages = false
+
+    @Option(help: "Also write a PNG contact sheet of the first 64 images (synthetic) with their class names.")
+    var preview: String?
+
+    @Option(help: "Output images.h5 (written atomically). May be omitted when only --preview is wanted.")
+    var output: String?
+
+    @OptionGroup var common: CommonOptions
+
+    mutating func validate() throws {
+        if dataset.isSynthetic {
+            if root != nil { throw ValidationError("--root is for cub, awa2 and lad; \(dataset.rawValue) is rendered") }
+            guard imagesPerClass >= 1 else { throw ValidationError("--images-per-class must be at least 1") }
+        } else {
+            guard root != nil else { throw ValidationError("--dataset \(dataset.rawValue) needs --root DIR (the official tree)") }
+            if preview != nil && output == nil { throw ValidationError("--preview for real datasets is drawn from the written output: give --output too") }
+        }
+        guard output != nil || preview != nil else { throw ValidationError("give --output (and/or --preview)") }
+        if let size { guard (8...1024).contains(size) else { throw ValidationError("--size must be in 8...1024, got \(size)") } }
+        let train = trainFraction ?? 0.7, val = valFraction ?? 0.1
+        guard train >= 0, val >= 0, train + val <= 1, train > 0 else {
+            throw ValidationError("--train-fraction and --val-fraction must be non-negative, train > 0, and sum to at most 1")
+        }
+    }
+
+    func run() throws {
+        switch dataset {
+        case .synthFine, .synthCoarse: try runSynthetic()
+        case .cub, .awa2, .lad: try runImport()
+        }
+    }
+}
