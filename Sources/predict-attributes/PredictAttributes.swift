@@ -1,0 +1,94 @@
+import AttributeSpace
+import ArgumentParser
+import Foundation
+import HDF5Store
+import PipelineKit
+
+/// How predicted attribute vectors are stored.
+enum AttributeNormalisation: String, ExpressibleByArgument, CaseIterable {
+    /// Each A = θ(x)W scaled to unit L2 norm, as the authors did, so it is comparable with
+    /// the L2-normalised class vectors φ(y). Class scores and predictions do not change.
+    case l2
+    /// A = θ(x)W as it is.
+    case none
+}
+
+/// Maps features (clean or adversarial) to predicted attributes with a trained SJE.
+@main
+struct PredictAttributes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict-attributes",
+        abstract: "Predicted attributes A = θ(x)W, class scores Aᵀφ(y) and the attribute-based prediction for a features file.")
+
+    @Option(help: "SJE file (fit-sje output).")
+    var sje: String
+    @Option(help: "Features file (extract-features output, clean or adversarial).")
+    var features: String
+    @Option(help: "Output attributes file.")
+    var output: String
+    @Option(help: "Stored attribute vectors: l2 (unit norm, the authors' choice) or none.")
+    var attributeNormalisation = AttributeNormalisation.l2
+    @Option(help: "Rows per batch streamed from the features file.")
+    var batchSize = 1024
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
+    func run() throws {
+        let sjeFile = try H5File.open(sje)
+        let model = try SJE.read(from: sjeFile)
+        let classNames = try sjeFile.readStrings("class_names")
+        let attributeNames = try sjeFile.readStrings("attribute_names")
+        sjeFile.close()
+
+        let input = try H5File.open(features)
+        defer { input.close() }
+        let shape = try input.shape("features")
+        guard shape.count == 2, shape[1] == model.featureDimension else {
+            throw StageError("\(features): /features has shape \(shape), but the SJE \(sje) expects [N, \(model.featureDimension)]")
+        }
+        let n = shape[0]
+        let labels = try input.read("labels", as: Int32.self, expectingShape: [n]).data
+        let index = input.exists("index") ? try input.read("index", as: Int64.self, expectingShape: [n]).data : (0..<Int64(n)).map { $0 }
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= model.classCount }) {
+            throw StageError("\(features): /labels row \(bad) is \(labels[bad]), but the SJE has \(model.classCount) classes")
+        }
+
+        let run = try StageRun(stage: "predict-attributes", output: output, seed: common.seed,
+                               parameters: ["attribute_normalisation": attributeNormalisation.rawValue, "batch_size": batchSize],
+                               inputs: [sje, features])
+        let progress = Progress("predict-attributes", total: n)
+        var predictions: [Int32] = []
+        try run.run { file in
+            try file.createAppendable("attributes", of: Float.self, rowShape: [model.attributeCount], chunkRows: 256)
+            try file.createAppendable("scores", of: Float.self, rowShape: [model.classCount], chunkRows: 256)
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let rows = start..<min(start + batchSize, n)
+                var attributes = model.attributes(features: try input.readRows("features", rows, as: Float.self).data)
+                if attributeNormalisation == .l2 {
+                    FeatureNormaliser(kind: .l2).apply(to: &attributes, dimension: model.attributeCount)
+                }
+                let scores = model.scores(attributes: attributes)
+                predictions += SJE.argmax(scores: scores, classes: model.classCount)
+                try file.append("attributes", attributes)
+                try file.append("scores", scores)
+                progress.advance(by: rows.count)
+            }
+            try file.write("predictions", predictions, shape: [n])
+            try file.write("labels", labels, shape: [n])
+            try file.write("index", index, shape: [n])
+            try file.writeStrings("class_names", classNames)
+            try file.writeStrings("attribute_names", attributeNames)
+            try file.setAttribute("attribute_normalisation", .string(attributeNormalisation.rawValue))
+            try file.setAttribute("sje", .string(sje))
+            try file.setAttribute("features", .string(features))
+        }
+        progress.finish()
+        let correct = zip(predictions, labels).filter { $0 == $1 }.count
+        Log.info(String(format: "predict-attributes: attribute-based accuracy %.4f (%d/%d) → %@",
+                        Double(correct) / Double(max(n, 1)), correct, n, output))
+    }
+}
