@@ -1,0 +1,111 @@
+import Dispatch
+import Foundation
+import HDF5Store
+import ImageIO
+
+/// One image of a real dataset, as its annotation files describe it.
+public struct ImportItem: Sendable {
+    /// Absolute (or root-joined) path of the image file.
+    public var path: String
+    /// Path as the dataset lists it (stored in `source_files`).
+    public var listedAs: String
+    public var label: Int
+    public var split: Split
+    /// Keypoints in the original image's pixels, one per part name.
+    public var keypoints: [Keypoint]?
+    /// Box in the original image's pixels.
+    public var box: Box?
+    /// The annotation line that names the image ("images.txt:12"), for error messages.
+    public var citedAt: String?
+
+    public init(path: String, listedAs: String, label: Int, split: Split, keypoints: [Keypoint]? = nil,
+                box: Box? = nil, citedAt: String? = nil) {
+        self.path = path
+        self.listedAs = listedAs
+        self.label = label
+        self.split = split
+        self.keypoints = keypoints
+        self.box = box
+        self.citedAt = citedAt
+    }
+}
+
+/// A parsed real dataset, ready to be written: class-level arrays plus the image list.
+public struct ImportPlan {
+    public var classNames: [String]
+    public var attributeNames: [String]
+    /// C × A in [0, 1].
+    public var classAttributes: [Float]
+    public var partNames: [String]?
+    public var hasBoxes: Bool
+    public var items: [ImportItem]
+    /// Annotation files read (hashed into the output's provenance).
+    public var annotationFiles: [String]
+    /// Extra root attributes describing choices made on the data (e.g. imputed cells).
+    public var notes: [String: H5AttributeValue] = [:]
+}
+
+/// What writing a plan did.
+public struct ImportReport: Sendable {
+    public var written: Int
+    /// Images skipped with --skip-bad-images: "path: reason".
+    public var skipped: [String]
+}
+
+extension ImportPlan {
+    /// Decodes, resizes (antialiased bilinear, to size × size) and appends the images in
+    /// batches decoded on `threads` threads; keypoints and boxes are mapped with each image.
+    /// A bad image throws `DatasetError.badImage` naming the file and the line citing it,
+    /// unless `skipBadImages`, in which case it is left out, counted and listed in the root
+    /// attributes `skipped_count` and `skipped_files` (JSON list).
+    @discardableResult
+    public func write(to file: H5File, size: Int, threads: Int, skipBadImages: Bool, batchSize: Int = 64,
+                      progress: (Int) -> Void = { _ in }) throws -> ImportReport {
+        let header = DatasetHeader(classNames: classNames, attributeNames: attributeNames, partNames: partNames,
+                                   imageSize: size, hasBoxes: hasBoxes, hasSourceFiles: true)
+        let writer = try ImagesWriter(file: file, header: header)
+        var skipped: [String] = []
+        var start = 0
+        while start < items.count {
+            let batch = Array(items[start..<min(items.count, start + batchSize)])
+            var results = [Result<DatasetSample, ImageIOError>?](repeating: nil, count: batch.count)
+            results.withUnsafeMutableBufferPointer { buffer in
+                let base = buffer.baseAddress!
+                let workers = max(1, min(threads, batch.count))
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for j in stride(from: w, to: batch.count, by: workers) {
+                        (base + j).pointee = Result { () throws(ImageIOError) in try Self.load(batch[j], size: size) }
+                    }
+                }
+            }
+            var samples: [DatasetSample] = []
+            for (item, result) in zip(batch, results) {
+                switch result! {
+                case .success(let sample):
+                    samples.append(sample)
+                case .failure(let error):
+                    let reason = error.message + (item.citedAt.map { " (listed at \($0))" } ?? "")
+                    guard skipBadImages else { throw DatasetError.badImage(path: item.path, reason: reason) }
+                    skipped.append("\(item.path): \(reason)")
+                }
+            }
+            try writer.append(samples)
+            progress(batch.count)
+            start += batch.count
+        }
+        try writer.finish(classAttributes: classAttributes)
+        try file.setAttribute("skipped_count", .int(Int64(skipped.count)))
+        let json = try JSONSerialization.data(withJSONObject: skipped, options: [.withoutEscapingSlashes])
+        try file.setAttribute("skipped_files", .string(String(decoding: json, as: UTF8.self)))
+        for (name, value) in notes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
+        return ImportReport(written: writer.count, skipped: skipped)
+    }
+
+    static func load(_ item: ImportItem, size: Int) throws(ImageIOError) -> DatasetSample {
+        let original = try ImageDecoder.decode(contentsOf: item.path)
+        let transform = ResizeTransform(inWidth: original.width, inHeight: original.height, outWidth: size, outHeight: size)
+        return DatasetSample(image: original.resized(width: size, height: size), label: item.label, split: item.split,
+                             keypoints: item.keypoints?.map(transform.apply), box: item.box.map(transform.apply),
+                             sourceFile: item.listedAs)
+    }
+}
