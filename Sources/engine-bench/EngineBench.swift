@@ -45,8 +45,12 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Threads for the kernels.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Also measure raw sgemm GFLOP/s (1024³, one thread and split across the threads).")
+    var gemm = false
+
     func run() throws {
         Engine.configure(threads: threads)
+        if gemm { measureGemm() }
         print("engine-bench: \(Engine.threadCount) threads, best of \(iterations) (mean in brackets)")
         print("workload        phase       img/s (mean)        GFLOP/s   PyTorch   ratio")
         for w in workloads {
@@ -89,6 +93,28 @@ struct EngineBench: ParsableCommand {
             }
         }
         print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")
+    }
+
+    /// Raw sgemm throughput: the ceiling the convolutions work against.
+    func measureGemm() {
+        let n = 1024
+        let a = [Float](repeating: 0.5, count: n * n), b = a
+        var c = [Float](repeating: 0, count: n * n)
+        for (label, split) in [("1 thread", false), ("\(Engine.threadCount) threads (split)", true)] {
+            var best = Double.infinity
+            for _ in 0..<4 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                    if split {
+                        Gemm.parallel(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                    } else {
+                        BLAS.sgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                    }
+                } } }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            print(String(format: "sgemm 1024³, %@: %.1f GFLOP/s", label as NSString, 2 * Double(n * n * n) / best / 1e9))
+        }
     }
 
     /// Peak resident set size of this process, from /proc/self/status.

@@ -1,0 +1,94 @@
+import TestSupport
+import Tensors
+import XCTest
+
+/// The fast convolution (im2col + GEMM, grouped images, pointwise path, thread splits)
+/// against the direct-loop reference.
+final class ConvKernelTests: XCTestCase {
+    /// (batch, C, H, W, O, k, stride, padding): covers per-image GEMMs, grouped small maps,
+    /// 1×1 pointwise, strided 1×1, 7×7/2 stems, odd sizes, batches not divisible by groups.
+    let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+        (2, 3, 9, 8, 4, 3, 1, 1), (5, 4, 4, 4, 6, 3, 1, 1), (7, 8, 3, 3, 5, 3, 2, 1), (3, 6, 5, 5, 7, 1, 1, 0),
+        (9, 6, 2, 2, 4, 1, 1, 0), (4, 6, 7, 7, 8, 1, 2, 0), (2, 3, 20, 18, 5, 7, 2, 3), (1, 5, 6, 11, 3, 3, 1, 0),
+        (3, 2, 13, 13, 3, 5, 3, 2), (1, 16, 16, 16, 16, 3, 1, 1),
+    ]
+
+    func random(_ count: Int, _ rng: inout SystemRandomNumberGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+    }
+
+    func testFastMatchesNaive() throws {
+        var rng = SystemRandomNumberGenerator()
+        for threads in [1, 2, 3] {
+            Engine.configure(threads: threads)
+            for (n, c, h, w, o, k, s, p) in cases {
+                let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
+                                         stride: s, padding: p)
+                let label = "\(threads) threads, \(g)"
+                let x = random(n * c * h * w, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
+                let residual = random(n * o * g.outPlane, &rng), dy = random(n * o * g.outPlane, &rng)
+                // Forward with bias + residual + ReLU epilogue.
+                var expected = ConvKernels.Naive.forward(x: x, weight: wt, bias: bias, geometry: g)
+                for i in expected.indices { expected[i] = max(0, expected[i] + residual[i]) }
+                var y = [Float](repeating: .nan, count: expected.count)
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                    residual.withUnsafeBufferPointer { rp in y.withUnsafeMutableBufferPointer { yp in
+                        ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true),
+                                            y: yp.baseAddress!)
+                    } }
+                } } }
+                assertClose(y, expected, tolerance: 1e-5, "forward \(label)")
+                // Backward.
+                let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dy, x: x, weight: wt, geometry: g)
+                var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
+                dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+                    dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                    } }
+                } } }
+                assertClose(dx, dxRef, tolerance: 1e-5, "dx \(label)")
+                assertClose(dw, dwRef, tolerance: 1e-5, "dweight \(label)")
+                // Only one of the two gradients.
+                var dxOnly = [Float](repeating: .nan, count: x.count)
+                dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+                    dxOnly.withUnsafeMutableBufferPointer { dxp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: dxp.baseAddress!, dweight: nil)
+                    }
+                } } }
+                assertClose(dxOnly, dxRef, tolerance: 1e-5, "dx only \(label)")
+            }
+        }
+        Engine.configure(threads: 2)
+    }
+
+    func testIm2colIsAdjointOfCol2im() throws {
+        // <im2col(x), c> = <x, col2im(c)> for every geometry: col2im is exactly the transpose.
+        var rng = SystemRandomNumberGenerator()
+        for (_, c, h, w, o, k, s, p) in cases {
+            let g = try ConvGeometry(batch: 1, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k, stride: s, padding: p)
+            let x = random(c * h * w, &rng), colValues = random(g.patchSize * g.outPlane, &rng)
+            var col = [Float](repeating: .nan, count: colValues.count), back = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in col.withUnsafeMutableBufferPointer {
+                Im2col.im2col(xp.baseAddress!, g, $0.baseAddress!, ld: g.outPlane, channels: 0..<c)
+            } }
+            colValues.withUnsafeBufferPointer { cp in back.withUnsafeMutableBufferPointer {
+                Im2col.col2im(cp.baseAddress!, ld: g.outPlane, g, $0.baseAddress!, channels: 0..<c)
+            } }
+            let lhs = zip(col, colValues).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "\(g)")
+        }
+    }
+
+    func testBadGeometryThrows() {
+        XCTAssertThrowsError(try ConvGeometry(batch: 1, inChannels: 3, height: 2, width: 2, outChannels: 4, kernelH: 7, kernelW: 7,
+                                              stride: 1, padding: 0)) { error in
+            XCTAssertTrue("\(error)".contains("smaller than the 7×7 kernel"), "\(error)")
+        }
+        XCTAssertThrowsError(try ConvGeometry(batch: 1, inChannels: 0, height: 2, width: 2, outChannels: 4, kernelH: 1, kernelW: 1,
+                                              stride: 1, padding: 0))
+    }
+}

@@ -1,0 +1,136 @@
+import TestSupport
+import Tensors
+import XCTest
+
+/// Split GEMM, batch norm, pooling and reductions against straightforward references.
+final class KernelTests: XCTestCase {
+    func testParallelGemmMatchesNaive() {
+        var rng = SystemRandomNumberGenerator()
+        for threads in [1, 2] {
+            Engine.configure(threads: threads)
+            for (m, n, k) in [(70, 300, 40), (300, 70, 50), (3, 5, 7), (128, 129, 64)] {
+                for transA in [false, true] {
+                    for transB in [false, true] {
+                        let a = (0..<m * k).map { _ in Float.random(in: -1...1, using: &rng) }
+                        let b = (0..<k * n).map { _ in Float.random(in: -1...1, using: &rng) }
+                        let c0 = (0..<m * n).map { _ in Float.random(in: -1...1, using: &rng) }
+                        let (lda, ldb) = (transA ? m : k, transB ? k : n)
+                        var expected = c0
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var s: Double = 0
+                                for p in 0..<k {
+                                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                                    s += Double(av) * Double(bv)
+                                }
+                                expected[i * n + j] = Float(0.5 * s + 0.25 * Double(c0[i * n + j]))
+                            }
+                        }
+                        var c = c0
+                        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                            Gemm.parallel(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: ap.baseAddress!, lda: lda,
+                                          b: bp.baseAddress!, ldb: ldb, beta: 0.25, c: cp.baseAddress!, ldc: n)
+                        } } }
+                        assertClose(c, expected, tolerance: 1e-5, "gemm \(m)×\(n)×\(k) tA \(transA) tB \(transB) threads \(threads)")
+                    }
+                }
+            }
+        }
+        Engine.configure(threads: 2)
+    }
+
+    func testBatchNormKernelsMatchNaive() {
+        var rng = SystemRandomNumberGenerator()
+        for (n, c, p) in [(4, 3, 25), (2, 8, 12), (3, 5, 37), (1, 2, 1000)] {
+            let x = (0..<n * c * p).map { _ in Float.random(in: -2...3, using: &rng) + 5 }   // offset: tests the two-pass variance
+            let dy = (0..<n * c * p).map { _ in Float.random(in: -1...1, using: &rng) }
+            let gamma = (0..<c).map { _ in Float.random(in: 0.5...1.5, using: &rng) }
+            let beta = (0..<c).map { _ in Float.random(in: -1...1, using: &rng) }
+            let eps: Float = 1e-5
+            let ref = BatchNormKernels.naiveTrainForward(x: x, batch: n, channels: c, plane: p, gamma: gamma, beta: beta, eps: eps)
+            var mean = [Float](repeating: 0, count: c), variance = mean
+            x.withUnsafeBufferPointer { BatchNormKernels.statistics(x: $0.baseAddress!, batch: n, channels: c, plane: p, mean: &mean, variance: &variance) }
+            assertClose(mean, ref.mean, tolerance: 1e-5, "mean")
+            assertClose(variance, ref.variance, tolerance: 1e-5, "variance")
+            let invstd = variance.map { 1 / ($0 + eps).squareRoot() }
+            let scale = (0..<c).map { gamma[$0] * invstd[$0] }, shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            var y = [Float](repeating: .nan, count: x.count)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer {
+                BatchNormKernels.affine(x: xp.baseAddress!, batch: n, channels: c, plane: p, scale: scale, shift: shift,
+                                        residual: nil, relu: false, y: $0.baseAddress!)
+            } }
+            assertClose(y, ref.y, tolerance: 1e-5, "y")
+            let back = BatchNormKernels.naiveTrainBackward(dy: dy, x: x, batch: n, channels: c, plane: p, gamma: gamma, eps: eps)
+            var dx = [Float](repeating: .nan, count: x.count), dg = [Float](repeating: 0, count: c), db = dg
+            dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in dx.withUnsafeMutableBufferPointer {
+                BatchNormKernels.trainBackward(dy: dp.baseAddress!, reluOutput: nil, x: xp.baseAddress!, mean: mean, invstd: invstd,
+                                               gamma: gamma, batch: n, channels: c, plane: p, dx: $0.baseAddress!, dgamma: &dg, dbeta: &db)
+            } } }
+            assertClose(dx, back.dx, tolerance: 1e-4, "dx")
+            assertClose(dg, back.dgamma, tolerance: 1e-4, "dgamma")
+            assertClose(db, back.dbeta, tolerance: 1e-4, "dbeta")
+            // The fused ReLU mask equals masking dy first.
+            let mask = (0..<x.count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let maskedDy = zip(dy, mask).map { $1 > 0 ? $0 : 0 }
+            let backMasked = BatchNormKernels.naiveTrainBackward(dy: maskedDy, x: x, batch: n, channels: c, plane: p, gamma: gamma, eps: eps)
+            dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in mask.withUnsafeBufferPointer { mp in dx.withUnsafeMutableBufferPointer {
+                BatchNormKernels.trainBackward(dy: dp.baseAddress!, reluOutput: mp.baseAddress!, x: xp.baseAddress!, mean: mean, invstd: invstd,
+                                               gamma: gamma, batch: n, channels: c, plane: p, dx: $0.baseAddress!, dgamma: &dg, dbeta: &db)
+            } } } }
+            assertClose(dx, backMasked.dx, tolerance: 1e-4, "masked dx")
+        }
+    }
+
+    func testMaxPoolMatchesNaive() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (h, w, k, s, p) in [(9, 10, 3, 2, 1), (8, 8, 2, 2, 0), (7, 5, 3, 1, 1)] {
+            let g = try ConvGeometry(batch: 2, inChannels: 3, height: h, width: w, outChannels: 3, kernelH: k, kernelW: k, stride: s, padding: p)
+            let x = (0..<2 * 3 * h * w).map { _ in Float.random(in: -1...1, using: &rng) }
+            var y = [Float](repeating: .nan, count: 6 * g.outPlane), arg = [Int32](repeating: -1, count: y.count)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in arg.withUnsafeMutableBufferPointer {
+                PoolKernels.maxPoolForward(x: xp.baseAddress!, geometry: g, y: yp.baseAddress!, argmax: $0.baseAddress!)
+            } } }
+            for q in 0..<6 {
+                for oh in 0..<g.outHeight {
+                    for ow in 0..<g.outWidth {
+                        var best = -Float.infinity
+                        for i in 0..<k {
+                            for j in 0..<k {
+                                let ih = oh * s - p + i, iw = ow * s - p + j
+                                if ih >= 0 && ih < h && iw >= 0 && iw < w { best = max(best, x[q * h * w + ih * w + iw]) }
+                            }
+                        }
+                        let o = q * g.outPlane + oh * g.outWidth + ow
+                        XCTAssertEqual(y[o], best)
+                        XCTAssertEqual(x[q * h * w + Int(arg[o])], best)
+                    }
+                }
+            }
+        }
+    }
+
+    func testReductions() {
+        var rng = SystemRandomNumberGenerator()
+        for count in [0, 1, 7, 16, 17, 100, 1001] {
+            let a = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let b = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let sum = a.reduce(0.0) { $0 + Double($1) }
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let dev = a.reduce(0.0) { $0 + (Double($1) - 0.25) * (Double($1) - 0.25) }
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                let pa = ap.baseAddress ?? UnsafePointer(bitPattern: 16)!, pb = bp.baseAddress ?? UnsafePointer(bitPattern: 16)!
+                XCTAssertEqual(Double(Reduce.sum(pa, count)), sum, accuracy: 1e-4)
+                XCTAssertEqual(Double(Reduce.dot(pa, pb, count)), dot, accuracy: 1e-4)
+                XCTAssertEqual(Double(Reduce.sumSquaredDeviation(pa, count, center: 0.25)), dev, accuracy: 1e-4)
+            } }
+        }
+    }
+
+    func testTensorValidation() {
+        XCTAssertThrowsError(try Tensor.validated(shape: [2, 3], data: [1, 2, 3], name: "x")) { error in
+            XCTAssertTrue("\(error)".contains("x: shape [2, 3] does not fit 3 elements"), "\(error)")
+        }
+        XCTAssertEqual(try Tensor.validated(shape: [3], data: [1, 2, 3], name: "x").shape, [3])
+    }
+}
