@@ -46,6 +46,16 @@ targets += [
     .executableTarget(name: "prepare-data", dependencies: ["Datasets", "ImageIO", "HDF5Store", "PipelineKit", argumentParser]),
 ]
 
+// MARK: Classifier stages: train, adv-train, attack, extract-features (issue 5)
+targets += [
+    .target(name: "ClassifierKit", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser], swiftSettings: fastMath),
+    .executableTarget(name: "train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "adv-train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "attack", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "extract-features", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .testTarget(name: "ClassifierKitTests", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "TestSupport"]),
+]
+
 // MARK: Attribute stages: SJE, predicted attributes, quantification (issue 6)
 targets += [
     .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),

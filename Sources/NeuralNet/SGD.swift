@@ -25,6 +25,11 @@ public final class SGD {
         self.dampening = dampening; self.nesterov = nesterov
     }
 
+    /// Restores momentum buffers saved from `buffers` (resuming training from a checkpoint).
+    public func restoreBuffers(_ saved: [String: [Float]]) {
+        buffers = saved
+    }
+
     /// Updates one parameter (flat) with its gradient; `key` names its momentum buffer.
     public func update(_ parameter: inout [Float], gradient: [Float], key: String) {
         precondition(parameter.count == gradient.count, "SGD.update: \(key) has \(parameter.count) values, gradient \(gradient.count)")

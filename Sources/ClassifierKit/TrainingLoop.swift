@@ -1,0 +1,215 @@
+import Foundation
+import HDF5Store
+import NeuralNet
+import PipelineKit
+
+/// Settings shared by `train` and `adv-train`.
+public struct TrainingSettings: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var nesterov: Bool
+    public var schedule: LRSchedule
+    public var augmentation: Augmentation?
+    public var seed: UInt64
+
+    public init(epochs: Int, batchSize: Int, learningRate: Float, momentum: Float, weightDecay: Float, nesterov: Bool,
+                schedule: LRSchedule, augmentation: Augmentation?, seed: UInt64) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        self.schedule = schedule
+        self.augmentation = augmentation
+        self.seed = seed
+    }
+}
+
+/// One batch handed to a training step.
+public struct TrainingBatch {
+    /// Augmented images (N, 3, H, W) in [0, 1].
+    public var images: Tensor
+    public var labels: [Int]
+    /// Rows of the images in images.h5 (keys for per-image random streams).
+    public var imageIndices: [Int]
+    /// 0-based epoch.
+    public var epoch: Int
+}
+
+/// What one training step reports, summed over an epoch for the log.
+public struct StepReport {
+    public var loss: Float
+    /// Correct predictions per named metric in this batch (e.g. "train_accuracy", "train_adv_accuracy").
+    public var correct: [String: Int]
+    public init(loss: Float, correct: [String: Int]) { self.loss = loss; self.correct = correct }
+}
+
+/// The per-epoch log of a training run: one column per metric, one row per epoch.
+public struct TrainingLog: Sendable {
+    public var columns: [String: [Double]] = [:]
+    public var epochs: Int { columns["epoch"]?.count ?? 0 }
+
+    public mutating func append(_ row: [String: Double]) {
+        let count = epochs
+        for (key, value) in row {
+            var column = columns[key] ?? [Double](repeating: .nan, count: count)
+            column.append(value)
+            columns[key] = column
+        }
+        for key in columns.keys where columns[key]!.count == count { columns[key]!.append(.nan) }
+    }
+
+    /// Writes each column as `training/<name>` float64 [epochs].
+    public func write(to file: H5File, group: String = "training") throws {
+        for (key, values) in columns.sorted(by: { $0.key < $1.key }) {
+            try file.write("\(group)/\(key)", values, shape: [values.count])
+        }
+    }
+
+    /// Reads the columns under `group`.
+    public static func read(from file: H5File, group: String = "training") throws -> TrainingLog {
+        var log = TrainingLog()
+        guard file.isGroup(group) else { return log }
+        for name in try file.childNames(group) where file.isDataset("\(group)/\(name)") {
+            log.columns[name] = try file.read("\(group)/\(name)", as: Double.self).data
+        }
+        return log
+    }
+}
+
+/// The epoch loop of `train` and `adv-train`: shuffled batches of augmented images, SGD
+/// with a learning-rate schedule, validation accuracy each epoch, and a checkpoint after
+/// every epoch from which an interrupted run resumes to the same final weights (every
+/// random draw is keyed by seed, epoch and image, not by the draws before it).
+public final class TrainingLoop {
+    public let model: ResNet
+    public let optimizer: SGD
+    public let settings: TrainingSettings
+    public let images: ImageSet
+    public let trainIndices: [Int]
+    public let valIndices: [Int]
+    public let checkpointPath: String
+    /// Identifies the run's settings and inputs; a checkpoint with another fingerprint is ignored.
+    public let fingerprint: String
+    public private(set) var log = TrainingLog()
+    private var firstEpoch = 0
+    private let trainRaw: [UInt8]
+
+    /// Prepares the loop; with `resume`, continues from a matching checkpoint if one exists.
+    public init(model: ResNet, images: ImageSet, settings: TrainingSettings, checkpointPath: String,
+                fingerprint: String, resume: Bool) throws {
+        self.images = images
+        self.settings = settings
+        self.checkpointPath = checkpointPath
+        self.fingerprint = fingerprint
+        trainIndices = images.indices(of: .train)
+        valIndices = images.indices(of: .val)
+        guard !trainIndices.isEmpty else { throw StageError("\(images.path): the train split is empty") }
+        optimizer = try SGD(learningRate: settings.learningRate, momentum: settings.momentum,
+                            weightDecay: settings.weightDecay, nesterov: settings.nesterov)
+        var model = model
+        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let file = try H5File.open(checkpointPath)
+            defer { file.close() }
+            if (try? file.attribute("fingerprint").stringValue) == fingerprint {
+                model = try ResNet.load(from: file)
+                var buffers: [String: [Float]] = [:]
+                if file.isGroup("optimizer") {
+                    for key in try file.childNames("optimizer") {
+                        buffers[key] = try file.read("optimizer/\(key)", as: Float.self).data
+                    }
+                }
+                optimizer.restoreBuffers(buffers)
+                log = try TrainingLog.read(from: file)
+                firstEpoch = Int(try file.attribute("completed_epochs").intValue ?? 0)
+                Log.info("resuming from \(checkpointPath) after epoch \(firstEpoch) of \(settings.epochs)")
+            } else {
+                Log.warning("\(checkpointPath) was made with other settings or inputs; starting afresh")
+            }
+        }
+        self.model = model
+        trainRaw = try images.loadRaw(trainIndices)
+    }
+
+    /// Runs the remaining epochs. `step` does one update on a batch and reports its loss
+    /// and correct counts; `evaluate` adds per-epoch metrics (beyond clean validation
+    /// accuracy, which the loop measures itself).
+    public func run(stage: String, step: (TrainingBatch) throws -> StepReport,
+                    evaluate: ((Int) throws -> [String: Double])? = nil) throws {
+        let size = images.imageSize
+        let pixels = size * size * 3
+        for epoch in firstEpoch..<settings.epochs {
+            let start = Date()
+            optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
+            var rng = SampleRandom.generator(seed: settings.seed, .shuffle, epoch)
+            let order = SampleRandom.permutation(trainIndices.count, &rng)
+            let progress = Progress("\(stage) epoch \(epoch + 1)/\(settings.epochs)", total: order.count)
+            var lossSum = 0.0
+            var correct: [String: Int] = [:]
+            for batchStart in stride(from: 0, to: order.count, by: settings.batchSize) {
+                let positions = Array(order[batchStart..<min(batchStart + settings.batchSize, order.count)])
+                let indices = positions.map { trainIndices[$0] }
+                var raw = [UInt8](repeating: 0, count: positions.count * pixels)
+                for (row, position) in positions.enumerated() {
+                    raw.replaceSubrange((row * pixels)..<((row + 1) * pixels),
+                                        with: trainRaw[(position * pixels)..<((position + 1) * pixels)])
+                }
+                let x = settings.augmentation.map {
+                    $0.apply(raw[...], count: positions.count, size: size, imageIndices: indices, epoch: epoch, seed: settings.seed)
+                } ?? ImageLayout.tensor(fromNHWC: raw, count: positions.count, size: size)
+                let labels = indices.map { Int(images.labels[$0]) }
+                let report = try step(TrainingBatch(images: x, labels: labels, imageIndices: indices, epoch: epoch))
+                lossSum += Double(report.loss) * Double(positions.count)
+                for (key, value) in report.correct { correct[key, default: 0] += value }
+                progress.advance(by: positions.count)
+            }
+            progress.finish()
+            var row: [String: Double] = [
+                "epoch": Double(epoch + 1), "learning_rate": Double(optimizer.learningRate),
+                "train_loss": lossSum / Double(order.count),
+                "val_accuracy": try accuracy(of: valIndices),
+            ]
+            for (key, value) in correct { row[key] = Double(value) / Double(order.count) }
+            if let evaluate { row.merge(try evaluate(epoch)) { $1 } }
+            row["seconds"] = Date().timeIntervalSince(start)
+            log.append(row)
+            Log.info("\(stage) epoch \(epoch + 1): " + row.filter { $0.key != "epoch" }.sorted { $0.key < $1.key }
+                .map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: ", "))
+            try saveCheckpoint(completedEpochs: epoch + 1)
+        }
+    }
+
+    /// Clean eval-mode accuracy of the current model on `indices` (0 when empty).
+    public func accuracy(of indices: [Int], batchSize: Int = 256) throws -> Double {
+        guard !indices.isEmpty else { return 0 }
+        var correct = 0
+        for start in stride(from: 0, to: indices.count, by: batchSize) {
+            let batch = Array(indices[start..<min(start + batchSize, indices.count)])
+            let predictions = try model.predict(try images.batch(batch))
+            correct += zip(predictions, batch).filter { $0 == Int(images.labels[$1]) }.count
+        }
+        return Double(correct) / Double(indices.count)
+    }
+
+    /// Writes the checkpoint atomically: model, optimizer buffers, log, epochs done.
+    func saveCheckpoint(completedEpochs: Int) throws {
+        try AtomicOutput.write(to: checkpointPath) { temporary in
+            let file = try H5File.create(temporary)
+            defer { file.close() }
+            try model.save(to: file)
+            for (key, buffer) in optimizer.buffers { try file.write("optimizer/\(key)", buffer, shape: [buffer.count]) }
+            try log.write(to: file)
+            try file.setAttribute("fingerprint", .string(fingerprint))
+            try file.setAttribute("completed_epochs", .int(Int64(completedEpochs)))
+        }
+    }
+
+    /// Removes the checkpoint once the final model is in place.
+    public func removeCheckpoint() {
+        try? FileManager.default.removeItem(atPath: checkpointPath)
+    }
+}

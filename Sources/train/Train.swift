@@ -1,0 +1,86 @@
+import ArgumentParser
+import ClassifierKit
+import Foundation
+import HDF5Store
+import NeuralNet
+import PipelineKit
+
+/// Standard training of a classifier on an images.h5.
+@main
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a ResNet on the train split of an images.h5 (SGD, augmentation, checkpoint per epoch, --resume).")
+
+    @Option(help: "The dataset (prepare-data output).")
+    var images: String
+    @Option(help: "Architecture: cifar-resnet<6n+2> (cifar-resnet20, …), resnet18, resnet34, resnet50, resnet101, resnet152.")
+    var arch = "cifar-resnet20"
+    @Option(help: "Base width (channels of the first stage; default 16 for CIFAR ResNets, 64 for torchvision ones).")
+    var width: Int?
+    @Option(name: .customLong("init"), help: "Start from this model file (fine-tuning) instead of random weights; its class count must match.")
+    var initModel: String?
+    @Option(help: "Output model file.")
+    var output: String
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        Engine.configure(threads: common.threads)
+        let imageSet = try ImageSet(images)
+        let model: ResNet
+        if let initModel {
+            model = try ResNet.load(from: initModel)
+            try imageSet.checkCompatible(with: model, modelPath: initModel)
+        } else {
+            let (mean, std) = try channelStatistics(imageSet)
+            let config = try ResNetConfig.named(arch, numClasses: imageSet.classCount, width: width,
+                                                inputSize: imageSet.imageSize, mean: mean, std: std)
+            model = ResNet(config: config, seed: common.seed)
+        }
+        var parameters = training.parameters
+        parameters["arch"] = model.config.name
+        parameters["width"] = model.config.width
+        parameters["init"] = initModel ?? "random"
+        let run = try StageRun(stage: "train", output: output, seed: common.seed, parameters: parameters,
+                               inputs: [images] + (initModel.map { [$0] } ?? []))
+        let loop = try TrainingLoop(model: model, images: imageSet,
+                                    settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
+                                    checkpointPath: output + ".checkpoint", fingerprint: run.fingerprint,
+                                    resume: training.resume)
+        Log.info("train: \(loop.model.config) on \(loop.trainIndices.count) training images, \(loop.valIndices.count) validation")
+        try loop.run(stage: "train") { batch in
+            let (loss, logits) = try loop.model.trainStep(batch.images, labels: batch.labels, optimizer: loop.optimizer)
+            let correct = zip(ResNet.argmax(logits), batch.labels).filter { $0 == $1 }.count
+            return StepReport(loss: loss, correct: ["train_accuracy": correct])
+        }
+        let testAccuracy = try loop.accuracy(of: imageSet.indices(of: .test))
+        try run.run { file in
+            try loop.model.save(to: file)
+            try loop.log.write(to: file)
+            try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
+            try file.writeStrings("class_names", imageSet.classNames)
+        }
+        loop.removeCheckpoint()
+        let val = loop.log.columns["val_accuracy"]?.last ?? 0
+        Log.info(String(format: "train: validation accuracy %.4f, test accuracy %.4f → %@", val, testAccuracy, output))
+    }
+
+    /// Per-channel mean and standard deviation of the training images, for the model's
+    /// built-in normalisation (computed in one streaming pass).
+    func channelStatistics(_ set: ImageSet) throws -> ([Float], [Float]) {
+        let indices = set.indices(of: .train)
+        var sum = [Double](repeating: 0, count: 3), squares = [Double](repeating: 0, count: 3)
+        for start in stride(from: 0, to: indices.count, by: 512) {
+            let raw = try set.loadRaw(Array(indices[start..<min(start + 512, indices.count)]))
+            for (i, value) in raw.enumerated() {
+                let v = Double(value) / 255
+                sum[i % 3] += v
+                squares[i % 3] += v * v
+            }
+        }
+        let count = Double(max(1, indices.count * set.imageSize * set.imageSize))
+        let mean = sum.map { $0 / count }
+        let std = zip(squares, mean).map { max(($0 / count - $1 * $1), 1e-6).squareRoot() }
+        return (mean.map(Float.init), std.map(Float.init))
+    }
+}
