@@ -28,7 +28,8 @@ targets += [
     .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
     .target(name: "NeuralNet", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
     .executableTarget(name: "import-weights", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", argumentParser], swiftSettings: fastMath),
+    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", argumentParser],
+                      exclude: ["pytorch_bench.py"], swiftSettings: fastMath),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "TestSupport"]),
 ]

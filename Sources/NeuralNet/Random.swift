@@ -12,12 +12,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
-    /// A standard normal sample (Box–Muller).
+    /// A standard normal sample (Box–Muller; the second value of each pair is kept for the next call).
     public mutating func normal() -> Float {
-        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
-        let u2 = Double.random(in: 0..<1, using: &self)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+        if let spare { self.spare = nil; return spare }
+        // Uniforms from the top 53 bits; u1 in (0, 1] so the log is finite.
+        let u1 = (Double(next() >> 11) + 1) * 0x1p-53
+        let u2 = Double(next() >> 11) * 0x1p-53
+        let radius = (-2 * log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+        spare = Float(radius * sin(angle))
+        return Float(radius * cos(angle))
     }
+
+    private var spare: Float?
 }
 
 #if canImport(Glibc)

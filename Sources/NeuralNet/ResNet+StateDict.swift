@@ -13,6 +13,10 @@ public struct StateDictMismatch: Error, CustomStringConvertible, Equatable {
         public let key: String
         public let expected: [Int]
         public let found: [Int]
+
+        public init(key: String, expected: [Int], found: [Int]) {
+            self.key = key; self.expected = expected; self.found = found
+        }
     }
 
     public var description: String {
