@@ -6,11 +6,13 @@ public let cubPartNames = ["back", "beak", "belly", "breast", "crown", "forehead
 /// The regions a rendered pixel can belong to (the renderer's optional part map).
 public enum RenderedPart: UInt8, CaseIterable, Sendable {
     case background, perch, leg, tail, back, belly, breast, wing, nape, throat, crown, forehead, bill, eye
+    /// A boundary pixel mixing several regions (part maps only).
+    case edge = 255
 
     /// The colour group painting this region, if any.
     public var colorGroup: BirdGroup? {
         switch self {
-        case .background, .perch: nil
+        case .background, .perch, .edge: nil
         case .leg: .legColor
         case .tail: .upperTailColor
         case .back: .backColor
@@ -61,7 +63,7 @@ struct BirdModel {
     /// culling margin (one pixel).
     init(_ a: BirdAttributes, rng: inout SplitMix, pixelsPerUnit s: Float) {
         let margin = 1.5 / s
-        let brightness = rng.uniformFloat(0.95, 1.05)
+        let brightness = rng.uniformFloat(0.97, 1.03)
         func jittered(_ c: BirdColor) -> RGB {
             let j = RGB(rng.uniformFloat(-7, 7), rng.uniformFloat(-7, 7), rng.uniformFloat(-7, 7))
             return pointwiseMin(pointwiseMax(c.rgb * brightness + j, RGB(repeating: 0)), RGB(repeating: 255))
@@ -72,11 +74,17 @@ struct BirdModel {
             if color == .iridescent { p.sheen = RGB(-22, 32, -12) }
             return p
         }
-        // Marks contrast with their base but cover ≤ 20% of the part, so the part's mean
-        // colour stays nearest its attribute's reference (what the pixel test checks).
-        func markColor(for base: RGB) -> RGB {
-            let luminance = (base * RGB(0.3, 0.59, 0.11)).sum()
-            return luminance > 60 ? base * 0.55 : base + (RGB(205, 200, 190) - base) * 0.5
+        // Marks contrast with their base but cover at most ~20% of the part, and are chosen so
+        // that the part's mean colour stays nearest its attribute's reference even at 1.5×
+        // that share (margin for jitter and anti-aliased edges): that is what the pixel test
+        // checks, and what makes "breast colour = red" true of the pixels.
+        func keepsIdentity(_ base: BirdColor, _ baseRGB: RGB, _ mark: RGB, share: Float) -> Bool {
+            BirdColor.nearest(to: baseRGB + (mark - baseRGB) * share) == base
+        }
+        func markColor(for color: BirdColor, _ base: RGB) -> RGB {
+            let light = RGB(205, 200, 190)
+            let candidates = [base * 0.55, base + (light - base) * 0.5, base * 0.7, base + (light - base) * 0.3]
+            return candidates.first { keepsIdentity(color, base, $0, share: 0.3) } ?? base * 0.85
         }
         func patterned(_ g: BirdGroup, _ pattern: PlumagePattern, stripeAngle: Float, patch: (V2, Float)) -> Paint {
             var p = paint(g)
@@ -84,16 +92,19 @@ struct BirdModel {
             case .solid:
                 break
             case .spotted:
-                p.mark = markColor(for: p.base)
+                p.mark = markColor(for: a.color(g), p.base)
                 p.pattern = .spots(spacing: 0.105, radius: 0.026, seed: UInt32(truncatingIfNeeded: rng.next()))
             case .striped:
-                p.mark = markColor(for: p.base)
+                p.mark = markColor(for: a.color(g), p.base)
                 p.pattern = .stripes(spacing: 0.11, halfWidth: 0.011, angle: stripeAngle, phase: rng.uniformFloat(0, 1))
             case .multiColored:
                 // A second, clearly different palette colour on a minor share of the part.
                 let base = a.color(g)
-                let others = BirdColor.allCases.filter { $0 != base && $0 != .iridescent && distanceSquared($0.rgb, base.rgb) > 110 * 110 }
-                p.mark = jittered(others[Int(rng.next() % UInt64(others.count))])
+                let others = BirdColor.allCases.filter {
+                    $0 != base && $0 != .iridescent && distanceSquared($0.rgb, base.rgb) > 110 * 110
+                        && keepsIdentity(base, p.base, $0.rgb, share: 0.22)
+                }
+                p.mark = others.isEmpty ? markColor(for: base, p.base) : jittered(others[Int(rng.next() % UInt64(others.count))])
                 p.pattern = .patch(normal: patch.0, offset: patch.1)
             }
             return p
@@ -133,12 +144,12 @@ struct BirdModel {
         layers.append(Layer(.intersection(.ellipse(center: V2(-0.1, 0.15), radii: V2(0.34, 0.17), angle: -0.15), body),
                             paint(.bellyColor), .belly, margin: margin))
         let breastPaint = patterned(.breastColor, PlumagePattern(rawValue: a[.breastPattern])!,
-                                    stripeAngle: 0, patch: (V2(-0.6, 0.8), 0.16))
+                                    stripeAngle: 0, patch: (V2(-0.6, 0.8), 0.19))
         layers.append(Layer(.intersection(.ellipse(center: V2(0.2, 0.07), radii: V2(0.24, 0.22), angle: 0), body),
                             breastPaint, .breast, margin: margin))
         // Wing: bars across it when striped, dark primaries (the rear end) when multi-coloured.
         let wingPaint = patterned(.wingColor, PlumagePattern(rawValue: a[.wingPattern])!,
-                                  stripeAngle: 0.35, patch: (V2(-1, 0), 0.26))
+                                  stripeAngle: 0.35, patch: (V2(-1, 0), 0.3))
         layers.append(Layer(.ellipse(center: V2(-0.1, -0.06), radii: V2(0.34, 0.14), angle: -0.05),
                             wingPaint, .wing, margin: margin))
 

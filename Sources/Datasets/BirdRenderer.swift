@@ -9,8 +9,9 @@ public struct RenderedBird: Sendable {
     public var keypoints: [Keypoint]
     /// Tight box around the bird's pixels (coverage ≥ ½), perch excluded.
     public var box: Box
-    /// Per pixel, the topmost region covering it by at least half (`RenderedPart` raw
-    /// values), when asked for; used by tests to check attributes against pixels.
+    /// Per pixel, the region that gives it at least 90% of its colour (`RenderedPart` raw
+    /// values; `.edge` for anti-aliased boundaries mixing several), when asked for; used by
+    /// tests to check attributes against pixels.
     public var partMap: [UInt8]?
 }
 
@@ -70,7 +71,10 @@ public struct BirdRenderer: Sendable {
                     let p = V2(flip * r.x, r.y)
                     let i = (py * n + px) * 3
                     var c = RGB(pixels[i], pixels[i + 1], pixels[i + 2])
+                    // Owner: the topmost layer covering ≥ ½, with the share of the final colour
+                    // it still contributes after the layers drawn over it.
                     var top = RenderedPart.background
+                    var topShare: Float = 1
                     var birdCover: Float = 0
                     for layer in layers {
                         let q = p - layer.boundCenter
@@ -78,7 +82,7 @@ public struct BirdRenderer: Sendable {
                         let alpha = clamp01(0.5 - layer.shape.distance(p) * s)
                         if alpha <= 0 { continue }
                         c += (layer.paint.color(at: p, pixelsPerUnit: s) - c) * alpha
-                        if alpha >= 0.5 { top = layer.part }
+                        if alpha >= 0.5 { top = layer.part; topShare = alpha } else { topShare *= 1 - alpha }
                         if layer.part != .perch { birdCover += (1 - birdCover) * alpha }
                     }
                     pixels[i] = c.x; pixels[i + 1] = c.y; pixels[i + 2] = c.z
@@ -86,7 +90,7 @@ public struct BirdRenderer: Sendable {
                         boxLo = (min(boxLo.0, px), min(boxLo.1, py))
                         boxHi = (max(boxHi.0, px), max(boxHi.1, py))
                     }
-                    partMap?[py * n + px] = top.rawValue
+                    partMap?[py * n + px] = topShare >= 0.9 ? top.rawValue : RenderedPart.edge.rawValue
                 }
             }
         }

@@ -39,16 +39,29 @@ struct Paint {
             let (jx, jy) = hash2(Int32(cell.x), Int32(cell.y), seed)
             let jitter = spacing / 2 - radius
             let center = (cell + 0.5) * spacing + V2(jx, jy) * jitter
-            cov = clamp01(0.5 - (length(p - center) - radius) * s)
+            let sharp = clamp01(0.5 - (length(p - center) - radius) * s)
+            cov = bandLimited(sharp, mean: .pi * radius * radius / (spacing * spacing), pixelsPerPeriod: spacing * s)
         case let .stripes(spacing, halfWidth, angle, phase):
             let u = (p.x * cosf(angle) + p.y * sinf(angle)) / spacing + phase
             let f = abs(u - u.rounded(.down) - 0.5) * spacing
-            cov = clamp01(0.5 - (f - halfWidth) * s)
+            let sharp = clamp01(0.5 - (f - halfWidth) * s)
+            cov = bandLimited(sharp, mean: 2 * halfWidth / spacing, pixelsPerPeriod: spacing * s)
         case let .patch(normal, offset):
             cov = clamp01(0.5 + (dot(p, normal) - offset) * s)
         }
         return c + (mark - c) * cov
     }
+}
+
+/// Anti-aliasing for repeating marks: point-sampling a pattern whose period is near the
+/// pixel size aliases (a few pixels land all on marks or all between them), so below 4
+/// pixels per period the coverage fades to the pattern's mean, and below 2 it is the mean:
+/// the pattern then shows as the blend a camera would record.
+@inline(__always)
+func bandLimited(_ sharp: Float, mean: Float, pixelsPerPeriod: Float) -> Float {
+    let t = clamp01((pixelsPerPeriod - 2) / 2)
+    let w = t * t * (3 - 2 * t)
+    return mean + (sharp - mean) * w
 }
 
 /// Two values in [-1, 1] from a cell and a seed (integer hash, so patterns are

@@ -20,23 +20,19 @@ struct PrepareData: ParsableCommand {
         commandName: "prepare-data",
         abstract: "Write images.h5 (DESIGN.md schema) for a rendered-bird or a real attribute dataset.",
         discussion: """
-        synth-fine / synth-coarse are rendered here, deterministically from --seed. synth-fine
-        takes its class profiles from CUB's class-attribute matrix, read from --attributes-dir
-        (default data/attributes, relative to the working directory, i.e. the repository root
-        when run by make): it needs cub/attributes.txt, cub/classes.txt and
-        cub/class_attribute_labels_continuous.txt there.
+        synth-fine and synth-coarse are rendered here, deterministically from --seed. synth-fine takes its class profiles from CUB's class-attribute matrix, read from --attributes-dir, which defaults to data/attributes relative to the working directory (the repository root when make runs it): cub/attributes.txt, cub/classes.txt and cub/class_attribute_labels_continuous.txt must be there.
 
-        cub / awa2 / lad read the official tree under --root (see README):
-          cub:  images.txt image_class_labels.txt train_test_split.txt classes.txt attributes.txt
-                attributes/class_attribute_labels_continuous.txt parts/parts.txt
-                parts/part_locs.txt bounding_boxes.txt images/
-          awa2: classes.txt predicates.txt predicate-matrix-continuous.txt JPEGImages/<class>/*.jpg
+        cub, awa2 and lad read the official tree under --root:
+          cub:  images.txt image_class_labels.txt train_test_split.txt
+                classes.txt attributes.txt parts/parts.txt parts/part_locs.txt
+                attributes/class_attribute_labels_continuous.txt
+                bounding_boxes.txt images/
+          awa2: classes.txt predicates.txt predicate-matrix-continuous.txt
+                JPEGImages/<class>/*.jpg
           lad:  label_list.txt attribute_list.txt attributes_per_class.txt
                 split_supervisedlearning.txt images.txt images/
-        Real images are resized (antialiased bilinear) to --size × --size, squashing the aspect
-        ratio; keypoints and boxes are scaled with them. Class attributes are scaled to [0, 1]
-        (CUB and AwA2 percentages / 100; AwA2's missing cells, -1, are replaced by the
-        attribute's mean over the classes that have a value).
+
+        Real images are resized (antialiased bilinear) to --size × --size, squashing the aspect ratio; keypoints and boxes are scaled with them. Class attributes are scaled to [0, 1]: CUB and AwA2 percentages are divided by 100, and AwA2's missing cells (-1) are replaced by the attribute's mean over the classes that have a value (listed in the imputed_cells attribute).
         """)
 
     @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -60,10 +56,10 @@ struct PrepareData: ParsableCommand {
     @Option(help: "Folder holding the shipped attribute files (synth-fine reads cub/ in it).")
     var attributesDir = "data/attributes"
 
-    @Option(help: "Synthetic and awa2: fraction of each class's images in train.")
+    @Option(help: "Synthetic and awa2: fraction of each class's images in train (default 0.7; awa2: from --split-sizes).")
     var trainFraction: Double?
 
-    @Option(help: "Fraction for val: of each class's images (synthetic, awa2), or of each class's official training images (cub, lad).")
+    @Option(help: "Fraction for val (default 0.1): of each class's images (synthetic; awa2 with --train-fraction), or of each class's official training images (cub, lad).")
     var valFraction: Double?
 
     @Option(help: "awa2: total train,val,test sizes, scaled to the images found if they differ (default the paper's 22206,5599,9517).")
@@ -72,7 +68,7 @@ struct PrepareData: ParsableCommand {
     @Flag(help: "Skip images that cannot be decoded (counted and listed in the output's attributes) instead of failing.")
     var skipBadImages = false
 
-    @Option(help: "Also write a PNG contact sheet of the first 64 images (synthetic) with their class names.")
+    @Option(help: "Also write a PNG contact sheet of the first 64 images with their class names (synthetic: and breast/wing colours).")
     var preview: String?
 
     @Option(help: "Output images.h5 (written atomically). May be omitted when only --preview is wanted.")
