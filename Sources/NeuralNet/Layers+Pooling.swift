@@ -35,6 +35,14 @@ public struct MaxPool2d: Sendable {
         return (y, Cache(geometry: g, argmax: argmax))
     }
 
+    /// y only, without what backward needs (inference).
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let g = try geometry(for: x)
+        return Tensor(shape: g.outputShape) { out in
+            x.withPointer { PoolKernels.maxPoolForward(x: $0, geometry: g, y: out) }
+        }
+    }
+
     /// dx: dy routed to the positions of the maxima.
     public func backward(_ dy: Tensor, cache: Cache) -> Tensor {
         let g = cache.geometry

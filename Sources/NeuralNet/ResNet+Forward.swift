@@ -36,8 +36,12 @@ extension ResNet {
         h = stemOut
         var poolCache: MaxPool2d.Cache?
         if let stemPool {
-            let (pooled, cache) = try stemPool.forward(h)
-            h = pooled; poolCache = cache
+            if record {
+                let (pooled, cache) = try stemPool.forward(h)
+                h = pooled; poolCache = cache
+            } else {
+                h = try stemPool(h)
+            }
         }
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }

@@ -136,6 +136,14 @@ public enum ConvKernels {
             return
         }
         if dx == nil && dweight == nil { return }
+        if let dx, let transposed = transposedGeometry(g) {
+            // Stride 1: dx is itself a convolution of dy with the flipped, transposed kernel,
+            // which writes dx directly instead of scatter-adding columns back (col2im).
+            let flipped = flippedTransposedWeight(weight, g)
+            flipped.withUnsafeBufferPointer { forward(x: dy, weight: $0.baseAddress!, geometry: transposed, y: dx) }
+            if dweight != nil { backward(dy: dy, x: x, weight: weight, geometry: g, dx: nil, dweight: dweight) }
+            return
+        }
         let groupImages = groupSize(g)
         let groups = (g.batch + groupImages - 1) / groupImages
         let direct = g.isPointwise && groupImages == 1
@@ -245,6 +253,32 @@ public enum ConvKernels {
             withScratch(colCount + dyCount) { s in
                 for gi in 0..<groups { runGroup(gi, s, dw: dweight, first: gi == 0, inside: true) }
             }
+        }
+    }
+
+    /// For a stride-1, non-pointwise convolution whose padding is at most kernel − 1: the
+    /// geometry of dx as a convolution of dy (O channels in, C out, padding k − 1 − p).
+    static func transposedGeometry(_ g: ConvGeometry) -> ConvGeometry? {
+        guard g.stride == 1, !g.isPointwise, g.kernelH == g.kernelW, g.padding <= g.kernelH - 1 else { return nil }
+        guard let t = try? ConvGeometry(batch: g.batch, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                                        outChannels: g.inChannels, kernelH: g.kernelH, kernelW: g.kernelW, stride: 1,
+                                        padding: g.kernelH - 1 - g.padding),
+              t.outHeight == g.height, t.outWidth == g.width else { return nil }
+        return t
+    }
+
+    /// W'[c, o, i, j] = W[o, c, kh − 1 − i, kw − 1 − j]: (C, O, kh, kw).
+    static func flippedTransposedWeight(_ w: UnsafePointer<Float>, _ g: ConvGeometry) -> [Float] {
+        let (o, c, kh, kw) = (g.outChannels, g.inChannels, g.kernelH, g.kernelW)
+        return [Float](unsafeUninitializedCapacity: o * c * kh * kw) { out, count in
+            for oi in 0..<o {
+                for ci in 0..<c {
+                    let src = w + (oi * c + ci) * kh * kw
+                    let dst = out.baseAddress! + (ci * o + oi) * kh * kw
+                    for i in 0..<kh { for j in 0..<kw { dst[i * kw + j] = src[(kh - 1 - i) * kw + (kw - 1 - j)] } }
+                }
+            }
+            count = o * c * kh * kw
         }
     }
 

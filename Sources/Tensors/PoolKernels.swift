@@ -30,6 +30,41 @@ public enum PoolKernels {
         }
     }
 
+    /// Max pooling without recording the argmax (inference): separable, a horizontal window
+    /// max per input row, then a vertical max over the window's rows.
+    public static func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
+        let planes = g.batch * g.inChannels
+        let (h, w, ho, wo, k, s, p) = (g.height, g.width, g.outHeight, g.outWidth, g.kernelW, g.stride, g.padding)
+        Parallel.chunks(planes) { range, _ in
+            withScratch(h * wo) { rowMax in
+                for q in range {
+                    let src = x + q * g.inPlane, dst = y + q * g.outPlane
+                    for ih in 0..<h {
+                        let row = src + ih * w, out = rowMax + ih * wo
+                        for ow in 0..<wo {
+                            let w0 = ow * s - p
+                            let lo = Swift.max(0, w0), hi = Swift.min(w, w0 + k)
+                            var best = row[lo]
+                            var iw = lo + 1
+                            while iw < hi { best = Swift.max(best, row[iw]); iw += 1 }
+                            out[ow] = best
+                        }
+                    }
+                    for oh in 0..<ho {
+                        let h0 = oh * s - p
+                        let lo = Swift.max(0, h0), hi = Swift.min(h, h0 + g.kernelH)
+                        let out = dst + oh * wo
+                        out.update(from: rowMax + lo * wo, count: wo)
+                        for ih in (lo + 1)..<Swift.max(lo + 1, hi) {
+                            let r = rowMax + ih * wo
+                            for ow in 0..<wo { out[ow] = Swift.max(out[ow], r[ow]) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// dx (N, C, H, W) = scatter-add of dy (N, C, H', W') to the recorded maxima; overwritten.
     public static func maxPoolBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, geometry g: ConvGeometry,
                                        dx: UnsafeMutablePointer<Float>) {

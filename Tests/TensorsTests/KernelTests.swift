@@ -91,6 +91,11 @@ final class KernelTests: XCTestCase {
             x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in arg.withUnsafeMutableBufferPointer {
                 PoolKernels.maxPoolForward(x: xp.baseAddress!, geometry: g, y: yp.baseAddress!, argmax: $0.baseAddress!)
             } } }
+            var fast = [Float](repeating: .nan, count: y.count)
+            x.withUnsafeBufferPointer { xp in fast.withUnsafeMutableBufferPointer {
+                PoolKernels.maxPoolForward(x: xp.baseAddress!, geometry: g, y: $0.baseAddress!)
+            } }
+            XCTAssertEqual(fast, y, "max pool without argmax")
             for q in 0..<6 {
                 for oh in 0..<g.outHeight {
                     for ow in 0..<g.outWidth {
