@@ -32,11 +32,12 @@ public struct AttackSettings: Sendable, Equatable {
                        randomStart: true, restarts: restarts)
     }
 
-    /// ceil(min(eps·255 + 4, 1.25·eps·255)), at least 1. Computed in Double and nudged down
-    /// by 1e-9 so that eps written in decimal (0.06·255 = 15.299999…) rounds as intended.
+    /// ceil(min(eps·255 + 4, 1.25·eps·255)), at least 1. Nudged down by 1e-4 before the
+    /// ceiling so that a Float eps such as 4/255, stored a hair above its decimal value,
+    /// does not gain a step (the rule's values are whole numbers or far from them).
     public static func defaultIFGSMSteps(eps: Float) -> Int {
         let e = Double(eps) * 255
-        return max(1, Int((min(e + 4, 1.25 * e) - 1e-9).rounded(.up)))
+        return max(1, Int((min(e + 4, 1.25 * e) - 1e-4).rounded(.up)))
     }
 
     /// Throws a readable error for settings outside their domain.
