@@ -52,7 +52,7 @@ struct EngineBench: ParsableCommand {
         Engine.configure(threads: threads)
         if gemm { measureGemm() }
         print("engine-bench: \(Engine.threadCount) threads, best of \(iterations) (mean in brackets)")
-        print("workload        phase       img/s (mean)        GFLOP/s   PyTorch   ratio")
+        print("workload      phase        img/s (mean)   GFLOP/s   PyTorch   ratio   img/s from CPU time")
         for w in workloads {
             let config = try ResNetConfig.named(w.arch, numClasses: w.classes, inputSize: w.size)
             let model = ResNet(config: config, seed: 1)
@@ -77,17 +77,21 @@ struct EngineBench: ParsableCommand {
                     }
                 }
                 for _ in 0..<warmup { try body() }
-                var times: [Double] = []
+                var times: [Double] = [], cpuTimes: [Double] = []
                 for _ in 0..<max(1, iterations) {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
                     try body()
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    cpuTimes.append(cpuSeconds() - cpuStart)
                 }
                 let best = times.min()!, mean = times.reduce(0, +) / Double(times.count)
                 let rate = Double(w.batch) / best
-                let line = String(format: "%-15@ %-10@ %8.1f (%7.1f)   %8.1f   %7.1f   %5.2f×",
+                // CPU seconds spread over the threads: what the wall time would be with the cores to
+                // ourselves (other processes on a shared machine inflate wall time, not CPU time).
+                let cpuRate = Double(w.batch) * Double(Engine.threadCount) / cpuTimes.min()!
+                let line = String(format: "%-13@ %-10@ %7.1f (%7.1f)  %6.1f   %7.1f   %5.2f×   %7.1f",
                                   w.rawValue as NSString, phase.rawValue as NSString, rate, Double(w.batch) / mean,
-                                  flops / best / 1e9, w.pytorch[index], rate / w.pytorch[index])
+                                  flops / best / 1e9, w.pytorch[index], rate / w.pytorch[index], cpuRate)
                 print(line)
                 fflush(stdout)
             }
@@ -115,6 +119,13 @@ struct EngineBench: ParsableCommand {
             }
             print(String(format: "sgemm 1024³, %@: %.1f GFLOP/s", label as NSString, 2 * Double(n * n * n) / best / 1e9))
         }
+    }
+
+    /// User + system CPU seconds of this process so far.
+    func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// Peak resident set size of this process, from /proc/self/status.
