@@ -17,7 +17,6 @@ SWIFT_FLAGS := -c $(CONFIG)
 APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
-include pipelines/common.mk
 
 # MARK: Developer targets
 
@@ -57,3 +56,5 @@ help:
 .PHONY: clean
 clean:
 	rm -rf $(BUILD_DIR)
+
+include pipelines/common.mk

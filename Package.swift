@@ -62,6 +62,7 @@ targets += [
     .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
     .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "predict-attributes", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "quantify", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
     .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "TestSupport"]),
 ]
 

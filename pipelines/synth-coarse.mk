@@ -1,10 +1,15 @@
 # synth-coarse: about ten rendered bird classes whose profiles differ in most attribute
-# groups (a coarse dataset, like AwA2).
+# groups (a coarse dataset, like AwA2). quick: 32 px, a narrow ResNet-8, a few epochs;
+# full: 64 px, ResNet-20, longer schedules.
 synth-coarse.SEED := 2
 ifeq ($(PROFILE),full)
-synth-coarse.SIZE := 64
-synth-coarse.IMAGES_PER_CLASS := 1000
+synth-coarse.PREPARE := --dataset synth-coarse --size 64 --images-per-class 1000
+synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
+synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
 else
-synth-coarse.SIZE := 32
-synth-coarse.IMAGES_PER_CLASS := 300
+synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 200
+synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 8 --batch-size 64 --learning-rate 0.05
+synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
 endif
+synth-coarse.ATTACK := --method ifgsm --split test
+synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise

@@ -1,0 +1,68 @@
+import ArgumentParser
+import AttributeSpace
+import Foundation
+import HDF5Store
+import PipelineKit
+
+/// The paper's quantitative analysis for one dataset.
+@main
+struct Quantify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accuracies of f and F, robust ratios, the d1/d2 distance study and per-image explanations, per eps.",
+        discussion: """
+            Reads, under --dataset-dir D, by the pipeline's naming: images.h5, sje/standard.h5, and for
+            each eps e: features/ and attributes/ files of model 'standard' on sets test and adv-eps<e>,
+            and of model robust-eps<e> on test, adv-eps<e> (its own white-box adversarials) and
+            transfer-eps<e> (the standard model's adversarials). Writes D/metrics.h5, D/metrics.json
+            and D/tables/*.csv, and prints one summary table.
+
+            Robust ratio (eqs. 9–11): R = L_R / L_S with L_R = acc(f, clean) − acc(fʳ, adv) and
+            L_S = acc(f, clean) − acc(f, adv); 'recovered' is 1 − R, the fraction of lost accuracy the
+            robust model gets back. Distances (eqs. 12–15) use, per image, the union of the top
+            --top-fraction attributes by eq. 7 and by eq. 8. Study (a): test images right when clean
+            and wrong when attacked on the standard model, d1 = ‖A − Â‖. Study (b): the standard
+            model's adversarial images that it gets wrong and the robust model gets right,
+            d1 = ‖Âʳ − Â‖. d2 = ‖φ(yₙ) − φ(y)‖ in both, φ as the SJE uses it.
+            """)
+
+    @Option(help: "The dataset's artifact directory (e.g. data/synth-fine).")
+    var datasetDir: String
+    @Option(parsing: .upToNextOption, help: "The eps values, written as in the file names (e.g. 0.01 0.06 0.12).")
+    var eps: [String]
+    @Option(help: "Name shown in the summary (default: the directory's name).")
+    var name: String?
+    @Option(help: "Share of the most discriminative attributes used for the distances.")
+    var topFraction = 0.2
+    @Option(help: "Attributes listed as rising and as falling per explanation.")
+    var explain = 5
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
+        guard topFraction > 0 && topFraction <= 1 else { throw ValidationError("--top-fraction must be in (0, 1]") }
+        guard explain >= 1 else { throw ValidationError("--explain must be at least 1") }
+    }
+
+    func run() throws {
+        let layout = DatasetLayout(root: datasetDir)
+        let dataset = try ClassAttributeTable.read(layout.images)
+        let sjeFile = try H5File.open(layout.sje(DatasetLayout.standard))
+        let phi = try sjeFile.read("class_embeddings", as: Float.self,
+                                   expectingShape: [dataset.classCount, dataset.attributeCount]).data
+        sjeFile.close()
+        let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset) }
+        let metrics = inputs.map { EpsMetrics($0, phi: phi, attributeCount: dataset.attributeCount, fraction: topFraction, k: explain) }
+        let title = name ?? (datasetDir as NSString).lastPathComponent
+
+        let report = MetricsReport(title: title, dataset: dataset, metrics: metrics, topFraction: topFraction)
+        let run = try StageRun(stage: "quantify", output: "\(datasetDir)/metrics.h5", seed: common.seed,
+                               parameters: ["eps": eps, "top_fraction": topFraction, "explain": explain],
+                               inputs: [layout.images, layout.sje(DatasetLayout.standard)] + inputs.flatMap(\.paths))
+        try run.run { file in try report.write(to: file) }
+        try AtomicOutput.write(to: "\(datasetDir)/metrics.json") { try report.json().write(to: URL(fileURLWithPath: $0)) }
+        for (name, text) in report.tables() {
+            try AtomicOutput.write(to: "\(datasetDir)/tables/\(name).csv") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
+        }
+        print(report.summary())
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import HDF5Store
+import TestSupport
+import XCTest
+
+/// quantify on hand-made predictions: every number is recomputed here independently.
+final class QuantifyTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("quantify") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    let classes = 3, attributeCount = 5
+    let labels: [Int32] = [0, 0, 1, 1, 2, 2]
+    let general: [String: [Int32]] = [
+        "standard-test": [0, 0, 1, 1, 2, 0], "standard-adv-eps0.1": [1, 0, 2, 0, 2, 1],
+        "robust-eps0.1-test": [0, 0, 1, 1, 2, 2], "robust-eps0.1-adv-eps0.1": [0, 0, 1, 0, 2, 1],
+        "robust-eps0.1-transfer-eps0.1": [0, 1, 1, 1, 2, 2],
+    ]
+    let attributeBased: [String: [Int32]] = [
+        "standard-test": [0, 0, 1, 2, 2, 2], "standard-adv-eps0.1": [1, 1, 2, 0, 2, 2],
+        "robust-eps0.1-test": [0, 0, 1, 1, 2, 1], "robust-eps0.1-adv-eps0.1": [0, 1, 1, 0, 1, 2],
+        "robust-eps0.1-transfer-eps0.1": [0, 0, 1, 1, 0, 2],
+    ]
+    let phi: [Float] = [0.9, 0.1, 0.3, 0.0, 0.3,  0.2, 0.8, 0.1, 0.5, 0.2,  0.1, 0.3, 0.9, 0.2, 0.2]
+
+    /// Predicted attribute vectors, different per set and image.
+    func attributes(_ set: String) -> [Float] {
+        let salt = Float(set.unicodeScalars.reduce(0) { $0 + Int($1.value) } % 17) / 17
+        return (0..<(labels.count * attributeCount)).map { i in Float((i * 7 + Int(salt * 17)) % 11) / 11 - 0.3 + salt * 0.1 }
+    }
+
+    func makeInputs(attributeNames: [String]? = nil) throws {
+        let names = (0..<attributeCount).map { "has_part::v\($0)" }
+        let images = try H5File.create(path("images.h5"))
+        try images.writeStrings("class_names", ["a", "b", "c"])
+        try images.writeStrings("attribute_names", names)
+        try images.write("class_attributes", phi, shape: [classes, attributeCount])
+        images.close()
+        try FileManager.default.createDirectory(atPath: path("sje"), withIntermediateDirectories: true)
+        let sje = try H5File.create(path("sje/standard.h5"))
+        try sje.write("class_embeddings", phi, shape: [classes, attributeCount])
+        sje.close()
+        for dir in ["features", "attributes"] { try FileManager.default.createDirectory(atPath: path(dir), withIntermediateDirectories: true) }
+        let index = (0..<Int64(labels.count)).map { $0 + 10 }
+        for (set, predictions) in general {
+            let f = try H5File.create(path("features/\(set).h5"))
+            try f.write("predictions", predictions, shape: [labels.count])
+            try f.write("labels", labels, shape: [labels.count])
+            try f.write("index", index, shape: [labels.count])
+            f.close()
+            let a = try H5File.create(path("attributes/\(set).h5"))
+            try a.write("predictions", attributeBased[set]!, shape: [labels.count])
+            try a.write("labels", labels, shape: [labels.count])
+            try a.write("index", index, shape: [labels.count])
+            try a.write("attributes", attributes(set), shape: [labels.count, attributeCount])
+            try a.writeStrings("class_names", ["a", "b", "c"])
+            try a.writeStrings("attribute_names", set == "robust-eps0.1-test" ? (attributeNames ?? names) : names)
+            a.close()
+        }
+    }
+
+    func accuracy(_ p: [Int32]) -> Double { Double(zip(p, labels).filter { $0 == $1 }.count) / Double(labels.count) }
+
+    /// d1, d2 over the union of the top-⌈20%⌉ attributes by eqs. 7 and 8, written out plainly.
+    func distances(first: [Float], second: [Float], truth: Int, wrong: Int) -> (Double, Double) {
+        let a = attributeCount
+        let k = Int((Double(a) * 0.2).rounded(.up))
+        func topK(_ s: [Float]) -> [Int] { Array(s.indices.sorted { s[$0] > s[$1] || (s[$0] == s[$1] && $0 < $1) }.prefix(k)) }
+        let eq7 = topK((0..<a).map { first[$0] - phi[wrong * a + $0] })
+        let eq8 = topK((0..<a).map { second[$0] - phi[truth * a + $0] })
+        let chosen = Set(eq7 + eq8)
+        var d1 = 0.0, d2 = 0.0
+        for i in chosen {
+            d1 += pow(Double(first[i] - second[i]), 2)
+            d2 += pow(Double(phi[truth * a + i] - phi[wrong * a + i]), 2)
+        }
+        return (d1.squareRoot(), d2.squareRoot())
+    }
+
+    func testMetricsMatchAnIndependentRecomputation() throws {
+        try makeInputs()
+        let result = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("f clean"), result.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("metrics.json")))) as! [String: Any]
+        let eps = (json["per_eps"] as! [[String: Any]])[0]
+        let accuracyTable = eps["accuracy"] as! [String: [String: Double]]
+        let names = ["standard-test": "standard_clean", "standard-adv-eps0.1": "standard_adversarial",
+                     "robust-eps0.1-test": "robust_clean", "robust-eps0.1-adv-eps0.1": "robust_adversarial",
+                     "robust-eps0.1-transfer-eps0.1": "robust_transfer"]
+        for (set, key) in names {
+            XCTAssertEqual(accuracyTable["general"]![key]!, accuracy(general[set]!), accuracy: 1e-12, key)
+            XCTAssertEqual(accuracyTable["attribute"]![key]!, accuracy(attributeBased[set]!), accuracy: 1e-12, key)
+        }
+        let ratios = eps["robust_ratio"] as! [String: [String: Any]]
+        for (classifier, table) in [("general", general), ("attribute", attributeBased)] {
+            let clean = accuracy(table["standard-test"]!), adv = accuracy(table["standard-adv-eps0.1"]!)
+            let robust = accuracy(table["robust-eps0.1-adv-eps0.1"]!)
+            let r = (clean - robust) / (clean - adv)
+            XCTAssertEqual(ratios[classifier]!["robust_ratio"] as! Double, r, accuracy: 1e-12, classifier)
+            XCTAssertEqual(ratios[classifier]!["recovered_fraction"] as! Double, 1 - r, accuracy: 1e-12, classifier)
+        }
+        XCTAssertEqual(ratios["general"]!["robust_ratio"] as! Double, 1.0 / 3.0, accuracy: 1e-12)  // (5/6 − 4/6) / (5/6 − 2/6)
+
+        // Study (a): right when clean, wrong when attacked (standard model): images 0, 2, 3.
+        // Study (b): wrong on the standard model's adversarial, right on the robust model: 0, 2, 3, 5.
+        let clean = attributes("standard-test"), adv = attributes("standard-adv-eps0.1")
+        let robust = attributes("robust-eps0.1-transfer-eps0.1")
+        let a = attributeCount
+        func row(_ v: [Float], _ i: Int) -> [Float] { Array(v[(i * a)..<((i + 1) * a)]) }
+        let wrong = general["standard-adv-eps0.1"]!
+        let studyA = [0, 2, 3].map { distances(first: row(clean, $0), second: row(adv, $0), truth: Int(labels[$0]), wrong: Int(wrong[$0])) }
+        let studyB = [0, 2, 3, 5].map { distances(first: row(robust, $0), second: row(adv, $0), truth: Int(labels[$0]), wrong: Int(wrong[$0])) }
+        let distancesJSON = eps["distances"] as! [String: [String: Any]]
+        for (name, study) in [("standard_attack", studyA), ("robust_recovery", studyB)] {
+            let summary = distancesJSON[name]!
+            XCTAssertEqual(summary["images"] as! Int, study.count, name)
+            XCTAssertEqual(summary["mean_d1"] as! Double, study.map(\.0).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
+            XCTAssertEqual(summary["mean_d2"] as! Double, study.map(\.1).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
+            XCTAssertEqual(summary["fraction_d1_below_d2"] as! Double,
+                           Double(study.filter { $0.0 < $0.1 }.count) / Double(study.count), accuracy: 1e-12, name)
+        }
+        let metrics = try H5File.open(path("metrics.h5"))
+        XCTAssertEqual(try metrics.read("eps0.1/distances/standard_attack/row", as: Int64.self).data, [0, 2, 3])
+        XCTAssertEqual(try metrics.read("eps0.1/explanations/index", as: Int64.self).data, [10, 12, 13, 15])
+        XCTAssertEqual(try metrics.read("eps0.1/explanations/wrong_class", as: Int32.self).data, [1, 2, 0, 1])
+        // The most-risen attribute of image 0 is the argmax of Â − A.
+        let change = (0..<a).map { adv[$0] - clean[$0] }
+        XCTAssertEqual(Int(try metrics.read("eps0.1/explanations/rose", as: Int32.self).data[0]), change.indices.max { change[$0] < change[$1] }!)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("tables/robust_ratio.csv")))
+    }
+
+    func testMissingEpsAndForeignAttributesFailWithoutOutput() throws {
+        try makeInputs()
+        let missing = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1", "0.2"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("standard-adv-eps0.2.h5") && missing.stderr.contains("missing"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("metrics.h5")))
+
+        try FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try makeInputs(attributeNames: (0..<attributeCount).map { "has_other::v\($0)" })
+        let foreign = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1"])
+        XCTAssertNotEqual(foreign.status, 0)
+        XCTAssertTrue(foreign.stderr.contains("attribute_names"), foreign.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("metrics.h5")))
+    }
+}
