@@ -2,6 +2,8 @@
 // and a few soft out-of-focus blobs (foliage, sky patches), so that a classifier cannot
 // rely on a plain backdrop and attributes must be read off the bird.
 
+import Foundation
+
 /// Background colour schemes: pairs of end colours for the gradient, as in bird photos.
 private let backgroundSchemes: [(RGB, RGB)] = [
     (RGB(150, 190, 230), RGB(215, 230, 245)),  // sky
@@ -65,9 +67,3 @@ func drawBackground(into pixels: inout [Float], size: Int, rng: inout SplitMix) 
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,5 +1,7 @@
 /// CUB-200-2011's 15 part names (parts/parts.txt), in CUB's order: the keypoints of every
 /// rendered bird use them, so grounding code treats synthetic and real birds alike.
+
+import Foundation
 public let cubPartNames = ["back", "beak", "belly", "breast", "crown", "forehead", "left eye", "left leg",
                            "left wing", "nape", "right eye", "right leg", "right wing", "tail", "throat"]
 
@@ -248,9 +250,3 @@ struct BirdModel {
         return (outline, V2(L / 2, bend(0.5)))
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

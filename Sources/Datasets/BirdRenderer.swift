@@ -1,3 +1,4 @@
+import Foundation
 import ImageIO
 
 /// One rendered bird with its ground truth.
@@ -119,9 +120,3 @@ public struct BirdRenderer: Sendable {
         return RenderedBird(image: RGBImage(width: n, height: n, pixels: bytes), keypoints: keypoints, box: box, partMap: partMap)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

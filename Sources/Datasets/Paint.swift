@@ -1,6 +1,8 @@
 // How a bird part is coloured: a base colour, an optional iridescent sheen, and an
 // optional pattern of marks in a second colour, all anti-aliased like the shapes.
 
+import Foundation
+
 typealias RGB = SIMD3<Float>
 
 /// Marks drawn over a part's base colour.
@@ -76,9 +78,3 @@ func hash2(_ x: Int32, _ y: Int32, _ seed: UInt32) -> (Float, Float) {
     let b = Float(h >> 16) / 32767.5 - 1
     return (a, b)
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

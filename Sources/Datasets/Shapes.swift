@@ -2,6 +2,8 @@
 // the renderer turns them into anti-aliased coverage with the pixels-per-unit scale, so
 // every edge is smooth at any image size without supersampling.
 
+import Foundation
+
 typealias V2 = SIMD2<Float>
 
 @inline(__always) func length(_ v: V2) -> Float { (v * v).sum().squareRoot() }
@@ -102,9 +104,3 @@ func taperedPolygon(steps: Int, length span: Float, bend: (Float) -> Float, half
     let c = cosf(angle), s = sinf(angle)
     return V2(c * v.x - s * v.y, s * v.x + c * v.y)
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

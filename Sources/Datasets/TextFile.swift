@@ -11,7 +11,7 @@ struct TextLine {
 
     func error(_ reason: String) -> DatasetError { .malformed(path: path, line: number, reason: reason) }
 
-    /// The fields, checking their count (`count` exactly, or at least `atLeast`).
+    /// The fields, checking that there are exactly `count`.
     func fields(count: Int) throws(DatasetError) -> [Substring] {
         let f = fields
         guard f.count == count else { throw error("expected \(count) columns, found \(f.count)") }
