@@ -142,8 +142,9 @@ public struct ConvBN: Sendable {
             }
         }
         if !inputGradient && !parameterGradients { return grads }
-        var dweight: Tensor? = parameterGradients ? Tensor(zeros: conv.weight.shape) : nil
-        var dx: Tensor? = inputGradient ? Tensor(zeros: cache.input.shape) : nil
+        // Both are overwritten in full by the kernel.
+        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
+        var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
         dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
             withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
                 ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, geometry: g, dx: dxp, dweight: dwp)

@@ -76,7 +76,7 @@ public struct Conv2d: Sendable {
     public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "Conv2d.backward: dy \(dy.shape) vs output \(g.outputShape)")
-        var dweight: Tensor? = parameterGradients ? Tensor(zeros: weight.shape) : nil
+        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: weight.shape) : nil   // overwritten in full
         let dx = Tensor(shape: cache.input.shape) { dxp in
             dy.withPointer { dyp in cache.input.withPointer { xp in weight.withPointer { wp in
                 if dweight != nil {

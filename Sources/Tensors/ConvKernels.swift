@@ -42,7 +42,7 @@ public enum ConvKernels {
     /// thread busy, and an im2col matrix under 16 MB.
     public static func groupSize(_ g: ConvGeometry) -> Int {
         let threads = Engine.threadCount
-        var size = Swift.max(1, Swift.min(g.batch, (512 + g.outPlane - 1) / g.outPlane))
+        var size = Swift.max(1, Swift.min(g.batch, (1024 + g.outPlane - 1) / g.outPlane))
         if g.batch >= threads { size = Swift.min(size, Swift.max(1, g.batch / threads)) }
         while size > 1 && size * g.outPlane * g.patchSize > 4 << 20 { size -= 1 }
         return size

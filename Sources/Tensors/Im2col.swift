@@ -33,7 +33,9 @@ public enum Im2col {
                         let src = plane + (oh * s - p + ki) * w - p + kj
                         if owLo > 0 { dst.update(repeating: 0, count: owLo) }
                         if s == 1 {
-                            (dst + owLo).update(from: src + owLo, count: owHi - owLo)
+                            // Rows are short (8–224): a plain loop beats a memmove call per row.
+                            var ow = owLo
+                            while ow < owHi { dst[ow] = src[ow]; ow += 1 }
                         } else {
                             var ow = owLo
                             while ow < owHi { dst[ow] = src[ow * s]; ow += 1 }

@@ -47,6 +47,14 @@ public struct Tensor: Sendable, Equatable {
         self.data = data
     }
 
+    /// A tensor whose contents are undefined, for kernels that overwrite every element
+    /// (skips zeroing memory that is about to be written anyway).
+    public init(uninitializedShape shape: [Int]) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     /// Number of elements.
     @inlinable public var count: Int { data.count }
 
