@@ -86,6 +86,36 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testLADEmptyClassAndBadValues() throws {
+        let lad = directory.appendingPathComponent("lad")
+        try MiniTrees.lad(in: lad)
+        let split = lad.appendingPathComponent("split_supervisedlearning.txt")
+        // Images 3 and 6 are the only bears: leave them out of both splits.
+        try "train+val:\n000001\n000002\n000004\ntest:\n000005\n".write(to: split, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LADImporter.plan(root: lad.path, valFraction: 0, seed: 0)) {
+            XCTAssertEqual("\($0)", "\(lad.path)/images.txt: label Label_A_03 (bear) has no images in either split")
+        }
+        let perClass = lad.appendingPathComponent("attributes_per_class.txt")
+        let rows = try MiniTrees.lines(perClass)
+        try ([rows[0], rows[1].replacingOccurrences(of: "[  0.15", with: "[  1.15"), rows[2]].joined(separator: "\n") + "\n")
+            .write(to: perClass, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LADImporter.plan(root: lad.path, valFraction: 0, seed: 0)) {
+            XCTAssertEqual("\($0)", "\(perClass.path):2: values must lie in [0, 1]")
+        }
+    }
+
+    func testAwA2ValueOutOfRange() throws {
+        let awa2 = directory.appendingPathComponent("awa2")
+        try MiniTrees.awa2(in: awa2)
+        let matrix = awa2.appendingPathComponent("predicate-matrix-continuous.txt")
+        var rows = try MiniTrees.lines(matrix)
+        rows[2] = rows[2].replacingOccurrences(of: "83.40", with: "183.40")
+        try (rows.joined(separator: "\n") + "\n").write(to: matrix, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try AwA2Importer.plan(root: awa2.path, train: 0.6, val: 0.2, seed: 0)) {
+            XCTAssertEqual("\($0)", "\(matrix.path):3: value 183.4 is neither a percentage nor -1 (missing)")
+        }
+    }
+
     func testTruncatedJPEGFailsOrIsSkipped() throws {
         let victim = root.appendingPathComponent("images/073.Blue_Jay/073.Blue_Jay_1.jpg")
         let bytes = try Data(contentsOf: victim)
