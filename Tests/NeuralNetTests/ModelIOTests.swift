@@ -183,23 +183,4 @@ final class ModelIOTests: XCTestCase {
         for _ in 0..<15 { last = try model.trainStep(x, labels: labels, optimizer: sgd).loss }
         XCTAssertLessThan(last, first * 0.5)
     }
-
-    func testLearningRateSchedules() {
-        XCTAssertEqual(LRSchedule.constant.rate(base: 0.1, epoch: 50), 0.1)
-        XCTAssertEqual(LRSchedule.step(size: 20, gamma: 0.1).rate(base: 1, epoch: 19), 1)
-        XCTAssertEqual(LRSchedule.step(size: 20, gamma: 0.1).rate(base: 1, epoch: 45), 0.01, accuracy: 1e-7)
-        XCTAssertEqual(LRSchedule.multiStep(milestones: [10, 15], gamma: 0.5).rate(base: 1, epoch: 15), 0.25)
-        let cosine = LRSchedule.cosine(total: 10, minimum: 0.001)
-        XCTAssertEqual(cosine.rate(base: 0.1, epoch: 0), 0.1, accuracy: 1e-7)
-        XCTAssertEqual(cosine.rate(base: 0.1, epoch: 5), 0.0505, accuracy: 1e-6)
-        XCTAssertEqual(cosine.rate(base: 0.1, epoch: 10), 0.001, accuracy: 1e-7)
-    }
-
-    func testGradientsAccumulate() throws {
-        var a = Gradients(tensors: ["w": Tensor(shape: [2], data: [1, 2])])
-        a.add(Gradients(tensors: ["w": Tensor(shape: [2], data: [3, 4]), "b": Tensor(shape: [1], data: [2])]), scale: 0.5)
-        XCTAssertEqual(a["w"]?.data, [2.5, 4])
-        XCTAssertEqual(a["b"]?.data, [1])
-        XCTAssertEqual(a.scaled(by: 2)["w"]?.data, [5, 8])
-    }
 }
