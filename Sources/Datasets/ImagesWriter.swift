@@ -54,35 +54,47 @@ public struct DatasetSample: Sendable {
     }
 }
 
-/// Writes images.h5 as DESIGN.md's schema fixes it: images stream to a chunked,
-/// compressed `images` uint8 [N, H, W, 3] batch by batch; the small per-image arrays
-/// (`labels`, `split`, `image_attributes`, `part_keypoints`, `boxes`, `source_files`) are
-/// kept until `finish`, which also writes the class-level arrays.
+/// Writes images.h5 as DESIGN.md's schema fixes it. Every per-image array (`images`,
+/// `labels`, `split`, `image_attributes`, `part_keypoints`, `boxes`) is a chunked dataset
+/// appended batch by batch, so memory holds one batch, per-class sums and the list of
+/// source file names (strings, written at the end); `finish` writes the class-level arrays.
 public final class ImagesWriter {
     public let file: H5File
     public let header: DatasetHeader
     public private(set) var count = 0
-    private var labels: [Int32] = []
-    private var splits: [UInt8] = []
-    private var imageAttributes: [Float] = []
-    private var keypoints: [Float] = []
-    private var boxes: [Float] = []
+    private var perClass: [Int]
+    private var splitCounts = [Int64](repeating: 0, count: Split.allCases.count)
+    /// Per-class sums of the image attributes (C × A), for the class means.
+    private var attributeSums: [Double]
     private var sourceFiles: [String] = []
 
-    /// Creates the `images` dataset in `file` (chunks of about 1 MB of rows).
+    /// Creates the appendable datasets in `file` (image chunks of about 1 MB of rows).
     public init(file: H5File, header: DatasetHeader) throws {
         self.file = file
         self.header = header
+        perClass = [Int](repeating: 0, count: header.classNames.count)
+        attributeSums = header.hasImageAttributes ? [Double](repeating: 0, count: header.classNames.count * header.attributeNames.count) : []
         let rowBytes = header.imageSize * header.imageSize * 3
         try file.createAppendable("images", of: UInt8.self, rowShape: [header.imageSize, header.imageSize, 3],
                                   chunkRows: max(1, min(1024, (1 << 20) / rowBytes)), compress: true)
+        try file.createAppendable("labels", of: Int32.self, rowShape: [], chunkRows: 4096, compress: false)
+        try file.createAppendable("split", of: UInt8.self, rowShape: [], chunkRows: 4096, compress: false)
+        if header.hasImageAttributes {
+            try file.createAppendable("image_attributes", of: Float.self, rowShape: [header.attributeNames.count],
+                                      chunkRows: max(1, 16384 / header.attributeNames.count), compress: true)
+        }
+        if let parts = header.partNames {
+            try file.createAppendable("part_keypoints", of: Float.self, rowShape: [parts.count, 3], chunkRows: 1024, compress: true)
+        }
+        if header.hasBoxes { try file.createAppendable("boxes", of: Float.self, rowShape: [4], chunkRows: 4096, compress: false) }
     }
 
     /// Appends a batch; traps on samples that contradict the header (programmer errors).
     public func append(_ samples: [DatasetSample]) throws {
         guard !samples.isEmpty else { return }
-        let n = header.imageSize
-        var pixels: [UInt8] = []
+        let n = header.imageSize, a = header.attributeNames.count
+        var pixels: [UInt8] = [], labels: [Int32] = [], splits: [UInt8] = []
+        var attributes: [Float] = [], keypoints: [Float] = [], boxes: [Float] = []
         pixels.reserveCapacity(samples.count * n * n * 3)
         for s in samples {
             precondition(s.image.width == n && s.image.height == n, "image is \(s.image.width)×\(s.image.height), expected \(n)×\(n)")
@@ -90,10 +102,13 @@ public final class ImagesWriter {
             pixels.append(contentsOf: s.image.pixels)
             labels.append(Int32(s.label))
             splits.append(s.split.rawValue)
+            perClass[s.label] += 1
+            splitCounts[Int(s.split.rawValue)] += 1
             if header.hasImageAttributes {
-                let a = s.attributes!
-                precondition(a.count == header.attributeNames.count)
-                imageAttributes.append(contentsOf: a)
+                let v = s.attributes!
+                precondition(v.count == a)
+                attributes.append(contentsOf: v)
+                for j in 0..<a { attributeSums[s.label * a + j] += Double(v[j]) }
             }
             if let parts = header.partNames {
                 let k = s.keypoints!
@@ -107,17 +122,20 @@ public final class ImagesWriter {
             if header.hasSourceFiles { sourceFiles.append(s.sourceFile ?? "") }
         }
         try file.append("images", pixels)
+        try file.append("labels", labels)
+        try file.append("split", splits)
+        if header.hasImageAttributes { try file.append("image_attributes", attributes) }
+        if header.partNames != nil { try file.append("part_keypoints", keypoints) }
+        if header.hasBoxes { try file.append("boxes", boxes) }
         count += samples.count
     }
 
-    /// Writes everything but the images. `classAttributes` (C × A, in [0, 1]) is stored as
+    /// Writes the class-level arrays. `classAttributes` (C × A, in [0, 1]) is stored as
     /// given; when nil it is computed as the per-class mean of the image attributes, CUB's
     /// definition (the fraction of the class's images showing each attribute).
     /// Throws if a class has no image at all.
     public func finish(classAttributes given: [Float]?) throws {
         let c = header.classNames.count, a = header.attributeNames.count
-        var perClass = [Int](repeating: 0, count: c)
-        for l in labels { perClass[Int(l)] += 1 }
         if let empty = perClass.firstIndex(of: 0) {
             throw DatasetError.invalid(path: file.path, reason: "class \(empty) (\(header.classNames[empty])) has no images")
         }
@@ -127,26 +145,14 @@ public final class ImagesWriter {
             classAttributes = given
         } else {
             precondition(header.hasImageAttributes, "class attributes must be given or derivable")
-            var sums = [Double](repeating: 0, count: c * a)
-            for (i, l) in labels.enumerated() {
-                for j in 0..<a { sums[Int(l) * a + j] += Double(imageAttributes[i * a + j]) }
-            }
-            classAttributes = sums.enumerated().map { Float($1 / Double(perClass[$0 / a])) }
+            classAttributes = attributeSums.enumerated().map { Float($1 / Double(perClass[$0 / a])) }
         }
-        try file.write("labels", labels, shape: [count])
-        try file.write("split", splits, shape: [count])
         try file.writeStrings("class_names", header.classNames)
         try file.writeStrings("attribute_names", header.attributeNames)
         try file.write("class_attributes", classAttributes, shape: [c, a])
-        if header.hasImageAttributes { try file.write("image_attributes", imageAttributes, shape: [count, a], compress: true) }
-        if let parts = header.partNames {
-            try file.writeStrings("part_names", parts)
-            try file.write("part_keypoints", keypoints, shape: [count, parts.count, 3], compress: true)
-        }
-        if header.hasBoxes { try file.write("boxes", boxes, shape: [count, 4]) }
+        if let parts = header.partNames { try file.writeStrings("part_names", parts) }
         if header.hasSourceFiles { try file.writeStrings("source_files", sourceFiles) }
-        let counts = Split.allCases.map { s in Int64(splits.lazy.filter { $0 == s.rawValue }.count) }
-        try file.setAttribute("split_counts", .ints(counts))  // train, val, test
+        try file.setAttribute("split_counts", .ints(splitCounts))  // train, val, test
         try file.setAttribute("image_size", .int(Int64(header.imageSize)))
     }
 }
