@@ -65,33 +65,38 @@ extension ImportPlan {
                                    imageSize: size, hasBoxes: hasBoxes, hasSourceFiles: true)
         let writer = try ImagesWriter(file: file, header: header)
         var skipped: [String] = []
-        var start = 0
-        while start < items.count {
-            let batch = Array(items[start..<min(items.count, start + batchSize)])
-            var results = [Result<DatasetSample, ImageIOError>?](repeating: nil, count: batch.count)
-            results.withUnsafeMutableBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                let workers = max(1, min(threads, batch.count))
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    for j in stride(from: w, to: batch.count, by: workers) {
-                        (base + j).pointee = Result { () throws(ImageIOError) in try Self.load(batch[j], size: size) }
-                    }
-                }
+        // Decode batch k + 1 while batch k is compressed and written (HDF5 is serial).
+        let batches = stride(from: 0, to: items.count, by: batchSize).map { $0..<min(items.count, $0 + batchSize) }
+        var current = batches.isEmpty ? [] : decodeBatch(batches[0], size: size, threads: threads)
+        for (k, batch) in batches.enumerated() {
+            let group = DispatchGroup()
+            nonisolated(unsafe) var next: [Result<DatasetSample, ImageIOError>] = []
+            if k + 1 < batches.count {
+                DispatchQueue.global().async(group: group) { next = self.decodeBatch(batches[k + 1], size: size, threads: threads) }
             }
             var samples: [DatasetSample] = []
-            for (item, result) in zip(batch, results) {
-                switch result! {
+            for (item, result) in zip(items[batch], current) {
+                switch result {
                 case .success(let sample):
                     samples.append(sample)
                 case .failure(let error):
                     let reason = error.message + (item.citedAt.map { " (listed at \($0))" } ?? "")
-                    guard skipBadImages else { throw DatasetError.badImage(path: item.path, reason: reason) }
+                    guard skipBadImages else {
+                        group.wait()
+                        throw DatasetError.badImage(path: item.path, reason: reason)
+                    }
                     skipped.append("\(item.path): \(reason)")
                 }
             }
-            try writer.append(samples)
+            do {
+                try writer.append(samples)
+            } catch {
+                group.wait()
+                throw error
+            }
+            group.wait()
             progress(batch.count)
-            start += batch.count
+            current = next
         }
         try writer.finish(classAttributes: classAttributes)
         try file.setAttribute("skipped_count", .int(Int64(skipped.count)))
@@ -99,6 +104,22 @@ extension ImportPlan {
         try file.setAttribute("skipped_files", .string(String(decoding: json, as: UTF8.self)))
         for (name, value) in notes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
         return ImportReport(written: writer.count, skipped: skipped)
+    }
+
+    /// Decodes and resizes `items[range]` on `threads` threads, results in order.
+    func decodeBatch(_ range: Range<Int>, size: Int, threads: Int) -> [Result<DatasetSample, ImageIOError>] {
+        var results = [Result<DatasetSample, ImageIOError>?](repeating: nil, count: range.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let workers = max(1, min(threads, range.count))
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for j in stride(from: w, to: range.count, by: workers) {
+                    let item = items[range.lowerBound + j]
+                    (base + j).pointee = Result { () throws(ImageIOError) in try Self.load(item, size: size) }
+                }
+            }
+        }
+        return results.map { $0! }
     }
 
     static func load(_ item: ImportItem, size: Int) throws(ImageIOError) -> DatasetSample {

@@ -89,15 +89,22 @@ public struct SyntheticBirds: Sendable {
         try writer.finish(classAttributes: nil)
     }
 
-    /// A contact sheet of the first `count` images with class names and a few attributes.
+    /// A contact sheet of the first `count` images with class names and breast/wing colours.
     public func preview(count: Int = 64, threads: Int) -> RGBImage {
         let n = min(count, self.count)
-        let tiles = (0..<n).map { i -> (image: RGBImage, caption: [String]) in
-            let (sample, a, _) = render(i)
-            func value(_ g: BirdGroup) -> String { g.group.values[a[g]] }
-            return (sample.image, [profiles[sample.label].name,
-                                   "\(value(.breastColor)) breast \(value(.wingColor)) wing"])
+        var tiles = [(image: RGBImage, caption: [String])?](repeating: nil, count: n)
+        tiles.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let workers = max(1, min(threads, n))
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in stride(from: w, to: n, by: workers) {
+                    let (sample, a, _) = render(i)
+                    func value(_ g: BirdGroup) -> String { g.group.values[a[g]] }
+                    (base + i).pointee = (sample.image, [profiles[sample.label].name,
+                                                         "\(value(.breastColor)) breast \(value(.wingColor)) wing"])
+                }
+            }
         }
-        return ContactSheet.make(tiles, columns: 8, minTile: 96, maxLines: 4)
+        return ContactSheet.make(tiles.map { $0! }, columns: 8, minTile: 96, maxLines: 4)
     }
 }
