@@ -58,6 +58,21 @@ public enum ConvKernels {
         let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
         let colCount = (g.isPointwise && groupImages == 1) ? 0 : K * groupImages * P
         let outCount = groupImages == 1 ? 0 : O * groupImages * P
+        let table = !g.isPointwise && Im2col.prefersGather(g) ? Im2col.gatherTable(g) : []
+
+        /// im2col of `count` consecutive images side by side (row stride `cols`).
+        func unroll(_ images: UnsafePointer<Float>, count: Int, into col: UnsafeMutablePointer<Float>, cols: Int, inside: Bool) {
+            table.withUnsafeBufferPointer { t in
+                for j in 0..<count {
+                    let image = images + j * C * g.inPlane
+                    let body: (Range<Int>) -> Void = { cs in
+                        if t.isEmpty { Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
+                        else { Im2col.im2colGather(image, g, table: t.baseAddress!, col + j * P, ld: cols, channels: cs) }
+                    }
+                    if inside { Parallel.chunks(C) { cs, _ in body(cs) } } else { body(0..<C) }
+                }
+            }
+        }
 
         func runGroup(_ gi: Int, _ scratch: UnsafeMutablePointer<Float>, inside: Bool) {
             let n0 = gi * groupImages, count = Swift.min(groupImages, g.batch - n0), cols = count * P
@@ -74,14 +89,7 @@ public enum ConvKernels {
                 }
                 b = UnsafePointer(col)
             } else {
-                for j in 0..<count {
-                    let image = x + (n0 + j) * C * g.inPlane
-                    if inside {
-                        Parallel.chunks(C) { cs, _ in Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
-                    } else {
-                        Im2col.im2col(image, g, col + j * P, ld: cols, channels: 0..<C)
-                    }
-                }
+                unroll(x + n0 * C * g.inPlane, count: count, into: col, cols: cols, inside: inside)
                 b = UnsafePointer(col)
             }
             if count == 1 {
@@ -149,6 +157,7 @@ public enum ConvKernels {
         let direct = g.isPointwise && groupImages == 1
         let colCount = direct ? 0 : K * groupImages * P   // (K, cols): im2col, then reused for dcol
         let dyCount = groupImages == 1 ? 0 : O * groupImages * P
+        let table = !g.isPointwise && Im2col.prefersGather(g) ? Im2col.gatherTable(g) : []
 
         /// One group's contribution; `dw` gets beta = 0 on the worker's first group.
         func runGroup(_ gi: Int, _ scratch: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>?,
@@ -186,12 +195,14 @@ public enum ConvKernels {
                     }
                     b = UnsafePointer(col)
                 } else {
-                    for j in 0..<count {
-                        let image = x + (n0 + j) * C * g.inPlane
-                        if inside {
-                            Parallel.chunks(C) { cs, _ in Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
-                        } else {
-                            Im2col.im2col(image, g, col + j * P, ld: cols, channels: 0..<C)
+                    table.withUnsafeBufferPointer { t in
+                        for j in 0..<count {
+                            let image = x + (n0 + j) * C * g.inPlane
+                            let body: (Range<Int>) -> Void = { cs in
+                                if t.isEmpty { Im2col.im2col(image, g, col + j * P, ld: cols, channels: cs) }
+                                else { Im2col.im2colGather(image, g, table: t.baseAddress!, col + j * P, ld: cols, channels: cs) }
+                            }
+                            if inside { Parallel.chunks(C) { cs, _ in body(cs) } } else { body(0..<C) }
                         }
                     }
                     b = UnsafePointer(col)

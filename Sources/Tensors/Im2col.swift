@@ -48,6 +48,48 @@ public enum Im2col {
         }
     }
 
+    /// Whether `im2colGather` beats the row-copy `im2col`: for narrow outputs the per-row
+    /// bookkeeping of `im2col` costs more than the copying itself.
+    @inlinable
+    public static func prefersGather(_ g: ConvGeometry) -> Bool { g.outWidth < 16 }
+
+    /// Input offsets for `im2colGather`: (kh·kw, H'·W'), the offset inside one input plane
+    /// of each window element, or −1 where it falls in the padding. Same for every channel.
+    public static func gatherTable(_ g: ConvGeometry) -> [Int32] {
+        var table = [Int32](repeating: -1, count: g.kernelH * g.kernelW * g.outPlane)
+        for ki in 0..<g.kernelH {
+            for kj in 0..<g.kernelW {
+                let base = (ki * g.kernelW + kj) * g.outPlane
+                for oh in 0..<g.outHeight {
+                    let ih = oh * g.stride - g.padding + ki
+                    guard ih >= 0 && ih < g.height else { continue }
+                    for ow in 0..<g.outWidth {
+                        let iw = ow * g.stride - g.padding + kj
+                        if iw >= 0 && iw < g.width { table[base + oh * g.outWidth + ow] = Int32(ih * g.width + iw) }
+                    }
+                }
+            }
+        }
+        return table
+    }
+
+    /// Same result as `im2col`, by a table gather (see `gatherTable`).
+    @inlinable
+    public static func im2colGather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, table: UnsafePointer<Int32>,
+                                    _ col: UnsafeMutablePointer<Float>, ld: Int, channels: Range<Int>) {
+        let taps = g.kernelH * g.kernelW, plane = g.outPlane
+        for c in channels {
+            let src = x + c * g.inPlane
+            for t in 0..<taps {
+                let row = col + (c * taps + t) * ld, offsets = table + t * plane
+                for p in 0..<plane {
+                    let o = Int(offsets[p])
+                    row[p] = o >= 0 ? src[o] : 0
+                }
+            }
+        }
+    }
+
     /// Adds the column rows for channels `channels` back into one image gradient `dx`
     /// (C, H, W), the adjoint of `im2col`. `dx` must be zeroed (or hold what to add to).
     @inlinable

@@ -74,6 +74,13 @@ final class ConvKernelTests: XCTestCase {
             x.withUnsafeBufferPointer { xp in col.withUnsafeMutableBufferPointer {
                 Im2col.im2col(xp.baseAddress!, g, $0.baseAddress!, ld: g.outPlane, channels: 0..<c)
             } }
+            // The table gather builds the same matrix.
+            var gathered = [Float](repeating: .nan, count: col.count)
+            let table = Im2col.gatherTable(g)
+            x.withUnsafeBufferPointer { xp in table.withUnsafeBufferPointer { tp in gathered.withUnsafeMutableBufferPointer {
+                Im2col.im2colGather(xp.baseAddress!, g, table: tp.baseAddress!, $0.baseAddress!, ld: g.outPlane, channels: 0..<c)
+            } } }
+            XCTAssertEqual(gathered, col, "gather im2col \(g)")
             colValues.withUnsafeBufferPointer { cp in back.withUnsafeMutableBufferPointer {
                 Im2col.col2im(cp.baseAddress!, ld: g.outPlane, g, $0.baseAddress!, channels: 0..<c)
             } }
