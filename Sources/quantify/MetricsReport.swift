@@ -141,6 +141,9 @@ struct MetricsReport {
         return [("accuracy", accuracy), ("robust_ratio", ratio), ("distances", distances)] + result
     }
 
+    /// `text` right-aligned in `width` columns.
+    func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+
     func format(_ x: Double) -> String { x.isFinite ? String(format: "%.4f", x) : "" }
     func csv(_ text: String) -> String { text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text }
 
@@ -157,7 +160,7 @@ struct MetricsReport {
                      "   eps |  f clean  f adv f robust      R recov |  F clean  F adv F robust      R recov"]
         lines.append(String(repeating: "-", count: lines[3].count))
         for m in metrics {
-            var line = String(format: "%6@ |", m.eps as NSString)
+            var line = pad(m.eps, 6) + " |"
             for classifier in Self.classifiers {
                 let acc = m.accuracy[classifier]!, r = m.ratio[classifier]!
                 line += "   " + [pct(acc["standard_clean"]!), pct(acc["standard_adversarial"]!), " " + pct(acc["robust_adversarial"]!),
@@ -169,8 +172,8 @@ struct MetricsReport {
                   "   eps | study            images  mean d1  mean d2  d1<d2"]
         for m in metrics {
             for (name, s) in [("standard attack", m.standardAttack), ("robust recovery", m.robustRecovery)] {
-                lines.append(String(format: "%6@ | %-16@ %6d   %6@   %6@  %@", m.eps as NSString, name as NSString, s.count,
-                                    num(s.meanD1) as NSString, num(s.meanD2) as NSString, pct(s.fractionD1BelowD2) as NSString))
+                lines.append(pad(m.eps, 6) + " | " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                             + String(format: " %6d   ", s.count) + num(s.meanD1) + "   " + num(s.meanD2) + "  " + pct(s.fractionD1BelowD2))
             }
         }
         return lines.joined(separator: "\n")
