@@ -31,7 +31,9 @@ public enum Im2col {
                     for oh in ohLo..<ohHi {
                         let dst = row + oh * wo
                         let src = plane + (oh * s - p + ki) * w - p + kj
-                        if owLo > 0 { dst.update(repeating: 0, count: owLo) }
+                        // Padding columns are 1–3 wide: inline stores, not memset calls.
+                        var z = 0
+                        while z < owLo { dst[z] = 0; z += 1 }
                         if s == 1 {
                             // Rows are short (8–224): a plain loop beats a memmove call per row.
                             var ow = owLo
@@ -40,7 +42,8 @@ public enum Im2col {
                             var ow = owLo
                             while ow < owHi { dst[ow] = src[ow * s]; ow += 1 }
                         }
-                        if owHi < wo { (dst + owHi).update(repeating: 0, count: wo - owHi) }
+                        z = owHi
+                        while z < wo { dst[z] = 0; z += 1 }
                     }
                     if ohHi < ho { (row + ohHi * wo).update(repeating: 0, count: (ho - ohHi) * wo) }
                 }
