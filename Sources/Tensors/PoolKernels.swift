@@ -5,25 +5,45 @@ public enum PoolKernels {
     /// (the first one on ties, as PyTorch).
     public static func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry,
                                       y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+        // Separable: the first maximum of each row window (value and column), then the first
+        // row whose window maximum is largest, which is PyTorch's row-major first maximum.
         let planes = g.batch * g.inChannels
+        let (h, w, ho, wo, k, s, p) = (g.height, g.width, g.outHeight, g.outWidth, g.kernelW, g.stride, g.padding)
         Parallel.chunks(planes) { range, _ in
-            for q in range {
-                let src = x + q * g.inPlane, dst = y + q * g.outPlane, arg = argmax + q * g.outPlane
-                for oh in 0..<g.outHeight {
-                    let h0 = oh * g.stride - g.padding
-                    let hLo = Swift.max(0, h0), hHi = Swift.min(g.height, h0 + g.kernelH)
-                    for ow in 0..<g.outWidth {
-                        let w0 = ow * g.stride - g.padding
-                        let wLo = Swift.max(0, w0), wHi = Swift.min(g.width, w0 + g.kernelW)
-                        var best = -Float.infinity, bestIndex = hLo * g.width + wLo
-                        for ih in hLo..<hHi {
-                            for iw in wLo..<wHi {
-                                let v = src[ih * g.width + iw]
-                                if v > best || v.isNaN { best = v; bestIndex = ih * g.width + iw }
+            withScratch(2 * h * wo) { rowMax in
+                let rowArg = UnsafeMutableRawPointer(rowMax + h * wo).bindMemory(to: Int32.self, capacity: h * wo)
+                for q in range {
+                    let src = x + q * g.inPlane, dst = y + q * g.outPlane, arg = argmax + q * g.outPlane
+                    for ih in 0..<h {
+                        let row = src + ih * w
+                        for ow in 0..<wo {
+                            let w0 = ow * s - p
+                            let lo = Swift.max(0, w0), hi = Swift.min(w, w0 + k)
+                            var best = row[lo], at = lo
+                            var iw = lo + 1
+                            while iw < hi {
+                                let v = row[iw]
+                                if v > best || (v.isNaN && !best.isNaN) { best = v; at = iw }
+                                iw += 1
                             }
+                            rowMax[ih * wo + ow] = best
+                            rowArg[ih * wo + ow] = Int32(ih * w + at)
                         }
-                        dst[oh * g.outWidth + ow] = best
-                        arg[oh * g.outWidth + ow] = Int32(bestIndex)
+                    }
+                    for oh in 0..<ho {
+                        let h0 = oh * s - p
+                        let lo = Swift.max(0, h0), hi = Swift.min(h, h0 + g.kernelH)
+                        for ow in 0..<wo {
+                            var best = rowMax[lo * wo + ow], at = rowArg[lo * wo + ow]
+                            var ih = lo + 1
+                            while ih < hi {
+                                let v = rowMax[ih * wo + ow]
+                                if v > best || (v.isNaN && !best.isNaN) { best = v; at = rowArg[ih * wo + ow] }
+                                ih += 1
+                            }
+                            dst[oh * wo + ow] = best
+                            arg[oh * wo + ow] = at
+                        }
                     }
                 }
             }

@@ -97,6 +97,8 @@ struct EngineBench: ParsableCommand {
             }
         }
         print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")
+        print("PyTorch column: reference-notes.md, measured where sgemm reached ~190 GFLOP/s on 2 threads (--gemm shows this machine's);")
+        print("for a same-machine ratio run Sources/engine-bench/pytorch_bench.py with PyTorch installed.")
     }
 
     /// Raw sgemm throughput: the ceiling the convolutions work against.

@@ -115,6 +115,19 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testMaxPoolTiesPickTheFirstInRowMajorOrder() throws {
+        // PyTorch keeps the first maximum scanning the window row by row.
+        let g = try ConvGeometry(batch: 1, inChannels: 1, height: 5, width: 5, outChannels: 1, kernelH: 3, kernelW: 3, stride: 2, padding: 1)
+        let x = [Float](repeating: 1, count: 25)
+        var y = [Float](repeating: 0, count: g.outPlane), arg = [Int32](repeating: -1, count: g.outPlane)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in arg.withUnsafeMutableBufferPointer {
+            PoolKernels.maxPoolForward(x: xp.baseAddress!, geometry: g, y: yp.baseAddress!, argmax: $0.baseAddress!)
+        } } }
+        var expected: [Int32] = []
+        for oh in 0..<3 { for ow in 0..<3 { expected.append(Int32(max(0, oh * 2 - 1) * 5 + max(0, ow * 2 - 1))) } }
+        XCTAssertEqual(arg, expected)
+    }
+
     func testReductions() {
         var rng = SystemRandomNumberGenerator()
         for count in [0, 1, 7, 16, 17, 100, 1001] {
