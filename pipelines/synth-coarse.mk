@@ -7,8 +7,8 @@ synth-coarse.PREPARE := --dataset synth-coarse --size 64 --images-per-class 1000
 synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
 else
-synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 200
-synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 8 --batch-size 64 --learning-rate 0.05
+synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 150
+synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 10 --batch-size 64 --learning-rate 0.1
 synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
 endif
 synth-coarse.ATTACK := --method ifgsm --split test
