@@ -23,6 +23,14 @@
 /// asked. Train or eval is always an argument (`Mode`). Models use the fused `ConvBN` unit.
 /// Learning-rate schedules: `LRSchedule`. Errors for bad input: `TensorError`,
 /// `StateDictMismatch`, `SafetensorsError`, `ModelFileError`.
+///
+/// Threads and speed: `Engine.configure(threads:)` sets the worker count for every kernel;
+/// OpenBLAS itself runs single-threaded and the engine splits GEMMs by image groups (its
+/// idle workers would otherwise spin on the cores the other kernels need). Convolutions are
+/// im2col + sgemm with several images per GEMM on small maps, 1×1 stride-1 convolutions as
+/// plain GEMMs, stride-1 input gradients as convolutions with the flipped kernel; eval mode
+/// folds batch norm into the convolutions and applies bias, residual and ReLU as the GEMM
+/// result is written. A model instance is not for concurrent use from several threads.
 public enum NeuralNetModule {
     /// Version of the model-file layout written by `ResNet.save`.
     public static let modelFileVersion = 1
