@@ -15,6 +15,8 @@ var targets: [Target] = [
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .target(name: "HDF5Store", dependencies: ["CHDF5"]),
     .target(name: "PipelineKit", dependencies: ["HDF5Store", argumentParser]),
+    // SplitMix64: the one seeded generator every stage draws from.
+    .target(name: "Randomness"),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
     .target(name: "TestSupport", dependencies: ["HDF5Store"], path: "Tests/TestSupport"),
     .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
@@ -26,12 +28,12 @@ var targets: [Target] = [
 // MARK: Neural-network engine (issue 3)
 targets += [
     .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
-    .target(name: "NeuralNet", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
+    .target(name: "NeuralNet", dependencies: ["Tensors", "HDF5Store", "Randomness"], swiftSettings: fastMath),
     .executableTarget(name: "import-weights", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", argumentParser],
+    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Randomness", argumentParser],
                       exclude: ["pytorch_bench.py"], swiftSettings: fastMath),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "TestSupport"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "Randomness", "TestSupport"]),
 ]
 
 // MARK: Datasets and image IO (issue 4)
@@ -42,28 +44,28 @@ targets += [
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
     // Renderer, class profiles, importers and the images.h5 writer; the renderer's inner
     // loops are per-pixel float code, hence fastMath.
-    .target(name: "Datasets", dependencies: ["ImageIO", "HDF5Store"], swiftSettings: fastMath),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "HDF5Store", "TestSupport"]),
+    .target(name: "Datasets", dependencies: ["ImageIO", "HDF5Store", "Randomness"], swiftSettings: fastMath),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "HDF5Store", "Randomness", "TestSupport"]),
     .executableTarget(name: "prepare-data", dependencies: ["Datasets", "ImageIO", "HDF5Store", "PipelineKit", argumentParser]),
 ]
 
 // MARK: Classifier stages: train, adv-train, attack, extract-features (issue 5)
 targets += [
-    .target(name: "ClassifierKit", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser], swiftSettings: fastMath),
+    .target(name: "ClassifierKit", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", "Randomness", argumentParser], swiftSettings: fastMath),
     .executableTarget(name: "train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "adv-train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "attack", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "extract-features", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
-    .testTarget(name: "ClassifierKitTests", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "TestSupport"]),
+    .testTarget(name: "ClassifierKitTests", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "Randomness", "TestSupport"]),
 ]
 
 // MARK: Attribute stages: SJE, predicted attributes, quantification (issue 6)
 targets += [
-    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store"], swiftSettings: fastMath),
+    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness"], swiftSettings: fastMath),
     .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "predict-attributes", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "quantify", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
-    .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "TestSupport"]),
+    .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "Randomness", "TestSupport"]),
 ]
 
 let package = Package(

@@ -1,4 +1,4 @@
-import Foundation
+import Randomness
 import Tensors
 
 /// How W is initialised before training.
@@ -63,7 +63,7 @@ public enum SJETrainer {
         normaliser.apply(to: &xVal, dimension: d)
         let phi = options.classNormalisation.apply(classAttributes, attributes: a)  // (C, A)
 
-        var rng = SJERandom(seed: options.seed)
+        var rng = SplitMix(seed: options.seed, stream: 0x5E1E_C7ED)
         let w0 = initialW(options.initialisation, d: d, a: a, rng: &rng)  // (D, A)
         var m = [Float](repeating: 0, count: d * c)  // (D, C) = W φᵀ
         gemm(w0, phi, into: &m, m: d, n: c, k: a, transB: true)
@@ -189,44 +189,16 @@ public enum SJETrainer {
         }
     }
 
-    static func initialW(_ kind: SJEInitialisation, d: Int, a: Int, rng: inout SJERandom) -> [Float] {
+    static func initialW(_ kind: SJEInitialisation, d: Int, a: Int, rng: inout SplitMix) -> [Float] {
         let scale = 1 / Float(d).squareRoot()
         switch kind {
         case .zeros: return [Float](repeating: 0, count: d * a)
-        case .uniform: return (0..<(d * a)).map { _ in rng.uniform() * scale }
+        case .uniform: return (0..<(d * a)).map { _ in Float(rng.uniform()) * scale }
         case .normal: return (0..<(d * a)).map { _ in rng.normal() * scale }
         }
     }
 
-    static func shuffle(_ order: inout [Int], _ rng: inout SJERandom) {
-        guard order.count > 1 else { return }
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
-        }
-    }
-}
-
-/// SplitMix64 with the two draws SJE training needs; defined by its own algorithm so a
-/// seed gives the same W on every Swift version.
-struct SJERandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed ^ 0x5E1E_C7ED_5EED_0001 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 24 random bits.
-    mutating func uniform() -> Float { Float(next() >> 40) * 0x1p-24 }
-
-    /// Standard normal by Box–Muller.
-    mutating func normal() -> Float {
-        let u1 = max(Double(next() >> 11) * 0x1p-53, 1e-300)
-        let u2 = Double(next() >> 11) * 0x1p-53
-        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+    static func shuffle(_ order: inout [Int], _ rng: inout SplitMix) {
+        order = order.seededShuffle(&rng)
     }
 }

@@ -146,7 +146,7 @@ public final class TrainingLoop {
             let start = Date()
             optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
             var rng = SampleRandom.generator(seed: settings.seed, .shuffle, epoch)
-            let order = SampleRandom.permutation(trainIndices.count, &rng)
+            let order = rng.permutation(trainIndices.count)
             let progress = Progress("\(stage) epoch \(epoch + 1)/\(settings.epochs)", total: order.count)
             var lossSum = 0.0
             var correct: [String: Int] = [:]

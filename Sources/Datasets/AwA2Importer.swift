@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Store
+import Randomness
 
 /// Reads an Animals with Attributes 2 tree.
 public enum AwA2Importer {

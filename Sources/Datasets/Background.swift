@@ -3,6 +3,7 @@
 // rely on a plain backdrop and attributes must be read off the bird.
 
 import Foundation
+import Randomness
 
 /// Background colour schemes: pairs of end colours for the gradient, as in bird photos.
 private let backgroundSchemes: [(RGB, RGB)] = [

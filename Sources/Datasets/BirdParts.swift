@@ -2,6 +2,7 @@
 /// rendered bird use them, so grounding code treats synthetic and real birds alike.
 
 import Foundation
+import Randomness
 public let cubPartNames = ["back", "beak", "belly", "breast", "crown", "forehead", "left eye", "left leg",
                            "left wing", "nape", "right eye", "right leg", "right wing", "tail", "throat"]
 

@@ -1,5 +1,6 @@
 import Foundation
 import ImageIO
+import Randomness
 
 /// One rendered bird with its ground truth.
 public struct RenderedBird: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// A synthetic class: for every rendered group, the distribution its images draw the
 /// group's value from.

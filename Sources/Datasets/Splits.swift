@@ -1,3 +1,4 @@
+import Randomness
 /// Seeded, stratified split assignment.
 public enum SplitAssignment {
     /// For items of one class (`count` of them), a split per item: a seeded shuffle, then

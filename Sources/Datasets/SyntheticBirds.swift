@@ -1,6 +1,7 @@
 import Dispatch
 import HDF5Store
 import ImageIO
+import Randomness
 
 /// A rendered-birds dataset: `imagesPerClass` images of each profile, image i of class
 /// i mod C (classes interleave, so any prefix is balanced). Image i is rendered from its

@@ -109,15 +109,9 @@ extension H5File {
             var info = H5O_info_t()
             try H5Library.check(H5Oget_info2(target, &info, UInt32(H5O_INFO_NUM_ATTRS)), file: path, object: objectPath,
                                 "cannot read the object info")
-            var names: [String] = []
-            for index in 0..<info.num_attrs {
-                let length = H5Aget_name_by_idx(target, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, h5s_P_DEFAULT())
-                guard length >= 0 else { throw H5Library.error(file: path, object: objectPath, "cannot list attributes") }
-                var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                H5Aget_name_by_idx(target, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, h5s_P_DEFAULT())
-                names.append(String(cString: buffer))
+            return try names(count: info.num_attrs, object: objectPath, "cannot list attributes") { index, buffer, size in
+                H5Aget_name_by_idx(target, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, h5s_P_DEFAULT())
             }
-            return names
         }
     }
 

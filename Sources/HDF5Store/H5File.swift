@@ -86,24 +86,19 @@ public final class H5File {
     }
 
     /// Whether `name` exists and is a group.
-    public func isGroup(_ name: String) -> Bool {
-        guard exists(name) else { return false }
-        return H5Library.locked {
-            let object = H5Oopen(id, Self.absolute(name), h5s_P_DEFAULT())
-            guard object >= 0 else { H5Eclear2(h5s_E_DEFAULT()); return false }
-            defer { H5Oclose(object) }
-            return H5Iget_type(object) == H5I_GROUP
-        }
-    }
+    public func isGroup(_ name: String) -> Bool { objectType(name) == H5I_GROUP }
 
     /// Whether `name` exists and is a dataset.
-    public func isDataset(_ name: String) -> Bool {
-        guard exists(name) else { return false }
+    public func isDataset(_ name: String) -> Bool { objectType(name) == H5I_DATASET }
+
+    /// The kind of object at `name`, or nil if there is none.
+    func objectType(_ name: String) -> H5I_type_t? {
+        guard exists(name) else { return nil }
         return H5Library.locked {
             let object = H5Oopen(id, Self.absolute(name), h5s_P_DEFAULT())
-            guard object >= 0 else { H5Eclear2(h5s_E_DEFAULT()); return false }
+            guard object >= 0 else { H5Eclear2(h5s_E_DEFAULT()); return nil }
             defer { H5Oclose(object) }
-            return H5Iget_type(object) == H5I_DATASET
+            return H5Iget_type(object)
         }
     }
 
@@ -138,15 +133,22 @@ public final class H5File {
             defer { H5Gclose(gid) }
             var info = H5G_info_t()
             try H5Library.check(H5Gget_info(gid, &info), file: path, object: object, "cannot read the group")
-            var names: [String] = []
-            for index in 0..<info.nlinks {
-                let length = H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, h5s_P_DEFAULT())
-                guard length >= 0 else { throw H5Library.error(file: path, object: object, "cannot list the group") }
-                var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, h5s_P_DEFAULT())
-                names.append(String(cString: buffer))
+            return try names(count: info.nlinks, object: object, "cannot list the group") { index, buffer, size in
+                H5Lget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, h5s_P_DEFAULT())
             }
-            return names
+        }
+    }
+
+    /// Collects `count` names from an HDF5 "name by index" call, which returns a name's
+    /// length when given no buffer and fills the buffer otherwise.
+    func names(count: hsize_t, object: String, _ what: String,
+               nameAt: (hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int) throws -> [String] {
+        try (0..<count).map { index in
+            let length = nameAt(index, nil, 0)
+            guard length >= 0 else { throw H5Library.error(file: path, object: object, what) }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            _ = nameAt(index, &buffer, buffer.count)
+            return String(cString: buffer)
         }
     }
 

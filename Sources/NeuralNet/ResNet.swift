@@ -1,3 +1,4 @@
+import Randomness
 import Tensors
 
 /// A residual network: CIFAR-style ResNet-(6n+2) or torchvision ResNet-18/34/50/101/152
@@ -42,7 +43,7 @@ public final class ResNet {
     /// the classifier. Reproducible from `seed`.
     public init(config: ResNetConfig, seed: UInt64 = 0) {
         self.config = config
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix(seed: seed)
         var units: [ConvBN] = [], names: [(String, String)] = [], blocks: [BlockLayout] = []
         func addUnit(_ name: (String, String), in inChannels: Int, out: Int, kernel: Int, stride: Int, padding: Int) -> Int {
             let std = (2 / Float(out * kernel * kernel)).squareRoot()

@@ -1,3 +1,4 @@
+import Randomness
 import ArgumentParser
 import Foundation
 import NeuralNet
@@ -56,7 +57,7 @@ struct EngineBench: ParsableCommand {
         for w in workloads {
             let config = try ResNetConfig.named(w.arch, numClasses: w.classes, inputSize: w.size)
             let model = ResNet(config: config, seed: 1)
-            var rng = SeededGenerator(seed: 2)
+            var rng = SplitMix(seed: 2)
             let x = Tensor(shape: [w.batch, 3, w.size, w.size], data: (0..<w.batch * 3 * w.size * w.size).map { _ in Float.random(in: 0..<1, using: &rng) })
             let labels = (0..<w.batch).map { _ in Int.random(in: 0..<w.classes, using: &rng) }
             let macs = Double(try model.forwardMACs(batch: w.batch, height: w.size, width: w.size))

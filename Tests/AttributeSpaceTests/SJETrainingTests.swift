@@ -1,4 +1,5 @@
 @testable import AttributeSpace
+import Randomness
 import TestSupport
 import XCTest
 
@@ -99,7 +100,7 @@ final class SJETrainingTests: XCTestCase {
     func naiveSJE(_ p: SyntheticProblem, _ o: SJETrainingOptions, epochs: Int) -> [Float] {
         let d = p.dimension, a = p.attributes, c = p.classes
         let phi = o.classNormalisation.apply(p.classAttributes, attributes: a)
-        var rng = SJERandom(seed: o.seed)
+        var rng = SplitMix(seed: o.seed, stream: 0x5E1E_C7ED)
         var w = SJETrainer.initialW(o.initialisation, d: d, a: a, rng: &rng)
         var order = Array(0..<p.labels.count)
         for _ in 0..<epochs {
@@ -132,8 +133,8 @@ struct SyntheticProblem {
         self.classes = classes
         self.attributes = attributes
         self.dimension = dimension
-        var rng = SJERandom(seed: seed)
-        classAttributes = other?.classAttributes ?? (0..<(classes * attributes)).map { _ in rng.uniform() }
+        var rng = SplitMix(seed: seed)
+        classAttributes = other?.classAttributes ?? (0..<(classes * attributes)).map { _ in Float(rng.uniform()) }
         map = other?.map ?? (0..<(attributes * dimension)).map { _ in rng.normal() }
         for k in 0..<classes {
             for _ in 0..<perClass {

@@ -1,4 +1,5 @@
 @testable import ClassifierKit
+import Randomness
 import NeuralNet
 import TestSupport
 import XCTest
@@ -11,7 +12,7 @@ final class AttackTests: XCTestCase {
     }
 
     func images(_ n: Int, seed: UInt64 = 9) -> Tensor {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix(seed: seed)
         return Tensor(shape: [n, 3, 8, 8], data: (0..<(n * 192)).map { _ in Float(rng.next() >> 40) * 0x1p-24 })
     }
 

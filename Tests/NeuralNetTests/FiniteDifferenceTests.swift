@@ -1,3 +1,4 @@
+import Randomness
 import NeuralNet
 import TestSupport
 import XCTest
@@ -5,7 +6,7 @@ import XCTest
 /// Central finite differences of L = Σ r·f(x) against each layer's analytic backward
 /// (input and parameter gradients), on tiny shapes.
 final class FiniteDifferenceTests: XCTestCase {
-    var rng = SeededGenerator(seed: 42)
+    var rng = SplitMix(seed: 42)
 
     func random(_ shape: [Int], scale: Float = 1, offset: Float = 0) -> Tensor {
         Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -scale...scale, using: &rng) + offset })

@@ -1,3 +1,4 @@
+import Randomness
 import Foundation
 import HDF5Store
 import NeuralNet
@@ -18,7 +19,7 @@ final class ModelIOTests: XCTestCase {
     }
 
     func image(_ n: Int, _ size: Int = 8) -> Tensor {
-        var rng = SeededGenerator(seed: 9)
+        var rng = SplitMix(seed: 9)
         return Tensor(shape: [n, 3, size, size], data: (0..<n * 3 * size * size).map { _ in Float.random(in: 0..<1, using: &rng) })
     }
 

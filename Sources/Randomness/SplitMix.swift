@@ -1,10 +1,21 @@
-/// SplitMix64: a tiny, fast, well-mixed generator whose whole state is one UInt64.
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif
+
+/// SplitMix64: a tiny, fast, well-mixed generator whose whole state is one UInt64 — the
+/// project's one source of randomness (rendering, splits, weight initialisation, SJE,
+/// shuffles, augmentation, attack starts).
 ///
-/// Every random choice in dataset preparation comes from one of these, seeded from the
-/// user's `--seed` and the item's index (`SplitMix(seed:stream:)`), so results are
-/// identical whatever the thread count or batch size.
+/// Random choices are keyed by the user's `--seed` and by what they are for
+/// (`SplitMix(seed:stream:)`), so results are identical whatever the thread count, batch
+/// size or resume point. The draws are defined here, not by the standard library, so a
+/// seed gives the same numbers on every Swift version.
 public struct SplitMix: RandomNumberGenerator, Sendable {
     private var state: UInt64
+    /// The second normal of the last Box–Muller pair.
+    private var spare: Float?
 
     /// A generator for `seed` alone.
     public init(seed: UInt64) { state = seed }
@@ -33,6 +44,22 @@ public struct SplitMix: RandomNumberGenerator, Sendable {
     /// Uniform Float in [lo, hi).
     public mutating func uniformFloat(_ lo: Float, _ hi: Float) -> Float { Float(uniform(Double(lo), Double(hi))) }
 
+    /// A standard normal sample (Box–Muller; the second value of each pair is kept for the next call).
+    public mutating func normal() -> Float {
+        if let spare { self.spare = nil; return spare }
+        // u1 in (0, 1] so the log is finite.
+        let u1 = (Double(next() >> 11) + 1) * 0x1p-53
+        let u2 = uniform()
+        let radius = (-2 * log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+        spare = Float(radius * sin(angle))
+        return Float(radius * cos(angle))
+    }
+
+    /// A uniformly random permutation of 0..<count (Fisher–Yates).
+    public mutating func permutation(_ count: Int) -> [Int] {
+        Array(0..<count).seededShuffle(&self)
+    }
+
     /// An index drawn with probability proportional to `weights` (non-negative, not all zero).
     public mutating func categorical(_ weights: [Double]) -> Int {
         let total = weights.reduce(0, +)
@@ -49,7 +76,7 @@ public struct SplitMix: RandomNumberGenerator, Sendable {
 extension Array {
     /// A Fisher–Yates shuffle driven by a SplitMix generator (the standard library's
     /// algorithm is not guaranteed stable across versions, ours is).
-    func seededShuffle(_ rng: inout SplitMix) -> [Element] {
+    public func seededShuffle(_ rng: inout SplitMix) -> [Element] {
         var out = self
         if out.count < 2 { return out }
         for i in stride(from: out.count - 1, to: 0, by: -1) {
