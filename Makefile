@@ -37,9 +37,11 @@ deps:
 .PHONY: build
 build: $(BIN)/.built
 
+# The stamp takes the time of the newest source, not the build's: binaries the build left
+# untouched are then not older than it, so `make -n` plans only what would really rerun.
 $(BIN)/.built: $(SOURCES) | deps
 	$(SWIFT) build $(SWIFT_FLAGS)
-	@touch $@
+	@touch -r "$$(ls -t $(SOURCES) | head -n 1)" $@
 
 ## test    : build and run every test (debug build, all test targets)
 .PHONY: test

@@ -19,8 +19,9 @@ $(addprefix $(BIN)/,$(STAGES)): $(BIN)/%: $(BIN)/.built ;
 
 ROBUST = $(foreach e,$(EPSILONS),robust-eps$(e))
 MODELS = standard $(ROBUST)
-# Per-dataset settings with the dataset's own value or the default.
-setting = $(if $($(1).$(2)),$($(1).$(2)),$(3))
+# Adversarial-training settings for dataset $(1) at eps $(2): `<ds>.ADV_TRAIN.<e>` if the
+# dataset sets one for that eps, else `<ds>.ADV_TRAIN`.
+adv_train_settings = $(or $($(1).ADV_TRAIN.$(2)),$($(1).ADV_TRAIN))
 
 # MARK: Targets
 
@@ -58,7 +59,7 @@ endef
 
 define eps_rules
 $(DATA)/$(1)/models/robust-eps$(2).h5: $(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/adv-train
-	$(BIN)/adv-train --images $(DATA)/$(1)/images.h5 --init $$< --eps $(2) $($(1).ADV_TRAIN) --seed $($(1).SEED) --resume --output $$@
+	$(BIN)/adv-train --images $(DATA)/$(1)/images.h5 --init $$< --eps $(2) $(call adv_train_settings,$(1),$(2)) --seed $($(1).SEED) --resume --output $$@
 
 $(DATA)/$(1)/adv/%-eps$(2).h5: $(DATA)/$(1)/models/%.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/attack
 	$(BIN)/attack --images $(DATA)/$(1)/images.h5 --model $$< --eps $(2) $($(1).ATTACK) --seed $($(1).SEED) --output $$@

@@ -10,6 +10,8 @@ else
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 150
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 10 --batch-size 64 --learning-rate 0.1
 synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
+# The largest budget needs more: two epochs ramping eps up, two at full eps.
+synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
 synth-coarse.ATTACK := --method ifgsm --split test
 synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise

@@ -11,6 +11,8 @@ else
 synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 20 --images-per-class 100
 synth-fine.TRAIN := --arch cifar-resnet8 --width 16 --epochs 15 --batch-size 64 --learning-rate 0.1
 synth-fine.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
+# The largest budget needs more: two epochs ramping eps up, two at full eps.
+synth-fine.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
 synth-fine.ATTACK := --method ifgsm --split test
 synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise

@@ -62,10 +62,3 @@ public struct TrainingOptions: ParsableArguments {
          "step_size": stepSize, "gamma": Double(gamma), "augment": !noAugment]
     }
 }
-
-extension StageRun {
-    /// A fingerprint of the run's parameters and input hashes, for matching checkpoints.
-    public var fingerprint: String {
-        SHA256.hex(Array((provenance.parameters + provenance.inputs.map { $0.sha256 }.joined()).utf8))
-    }
-}

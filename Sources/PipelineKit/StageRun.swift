@@ -25,6 +25,12 @@ public struct StageRun {
         self.provenance = try Provenance.make(stage: stage, parameters: parameters, inputs: inputs, seed: seed)
     }
 
+    /// A digest of the run's parameters and input hashes: a checkpoint written under
+    /// another fingerprint belongs to other settings or inputs and must not be resumed.
+    public var fingerprint: String {
+        SHA256.hex(Array((provenance.parameters + provenance.inputs.map(\.sha256).joined()).utf8))
+    }
+
     /// Runs `body` on the temporary file and publishes it on success.
     @discardableResult
     public func run<R>(_ body: (H5File) throws -> R) throws -> R {
