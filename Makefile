@@ -44,10 +44,16 @@ $(BIN)/.built: $(SOURCES) | deps
 	@touch -r "$$(ls -t $(SOURCES) | head -n 1)" $@
 
 ## test    : build and run every test (debug build, all test targets)
+# The tests are XCTest; Swift Testing's empty run is switched off so the last line is the
+# real count, restated as a plain "N passed, N failed" line.
 .PHONY: test
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@$(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(BUILD_DIR)/test.log; status=$${PIPESTATUS[0]}; \
+	  summary=$$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' $(BUILD_DIR)/test.log | tail -n 1); \
+	  total=$$(echo "$$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/'); \
+	  failed=$$(echo "$$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/'); \
+	  [ -n "$$summary" ] && echo "$$((total - failed)) passed, $$failed failed"; exit $$status
 
 ## help    : list the targets
 .PHONY: help
