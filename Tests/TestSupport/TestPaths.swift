@@ -3,7 +3,7 @@ import Foundation
 /// Locations that tests need: the repository root, its test fixtures, the built
 /// executables, and fresh temporary directories.
 public enum TestPaths {
-    /// The repository root, found from this file's location (tests never read ../shared).
+    /// The repository root, found from this file's location: tests read only files inside the repository.
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // TestSupport
         .deletingLastPathComponent()  // Tests
