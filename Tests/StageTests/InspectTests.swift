@@ -30,4 +30,16 @@ final class InspectTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("nope.h5") && missing.stderr.contains("no such file"), missing.stderr)
     }
+
+    /// A committed fixture made by PyTorch/h5py (no attrib-adv provenance): the tree still prints.
+    func testPrintsTheTreeOfAFixtureFile() throws {
+        let fixture = TestPaths.fixture("engine/resnet20_io.h5").path
+        let result = try runStage("inspect", [fixture])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("no attrib-adv provenance"), result.stdout)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("ifgsm/") && $0.contains("eps=") && $0.contains("steps=3") }, result.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("x_adv") && $0.contains("float32 [4, 3, 32, 32]") }, result.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("labels") && $0.contains("[4]") }, result.stdout)
+    }
 }
