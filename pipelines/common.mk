@@ -62,7 +62,7 @@ $(DATA)/$(1)/models/robust-eps$(2).h5: $(DATA)/$(1)/models/standard.h5 $(DATA)/$
 	$(BIN)/adv-train --images $(DATA)/$(1)/images.h5 --init $$< --eps $(2) $(call adv_train_settings,$(1),$(2)) --seed $($(1).SEED) --resume --output $$@
 
 $(DATA)/$(1)/adv/%-eps$(2).h5: $(DATA)/$(1)/models/%.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/attack
-	$(BIN)/attack --images $(DATA)/$(1)/images.h5 --model $$< --eps $(2) $($(1).ATTACK) --seed $($(1).SEED) --output $$@
+	$(BIN)/attack --images $(DATA)/$(1)/images.h5 --model $$< --eps $(2) $($(1).ATTACK) --seed $($(1).SEED) --resume --output $$@
 
 $(DATA)/$(1)/features/standard-adv-eps$(2).h5: $(DATA)/$(1)/adv/standard-eps$(2).h5 $(DATA)/$(1)/models/standard.h5 $(BIN)/extract-features
 	$(BIN)/extract-features --model $(DATA)/$(1)/models/standard.h5 --adversarial $$< --output $$@

@@ -38,6 +38,14 @@ public final class AtomicOutput {
         PartialFiles.shared.unregister(temporaryPath)
     }
 
+    /// Renames a finished file onto `target` in one step (same directory), for stages that
+    /// keep their own resumable work file instead of a partial that is removed on SIGINT.
+    public static func publish(_ path: String, to target: String) throws {
+        guard rename(path, target) == 0 else {
+            throw StageError("\(target): cannot move the finished output \(path) into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Removes the temporary file; the target is left as it was.
     public func discard() {
         guard !finished else { return }

@@ -53,6 +53,8 @@ struct AttackStage: ParsableCommand {
     var batchSize = 128
     @Option(help: "Output file (one eps) or directory (several).")
     var output: String
+    @Flag(help: "Continue an interrupted attack from <output>.checkpoint if it matches these settings and inputs.")
+    var resume = false
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -89,28 +91,46 @@ struct AttackStage: ParsableCommand {
             parameters.merge(["split": split, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let run = try StageRun(stage: "attack", output: target, seed: common.seed, parameters: parameters,
                                    inputs: [images, model])
-            let progress = Progress("attack \(attack.method.rawValue) eps \(epsText)", total: indices.count)
-            var (cleanCorrect, advCorrect, zeroGradients) = (0, 0, 0)
-            try run.run { file in
-                let writer = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack,
-                                                   sourceImages: images, model: model, split: split, labelMode: label.rawValue)
-                for start in stride(from: 0, to: indices.count, by: batchSize) {
-                    let batch = Array(indices[start..<min(start + batchSize, indices.count)])
-                    let x = try imageSet.batch(batch)
-                    let labels = batch.map { Int(imageSet.labels[$0]) }
-                    let targets = label == .true ? labels : try network.predict(x)
-                    let result = try Attack.run(network, x: x, labels: targets, imageIndices: batch, settings: attack,
-                                                seed: common.seed)
-                    try writer.append(clean: x, result: result, indices: batch, labels: labels)
-                    cleanCorrect += zip(result.cleanPredictions, labels).filter { $0 == $1 }.count
-                    advCorrect += zip(result.predictions, labels).filter { $0 == $1 }.count
-                    zeroGradients += result.zeroGradientCount
-                    progress.advance(by: batch.count)
-                }
-                try writer.finish()
-                try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
-                try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
+            // The work file survives an interruption (unlike StageRun's partial files): with
+            // --resume the attack continues after its last finished batch. Each batch is
+            // appended and the file closed again, so a kill loses at most that batch.
+            let workPath = target + ".checkpoint"
+            let resumed = resume ? resumableRows(workPath, fingerprint: run.fingerprint) : nil
+            let done = resumed ?? 0
+            if resumed == nil {
+                try? FileManager.default.removeItem(atPath: workPath)
+                let directory = (target as NSString).deletingLastPathComponent
+                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+                let file = try H5File.create(workPath)
+                _ = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack, sourceImages: images,
+                                          model: model, split: split, labelMode: label.rawValue)
+                try file.setAttribute("fingerprint", .string(run.fingerprint))
+                file.close()
+            } else {
+                Log.info("resuming \(target) after \(done) of \(indices.count) images")
             }
+            let progress = Progress("attack \(attack.method.rawValue) eps \(epsText)", total: indices.count - done)
+            var zeroGradients = 0
+            for start in stride(from: done, to: indices.count, by: batchSize) {
+                let batch = Array(indices[start..<min(start + batchSize, indices.count)])
+                let x = try imageSet.batch(batch)
+                let labels = batch.map { Int(imageSet.labels[$0]) }
+                let targets = label == .true ? labels : try network.predict(x)
+                let result = try Attack.run(network, x: x, labels: targets, imageIndices: batch, settings: attack,
+                                            seed: common.seed)
+                let file = try H5File.open(workPath, mode: .readWrite)
+                try AdversarialWriter(resuming: file).append(clean: x, result: result, indices: batch, labels: labels)
+                file.close()
+                zeroGradients += result.zeroGradientCount
+                progress.advance(by: batch.count)
+            }
+            let file = try H5File.open(workPath, mode: .readWrite)
+            let (cleanCorrect, advCorrect) = try AdversarialWriter(resuming: file).correct
+            try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
+            try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
+            try run.provenance.write(to: file)
+            file.close()
+            try AtomicOutput.publish(workPath, to: target)
             progress.finish()
             if zeroGradients * 20 > indices.count {
                 Log.warning("\(zeroGradients) of \(indices.count) images had an all-zero input gradient at the first step: "
@@ -123,5 +143,18 @@ struct AttackStage: ParsableCommand {
         }
         print("eps      method  steps     clean    robust    img/s")
         table.forEach { print($0) }
+    }
+
+    /// Rows already attacked in a matching work file, or nil to start afresh.
+    func resumableRows(_ path: String, fingerprint: String) -> Int? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let file = try? H5File.open(path),
+              (try? file.attribute("fingerprint").stringValue) == fingerprint,
+              let rows = try? AdversarialWriter(resuming: file).count else {
+            Log.warning("\(path) is unreadable or was made with other settings or inputs; starting afresh")
+            return nil
+        }
+        file.close()
+        return rows
     }
 }

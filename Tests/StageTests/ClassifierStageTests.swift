@@ -179,4 +179,46 @@ final class ClassifierStageTests: XCTestCase {
         XCTAssertTrue(stale.stderr.contains("changed since the attack"), stale.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("g.h5")))
     }
+
+    /// An attack interrupted by SIGINT leaves no output; rerun with --resume it continues
+    /// from its work file and writes exactly what an uninterrupted run writes.
+    func testInterruptedAttackResumesToTheSameFile() throws {
+        let images = path("images.h5")
+        try makeTinyImages(at: images, perClass: 40)
+        let model = path("standard.h5")
+        XCTAssertEqual(try train(model, images: images, epochs: 1).status, 0)
+        let arguments = ["--images", images, "--model", model, "--eps", "0.1", "--steps", "60", "--batch-size", "2"]
+        let reference = path("reference.h5")
+        let start = Date()
+        XCTAssertEqual(try runStage("attack", arguments + ["--output", reference]).status, 0)
+        let duration = Date().timeIntervalSince(start)
+
+        let output = path("interrupted.h5")
+        let process = Process()
+        process.executableURL = TestPaths.productsDirectory.appendingPathComponent("attack")
+        process.arguments = arguments + ["--output", output, "--resume"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(useconds_t(duration * 0.5 * 1_000_000))
+        XCTAssertTrue(process.isRunning, "the attack finished before it could be interrupted; make it longer")
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no output after an interruption")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output + ".checkpoint"))
+
+        let resumed = try runStage("attack", arguments + ["--output", output, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming"), resumed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".checkpoint"))
+        let expected = try H5File.open(reference), actual = try H5File.open(output)
+        XCTAssertEqual(try actual.read("images", as: Float.self).data, try expected.read("images", as: Float.self).data)
+        XCTAssertEqual(try actual.read("index", as: Int64.self).data, try expected.read("index", as: Int64.self).data)
+        XCTAssertEqual(try actual.read("adv_predictions", as: Int32.self).data, try expected.read("adv_predictions", as: Int32.self).data)
+        for name in ["robust_accuracy", "clean_accuracy", "max_linf"] {
+            XCTAssertEqual(try actual.attribute(name), try expected.attribute(name), name)
+        }
+        XCTAssertEqual(try Provenance.read(from: actual).stage, "attack")
+    }
 }
