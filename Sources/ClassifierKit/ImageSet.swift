@@ -59,37 +59,24 @@ public final class ImageSet {
         splits.indices.filter { splits[$0] == split.code }
     }
 
-    /// Images at `indices` as a tensor (N, 3, H, W) in [0, 1]. Consecutive indices are read
-    /// as one row range, so a split's rows in order cost one read per run of rows.
+    /// Images at `indices` as a tensor (N, 3, H, W) in [0, 1].
     public func batch(_ indices: [Int]) throws -> Tensor {
-        let pixels = imageSize * imageSize * 3
-        var raw = [UInt8](repeating: 0, count: indices.count * pixels)
+        ImageLayout.tensor(fromNHWC: try loadRaw(indices), count: indices.count, size: imageSize)
+    }
+
+    /// Raw uint8 NHWC rows at `indices`, in that order. Each run of consecutive indices is
+    /// one row-range read, so a split read in file order costs one read per run; a whole
+    /// split is read in pieces of at most 1024 rows. Training keeps its split in memory this
+    /// way (1 byte per pixel) because it visits the images in a new order every epoch.
+    public func loadRaw(_ indices: [Int]) throws -> [UInt8] {
+        var raw = [UInt8]()
+        raw.reserveCapacity(indices.count * imageSize * imageSize * 3)
         var position = 0
         while position < indices.count {
             var end = position + 1
-            while end < indices.count && indices[end] == indices[end - 1] + 1 { end += 1 }
-            let rows = try file.readRows("images", indices[position]..<(indices[end - 1] + 1), as: UInt8.self)
-            raw.replaceSubrange((position * pixels)..<(end * pixels), with: rows.data)
+            while end < indices.count && end - position < 1024 && indices[end] == indices[end - 1] + 1 { end += 1 }
+            raw += try file.readRows("images", indices[position]..<(indices[end - 1] + 1), as: UInt8.self).data
             position = end
-        }
-        return ImageLayout.tensor(fromNHWC: raw, count: indices.count, size: imageSize)
-    }
-
-    /// The whole of `split` as raw uint8 NHWC rows kept in memory (1 byte per pixel), for
-    /// training loops that visit images in a new random order every epoch.
-    public func loadRaw(_ indices: [Int]) throws -> [UInt8] {
-        let pixels = imageSize * imageSize * 3
-        var raw = [UInt8]()
-        raw.reserveCapacity(indices.count * pixels)
-        for start in stride(from: 0, to: indices.count, by: 1024) {
-            let chunk = Array(indices[start..<min(start + 1024, indices.count)])
-            var position = 0
-            while position < chunk.count {
-                var end = position + 1
-                while end < chunk.count && chunk[end] == chunk[end - 1] + 1 { end += 1 }
-                raw += try file.readRows("images", chunk[position]..<(chunk[end - 1] + 1), as: UInt8.self).data
-                position = end
-            }
         }
         return raw
     }

@@ -95,7 +95,4 @@ public struct H5Array<T: H5Element> {
         self.shape = shape
         self.data = data
     }
-
-    /// Number of elements of one row (the product of all dimensions but the first).
-    public var rowSize: Int { shape.dropFirst().reduce(1, *) }
 }

@@ -56,13 +56,6 @@ public final class H5File {
     /// Flushes and closes the file. Later calls on this object fail; closing twice is fine.
     public func close() { handle.close() }
 
-    /// Writes buffered data to disk without closing.
-    public func flush() throws {
-        try H5Library.locked {
-            try H5Library.check(H5Fflush(id, H5F_SCOPE_LOCAL), file: path, object: "/", "cannot flush")
-        }
-    }
-
     // MARK: Paths and groups
 
     /// `name` as an absolute object path.

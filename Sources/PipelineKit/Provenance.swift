@@ -71,11 +71,6 @@ public struct Provenance: Equatable {
                           parameters: try text("params"), inputs: inputs, seed: UInt64(bitPattern: seed),
                           created: try text("created"))
     }
-
-    /// The parameters decoded as a dictionary.
-    public var parameterDictionary: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(parameters.utf8))) as? [String: Any] ?? [:]
-    }
 }
 
 extension JSONEncoder {
