@@ -1,20 +1,42 @@
+import ArgumentParser
 import NeuralNet
 
-/// Training augmentation: a random crop from the image padded by `padding` pixels of
-/// zeros on each side, then a horizontal flip with probability ½ (the standard CIFAR
+/// How a crop reaches outside the image: zeros, or the image mirrored at its border
+/// without repeating the edge pixel (index −1 → 1, size → size − 2; PyTorch's
+/// `padding_mode="reflect"`, NumPy's "reflect").
+public enum PadMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case zero, reflect
+}
+
+/// Training augmentation: a random crop from the image padded by `padding` pixels on each
+/// side (zeros or reflected), then a horizontal flip with probability ½ (the standard CIFAR
 /// recipe). Each image's draw comes from its own stream (seed, epoch, image index).
 public struct Augmentation: Sendable {
     public var padding: Int
     public var flip: Bool
+    public var mode: PadMode
 
     /// Padding of one eighth of the image side (4 px at 32², 8 px at 64²).
-    public static func standard(imageSize: Int) -> Augmentation {
-        Augmentation(padding: max(1, imageSize / 8), flip: true)
+    public static func standard(imageSize: Int, mode: PadMode = .zero) -> Augmentation {
+        Augmentation(padding: max(1, imageSize / 8), flip: true, mode: mode)
     }
 
-    public init(padding: Int, flip: Bool) {
+    public init(padding: Int, flip: Bool, mode: PadMode = .zero) {
         self.padding = padding
         self.flip = flip
+        self.mode = mode
+    }
+
+    /// Source index for padded coordinate `i` of a side of length `size` (nil: zero).
+    @inline(__always)
+    static func source(_ i: Int, size: Int, mode: PadMode) -> Int? {
+        if i >= 0 && i < size { return i }
+        guard mode == .reflect, size > 1 else { return nil }
+        // Mirror without repeating the edge; folding repeats for offsets beyond one side.
+        let period = 2 * (size - 1)
+        var j = i % period
+        if j < 0 { j += period }
+        return j < size ? j : period - j
     }
 
     /// Augments uint8 NHWC `raw` images (side `size`) into a (N, 3, size, size) tensor.
@@ -30,12 +52,15 @@ public struct Augmentation: Sendable {
                     let image = src.baseAddress! + n * plane * 3
                     let target = out + n * plane * 3
                     for y in 0..<size {
-                        let sy = y + dy
+                        let sy = Self.source(y + dy, size: size, mode: mode)
                         for x in 0..<size {
-                            let sx = (mirrored ? size - 1 - x : x) + dx
-                            let inside = sy >= 0 && sy < size && sx >= 0 && sx < size
+                            let sx = Self.source((mirrored ? size - 1 - x : x) + dx, size: size, mode: mode)
                             for c in 0..<3 {
-                                target[c * plane + y * size + x] = inside ? Float(image[(sy * size + sx) * 3 + c]) * (1 / 255) : 0
+                                if let sy, let sx {
+                                    target[c * plane + y * size + x] = Float(image[(sy * size + sx) * 3 + c]) * (1 / 255)
+                                } else {
+                                    target[c * plane + y * size + x] = 0
+                                }
                             }
                         }
                     }

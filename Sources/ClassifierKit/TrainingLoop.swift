@@ -150,7 +150,13 @@ public final class TrainingLoop {
             let progress = Progress("\(stage) epoch \(epoch + 1)/\(settings.epochs)", total: order.count)
             var lossSum = 0.0
             var correct: [String: Int] = [:]
+            let stepsPerEpoch = (order.count + settings.batchSize - 1) / settings.batchSize
             for batchStart in stride(from: 0, to: order.count, by: settings.batchSize) {
+                if settings.schedule.isPerStep {
+                    optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch,
+                                                                    step: batchStart / settings.batchSize,
+                                                                    stepsPerEpoch: stepsPerEpoch)
+                }
                 let positions = Array(order[batchStart..<min(batchStart + settings.batchSize, order.count)])
                 let indices = positions.map { trainIndices[$0] }
                 var raw = [UInt8](repeating: 0, count: positions.count * pixels)

@@ -6,6 +6,7 @@ import PipelineKit
 /// Learning-rate schedules selectable on the command line.
 public enum ScheduleKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case constant, step, cosine
+    case oneCycle = "one-cycle"
 }
 
 /// The optimisation options `train` and `adv-train` share.
@@ -22,12 +23,20 @@ public struct TrainingOptions: ParsableArguments {
     public var weightDecay: Float = 5e-4
     @Flag(help: "Use Nesterov momentum.")
     public var nesterov = false
-    @Option(help: "Learning-rate schedule: constant, step (×gamma every --step-size epochs) or cosine (to 0 at the last epoch).")
+    @Option(help: "Learning-rate schedule: constant, step (×gamma every --step-size epochs), cosine (to 0 at the last epoch) or one-cycle (PyTorch's OneCycleLR, per batch, peak = --learning-rate).")
     public var schedule = ScheduleKind.cosine
     @Option(help: "Epochs between learning-rate drops (step schedule).")
     public var stepSize = 10
     @Option(help: "Learning-rate factor at each drop (step schedule).")
     public var gamma: Float = 0.1
+    @Option(help: "Fraction of the steps warming up (one-cycle schedule).")
+    public var warmup: Float = 0.15
+    @Option(help: "Start rate = peak / this factor (one-cycle schedule).")
+    public var divFactor: Float = 25
+    @Option(help: "Final rate = start rate / this factor (one-cycle schedule).")
+    public var finalDivFactor: Float = 1e4
+    @Option(help: "Padding of the random crops: reflect (mirror the border, like PyTorch's padding_mode='reflect') or zero.")
+    public var padMode = PadMode.reflect
     @Flag(help: "Train without random-crop and flip augmentation.")
     public var noAugment = false
     @Flag(help: "Continue from the checkpoint (<output>.checkpoint) if it matches these settings and inputs.")
@@ -41,6 +50,10 @@ public struct TrainingOptions: ParsableArguments {
         guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
         guard momentum >= 0, weightDecay >= 0 else { throw ValidationError("--momentum and --weight-decay must be non-negative") }
         guard stepSize >= 1 else { throw ValidationError("--step-size must be at least 1, got \(stepSize)") }
+        guard warmup > 0, warmup < 1 else { throw ValidationError("--warmup must be in (0, 1), got \(warmup)") }
+        guard divFactor >= 1, finalDivFactor >= 1 else {
+            throw ValidationError("--div-factor and --final-div-factor must be at least 1")
+        }
     }
 
     /// The settings for a dataset of `imageSize`-pixel images.
@@ -49,10 +62,11 @@ public struct TrainingOptions: ParsableArguments {
         case .constant: .constant
         case .step: .step(size: stepSize, gamma: gamma)
         case .cosine: .cosine(total: epochs, minimum: 0)
+        case .oneCycle: .oneCycle(epochs: epochs, warmup: warmup, divFactor: divFactor, finalDivFactor: finalDivFactor)
         }
         return TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: learningRate, momentum: momentum,
                                 weightDecay: weightDecay, nesterov: nesterov, schedule: lrSchedule,
-                                augmentation: noAugment ? nil : .standard(imageSize: imageSize), seed: seed)
+                                augmentation: noAugment ? nil : .standard(imageSize: imageSize, mode: padMode), seed: seed)
     }
 
     /// The options as provenance parameters.
@@ -60,5 +74,8 @@ public struct TrainingOptions: ParsableArguments {
         ["epochs": epochs, "batch_size": batchSize, "learning_rate": Double(learningRate), "momentum": Double(momentum),
          "weight_decay": Double(weightDecay), "nesterov": nesterov, "schedule": schedule.rawValue,
          "step_size": stepSize, "gamma": Double(gamma), "augment": !noAugment]
+            .merging(schedule == .oneCycle ? ["warmup": Double(warmup), "div_factor": Double(divFactor),
+                                               "final_div_factor": Double(finalDivFactor)] : [:]) { $1 }
+            .merging(noAugment ? [:] : ["pad_mode": padMode.rawValue]) { $1 }
     }
 }

@@ -77,8 +77,40 @@ public enum LRSchedule: Sendable, Equatable {
     case step(size: Int, gamma: Float)
     /// min + (base − min)·(1 + cos(π·epoch/total))/2 (PyTorch's CosineAnnealingLR, T_max = total).
     case cosine(total: Int, minimum: Float)
+    /// PyTorch's OneCycleLR (two phases, cosine annealing, no momentum cycling), stepped
+    /// once per batch over `epochs` epochs: from base/divFactor up to base over the first
+    /// `warmup` fraction of the steps, then down to base/(divFactor·finalDivFactor).
+    case oneCycle(epochs: Int, warmup: Float, divFactor: Float, finalDivFactor: Float)
 
-    /// The rate for `epoch` given the base rate.
+    /// Whether the rate changes within an epoch (`rate(base:epoch:step:stepsPerEpoch:)`).
+    public var isPerStep: Bool {
+        if case .oneCycle = self { return true }
+        return false
+    }
+
+    /// The rate for batch `step` (0-based) of `epoch` with `stepsPerEpoch` batches per
+    /// epoch; epoch-wise schedules ignore the step.
+    public func rate(base: Float, epoch: Int, step: Int, stepsPerEpoch: Int) -> Float {
+        guard case .oneCycle(let epochs, let warmup, let divFactor, let finalDivFactor) = self else {
+            return rate(base: base, epoch: epoch)
+        }
+        // torch.optim.lr_scheduler.OneCycleLR: phase 1 ends at step pct_start·total − 1,
+        // phase 2 at total − 1; within a phase lr = end + (start − end)(1 + cos(π·pct))/2.
+        let total = Swift.max(1, epochs * Swift.max(1, stepsPerEpoch))
+        let s = Float(Swift.min(epoch * stepsPerEpoch + step, total - 1))
+        let initial = base / divFactor, final = initial / finalDivFactor
+        let warmupEnd = Float(Double(warmup) * Double(total)) - 1
+        func anneal(_ start: Float, _ end: Float, _ pct: Float) -> Float {
+            end + (start - end) / 2 * (1 + cos(Float.pi * pct))
+        }
+        if s <= warmupEnd {
+            return anneal(initial, base, warmupEnd > 0 ? s / warmupEnd : 1)
+        }
+        let lastStep = Float(total - 1)
+        return anneal(base, final, lastStep > warmupEnd ? (s - warmupEnd) / (lastStep - warmupEnd) : 1)
+    }
+
+    /// The rate for `epoch` given the base rate (the first step's rate for per-step schedules).
     public func rate(base: Float, epoch: Int) -> Float {
         switch self {
         case .constant:
@@ -90,6 +122,8 @@ public enum LRSchedule: Sendable, Equatable {
         case .cosine(let total, let minimum):
             let t = Float(Swift.min(epoch, total)) / Float(Swift.max(1, total))
             return minimum + (base - minimum) * (1 + cos(Float.pi * t)) / 2
+        case .oneCycle:
+            return rate(base: base, epoch: epoch, step: 0, stepsPerEpoch: 1)
         }
     }
 }

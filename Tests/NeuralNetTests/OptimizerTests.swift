@@ -46,6 +46,27 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(cosine.rate(base: 0.1, epoch: 10), 0.001, accuracy: 1e-7)
     }
 
+    func testOneCycleFollowsPyTorchOneCycleLR() {
+        // torch.optim.lr_scheduler.OneCycleLR(max_lr=1, total_steps=10, pct_start=0.3,
+        // anneal_strategy="cos", div_factor=25, final_div_factor=1e4), written out by hand:
+        // phase 1 ends at step 0.3·10 − 1 = 2, phase 2 at step 9;
+        // lr = end + (start − end)(1 + cos(π·pct))/2, start 1/25 = 0.04, final 0.04/1e4.
+        let schedule = LRSchedule.oneCycle(epochs: 2, warmup: 0.3, divFactor: 25, finalDivFactor: 1e4)
+        XCTAssertTrue(schedule.isPerStep)
+        XCTAssertFalse(LRSchedule.cosine(total: 2, minimum: 0).isPerStep)
+        let rates = (0..<10).map { schedule.rate(base: 1, epoch: $0 / 5, step: $0 % 5, stepsPerEpoch: 5) }
+        XCTAssertEqual(rates[0], 0.04, accuracy: 1e-6)
+        XCTAssertEqual(rates[1], 0.52, accuracy: 1e-6)                  // pct ½ of warm-up
+        XCTAssertEqual(rates[2], 1, accuracy: 1e-6)                     // the peak
+        XCTAssertEqual(rates[5], 0.6112620219, accuracy: 1e-6)          // pct 3/7 of the decay
+        XCTAssertEqual(rates[8], 0.0495193680, accuracy: 1e-6)          // pct 6/7
+        XCTAssertEqual(rates[9], 4e-6, accuracy: 1e-9)                  // base / 25 / 1e4
+        XCTAssertEqual(schedule.rate(base: 1, epoch: 3, step: 0, stepsPerEpoch: 5), rates[9], "clamped past the end")
+        // Epoch-wise schedules ignore the step.
+        XCTAssertEqual(LRSchedule.cosine(total: 10, minimum: 0).rate(base: 0.1, epoch: 5, step: 3, stepsPerEpoch: 7), 0.05,
+                       accuracy: 1e-7)
+    }
+
     func testGradientsAccumulate() throws {
         var a = Gradients(tensors: ["w": Tensor(shape: [2], data: [1, 2])])
         a.add(Gradients(tensors: ["w": Tensor(shape: [2], data: [3, 4]), "b": Tensor(shape: [1], data: [2])]), scale: 0.5)
