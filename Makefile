@@ -1,6 +1,7 @@
 # attrib-adv — the pipeline and the developer commands.
-# `make` runs the quick pipeline on the embedded synthetic datasets; `make test` runs
-# every test; `make help` lists the targets. Per-dataset settings: pipelines/<ds>.mk.
+# `make` runs the default pipeline on the embedded synthetic datasets; `make test` runs
+# every test; `make help` lists the targets. Per-dataset settings: pipelines/<ds>.mk;
+# the rules and profiles: pipelines/common.mk.
 
 .DELETE_ON_ERROR:
 SHELL := bash
@@ -12,7 +13,10 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 SWIFT ?= swift
 CONFIG ?= release
 BUILD_DIR := .build
+# Where the stage binaries are; with SKIP_BUILD=1 make uses them as they are (no swift
+# build), e.g. `make BIN=.build/debug SKIP_BUILD=1 PROFILE=smoke` as the tests do.
 BIN := $(BUILD_DIR)/$(CONFIG)
+SKIP_BUILD ?=
 SWIFT_FLAGS := -c $(CONFIG)
 APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
@@ -35,7 +39,12 @@ deps:
 
 ## build   : build every executable in release mode
 .PHONY: build
+ifeq ($(SKIP_BUILD),)
 build: $(BIN)/.built
+else
+build:
+	@echo "build: SKIP_BUILD is set, using the binaries in $(BIN) as they are"
+endif
 
 # The stamp takes the time of the newest source, not the build's: binaries the build left
 # untouched are then not older than it, so `make -n` plans only what would really rerun.

@@ -1,12 +1,40 @@
 # Pipeline rules shared by every dataset. A dataset's settings live in pipelines/<ds>.mk
-# as `<ds>.NAME := value`; the rules below are generated per dataset, model and eps
-# (so `make -n` shows the exact plan), and every artifact depends on its dataset's .mk
-# file and on the stage binary that writes it: changing a setting or a stage reruns
-# only what depends on it. Stages write atomically, so an interrupted run resumes.
+# as `<ds>.NAME := value`, one block per profile. Every artifact is an explicit target
+# (rules generated per dataset, model and eps, so `make -n` shows the exact plan and no
+# artifact is ever an "intermediate" make may skip), and its prerequisites are its input
+# artifacts, the stage binary that writes it and its settings stamp (below): deleting an
+# artifact, changing a setting or rebuilding a stage reruns exactly what depends on it.
+# Stages write atomically, and train, adv-train and attack resume, so an interrupted run
+# continues where it stopped. The make contract: docs/design.md § Make contract.
 
-PROFILE ?= quick
-DATA := data
-EPSILONS ?= 0.01 0.06 0.12
+# MARK: Profile and data folder
+
+## Profiles: PROFILE=default (the default), smoke (tiny, about a minute), full (long).
+## The default profile writes under data/, the others under data/<profile>/; DATA=DIR
+## puts the artifacts of this run in DIR instead, DATA_ROOT=DIR moves data/ as a whole.
+PROFILES := default smoke full
+PROFILE ?= default
+ifeq ($(PROFILE),quick)
+$(error PROFILE=quick is now PROFILE=default (the same settings, written under data/))
+endif
+ifneq ($(words $(PROFILE)) $(filter $(PROFILE),$(PROFILES)),1 $(PROFILE))
+$(error unknown PROFILE '$(PROFILE)': choose one of $(PROFILES))
+endif
+# Only the command line (or a makefile) sets these: an unrelated DATA in the environment
+# must not move the artifacts.
+ifeq ($(filter command line override,$(origin DATA_ROOT)),)
+DATA_ROOT := data
+endif
+ifeq ($(filter command line override,$(origin DATA)),)
+DATA := $(if $(filter default,$(PROFILE)),$(DATA_ROOT),$(DATA_ROOT)/$(PROFILE))
+endif
+
+# The eps list of each profile; `make EPSILONS="0.01 0.03"` replaces it.
+EPSILONS.default := 0.01 0.06 0.12
+EPSILONS.smoke := 0.03 0.06
+EPSILONS.full := 0.01 0.06 0.12
+EPSILONS ?= $(EPSILONS.$(PROFILE))
+
 SYNTH_DATASETS := synth-fine synth-coarse
 DATASET ?=
 DATASETS := $(if $(DATASET),$(DATASET),$(SYNTH_DATASETS))
@@ -14,20 +42,134 @@ STAGES := prepare-data train adv-train attack extract-features fit-sje predict-a
 
 include $(foreach ds,$(DATASETS),pipelines/$(ds).mk)
 
+# MARK: Stage binaries and the recipe prefix
+
 # A stage binary is current once the build stamp is; its own mtime then decides what reruns.
+# With SKIP_BUILD=1 the binaries in BIN are plain files (tests pass their debug products).
+ifeq ($(SKIP_BUILD),)
 $(addprefix $(BIN)/,$(STAGES)): $(BIN)/%: $(BIN)/.built ;
+endif
+
+# Put in front of every stage command (the target-specific variable STAGE names the stage),
+# so a cluster run can wrap each stage, e.g. in srun, without touching the rules below.
+RUN ?=
+
+# MARK: Settings stamps
+
+# Each artifact depends on a small file, <DATA>/<ds>/.settings/<artifact path>, holding the
+# exact command line of the stage that writes it (without the binary's folder, with DATA
+# written as <DATA>). The stamp is rewritten only when that text changes, whether the
+# change comes from a .mk file or the command line, so exactly the stages whose options
+# changed rerun, with their dependents. `make -n` writes no stamp. A missing stamp of an
+# existing artifact takes the artifact's time: artifacts made before stamps existed are
+# kept as they are.
+.PHONY: settings-changed
+settings-changed: ;
+
+# $(call text_differs,A,B): non-empty when the texts A and B differ. (The stamp is read through
+# $(strip): make 4.3 sometimes keeps the final newline that $(file <) should drop.)
+text_differs = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
+
+# $(call settings_stamp,STAMP,TEXT,ARTIFACT)
+define settings_stamp
+$(1): $(if $(call text_differs,$(strip $(file < $(1))),$(2)),settings-changed)
+	@mkdir -p $$(@D) && printf '%s\n' '$(subst ','\'',$(2))' > $$@.tmp && \
+	  { [ -e $$@ ] || [ ! -e $(3) ] || touch -r $(3) $$@.tmp; } && mv $$@.tmp $$@
+endef
+
+# $(call stage_rule,DS,PATH,STAGE,INPUTS,ARGUMENTS[,AFTER]): the rule for $(DATA)/DS/PATH,
+# written by `$(RUN) $(BIN)/STAGE ARGUMENTS`; AFTER is an optional second recipe line.
+# Arguments name their files explicitly (not $@) so that the stamp records them.
+define stage_rule
+$(DATA)/$(1)/$(2): $(4) $(BIN)/$(3) $(DATA)/$(1)/.settings/$(2)
+	$$(RUN) $(BIN)/$(3) $(5)$(if $(6),
+	$(6))
+$(DATA)/$(1)/$(2): STAGE := $(3)
+$(call settings_stamp,$(DATA)/$(1)/.settings/$(2),$(strip $(3) $(subst $(DATA)/,<DATA>/,$(5))),$(DATA)/$(1)/$(2))
+endef
+
+# MARK: The pipeline's files
 
 ROBUST = $(foreach e,$(EPSILONS),robust-eps$(e))
 MODELS = standard $(ROBUST)
+SPLITS := train val test
 # Adversarial-training settings for dataset $(1) at eps $(2): `<ds>.ADV_TRAIN.<e>` if the
 # dataset sets one for that eps, else `<ds>.ADV_TRAIN`.
 adv_train_settings = $(or $($(1).ADV_TRAIN.$(2)),$($(1).ADV_TRAIN))
+# The attribute files quantify reads for dataset $(1) (they pull in everything before them).
+quantify_inputs = $(foreach m,$(MODELS),$(DATA)/$(1)/attributes/$(m)-test.h5) \
+    $(foreach e,$(EPSILONS),$(DATA)/$(1)/attributes/standard-adv-eps$(e).h5 \
+        $(DATA)/$(1)/attributes/robust-eps$(e)-adv-eps$(e).h5 $(DATA)/$(1)/attributes/robust-eps$(e)-transfer-eps$(e).h5)
+
+# MARK: Rules per dataset
+
+define dataset_rules
+$(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEED) --output $(DATA)/$(1)/images.h5)
+
+$(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5,\
+    --images $(DATA)/$(1)/images.h5 $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
+
+$(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5,\
+    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
+    mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)
+endef
+
+define eps_rules
+$(call stage_rule,$(1),models/robust-eps$(2).h5,adv-train,$(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5,\
+    --images $(DATA)/$(1)/images.h5 --init $(DATA)/$(1)/models/standard.h5 --eps $(2) $(call adv_train_settings,$(1),$(2)) \
+    --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/robust-eps$(2).h5)
+
+$(foreach m,standard robust-eps$(2),
+$(call stage_rule,$(1),adv/$(m)-eps$(2).h5,attack,$(DATA)/$(1)/models/$(m).h5 $(DATA)/$(1)/images.h5,\
+    --images $(DATA)/$(1)/images.h5 --model $(DATA)/$(1)/models/$(m).h5 --eps $(2) $($(1).ATTACK) \
+    --seed $($(1).SEED) --resume --output $(DATA)/$(1)/adv/$(m)-eps$(2).h5))
+
+$(call adversarial_features,$(1),standard-adv-eps$(2),standard,standard-eps$(2))
+$(call adversarial_features,$(1),robust-eps$(2)-adv-eps$(2),robust-eps$(2),robust-eps$(2)-eps$(2))
+$(call adversarial_features,$(1),robust-eps$(2)-transfer-eps$(2),robust-eps$(2),standard-eps$(2))
+endef
+
+# $(call adversarial_features,DS,SET NAME,MODEL,ADVERSARIAL FILE NAME): features of MODEL on
+# adv/<file>.h5, and their predicted attributes.
+define adversarial_features
+$(call stage_rule,$(1),features/$(2).h5,extract-features,$(DATA)/$(1)/adv/$(4).h5 $(DATA)/$(1)/models/$(3).h5,\
+    --model $(DATA)/$(1)/models/$(3).h5 --adversarial $(DATA)/$(1)/adv/$(4).h5 --output $(DATA)/$(1)/features/$(2).h5)
+$(call predicted_attributes,$(1),$(3),$(2))
+endef
+
+# $(call predicted_attributes,DS,MODEL,SET NAME)
+define predicted_attributes
+$(call stage_rule,$(1),attributes/$(3).h5,predict-attributes,$(DATA)/$(1)/sje/$(2).h5 $(DATA)/$(1)/features/$(3).h5,\
+    --sje $(DATA)/$(1)/sje/$(2).h5 --features $(DATA)/$(1)/features/$(3).h5 --output $(DATA)/$(1)/attributes/$(3).h5)
+endef
+
+define model_rules
+$(foreach s,$(SPLITS),
+$(call stage_rule,$(1),features/$(2)-$(s).h5,extract-features,$(DATA)/$(1)/models/$(2).h5 $(DATA)/$(1)/images.h5,\
+    --model $(DATA)/$(1)/models/$(2).h5 --images $(DATA)/$(1)/images.h5 --split $(s) --output $(DATA)/$(1)/features/$(2)-$(s).h5)
+$(call predicted_attributes,$(1),$(2),$(2)-$(s)))
+
+$(call stage_rule,$(1),sje/$(2).h5,fit-sje,$(DATA)/$(1)/features/$(2)-train.h5 $(DATA)/$(1)/features/$(2)-val.h5 $(DATA)/$(1)/images.h5,\
+    --features $(DATA)/$(1)/features/$(2)-train.h5 --val-features $(DATA)/$(1)/features/$(2)-val.h5 \
+    --images $(DATA)/$(1)/images.h5 $($(1).SJE) --seed $($(1).SEED) --output $(DATA)/$(1)/sje/$(2).h5)
+endef
+
+$(foreach ds,$(DATASETS),$(eval $(call dataset_rules,$(ds))))
+$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e)))))
+$(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$(m)))))
 
 # MARK: Targets
 
+# What `all` builds: per dataset ($(1)) and across datasets. A later stage (ground,
+# report) adds its rules in its own define block above, with stage_rule, and appends its
+# final files here.
+dataset_finals = $(DATA)/$(1)/metrics.h5
+GLOBAL_FINALS :=
+FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBAL_FINALS)
+
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
 .PHONY: all
-all: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.h5)
+all: $(FINAL_ARTIFACTS)
 	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; done
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)"
 
@@ -38,56 +180,3 @@ data: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/images.h5)
 ## models  : the standard and robust models for DATASETS
 .PHONY: models
 models: $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(DATA)/$(ds)/models/$(m).h5))
-
-# MARK: Rules per dataset
-
-define dataset_rules
-$(DATA)/$(1)/images.h5: pipelines/$(1).mk $(BIN)/prepare-data
-	$(BIN)/prepare-data $($(1).PREPARE) --seed $($(1).SEED) --output $$@
-
-$(DATA)/$(1)/models/standard.h5: $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/train
-	$(BIN)/train --images $$< $($(1).TRAIN) --seed $($(1).SEED) --resume --output $$@
-
-$(DATA)/$(1)/metrics.h5: $(foreach m,$(MODELS),$(DATA)/$(1)/sje/$(m).h5) \
-    $(foreach m,$(MODELS),$(DATA)/$(1)/attributes/$(m)-test.h5) \
-    $(foreach e,$(EPSILONS),$(DATA)/$(1)/attributes/standard-adv-eps$(e).h5 \
-        $(DATA)/$(1)/attributes/robust-eps$(e)-adv-eps$(e).h5 $(DATA)/$(1)/attributes/robust-eps$(e)-transfer-eps$(e).h5) \
-    pipelines/$(1).mk $(BIN)/quantify
-	$(BIN)/quantify --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp
-	mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt
-endef
-
-define eps_rules
-$(DATA)/$(1)/models/robust-eps$(2).h5: $(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/adv-train
-	$(BIN)/adv-train --images $(DATA)/$(1)/images.h5 --init $$< --eps $(2) $(call adv_train_settings,$(1),$(2)) --seed $($(1).SEED) --resume --output $$@
-
-$(DATA)/$(1)/adv/%-eps$(2).h5: $(DATA)/$(1)/models/%.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/attack
-	$(BIN)/attack --images $(DATA)/$(1)/images.h5 --model $$< --eps $(2) $($(1).ATTACK) --seed $($(1).SEED) --resume --output $$@
-
-$(DATA)/$(1)/features/standard-adv-eps$(2).h5: $(DATA)/$(1)/adv/standard-eps$(2).h5 $(DATA)/$(1)/models/standard.h5 $(BIN)/extract-features
-	$(BIN)/extract-features --model $(DATA)/$(1)/models/standard.h5 --adversarial $$< --output $$@
-
-$(DATA)/$(1)/features/robust-eps$(2)-adv-eps$(2).h5: $(DATA)/$(1)/adv/robust-eps$(2)-eps$(2).h5 $(DATA)/$(1)/models/robust-eps$(2).h5 $(BIN)/extract-features
-	$(BIN)/extract-features --model $(DATA)/$(1)/models/robust-eps$(2).h5 --adversarial $$< --output $$@
-
-$(DATA)/$(1)/features/robust-eps$(2)-transfer-eps$(2).h5: $(DATA)/$(1)/adv/standard-eps$(2).h5 $(DATA)/$(1)/models/robust-eps$(2).h5 $(BIN)/extract-features
-	$(BIN)/extract-features --model $(DATA)/$(1)/models/robust-eps$(2).h5 --adversarial $$< --output $$@
-endef
-
-define model_rules
-$(DATA)/$(1)/features/$(2)-%.h5: $(DATA)/$(1)/models/$(2).h5 $(DATA)/$(1)/images.h5 $(BIN)/extract-features
-	$(BIN)/extract-features --model $$< --images $(DATA)/$(1)/images.h5 --split $$* --output $$@
-
-$(DATA)/$(1)/sje/$(2).h5: $(DATA)/$(1)/features/$(2)-train.h5 $(DATA)/$(1)/features/$(2)-val.h5 $(DATA)/$(1)/images.h5 pipelines/$(1).mk $(BIN)/fit-sje
-	$(BIN)/fit-sje --features $$< --val-features $(DATA)/$(1)/features/$(2)-val.h5 --images $(DATA)/$(1)/images.h5 $($(1).SJE) --seed $($(1).SEED) --output $$@
-
-$(DATA)/$(1)/attributes/$(2)-%.h5: $(DATA)/$(1)/sje/$(2).h5 $(DATA)/$(1)/features/$(2)-%.h5 $(BIN)/predict-attributes
-	$(BIN)/predict-attributes --sje $$< --features $(DATA)/$(1)/features/$(2)-$$*.h5 --output $$@
-endef
-
-$(foreach ds,$(DATASETS),$(eval $(call dataset_rules,$(ds))))
-$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e)))))
-$(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$(m)))))
-
-# Intermediate artifacts are kept: they are what users inspect.
-.SECONDARY:

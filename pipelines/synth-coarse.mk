@@ -1,11 +1,19 @@
 # synth-coarse: about ten rendered bird classes whose profiles differ in most attribute
-# groups (a coarse dataset, like AwA2). quick: 32 px, a narrow ResNet-8, a few epochs;
-# full: 64 px, ResNet-20, longer schedules.
+# groups (a coarse dataset, like AwA2). default: 32 px, a narrow ResNet-8, a few epochs;
+# smoke: 16 px, 20 images per class, one or two epochs; full: 64 px, ResNet-20, longer
+# schedules.
 synth-coarse.SEED := 2
+synth-coarse.ATTACK := --method ifgsm --split test
+synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)
 synth-coarse.PREPARE := --dataset synth-coarse --size 64 --images-per-class 1000
 synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
+else ifeq ($(PROFILE),smoke)
+synth-coarse.PREPARE := --dataset synth-coarse --size 16 --images-per-class 20
+synth-coarse.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --learning-rate 0.1
+synth-coarse.ADV_TRAIN := --epochs 1 --batch-size 32 --learning-rate 0.01 --pgd-steps 2
+synth-coarse.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation standardise
 else
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 150
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 10 --batch-size 64 --learning-rate 0.1
@@ -13,5 +21,3 @@ synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
 synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
-synth-coarse.ATTACK := --method ifgsm --split test
-synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise

@@ -1,12 +1,20 @@
 # synth-fine: rendered birds whose classes follow real CUB class-attribute profiles, so
-# classes share many attributes (a fine-grained dataset, like CUB). quick: 32 px, 20 of
-# CUB's classes, a narrow ResNet-8, so both datasets run in minutes on 2 cores; full:
-# 64 px, 50 classes, ResNet-20, longer schedules.
+# classes share many attributes (a fine-grained dataset, like CUB). default: 32 px, 20 of
+# CUB's classes, a narrow ResNet-8, so both datasets run in minutes on 2 cores; smoke:
+# 16 px, 5 classes, 20 images each, one or two epochs (a check that everything runs, its
+# numbers mean nothing); full: 64 px, 50 classes, ResNet-20, longer schedules.
 synth-fine.SEED := 1
+synth-fine.ATTACK := --method ifgsm --split test
+synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)
 synth-fine.PREPARE := --dataset synth-fine --size 64 --classes 50 --images-per-class 200
 synth-fine.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
 synth-fine.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
+else ifeq ($(PROFILE),smoke)
+synth-fine.PREPARE := --dataset synth-fine --size 16 --classes 5 --images-per-class 20
+synth-fine.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --learning-rate 0.1
+synth-fine.ADV_TRAIN := --epochs 1 --batch-size 32 --learning-rate 0.01 --pgd-steps 2
+synth-fine.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation standardise
 else
 synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 20 --images-per-class 100
 synth-fine.TRAIN := --arch cifar-resnet8 --width 16 --epochs 15 --batch-size 64 --learning-rate 0.1
@@ -14,5 +22,3 @@ synth-fine.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-st
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
 synth-fine.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
-synth-fine.ATTACK := --method ifgsm --split test
-synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise

@@ -11,10 +11,18 @@ public struct ProcessResult {
 /// capturing its output; `environment` entries are added to the current environment.
 public func runStage(_ name: String, _ arguments: [String], environment: [String: String] = [:],
                      currentDirectory: URL? = nil) throws -> ProcessResult {
+    try runProcess(TestPaths.productsDirectory.appendingPathComponent(name), arguments,
+                   environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                   currentDirectory: currentDirectory)
+}
+
+/// Runs `executable` with `arguments` and exactly `environment`, capturing its output.
+public func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String],
+                       currentDirectory: URL? = nil) throws -> ProcessResult {
     let process = Process()
-    process.executableURL = TestPaths.productsDirectory.appendingPathComponent(name)
+    process.executableURL = executable
     process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.environment = environment
     if let currentDirectory { process.currentDirectoryURL = currentDirectory }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

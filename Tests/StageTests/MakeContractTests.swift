@@ -1,0 +1,228 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The make contract (docs/design.md § Make contract), checked by driving the real Makefile
+/// with the built debug stages on the smoke profile of synth-fine, in a temporary data root:
+/// `make DATA_ROOT=<tmp> PROFILE=smoke BIN=<products> SKIP_BUILD=1 DATASET=synth-fine`.
+/// The pipeline runs once (about a minute); the other checks read make's plan (`make -n`,
+/// `-q`, `-W`) or rerun only a few cheap stages. Artifacts of later stages (grounding/,
+/// report/) are outside these checks: only metrics.h5 and what it depends on are built.
+final class MakeContractTests: XCTestCase {
+    static let dataset = "synth-fine"
+    /// The smoke profile's eps list (pipelines/common.mk).
+    static let smokeEpsilons = ["0.03", "0.06"]
+    nonisolated(unsafe) static var root: URL?
+    nonisolated(unsafe) static var setupFailure: String?
+
+    var root: URL { Self.root! }
+    var data: URL { root.appendingPathComponent("smoke") }
+    var datasetDir: URL { data.appendingPathComponent(Self.dataset) }
+    var metrics: String { datasetDir.appendingPathComponent("metrics.h5").path }
+
+    override class func setUp() {
+        super.setUp()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/make") else {
+            setupFailure = "make is not installed"
+            return
+        }
+        do {
+            let root = try TestPaths.temporaryDirectory("make-contract")
+            Self.root = root
+            let metrics = root.appendingPathComponent("smoke/\(dataset)/metrics.h5").path
+            // Fail fast (instead of running a long profile) if the Makefile has no smoke profile.
+            let plan = try make(["-n", metrics], root: root)
+            guard plan.status == 0, plan.stdout.contains("--size 16") else {
+                setupFailure = "the smoke profile's plan does not render 16 px images:\n\(plan.stdout.prefix(2000))\(plan.stderr)"
+                return
+            }
+            let run = try make(["-j2", metrics], root: root)
+            if run.status != 0 { setupFailure = "the smoke pipeline failed:\n\(run.stdout.suffix(3000))\n\(run.stderr.suffix(3000))" }
+        } catch {
+            setupFailure = "\(error)"
+        }
+    }
+
+    override class func tearDown() {
+        if let root { try? FileManager.default.removeItem(at: root) }
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        if let failure = Self.setupFailure {
+            if failure == "make is not installed" { throw XCTSkip(failure) }
+            XCTFail(failure)
+            throw XCTSkip("no smoke run to check")
+        }
+    }
+
+    // MARK: Driving make
+
+    /// Runs make in the repository on the smoke profile under `root`, with the debug stages.
+    @discardableResult
+    static func make(_ arguments: [String], root: URL, profile: String = "smoke") throws -> ProcessResult {
+        let arguments = ["-C", TestPaths.repositoryRoot.path, "DATA_ROOT=\(root.path)", "PROFILE=\(profile)",
+                         "BIN=\(TestPaths.productsDirectory.path)", "SKIP_BUILD=1", "DATASET=\(dataset)"] + arguments
+        // An outer make (`make test`) must not pass its flags or job server down.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"] { environment[name] = nil }
+        return try runProcess(URL(fileURLWithPath: "/usr/bin/make"), arguments, environment: environment)
+    }
+
+    func make(_ arguments: [String], profile: String = "smoke") throws -> ProcessResult {
+        try Self.make(arguments, root: root, profile: profile)
+    }
+
+    /// The files that the stage commands in make's output write, relative to `base`: each
+    /// command line starting with the products directory names its file after --output
+    /// (quantify: --dataset-dir D writes D/metrics.h5).
+    func stageOutputs(_ output: String, relativeTo base: URL) -> Set<String> {
+        let bin = TestPaths.productsDirectory.path + "/"
+        var files = Set<String>()
+        for line in output.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            guard let first = words.first, first.hasPrefix(bin) else { continue }
+            if let i = words.firstIndex(of: "--output"), i + 1 < words.count {
+                files.insert(words[i + 1])
+            } else if let i = words.firstIndex(of: "--dataset-dir"), i + 1 < words.count {
+                files.insert(words[i + 1] + "/metrics.h5")
+            } else {
+                files.insert(line.description)  // an unexpected command: shown in the failure
+            }
+        }
+        let prefix = base.path + "/"
+        return Set(files.map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 })
+    }
+
+    /// The plan of `make -n ARGUMENTS metrics.h5`, as files relative to the dataset folder.
+    func plannedFiles(_ arguments: [String], profile: String = "smoke", target: String? = nil, base: URL? = nil) throws -> Set<String> {
+        let result = try make(["-n"] + arguments + [target ?? metrics], profile: profile)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return stageOutputs(result.stdout, relativeTo: base ?? datasetDir)
+    }
+
+    /// Every .h5 artifact under the dataset folder with its inode and modification time.
+    func snapshot() throws -> [String: String] {
+        var files: [String: String] = [:]
+        let enumerator = FileManager.default.enumerator(at: datasetDir, includingPropertiesForKeys: nil)!
+        for case let url as URL in enumerator where url.pathExtension == "h5" {
+            let relative = String(url.path.dropFirst(datasetDir.path.count + 1))
+            if relative.hasPrefix(".settings/") || relative.hasPrefix("grounding/") || relative.hasPrefix("report/") { continue }
+            var info = stat()
+            XCTAssertEqual(stat(url.path, &info), 0)
+            files[relative] = "\(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        return files
+    }
+
+    func changedFiles(from before: [String: String], to after: [String: String]) -> Set<String> {
+        Set(after.keys.filter { before[$0] != after[$0] }).union(before.keys.filter { after[$0] == nil })
+    }
+
+    /// Every file of one eps's chain (its robust model, attacks, features, SJE, attributes).
+    func epsChain(_ e: String) -> Set<String> {
+        let robust = "robust-eps\(e)"
+        var files: Set<String> = ["models/\(robust).h5", "sje/\(robust).h5", "adv/standard-eps\(e).h5", "adv/\(robust)-eps\(e).h5"]
+        for split in ["train", "val", "test"] { files.insert("features/\(robust)-\(split).h5") }
+        files.insert("attributes/\(robust)-test.h5")
+        for set in ["standard-adv-eps\(e)", "\(robust)-adv-eps\(e)", "\(robust)-transfer-eps\(e)"] {
+            files.insert("features/\(set).h5")
+            files.insert("attributes/\(set).h5")
+        }
+        return files
+    }
+
+    // MARK: The contract
+
+    /// After a complete run make plans nothing, and `-q` agrees.
+    func testCompleteRunPlansNothing() throws {
+        XCTAssertEqual(try plannedFiles([]), [])
+        XCTAssertEqual(try make(["-q", metrics]).status, 0, "make -q says something is stale")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: datasetDir.appendingPathComponent("summary.txt").path))
+    }
+
+    /// A deleted intermediate artifact is rebuilt, with exactly its dependents.
+    func testDeletedIntermediateRerunsItsDependents() throws {
+        let before = try snapshot()
+        XCTAssertNotNil(before["features/standard-test.h5"])
+        try FileManager.default.removeItem(at: datasetDir.appendingPathComponent("features/standard-test.h5"))
+        let expected: Set = ["features/standard-test.h5", "attributes/standard-test.h5", "metrics.h5"]
+        XCTAssertEqual(try plannedFiles([]), expected)
+
+        let run = try make([metrics])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(stageOutputs(run.stdout, relativeTo: datasetDir), expected)
+        XCTAssertEqual(changedFiles(from: before, to: try snapshot()), expected)
+        XCTAssertEqual(try plannedFiles([]), [])
+    }
+
+    /// A new eps in EPSILONS plans exactly that eps's chain and quantify; the kept eps is untouched.
+    func testChangedEpsRerunsOnlyItsChain() throws {
+        let planned = try plannedFiles(["EPSILONS=\(Self.smokeEpsilons[0]) 0.1"])
+        XCTAssertEqual(planned, epsChain("0.1").union(["metrics.h5"]))
+        XCTAssertTrue(planned.isDisjoint(with: epsChain(Self.smokeEpsilons[0])))
+        XCTAssertEqual(try make(["-q", "EPSILONS=\(Self.smokeEpsilons[0]) 0.1", metrics]).status, 1)
+    }
+
+    /// A setting given on the command line reruns exactly its stage and what depends on it;
+    /// going back to the .mk file's value reruns them again, and then nothing is stale.
+    func testCommandLineSettingRerunsItsStageAndDependents() throws {
+        let setting = "\(Self.dataset).SJE=--epochs 3 --learning-rate 0.01 --feature-normalisation standardise"
+        var expected: Set<String> = ["metrics.h5"]
+        for model in ["standard"] + Self.smokeEpsilons.map({ "robust-eps\($0)" }) {
+            expected.insert("sje/\(model).h5")
+            expected.insert("attributes/\(model)-test.h5")
+        }
+        for e in Self.smokeEpsilons {
+            for set in ["standard-adv-eps\(e)", "robust-eps\(e)-adv-eps\(e)", "robust-eps\(e)-transfer-eps\(e)"] {
+                expected.insert("attributes/\(set).h5")
+            }
+        }
+        XCTAssertEqual(try plannedFiles([setting]), expected)
+        // The plan changed no stamp: without the setting nothing is stale.
+        XCTAssertEqual(try plannedFiles([]), [])
+
+        let before = try snapshot()
+        let run = try make([setting, metrics])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(changedFiles(from: before, to: try snapshot()), expected)
+        XCTAssertEqual(try plannedFiles([setting]), [])
+        // Back to the .mk file's setting: the same stages are stale again.
+        XCTAssertEqual(try plannedFiles([]), expected)
+        let back = try make([metrics])
+        XCTAssertEqual(back.status, 0, back.stderr)
+        XCTAssertEqual(try plannedFiles([]), [])
+    }
+
+    /// A rebuilt stage binary reruns what it writes, with its dependents (make -W: "as if new").
+    func testRebuiltStageRerunsItsArtifacts() throws {
+        let planned = try plannedFiles(["-W", TestPaths.productsDirectory.appendingPathComponent("fit-sje").path])
+        XCTAssertTrue(planned.contains("sje/standard.h5"))
+        XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("sje/") || $0.hasPrefix("attributes/") || $0 == "metrics.h5" }, "\(planned)")
+    }
+
+    /// Another profile plans its own whole chain in its own folder and nothing in the smoke one.
+    func testOtherProfileRunsItsOwnChainInItsOwnFolder() throws {
+        let defaultMetrics = root.appendingPathComponent("\(Self.dataset)/metrics.h5").path
+        let result = try make(["-n", defaultMetrics], profile: "default")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let planned = stageOutputs(result.stdout, relativeTo: root)
+        XCTAssertTrue(planned.contains("\(Self.dataset)/images.h5"))
+        XCTAssertTrue(planned.contains("\(Self.dataset)/models/standard.h5"))
+        XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("\(Self.dataset)/") }, "\(planned)")
+        XCTAssertTrue(result.stdout.contains("--size 32"), "the default profile renders 32 px images")
+
+        let full = try make(["-n", root.appendingPathComponent("full/\(Self.dataset)/metrics.h5").path], profile: "full")
+        XCTAssertTrue(stageOutputs(full.stdout, relativeTo: root).allSatisfy { $0.hasPrefix("full/") })
+        // The smoke artifacts are still complete.
+        XCTAssertEqual(try plannedFiles([]), [])
+    }
+
+    /// An unknown profile is an error that names the known ones.
+    func testUnknownProfileIsAnError() throws {
+        let result = try make(["-n", metrics], profile: "fast")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("unknown PROFILE 'fast'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("default smoke full"), result.stderr)
+    }
+}
