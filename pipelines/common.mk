@@ -52,7 +52,8 @@ endif
 
 # Put in front of every stage command (the target-specific variable STAGE names the stage),
 # so a cluster run can wrap each stage, e.g. in srun, without touching the rules below.
-RUN ?=
+# Recursive, so that it may refer to $(STAGE); empty here (not read from the environment).
+RUN =
 
 # MARK: Settings stamps
 
@@ -60,9 +61,9 @@ RUN ?=
 # exact command line of the stage that writes it (without the binary's folder, with DATA
 # written as <DATA>). The stamp is rewritten only when that text changes, whether the
 # change comes from a .mk file or the command line, so exactly the stages whose options
-# changed rerun, with their dependents. `make -n` writes no stamp. A missing stamp of an
-# existing artifact takes the artifact's time: artifacts made before stamps existed are
-# kept as they are.
+# changed rerun, with their dependents. A missing stamp of an existing artifact is written
+# when make reads this file (also under `make -n`) with the artifact's time: artifacts made
+# before stamps existed are kept as they are. Otherwise `make -n` writes no stamp.
 .PHONY: settings-changed
 settings-changed: ;
 
@@ -70,11 +71,14 @@ settings-changed: ;
 # $(strip): make 4.3 sometimes keeps the final newline that $(file <) should drop.)
 text_differs = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
 
+# $(call write_stamp,STAMP,TEXT): the shell command that writes TEXT to STAMP atomically.
+write_stamp = mkdir -p $(dir $(1)) && printf '%s\n' '$(subst ','\'',$(2))' > $(1).tmp && mv $(1).tmp $(1)
+
 # $(call settings_stamp,STAMP,TEXT,ARTIFACT)
 define settings_stamp
+$(if $(wildcard $(3)),$(if $(wildcard $(1)),,$(shell $(call write_stamp,$(1),$(2)) && touch -r $(3) $(1))))
 $(1): $(if $(call text_differs,$(strip $(file < $(1))),$(2)),settings-changed)
-	@mkdir -p $$(@D) && printf '%s\n' '$(subst ','\'',$(2))' > $$@.tmp && \
-	  { [ -e $$@ ] || [ ! -e $(3) ] || touch -r $(3) $$@.tmp; } && mv $$@.tmp $$@
+	@$(call write_stamp,$(1),$(2))
 endef
 
 # $(call stage_rule,DS,PATH,STAGE,INPUTS,ARGUMENTS[,AFTER]): the rule for $(DATA)/DS/PATH,

@@ -141,6 +141,16 @@ final class MakeContractTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: datasetDir.appendingPathComponent("summary.txt").path))
     }
 
+    /// Artifacts without settings stamps (made before stamps existed) are kept: the stamps
+    /// are written with the artifacts' times and nothing reruns.
+    func testMissingStampsAdoptExistingArtifacts() throws {
+        try FileManager.default.removeItem(at: datasetDir.appendingPathComponent(".settings"))
+        XCTAssertEqual(try plannedFiles([]), [])
+        XCTAssertEqual(try make(["-q", metrics]).status, 0)
+        let stamp = datasetDir.appendingPathComponent(".settings/models/standard.h5").path
+        XCTAssertTrue(try String(contentsOfFile: stamp, encoding: .utf8).hasPrefix("train --images <DATA>/\(Self.dataset)/images.h5"))
+    }
+
     /// A deleted intermediate artifact is rebuilt, with exactly its dependents.
     func testDeletedIntermediateRerunsItsDependents() throws {
         let before = try snapshot()
