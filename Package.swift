@@ -68,6 +68,11 @@ targets += [
     .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "Randomness", "TestSupport"]),
 ]
 
+// MARK: Shards and clusters (issue 13): merge-shards joins the part files of --shard runs
+targets += [
+    .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", argumentParser]),
+]
+
 let package = Package(
     name: "attrib-adv",
     dependencies: [

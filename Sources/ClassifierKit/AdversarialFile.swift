@@ -1,6 +1,7 @@
 import Foundation
 import HDF5Store
 import NeuralNet
+import PipelineKit
 
 /// Writes an adversarial file (DESIGN.md) batch by batch: `images` float32 [N, H, W, 3]
 /// (lossless), `index` int64 rows of the source images.h5, `labels`, `clean_predictions`,
@@ -9,6 +10,15 @@ import NeuralNet
 /// so a file reopened to resume an interrupted attack carries on from them.
 public struct AdversarialWriter {
     let file: H5File
+
+    /// The datasets with one row per attacked image (joined by merge-shards).
+    public static let rowDatasets = ["images", "index", "labels", "clean_predictions", "adv_predictions"]
+    /// How the per-part summaries of a sharded attack combine into the whole run's.
+    public static let shardSummaries: [String: ShardCombine] = [
+        "max_linf": .max, "clean_correct": .sum, "robust_correct": .sum,
+        "clean_accuracy": .perRow(of: "clean_correct"), "robust_accuracy": .perRow(of: "robust_correct"),
+        "fingerprint": .runFingerprint,
+    ]
 
     /// Opens a writer on a file that already holds the datasets (resuming).
     public init(resuming file: H5File) {

@@ -15,20 +15,57 @@ import HDF5Store
 public struct StageRun {
     public let output: String
     public let provenance: Provenance
+    /// Set when the run is one part of a sharded run (`--shard i/n`): the output is then a
+    /// part file that records its rows and how `merge-shards` joins it with its siblings.
+    public let shard: ShardPlan?
 
     /// Describes the run; input files are hashed here, so a missing input fails before any output exists.
-    public init(stage: String, output: String, seed: UInt64, parameters: [String: Any], inputs: [String]) throws {
+    public init(stage: String, output: String, seed: UInt64, parameters: [String: Any], inputs: [String],
+                shard: ShardPlan? = nil) throws {
         for input in inputs where !FileManager.default.fileExists(atPath: input) {
             throw StageError("\(input): input file does not exist (needed by \(stage))")
         }
         self.output = output
         self.provenance = try Provenance.make(stage: stage, parameters: parameters, inputs: inputs, seed: seed)
+        self.shard = shard
     }
 
-    /// A digest of the run's parameters and input hashes: a checkpoint written under
-    /// another fingerprint belongs to other settings or inputs and must not be resumed.
+    /// A run with a provenance made elsewhere (merge-shards writes its parts' provenance).
+    public init(output: String, provenance: Provenance) {
+        self.output = output
+        self.provenance = provenance
+        self.shard = nil
+    }
+
+    /// A digest of the run's parameters, input hashes and shard: a checkpoint written under
+    /// another fingerprint belongs to other settings, inputs or rows and must not be resumed.
     public var fingerprint: String {
-        SHA256.hex(Array((provenance.parameters + provenance.inputs.map(\.sha256).joined()).utf8))
+        Self.fingerprint(of: provenance, shard: shard?.shard)
+    }
+
+    /// `fingerprint` for a provenance; unsharded runs and `merge-shards` pass no shard.
+    public static func fingerprint(of provenance: Provenance, shard: Shard? = nil) -> String {
+        let text = provenance.parameters + provenance.inputs.map(\.sha256).joined() + (shard.map { "shard \($0)" } ?? "")
+        return SHA256.hex(Array(text.utf8))
+    }
+
+    /// A digest of everything that makes parts of one run belong together: stage, version,
+    /// parameters, seed and input contents, but not the shard.
+    public static func partFingerprint(of provenance: Provenance) -> String {
+        let text = [provenance.stage, provenance.version, provenance.parameters, String(provenance.seed)]
+            + provenance.inputs.map(\.sha256)
+        return SHA256.hex(Array(text.joined(separator: "\n").utf8))
+    }
+
+    /// Writes the provenance attributes and, for a part, its `shard` description.
+    public func stamp(_ file: H5File) throws {
+        try provenance.write(to: file)
+        if let shard {
+            let rows = shard.rows
+            try ShardPart(index: shard.shard.index, count: shard.shard.count, rows: [rows.lowerBound, rows.upperBound],
+                          total: shard.total, batch: shard.batch, fingerprint: Self.partFingerprint(of: provenance),
+                          rowDatasets: shard.rowDatasets, combine: shard.combine).write(to: file)
+        }
     }
 
     /// Runs `body` on the temporary file and publishes it on success.
@@ -38,7 +75,7 @@ public struct StageRun {
             let file = try H5File.create(temporaryPath)
             defer { file.close() }
             let result = try body(file)
-            try provenance.write(to: file)
+            try stamp(file)
             file.close()
             return result
         }

@@ -28,7 +28,10 @@ struct AttackStage: ParsableCommand {
             with --restarts, each image keeps its worst case. The model runs in eval mode, so
             results do not depend on --batch-size. One output file per eps: with one eps,
             --output is the file; with several, --output is a directory and files are named
-            <model>-eps<e>.h5 with e as written on the command line.
+            <model>-eps<e>.h5 with e as written on the command line. With --shard i/n only that
+            contiguous part of the split is attacked (per-image random streams make every image's
+            result the same as in an unsharded run); merge-shards joins the parts, which in
+            directory mode are named <model>-eps<e>.part<i>of<n>.h5.
             """)
 
     @Option(help: "The dataset (prepare-data output).")
@@ -55,6 +58,7 @@ struct AttackStage: ParsableCommand {
     var output: String
     @Flag(help: "Continue an interrupted attack from <output>.checkpoint if it matches these settings and inputs.")
     var resume = false
+    @OptionGroup var sharding: ShardOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -79,18 +83,24 @@ struct AttackStage: ParsableCommand {
         let imageSet = try ImageSet(images)
         let network = try ResNet.load(from: model)
         try imageSet.checkCompatible(with: network, modelPath: model)
-        let indices = imageSet.indices(of: DataSplit(rawValue: split)!)
-        guard !indices.isEmpty else { throw StageError("\(images): the \(split) split is empty") }
+        let splitIndices = imageSet.indices(of: DataSplit(rawValue: split)!)
+        guard !splitIndices.isEmpty else { throw StageError("\(images): the \(split) split is empty") }
+        let indices = Array(splitIndices[sharding.rows(of: splitIndices.count, batch: batchSize)])
         let modelName = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
 
         var table: [String] = []
         for epsText in eps {
             let attack = settings(eps: Float(epsText)!)
-            let target = eps.count == 1 ? output : (output as NSString).appendingPathComponent("\(modelName)-eps\(epsText).h5")
+            let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
+            let target = eps.count == 1 ? output : (output as NSString).appendingPathComponent("\(modelName)-eps\(epsText)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split, "label": label.rawValue, "batch_size": batchSize]) { $1 }
+            let shard = sharding.value.map {
+                ShardPlan(shard: $0, total: splitIndices.count, batch: batchSize, rowDatasets: AdversarialWriter.rowDatasets,
+                          combine: AdversarialWriter.shardSummaries)
+            }
             let run = try StageRun(stage: "attack", output: target, seed: common.seed, parameters: parameters,
-                                   inputs: [images, model])
+                                   inputs: [images, model], shard: shard)
             // The work file survives an interruption (unlike StageRun's partial files): with
             // --resume the attack continues after its last finished batch. Each batch is
             // appended and the file closed again, so a kill loses at most that batch.
@@ -128,7 +138,7 @@ struct AttackStage: ParsableCommand {
             let (cleanCorrect, advCorrect) = try AdversarialWriter(resuming: file).correct
             try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
             try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
-            try run.provenance.write(to: file)
+            try run.stamp(file)
             file.close()
             try AtomicOutput.publish(workPath, to: target)
             progress.finish()

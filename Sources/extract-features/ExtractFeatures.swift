@@ -14,7 +14,9 @@ struct ExtractFeatures: ParsableCommand {
         discussion: """
             Input is either a split of an images.h5 (--images with --split) or an adversarial file
             (--adversarial). For an adversarial file, the images.h5 it was made from must be
-            unchanged: its SHA-256 is checked against the adversarial file's provenance.
+            unchanged: its SHA-256 is checked against the adversarial file's provenance. With
+            --shard i/n only that contiguous part of the split's (or adversarial file's) rows is
+            processed; merge-shards joins the part files.
             """)
 
     @Option(help: "The model file.")
@@ -29,6 +31,7 @@ struct ExtractFeatures: ParsableCommand {
     var batchSize = 256
     @Option(help: "Output features file.")
     var output: String
+    @OptionGroup var sharding: ShardOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -53,32 +56,37 @@ struct ExtractFeatures: ParsableCommand {
         } else {
             try ImagesSource(images!, split: DataSplit(rawValue: split!)!, model: network, modelPath: model)
         }
+        let shard = sharding.value.map {
+            ShardPlan(shard: $0, total: source.count, batch: batchSize, rowDatasets: ["features", "logits", "predictions", "labels", "index"])
+        }
         let run = try StageRun(stage: "extract-features", output: output, seed: common.seed,
                                parameters: ["set": source.setName, "batch_size": batchSize],
-                               inputs: [model, source.path])
-        let n = source.count
+                               inputs: [model, source.path], shard: shard)
+        let rows = sharding.rows(of: source.count, batch: batchSize)
+        let n = rows.count
+        let labels = Array(source.labels[rows]), index = Array(source.index[rows])
         let progress = Progress("extract-features \(source.setName)", total: n)
         var predictions: [Int32] = []
         try run.run { file in
             try file.createAppendable("features", of: Float.self, rowShape: [network.config.featureDimension], chunkRows: 256)
             try file.createAppendable("logits", of: Float.self, rowShape: [network.config.numClasses], chunkRows: 256)
-            for start in stride(from: 0, to: n, by: batchSize) {
-                let rows = start..<min(start + batchSize, n)
-                let (logits, features) = try network.logitsAndFeatures(try source.batch(rows))
+            for start in stride(from: rows.lowerBound, to: rows.upperBound, by: batchSize) {
+                let batch = start..<min(start + batchSize, rows.upperBound)
+                let (logits, features) = try network.logitsAndFeatures(try source.batch(batch))
                 try file.append("features", features.data)
                 try file.append("logits", logits.data)
                 predictions += ResNet.argmax(logits).map(Int32.init)
-                progress.advance(by: rows.count)
+                progress.advance(by: batch.count)
             }
             try file.write("predictions", predictions, shape: [n])
-            try file.write("labels", source.labels, shape: [n])
-            try file.write("index", source.index, shape: [n])
+            try file.write("labels", labels, shape: [n])
+            try file.write("index", index, shape: [n])
             try file.setAttribute("split", .string(source.setName))
             try file.setAttribute("source", .string(source.path))
             try file.setAttribute("model", .string(model))
         }
         progress.finish()
-        let correct = zip(predictions, source.labels).filter { $0 == $1 }.count
+        let correct = zip(predictions, labels).filter { $0 == $1 }.count
         Log.info(String(format: "extract-features: %@, accuracy %.4f (%d/%d) → %@", source.setName,
                         Double(correct) / Double(max(n, 1)), correct, n, output))
     }

@@ -18,7 +18,8 @@ enum AttributeNormalisation: String, ExpressibleByArgument, CaseIterable {
 struct PredictAttributes: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict-attributes",
-        abstract: "Predicted attributes A = θ(x)W, class scores Aᵀφ(y) and the attribute-based prediction for a features file.")
+        abstract: "Predicted attributes A = θ(x)W, class scores Aᵀφ(y) and the attribute-based prediction for a features file.",
+        discussion: "With --shard i/n only that contiguous part of the features file's rows is processed; merge-shards joins the part files.")
 
     @Option(help: "SJE file (fit-sje output).")
     var sje: String
@@ -31,6 +32,7 @@ struct PredictAttributes: ParsableCommand {
     @Option(help: "Rows per batch streamed from the features file.")
     var batchSize = 1024
 
+    @OptionGroup var sharding: ShardOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -50,24 +52,32 @@ struct PredictAttributes: ParsableCommand {
         guard shape.count == 2, shape[1] == model.featureDimension else {
             throw StageError("\(features): /features has shape \(shape), but the SJE \(sje) expects [N, \(model.featureDimension)]")
         }
-        let n = shape[0]
-        let labels = try input.read("labels", as: Int32.self, expectingShape: [n]).data
-        let index = input.exists("index") ? try input.read("index", as: Int64.self, expectingShape: [n]).data : (0..<Int64(n)).map { $0 }
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= model.classCount }) {
-            throw StageError("\(features): /labels row \(bad) is \(labels[bad]), but the SJE has \(model.classCount) classes")
+        let total = shape[0]
+        let allLabels = try input.read("labels", as: Int32.self, expectingShape: [total]).data
+        let allIndex = input.exists("index") ? try input.read("index", as: Int64.self, expectingShape: [total]).data
+                                             : (0..<Int64(total)).map { $0 }
+        let rows = sharding.rows(of: total, batch: batchSize)
+        let n = rows.count
+        let labels = Array(allLabels[rows]), index = Array(allIndex[rows])
+        if let bad = allLabels.firstIndex(where: { $0 < 0 || Int($0) >= model.classCount }) {
+            throw StageError("\(features): /labels row \(bad) is \(allLabels[bad]), but the SJE has \(model.classCount) classes")
         }
 
         let run = try StageRun(stage: "predict-attributes", output: output, seed: common.seed,
                                parameters: ["attribute_normalisation": attributeNormalisation.rawValue, "batch_size": batchSize],
-                               inputs: [sje, features])
+                               inputs: [sje, features],
+                               shard: sharding.value.map {
+                                   ShardPlan(shard: $0, total: total, batch: batchSize,
+                                             rowDatasets: ["attributes", "scores", "predictions", "labels", "index"])
+                               })
         let progress = Progress("predict-attributes", total: n)
         var predictions: [Int32] = []
         try run.run { file in
             try file.createAppendable("attributes", of: Float.self, rowShape: [model.attributeCount], chunkRows: 256)
             try file.createAppendable("scores", of: Float.self, rowShape: [model.classCount], chunkRows: 256)
-            for start in stride(from: 0, to: n, by: batchSize) {
-                let rows = start..<min(start + batchSize, n)
-                var attributes = model.attributes(features: try input.readRows("features", rows, as: Float.self).data)
+            for start in stride(from: rows.lowerBound, to: rows.upperBound, by: batchSize) {
+                let batch = start..<min(start + batchSize, rows.upperBound)
+                var attributes = model.attributes(features: try input.readRows("features", batch, as: Float.self).data)
                 if attributeNormalisation == .l2 {
                     FeatureNormaliser(kind: .l2).apply(to: &attributes, dimension: model.attributeCount)
                 }
@@ -75,7 +85,7 @@ struct PredictAttributes: ParsableCommand {
                 predictions += SJE.argmax(scores: scores, classes: model.classCount)
                 try file.append("attributes", attributes)
                 try file.append("scores", scores)
-                progress.advance(by: rows.count)
+                progress.advance(by: batch.count)
             }
             try file.write("predictions", predictions, shape: [n])
             try file.write("labels", labels, shape: [n])
