@@ -55,16 +55,16 @@ targets += [
     .executableTarget(name: "train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "adv-train", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "attack", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "extract-features", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "extract-features", dependencies: ["ClassifierKit", "AttributeSpace", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
     .testTarget(name: "ClassifierKitTests", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "Randomness", "TestSupport"]),
 ]
 
 // MARK: Attribute stages: SJE, predicted attributes, quantification (issue 6)
 targets += [
     .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness"], swiftSettings: fastMath),
-    .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "predict-attributes", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "quantify", dependencies: ["AttributeSpace", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "Tensors", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "predict-attributes", dependencies: ["AttributeSpace", "Tensors", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "quantify", dependencies: ["AttributeSpace", "Tensors", "HDF5Store", "PipelineKit", argumentParser]),
     .testTarget(name: "AttributeSpaceTests", dependencies: ["AttributeSpace", "Randomness", "TestSupport"]),
 ]
 

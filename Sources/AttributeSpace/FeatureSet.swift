@@ -1,8 +1,9 @@
 import Foundation
 import HDF5Store
 
-/// A features file (DESIGN.md): `features` [N, D], `labels` int32 [N], `index` int64 [N]
-/// (rows of the source images.h5), optional `predictions` and `logits`.
+/// A features file read whole (SJE training makes many passes over it), through
+/// `FeaturesFile`: lengths agree, every feature is finite, and the labels (and the model's
+/// classes, when logits are stored) are those of the dataset the features are used with.
 public struct FeatureSet {
     public let path: String
     public var features: [Float]
@@ -12,24 +13,13 @@ public struct FeatureSet {
 
     public var count: Int { labels.count }
 
-    /// Reads a features file whole (SJE training makes many passes over it), checking
-    /// that its datasets agree in length.
-    public static func read(_ path: String) throws -> FeatureSet {
-        let file = try H5File.open(path)
-        defer { file.close() }
-        let features = try file.read("features", as: Float.self, expectingShape: [nil, nil])
-        let n = features.shape[0]
-        let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
-        let index = file.exists("index") ? try file.read("index", as: Int64.self, expectingShape: [n]).data : (0..<Int64(n)).map { $0 }
-        return FeatureSet(path: path, features: features.data, dimension: features.shape[1], labels: labels, index: index)
-    }
-
-    /// Throws unless every label is a valid class index.
-    public func checkLabels(classCount: Int, classSource: String) throws {
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
-            throw H5Error(file: path, object: "/labels",
-                          message: "row \(bad) has label \(labels[bad]), but \(classSource) has \(classCount) classes")
-        }
+    /// Reads the features file at `path`, checking its classes against `classCount` classes
+    /// of `classSource` before the features are read.
+    public static func read(_ path: String, classCount: Int, classSource: String) throws -> FeatureSet {
+        let file = try FeaturesFile(path)
+        try file.checkClasses(classCount, of: classSource)
+        return FeatureSet(path: path, features: try file.allFeatures(), dimension: file.dimension, labels: file.labels,
+                          index: file.index)
     }
 }
 
@@ -49,6 +39,7 @@ public struct ClassAttributeTable {
         let classNames = try file.readStrings("class_names")
         let attributeNames = try file.readStrings("attribute_names")
         let values = try file.read("class_attributes", as: Float.self, expectingShape: [classNames.count, attributeNames.count])
+        try NumberCheck.requireFinite(values.data, rowWidth: attributeNames.count, file: path, object: "/class_attributes")
         return ClassAttributeTable(path: path, values: values.data, classNames: classNames, attributeNames: attributeNames)
     }
 }

@@ -23,6 +23,8 @@ extension SJE {
         let w = try file.read("W", as: Float.self, expectingShape: [nil, nil])
         let (d, a) = (w.shape[0], w.shape[1])
         let phi = try file.read("class_embeddings", as: Float.self, expectingShape: [nil, a])
+        try NumberCheck.requireFinite(w.data, rowWidth: a, file: file.path, object: "/W")
+        try NumberCheck.requireFinite(phi.data, rowWidth: a, file: file.path, object: "/class_embeddings")
         guard let kindName = try file.attribute("feature_normalisation").stringValue,
               let kind = FeatureNormalisation(rawValue: kindName) else {
             throw H5Error(file: file.path, object: "/ @feature_normalisation",
@@ -30,9 +32,11 @@ extension SJE {
         }
         var normaliser = FeatureNormaliser(kind: kind)
         if kind == .standardise {
-            normaliser = FeatureNormaliser(kind: kind,
-                                           mean: try file.read("feature_mean", as: Float.self, expectingShape: [d]).data,
-                                           std: try file.read("feature_std", as: Float.self, expectingShape: [d]).data)
+            let mean = try file.read("feature_mean", as: Float.self, expectingShape: [d]).data
+            let std = try file.read("feature_std", as: Float.self, expectingShape: [d]).data
+            try NumberCheck.requireFinite(mean, file: file.path, object: "/feature_mean")
+            try NumberCheck.requireFinite(std, file: file.path, object: "/feature_std")
+            normaliser = FeatureNormaliser(kind: kind, mean: mean, std: std)
         }
         return SJE(w: w.data, featureDimension: d, classEmbeddings: phi.data, classCount: phi.shape[0], normaliser: normaliser)
     }

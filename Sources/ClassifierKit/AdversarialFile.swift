@@ -71,3 +71,90 @@ public struct AdversarialWriter {
         try file.setAttribute("robust_correct", .int(Int64(robustCorrect + zip(result.predictions, labels).filter { $0 == $1 }.count)))
     }
 }
+
+/// Reads an adversarial file (attack output) batch by batch, refusing numbers that cannot
+/// be adversarial images of its source: every `index` must be a row of the source
+/// images.h5 with the same label, and every pixel finite, in [0, 1] and within the file's
+/// recorded `eps` (+1e-6) of the source pixel. Pixels are checked as each batch is read,
+/// so the file is never loaded whole; an error names the file, the dataset and the first
+/// bad row.
+public final class AdversarialReader {
+    public let path: String
+    let file: H5File
+    /// The images.h5 the adversarials were made from.
+    public let source: ImageSet
+    public let count: Int
+    public let imageSize: Int
+    public let labels: [Int32]
+    /// Rows of the source images.h5.
+    public let index: [Int64]
+    /// The L∞ budget recorded in the file.
+    public let eps: Double
+    /// Slack on the distance check: float32 rounding of pixels stored as x/255.
+    public static let distanceTolerance = 1e-6
+
+    /// Opens `path`, reads its per-row vectors and checks them against `source`.
+    public init(_ path: String, source: ImageSet) throws {
+        self.path = path
+        self.source = source
+        file = try H5File.open(path)
+        do {
+            let shape = try file.shape("images")
+            guard shape.count == 4, shape[3] == 3, shape[1] == shape[2] else {
+                throw H5Error(file: path, object: "/images", message: "expected float32 [N, H, W, 3], found shape \(shape)")
+            }
+            (count, imageSize) = (shape[0], shape[1])
+            guard imageSize == source.imageSize else {
+                throw StageError("\(path): stores \(imageSize)×\(imageSize) images, but its source \(source.path) "
+                                 + "\(source.imageSize)×\(source.imageSize)")
+            }
+            labels = try file.read("labels", as: Int32.self, expectingShape: [count]).data
+            index = try file.read("index", as: Int64.self, expectingShape: [count]).data
+            guard let eps = try file.attribute("eps").doubleValue, eps.isFinite, (0...1).contains(eps) else {
+                throw H5Error(file: path, object: "/ @eps", message: "expected a number in [0, 1]")
+            }
+            self.eps = eps
+            if let bad = index.firstIndex(where: { $0 < 0 || $0 >= Int64(source.count) }) {
+                throw H5Error(file: path, object: "/index",
+                              message: "row \(bad) is \(index[bad]), outside the rows 0..<\(source.count) of \(source.path)")
+            }
+            if let bad = labels.indices.first(where: { labels[$0] != source.labels[Int(index[$0])] }) {
+                throw H5Error(file: path, object: "/labels",
+                              message: "row \(bad) is \(labels[bad]), but image \(index[bad]) of \(source.path) has label "
+                                  + "\(source.labels[Int(index[bad])]): made from another images.h5?")
+            }
+        } catch {
+            file.close()
+            throw error
+        }
+    }
+
+    deinit { file.close() }
+
+    /// `adv-eps<e>`, the set name of features made from this file.
+    public var setName: String { "adv-eps\(Self.format(eps))" }
+
+    /// eps as a short decimal (0.01, 0.06, 0.12).
+    public static func format(_ eps: Double) -> String {
+        var text = String(format: "%.6f", eps)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
+    /// Rows `rows` as (N, 3, H, W) in [0, 1], checked against their source images.
+    public func batch(_ rows: Range<Int>) throws -> Tensor {
+        let values = try file.readRows("images", rows, as: Float.self).data
+        let rowSize = imageSize * imageSize * 3
+        try NumberCheck.requireWithin(values, 0...1, rowWidth: rowSize, firstRow: rows.lowerBound, file: path, object: "/images")
+        let clean = try source.loadRaw(rows.map { Int(index[$0]) })
+        let limit = Float(eps + Self.distanceTolerance)
+        for j in values.indices where abs(values[j] - Float(clean[j]) * (1 / 255)) > limit {
+            let row = rows.lowerBound + j / rowSize
+            throw H5Error(file: path, object: "/images",
+                          message: "row \(row) is \(abs(values[j] - Float(clean[j]) / 255)) away from image \(index[row]) "
+                              + "of \(source.path) in L∞, more than the file's eps \(eps)")
+        }
+        return ImageLayout.tensor(fromNHWC: values, count: rows.count, size: imageSize)
+    }
+}

@@ -44,7 +44,7 @@ public struct AttackSettings: Sendable, Equatable {
     public func validate() throws {
         guard eps >= 0 && eps <= 1 else { throw StageError("eps must be in [0, 1] (pixel units), got \(eps)") }
         guard steps >= 1 else { throw StageError("steps must be at least 1, got \(steps)") }
-        guard alpha > 0 else { throw StageError("alpha (step size) must be positive, got \(alpha)") }
+        guard alpha > 0 && alpha.isFinite else { throw StageError("alpha (step size) must be a finite positive number, got \(alpha)") }
         guard restarts >= 1 else { throw StageError("restarts must be at least 1, got \(restarts)") }
     }
 

@@ -1,10 +1,11 @@
+import ArgumentParser
 import Foundation
 import HDF5Store
 import NeuralNet
 import PipelineKit
 
 /// The dataset splits of images.h5 (`split` uint8: 0 train, 1 val, 2 test).
-public enum DataSplit: String, CaseIterable, Sendable {
+public enum DataSplit: String, CaseIterable, Sendable, ExpressibleByArgument {
     case train, val, test
 
     /// The value stored in images.h5's `split` dataset.
@@ -14,6 +15,12 @@ public enum DataSplit: String, CaseIterable, Sendable {
         case .val: 1
         case .test: 2
         }
+    }
+
+    /// The split stored as `code`, or nil for a code that is none of 0, 1, 2.
+    public init?(code: UInt8) {
+        guard let split = Self.allCases.first(where: { $0.code == code }) else { return nil }
+        self = split
     }
 }
 
@@ -47,6 +54,9 @@ public final class ImageSet {
         labels = try file.read("labels", as: Int32.self, expectingShape: [shape[0]]).data
         splits = try file.read("split", as: UInt8.self, expectingShape: [shape[0]]).data
         classNames = try file.readStrings("class_names")
+        if let bad = splits.firstIndex(where: { DataSplit(code: $0) == nil }) {
+            throw H5Error(file: path, object: "/split", message: "row \(bad) has split code \(splits[bad]); expected 0 (train), 1 (val) or 2 (test)")
+        }
         if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classNames.count }) {
             throw H5Error(file: path, object: "/labels", message: "row \(bad) has label \(labels[bad]) outside 0..<\(classNames.count)")
         }

@@ -169,11 +169,20 @@ public final class TrainingLoop {
                 } ?? ImageLayout.tensor(fromNHWC: raw, count: positions.count, size: size)
                 let labels = indices.map { Int(images.labels[$0]) }
                 let report = try step(TrainingBatch(images: x, labels: labels, imageIndices: indices, epoch: epoch))
+                guard report.loss.isFinite else {
+                    throw StageError("\(stage): training diverged: the loss is \(report.loss) at epoch \(epoch + 1), step "
+                                     + "\(batchStart / settings.batchSize + 1) of \((order.count + settings.batchSize - 1) / settings.batchSize) "
+                                     + "(learning rate \(optimizer.learningRate)); no model written — try a lower --learning-rate")
+                }
                 lossSum += Double(report.loss) * Double(positions.count)
                 for (key, value) in report.correct { correct[key, default: 0] += value }
                 progress.advance(by: positions.count)
             }
             progress.finish()
+            if let (key, _) = model.stateDict().first(where: { !$0.value.data.allSatisfy(\.isFinite) }) {
+                throw StageError("\(stage): training diverged: parameter '\(key)' is not finite after epoch \(epoch + 1); "
+                                 + "no model written — try a lower --learning-rate")
+            }
             var row: [String: Double] = [
                 "epoch": Double(epoch + 1), "learning_rate": Double(optimizer.learningRate),
                 "train_loss": lossSum / Double(order.count),

@@ -47,8 +47,13 @@ public struct TrainingOptions: ParsableArguments {
     public func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
-        guard momentum >= 0, weightDecay >= 0 else { throw ValidationError("--momentum and --weight-decay must be non-negative") }
+        guard learningRate > 0 && learningRate.isFinite else {
+            throw ValidationError("--learning-rate must be a finite positive number, got \(learningRate)")
+        }
+        guard momentum >= 0 && momentum.isFinite, weightDecay >= 0 && weightDecay.isFinite else {
+            throw ValidationError("--momentum and --weight-decay must be finite and non-negative, got \(momentum) and \(weightDecay)")
+        }
+        guard gamma > 0 && gamma.isFinite else { throw ValidationError("--gamma must be a finite positive number, got \(gamma)") }
         guard stepSize >= 1 else { throw ValidationError("--step-size must be at least 1, got \(stepSize)") }
         guard warmup > 0, warmup < 1 else { throw ValidationError("--warmup must be in (0, 1), got \(warmup)") }
         guard divFactor >= 1, finalDivFactor >= 1 else {

@@ -57,6 +57,9 @@ extension ResNet {
             switch try file.dtype(path) {
             case .float32:
                 let a = try file.read(path, as: Float.self)
+                if let bad = a.data.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("parameter '\(key)' element \(bad) (of shape \(a.shape)) is \(a.data[bad]); parameters must be finite")
+                }
                 tensors[key] = Tensor(shape: a.shape, data: a.data)
             case .int64 where key.hasSuffix("num_batches_tracked"):
                 counters[key] = try file.readScalar(path, as: Int64.self)

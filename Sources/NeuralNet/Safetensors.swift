@@ -77,7 +77,11 @@ public enum Safetensors {
                 values.withUnsafeMutableBytes { dst in
                     body.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[begin..<end])) }
                 }
-                contents.tensors[key] = Tensor(shape: shape, data: values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) })
+                let decoded = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
+                if let bad = decoded.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("tensor '\(key)' element \(bad) (of shape \(shape)) is \(decoded[bad]); weights must be finite")
+                }
+                contents.tensors[key] = Tensor(shape: shape, data: decoded)
             case "I64" where key.hasSuffix("num_batches_tracked"):
                 guard count == 1, end - begin == 8 else {
                     throw fail("'\(key)': expected one int64, found shape \(shape) in \(end - begin) bytes")

@@ -34,7 +34,7 @@ public struct Provenance: Equatable {
             throw StageError("\(stage): parameters are not JSON-representable: \(parameters)")
         }
         let json = try JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])
-        let hashed = try inputs.map { Input(path: $0, sha256: try SHA256.hex(ofFile: $0)) }
+        let hashed = try inputs.map { Input(path: $0, sha256: try FileDigests.shared.sha256($0)) }
         return Provenance(stage: stage, version: ToolVersion.current, command: arguments.map(shellQuoted).joined(separator: " "),
                           parameters: String(decoding: json, as: UTF8.self), inputs: hashed, seed: seed,
                           created: ISO8601DateFormatter().string(from: Date()))

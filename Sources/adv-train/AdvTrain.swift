@@ -40,7 +40,9 @@ struct AdvTrain: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        try AttackSettings.pgd(eps: eps, steps: pgdSteps, alpha: pgdAlpha).validate()
+        do { try AttackSettings.pgd(eps: eps, steps: pgdSteps, alpha: pgdAlpha).validate() } catch let error as StageError {
+            throw ValidationError(error.message)
+        }
         guard (0...1).contains(lambda) else { throw ValidationError("--lambda must be in [0, 1], got \(lambda)") }
         guard warmupEpochs >= 0, epsRampEpochs >= 0 else { throw ValidationError("--warmup-epochs and --eps-ramp-epochs must be ≥ 0") }
     }
@@ -96,21 +98,27 @@ struct AdvTrain: ParsableCommand {
              "val_adv_accuracy": try adversarialAccuracy(model, imageSet, loop.valIndices, eps: epsilon(at: epoch) > 0 ? epsilon(at: epoch) : eps)]
         }
         let test = imageSet.indices(of: .test)
-        let testAccuracy = try loop.accuracy(of: test)
-        let testAdvAccuracy = try adversarialAccuracy(model, imageSet, test, eps: eps)
+        let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
+        let testAdvAccuracy = test.isEmpty ? nil : try adversarialAccuracy(model, imageSet, test, eps: eps)
         try run.run { file in
             try model.save(to: file)
             try loop.log.write(to: file)
             try file.setAttribute("eps", .double(Double(eps)), on: "training")
             try file.setAttribute("lambda", .double(Double(lambda)), on: "training")
             try file.setAttribute("pgd_steps", .int(Int64(pgdSteps)), on: "training")
-            try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
-            try file.setAttribute("test_adv_accuracy", .double(testAdvAccuracy), on: "training")
+            if let testAccuracy, let testAdvAccuracy {
+                try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
+                try file.setAttribute("test_adv_accuracy", .double(testAdvAccuracy), on: "training")
+            }
             try file.writeStrings("class_names", imageSet.classNames)
         }
         loop.removeCheckpoint()
-        Log.info(String(format: "adv-train: test accuracy %.4f clean, %.4f under PGD eps %g → %@",
-                        testAccuracy, testAdvAccuracy, eps, output))
+        if let testAccuracy, let testAdvAccuracy {
+            Log.info(String(format: "adv-train: test accuracy %.4f clean, %.4f under PGD eps %g → %@",
+                            testAccuracy, testAdvAccuracy, eps, output))
+        } else {
+            Log.info("adv-train: no test images → \(output)")
+        }
     }
 
     func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {

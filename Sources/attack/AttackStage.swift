@@ -41,7 +41,7 @@ struct AttackStage: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "One or more L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12.")
     var eps: [String]
     @Option(help: "Split to attack: train, val or test.")
-    var split = "test"
+    var split = DataSplit.test
     @Option(help: "Attack: ifgsm or pgd.")
     var method = AttackMethod.ifgsm
     @Option(help: "Steps (default: Kurakin's rule for ifgsm, 10 for pgd).")
@@ -65,10 +65,14 @@ struct AttackStage: ParsableCommand {
         guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
         for e in eps {
             guard let value = Float(e) else { throw ValidationError("--eps \(e) is not a number") }
-            try settings(eps: value).validate()
+            do { try settings(eps: value).validate() } catch let error as StageError { throw ValidationError(error.message) }
         }
-        guard DataSplit(rawValue: split) != nil else { throw ValidationError("--split must be train, val or test, got \(split)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        var isDirectory: ObjCBool = false
+        if eps.count > 1, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("with several --eps, --output names a directory (one <model>-eps<e>.h5 per eps), "
+                                  + "but \(output) is an existing file")
+        }
     }
 
     func settings(eps: Float) -> AttackSettings {
@@ -83,7 +87,7 @@ struct AttackStage: ParsableCommand {
         let imageSet = try ImageSet(images)
         let network = try ResNet.load(from: model)
         try imageSet.checkCompatible(with: network, modelPath: model)
-        let splitIndices = imageSet.indices(of: DataSplit(rawValue: split)!)
+        let splitIndices = imageSet.indices(of: split)
         guard !splitIndices.isEmpty else { throw StageError("\(images): the \(split) split is empty") }
         let indices = Array(splitIndices[sharding.rows(of: splitIndices.count, batch: batchSize)])
         let modelName = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -94,7 +98,7 @@ struct AttackStage: ParsableCommand {
             let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
             let target = eps.count == 1 ? output : (output as NSString).appendingPathComponent("\(modelName)-eps\(epsText)\(partSuffix).h5")
             var parameters = attack.parameters
-            parameters.merge(["split": split, "label": label.rawValue, "batch_size": batchSize]) { $1 }
+            parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let shard = sharding.value.map {
                 ShardPlan(shard: $0, total: splitIndices.count, batch: batchSize, rowDatasets: AdversarialWriter.rowDatasets,
                           combine: AdversarialWriter.shardSummaries)
@@ -113,7 +117,7 @@ struct AttackStage: ParsableCommand {
                 if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
                 let file = try H5File.create(workPath)
                 _ = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack, sourceImages: images,
-                                          model: model, split: split, labelMode: label.rawValue)
+                                          model: model, split: split.rawValue, labelMode: label.rawValue)
                 try file.setAttribute("fingerprint", .string(run.fingerprint))
                 file.close()
             } else {

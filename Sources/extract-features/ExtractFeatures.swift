@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttributeSpace
 import ClassifierKit
 import Foundation
 import HDF5Store
@@ -13,19 +14,21 @@ struct ExtractFeatures: ParsableCommand {
         abstract: "Write a model's penultimate features (after global average pooling), logits and predictions.",
         discussion: """
             Input is either a split of an images.h5 (--images with --split) or an adversarial file
-            (--adversarial). For an adversarial file, the images.h5 it was made from must be
-            unchanged: its SHA-256 is checked against the adversarial file's provenance. With
-            --shard i/n only that contiguous part of the split's (or adversarial file's) rows is
-            processed; merge-shards joins the part files.
+            (--adversarial). An adversarial file is checked against the images.h5 it was made from
+            (--images, default: the file's source_images attribute): that file must be the one its
+            provenance hashed, every index one of its rows, and every pixel finite, in [0, 1] and
+            within the file's eps of the source pixel. A model trained by this pipeline must have
+            been trained on the same images.h5. With --shard i/n only that contiguous part of the
+            split's (or adversarial file's) rows is processed; merge-shards joins the part files.
             """)
 
     @Option(help: "The model file.")
     var model: String
-    @Option(help: "The dataset (prepare-data output), with --split.")
+    @Option(help: "The dataset (prepare-data output): with --split, the images to run; with --adversarial, their source.")
     var images: String?
     @Option(help: "Split of --images: train, val or test.")
-    var split: String?
-    @Option(help: "An adversarial file (attack output) instead of --images.")
+    var split: DataSplit?
+    @Option(help: "An adversarial file (attack output) instead of a split of --images.")
     var adversarial: String?
     @Option(help: "Images per batch.")
     var batchSize = 256
@@ -35,15 +38,11 @@ struct ExtractFeatures: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        switch (images, adversarial) {
-        case (.some, .none):
-            guard let split, DataSplit(rawValue: split) != nil else {
-                throw ValidationError("--images needs --split train, val or test")
-            }
-        case (.none, .some):
-            guard split == nil else { throw ValidationError("--split applies to --images, not --adversarial") }
-        default:
-            throw ValidationError("give exactly one of --images (with --split) or --adversarial")
+        switch (images, split, adversarial) {
+        case (.some, .some, .none), (_, .none, .some): break
+        case (_, .some, .some): throw ValidationError("--split applies to --images, not --adversarial")
+        case (.some, .none, .none): throw ValidationError("--images needs --split train, val or test")
+        default: throw ValidationError("give --images with --split, or --adversarial")
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
     }
@@ -51,11 +50,13 @@ struct ExtractFeatures: ParsableCommand {
     func run() throws {
         Engine.configure(threads: common.threads)
         let network = try ResNet.load(from: model)
+        let chain = ProvenanceChain()
         let source: any FeatureSource = if let adversarial {
-            try AdversarialSource(adversarial, model: network, modelPath: model)
+            try AdversarialSource(adversarial, images: images, model: network, modelPath: model, chain: chain)
         } else {
-            try ImagesSource(images!, split: DataSplit(rawValue: split!)!, model: network, modelPath: model)
+            try ImagesSource(images!, split: split!, model: network, modelPath: model)
         }
+        try source.checkModel(model, chain: chain)
         let shard = sharding.value.map {
             ShardPlan(shard: $0, total: source.count, batch: batchSize, rowDatasets: ["features", "logits", "predictions", "labels", "index"])
         }
@@ -68,22 +69,16 @@ struct ExtractFeatures: ParsableCommand {
         let progress = Progress("extract-features \(source.setName)", total: n)
         var predictions: [Int32] = []
         try run.run { file in
-            try file.createAppendable("features", of: Float.self, rowShape: [network.config.featureDimension], chunkRows: 256)
-            try file.createAppendable("logits", of: Float.self, rowShape: [network.config.numClasses], chunkRows: 256)
+            var writer = try FeaturesFile.Writer(file: file, dimension: network.config.featureDimension,
+                                                 classCount: network.config.numClasses)
             for start in stride(from: rows.lowerBound, to: rows.upperBound, by: batchSize) {
                 let batch = start..<min(start + batchSize, rows.upperBound)
                 let (logits, features) = try network.logitsAndFeatures(try source.batch(batch))
-                try file.append("features", features.data)
-                try file.append("logits", logits.data)
-                predictions += ResNet.argmax(logits).map(Int32.init)
+                try writer.append(features: features.data, logits: logits.data)
                 progress.advance(by: batch.count)
             }
-            try file.write("predictions", predictions, shape: [n])
-            try file.write("labels", labels, shape: [n])
-            try file.write("index", index, shape: [n])
-            try file.setAttribute("split", .string(source.setName))
-            try file.setAttribute("source", .string(source.path))
-            try file.setAttribute("model", .string(model))
+            predictions = writer.writtenPredictions
+            try writer.finish(labels: labels, index: index, setName: source.setName, source: source.path, model: model)
         }
         progress.finish()
         let correct = zip(predictions, labels).filter { $0 == $1 }.count
@@ -95,94 +90,78 @@ struct ExtractFeatures: ParsableCommand {
 /// Where extract-features reads images from.
 protocol FeatureSource {
     var path: String { get }
-    /// `train`, `val`, `test` or `adv-eps<e>`.
+    /// `train`, `val` or `test`, or `adv-eps<e>`.
     var setName: String { get }
     var count: Int { get }
     var labels: [Int32] { get }
     var index: [Int64] { get }
+    /// The images.h5 the rows come from.
+    var images: ImageSet { get }
     /// Rows `rows` of the source as (N, 3, H, W) in [0, 1].
     func batch(_ rows: Range<Int>) throws -> Tensor
+}
+
+extension FeatureSource {
+    /// A model this pipeline trained must have been trained on these images.
+    func checkModel(_ modelPath: String, chain: ProvenanceChain) throws {
+        guard let stage = try chain.provenance(of: modelPath)?.stage, ["train", "adv-train"].contains(stage) else { return }
+        try chain.requireDerived(modelPath, from: images.path, as: "images")
+    }
 }
 
 struct ImagesSource: FeatureSource {
     let path: String
     let setName: String
-    let set: ImageSet
+    let images: ImageSet
     let rows: [Int]
     var count: Int { rows.count }
-    var labels: [Int32] { rows.map { set.labels[$0] } }
+    var labels: [Int32] { rows.map { images.labels[$0] } }
     var index: [Int64] { rows.map(Int64.init) }
 
     init(_ path: String, split: DataSplit, model: ResNet, modelPath: String) throws {
         self.path = path
         setName = split.rawValue
-        set = try ImageSet(path)
-        try set.checkCompatible(with: model, modelPath: modelPath)
-        rows = set.indices(of: split)
+        images = try ImageSet(path)
+        try images.checkCompatible(with: model, modelPath: modelPath)
+        rows = images.indices(of: split)
     }
 
-    func batch(_ range: Range<Int>) throws -> Tensor { try set.batch(Array(rows[range])) }
+    func batch(_ range: Range<Int>) throws -> Tensor { try images.batch(Array(rows[range])) }
 }
 
 struct AdversarialSource: FeatureSource {
     let path: String
-    let setName: String
-    let file: H5File
-    let count: Int
-    let size: Int
-    let labels: [Int32]
-    let index: [Int64]
+    let reader: AdversarialReader
+    var setName: String { reader.setName }
+    var count: Int { reader.count }
+    var labels: [Int32] { reader.labels }
+    var index: [Int64] { reader.index }
+    var images: ImageSet { reader.source }
 
-    init(_ path: String, model: ResNet, modelPath: String) throws {
+    /// Opens the adversarial file and its source images (`images`, or the file's
+    /// `source_images`), which must be the images.h5 its provenance hashed; the model the
+    /// attack ran against must be unchanged if it is still on disk.
+    init(_ path: String, images: String?, model: ResNet, modelPath: String, chain: ProvenanceChain) throws {
         self.path = path
-        file = try H5File.open(path)
-        let shape = try file.shape("images")
-        guard shape.count == 4, shape[3] == 3, shape[1] == shape[2] else {
-            throw H5Error(file: path, object: "/images", message: "expected float32 [N, H, W, 3], found shape \(shape)")
+        let file = try H5File.open(path)
+        let recorded = try file.hasAttribute("source_images") ? file.attribute("source_images").stringValue : nil
+        let attackedModel = try file.hasAttribute("model") ? file.attribute("model").stringValue : nil
+        file.close()
+        guard let sourcePath = images ?? recorded else {
+            throw StageError("\(path): no source_images attribute; give the images.h5 it was made from with --images")
         }
-        count = shape[0]
-        size = shape[1]
-        guard size == model.config.inputSize else {
-            throw StageError("\(modelPath): the model takes \(model.config.inputSize)×\(model.config.inputSize) images, "
-                             + "but \(path) stores \(size)×\(size)")
+        guard FileManager.default.fileExists(atPath: sourcePath) else {
+            throw StageError("\(sourcePath): the source images of \(path) are gone; cannot check its pixels "
+                             + "(give the images.h5 it was made from with --images)")
         }
-        labels = try file.read("labels", as: Int32.self, expectingShape: [count]).data
-        index = try file.read("index", as: Int64.self, expectingShape: [count]).data
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= model.config.numClasses }) {
-            throw StageError("\(path): /labels row \(bad) is \(labels[bad]), but \(modelPath) predicts \(model.config.numClasses) classes")
+        try chain.requireDerived(path, from: sourcePath, as: "images")
+        if let attackedModel, FileManager.default.fileExists(atPath: attackedModel) {
+            try chain.requireDerived(path, from: attackedModel, as: "model")
         }
-        guard let eps = try file.attribute("eps").doubleValue else {
-            throw H5Error(file: path, object: "/ @eps", message: "expected a number")
-        }
-        setName = "adv-eps\(Self.format(eps))"
-        try Self.checkSource(of: file)
+        let source = try ImageSet(sourcePath)
+        try source.checkCompatible(with: model, modelPath: modelPath)
+        reader = try AdversarialReader(path, source: source)
     }
 
-    /// The images.h5 an adversarial file was made from must be the one its provenance hashed.
-    static func checkSource(of file: H5File) throws {
-        guard let source = try file.attribute("source_images").stringValue else { return }
-        let provenance = try Provenance.read(from: file)
-        guard let recorded = provenance.inputs.first(where: { $0.path == source }) else { return }
-        guard FileManager.default.fileExists(atPath: source) else {
-            Log.warning("\(file.path): its source images \(source) are gone; cannot check they are unchanged")
-            return
-        }
-        let current = try SHA256.hex(ofFile: source)
-        guard current == recorded.sha256 else {
-            throw StageError("\(file.path): its source images \(source) have changed since the attack "
-                             + "(SHA-256 \(current.prefix(12))… now, \(recorded.sha256.prefix(12))… then); rerun the attack")
-        }
-    }
-
-    /// eps as a short decimal (0.01, 0.06, 0.12).
-    static func format(_ eps: Double) -> String {
-        var text = String(format: "%.6f", eps)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
-    }
-
-    func batch(_ rows: Range<Int>) throws -> Tensor {
-        ImageLayout.tensor(fromNHWC: try file.readRows("images", rows, as: Float.self).data, count: rows.count, size: size)
-    }
+    func batch(_ rows: Range<Int>) throws -> Tensor { try reader.batch(rows) }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HDF5Store
 import PipelineKit
+import Tensors
 
 extension FeatureNormalisation: ExpressibleByArgument {}
 extension ClassNormalisation: ExpressibleByArgument {}
@@ -45,20 +46,27 @@ struct FitSJE: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, got \(learningRate)") }
+        guard learningRate > 0 && learningRate.isFinite else {
+            throw ValidationError("--learning-rate must be a finite positive number, got \(learningRate)")
+        }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let patience, patience < 1 { throw ValidationError("--patience must be at least 1, got \(patience)") }
     }
 
     func run() throws {
+        Engine.configure(threads: common.threads)
+        Log.verbose("fit-sje: \(Engine.threadCount) thread(s)")
         let table = try ClassAttributeTable.read(images)
-        let train = try FeatureSet.read(features)
-        let val = try FeatureSet.read(valFeatures)
+        // Training and validation features of one model, made from these images.
+        let chain = ProvenanceChain()
+        try chain.requireDerived(features, from: images, as: "images")
+        try chain.requireDerived(valFeatures, from: images, as: "images")
+        try chain.requireSameModel(features, valFeatures)
+        let train = try FeatureSet.read(features, classCount: table.classCount, classSource: images)
+        let val = try FeatureSet.read(valFeatures, classCount: table.classCount, classSource: images)
         guard val.dimension == train.dimension else {
             throw StageError("\(valFeatures): /features has dimension \(val.dimension), but \(features) has \(train.dimension)")
         }
-        try train.checkLabels(classCount: table.classCount, classSource: images)
-        try val.checkLabels(classCount: table.classCount, classSource: images)
 
         var options = SJETrainingOptions()
         options.learningRate = learningRate

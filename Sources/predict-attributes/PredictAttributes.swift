@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import HDF5Store
 import PipelineKit
+import Tensors
 
 /// How predicted attribute vectors are stored.
 enum AttributeNormalisation: String, ExpressibleByArgument, CaseIterable {
@@ -40,28 +41,27 @@ struct PredictAttributes: ParsableCommand {
     }
 
     func run() throws {
+        Engine.configure(threads: common.threads)
+        Log.verbose("predict-attributes: \(Engine.threadCount) thread(s)")
         let sjeFile = try H5File.open(sje)
         let model = try SJE.read(from: sjeFile)
         let classNames = try sjeFile.readStrings("class_names")
         let attributeNames = try sjeFile.readStrings("attribute_names")
         sjeFile.close()
 
-        let input = try H5File.open(features)
-        defer { input.close() }
-        let shape = try input.shape("features")
-        guard shape.count == 2, shape[1] == model.featureDimension else {
-            throw StageError("\(features): /features has shape \(shape), but the SJE \(sje) expects [N, \(model.featureDimension)]")
+        let input = try FeaturesFile(features)
+        guard input.dimension == model.featureDimension else {
+            throw StageError("\(features): /features has shape [\(input.count), \(input.dimension)], but the SJE \(sje) expects [N, \(model.featureDimension)]")
         }
-        let total = shape[0]
-        let allLabels = try input.read("labels", as: Int32.self, expectingShape: [total]).data
-        let allIndex = input.exists("index") ? try input.read("index", as: Int64.self, expectingShape: [total]).data
-                                             : (0..<Int64(total)).map { $0 }
+        try input.checkClasses(model.classCount, of: "the SJE \(sje)")
+        // The SJE was fitted on features of one model and images: these must be the same.
+        let chain = ProvenanceChain()
+        try chain.requireSameModel(sje, features)
+        try chain.requireSameImages(sje, features)
+        let total = input.count
         let rows = sharding.rows(of: total, batch: batchSize)
         let n = rows.count
-        let labels = Array(allLabels[rows]), index = Array(allIndex[rows])
-        if let bad = allLabels.firstIndex(where: { $0 < 0 || Int($0) >= model.classCount }) {
-            throw StageError("\(features): /labels row \(bad) is \(allLabels[bad]), but the SJE has \(model.classCount) classes")
-        }
+        let labels = Array(input.labels[rows]), index = Array(input.index[rows])
 
         let run = try StageRun(stage: "predict-attributes", output: output, seed: common.seed,
                                parameters: ["attribute_normalisation": attributeNormalisation.rawValue, "batch_size": batchSize],
@@ -77,7 +77,7 @@ struct PredictAttributes: ParsableCommand {
             try file.createAppendable("scores", of: Float.self, rowShape: [model.classCount], chunkRows: 256)
             for start in stride(from: rows.lowerBound, to: rows.upperBound, by: batchSize) {
                 let batch = start..<min(start + batchSize, rows.upperBound)
-                var attributes = model.attributes(features: try input.readRows("features", batch, as: Float.self).data)
+                var attributes = model.attributes(features: try input.features(batch))
                 if attributeNormalisation == .l2 {
                     FeatureNormaliser(kind: .l2).apply(to: &attributes, dimension: model.attributeCount)
                 }

@@ -3,6 +3,7 @@ import AttributeSpace
 import Foundation
 import HDF5Store
 import PipelineKit
+import Tensors
 
 /// The paper's quantitative analysis for one dataset.
 @main
@@ -44,6 +45,8 @@ struct Quantify: ParsableCommand {
     }
 
     func run() throws {
+        Engine.configure(threads: common.threads)
+        Log.verbose("quantify: \(Engine.threadCount) thread(s)")
         let layout = DatasetLayout(root: datasetDir)
         let dataset = try ClassAttributeTable.read(layout.images)
         let sjeFile = try H5File.open(layout.sje(DatasetLayout.standard))

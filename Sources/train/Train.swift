@@ -53,16 +53,18 @@ struct Train: ParsableCommand {
             let correct = zip(ResNet.argmax(logits), batch.labels).filter { $0 == $1 }.count
             return StepReport(loss: loss, correct: ["train_accuracy": correct])
         }
-        let testAccuracy = try loop.accuracy(of: imageSet.indices(of: .test))
+        let test = imageSet.indices(of: .test)
+        let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
         try run.run { file in
             try loop.model.save(to: file)
             try loop.log.write(to: file)
-            try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
+            if let testAccuracy { try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training") }
             try file.writeStrings("class_names", imageSet.classNames)
         }
         loop.removeCheckpoint()
-        let val = loop.log.columns["val_accuracy"]?.last ?? 0
-        Log.info(String(format: "train: validation accuracy %.4f, test accuracy %.4f → %@", val, testAccuracy, output))
+        let val = loop.valIndices.isEmpty ? "no validation images" : String(format: "validation accuracy %.4f", loop.log.columns["val_accuracy"]?.last ?? 0)
+        let testText = testAccuracy.map { String(format: "test accuracy %.4f", $0) } ?? "no test images"
+        Log.info("train: \(val), \(testText) → \(output)")
     }
 
     /// Per-channel mean and standard deviation of the training images, for the model's

@@ -3,8 +3,9 @@ import HDF5Store
 
 /// Writes a tiny images.h5 (DESIGN.md schema) for stage tests: `classes` classes whose
 /// images differ in mean colour plus seeded noise, so a model can learn them quickly.
-/// Splits cycle train, train, train, val, test within each class.
-public func makeTinyImages(at path: String, classes: Int = 3, perClass: Int = 10, size: Int = 16, seed: UInt64 = 1) throws {
+/// Splits cycle through `splitCycle` within each class (default train, train, train, val, test).
+public func makeTinyImages(at path: String, classes: Int = 3, perClass: Int = 10, size: Int = 16, seed: UInt64 = 1,
+                           splitCycle: [UInt8] = [0, 0, 0, 1, 2]) throws {
     var state = seed &+ 0x9E37_79B9_7F4A_7C15
     func next() -> UInt8 {
         state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -20,7 +21,7 @@ public func makeTinyImages(at path: String, classes: Int = 3, perClass: Int = 10
                 }
             }
             labels.append(Int32(c))
-            splits.append([0, 0, 0, 1, 2][i % 5])
+            splits.append(splitCycle[i % splitCycle.count])
         }
     }
     let attributes = 4
