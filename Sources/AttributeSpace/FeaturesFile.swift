@@ -64,14 +64,14 @@ public final class FeaturesFile {
     /// Throws unless every label is a class of `classSource`'s `classCount`, and the model's
     /// logits (when stored) cover exactly those classes.
     public func checkClasses(_ classCount: Int, of classSource: String) throws {
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
-            throw H5Error(file: path, object: "/labels",
-                          message: "row \(bad) has label \(labels[bad]), but \(classSource) has \(classCount) classes")
-        }
         if let own = self.classCount, own != classCount {
             throw H5Error(file: path, object: "/logits",
                           message: "features of a \(own)-class model, but \(classSource) has \(classCount) classes: "
                               + "features and \(classSource) do not belong to the same dataset")
+        }
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
+            throw H5Error(file: path, object: "/labels",
+                          message: "row \(bad) has label \(labels[bad]), but \(classSource) has \(classCount) classes")
         }
         if let predictions, let bad = predictions.firstIndex(where: { $0 < 0 || Int($0) >= classCount }) {
             throw H5Error(file: path, object: "/predictions", message: "row \(bad) is \(predictions[bad]), outside 0..<\(classCount)")

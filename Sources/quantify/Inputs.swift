@@ -15,11 +15,21 @@ struct Predictions {
 
     var accuracy: Double { AttributeSpace.accuracy(predictions, labels) }
 
-    /// Reads a features or attributes file; for attributes files, checks that the class and
-    /// attribute names are those of the dataset.
+    /// Reads a features file (the general classifier's predictions) or an attributes file
+    /// (the attribute-based classifier's, with its predicted attributes, which must be
+    /// finite); for attributes files, checks that the class and attribute names are those
+    /// of the dataset.
     static func read(_ path: String, dataset: ClassAttributeTable, withAttributes: Bool) throws -> Predictions {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StageError("\(path): missing (needed by quantify; has every stage for this eps run?)")
+        }
+        guard withAttributes else {
+            let features = try FeaturesFile(path)
+            try features.checkClasses(dataset.classCount, of: dataset.path)
+            guard let predictions = features.predictions else {
+                throw H5Error(file: path, object: "/predictions", message: "missing: quantify needs the model's predictions")
+            }
+            return Predictions(path: path, predictions: predictions, labels: features.labels, index: features.index, attributes: nil)
         }
         let file = try H5File.open(path)
         defer { file.close() }
@@ -27,20 +37,18 @@ struct Predictions {
         let n = predictions.count
         let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
         let index = try file.read("index", as: Int64.self, expectingShape: [n]).data
-        var attributes: [Float]?
-        if withAttributes {
-            let classNames = try file.readStrings("class_names")
-            guard classNames == dataset.classNames else {
-                throw StageError("\(path): /class_names (\(classNames.count) classes) differ from \(dataset.path)'s "
-                                 + "(\(dataset.classCount)): an attributes file from another dataset?")
-            }
-            let attributeNames = try file.readStrings("attribute_names")
-            guard attributeNames == dataset.attributeNames else {
-                throw StageError("\(path): /attribute_names (\(attributeNames.count)) differ from \(dataset.path)'s "
-                                 + "(\(dataset.attributeCount)): an attributes file from another dataset?")
-            }
-            attributes = try file.read("attributes", as: Float.self, expectingShape: [n, dataset.attributeCount]).data
+        let classNames = try file.readStrings("class_names")
+        guard classNames == dataset.classNames else {
+            throw StageError("\(path): /class_names (\(classNames.count) classes) differ from \(dataset.path)'s "
+                             + "(\(dataset.classCount)): an attributes file from another dataset?")
         }
+        let attributeNames = try file.readStrings("attribute_names")
+        guard attributeNames == dataset.attributeNames else {
+            throw StageError("\(path): /attribute_names (\(attributeNames.count)) differ from \(dataset.path)'s "
+                             + "(\(dataset.attributeCount)): an attributes file from another dataset?")
+        }
+        let attributes = try file.read("attributes", as: Float.self, expectingShape: [n, dataset.attributeCount]).data
+        try NumberCheck.requireFinite(attributes, rowWidth: dataset.attributeCount, file: path, object: "/attributes")
         if let bad = predictions.firstIndex(where: { $0 < 0 || Int($0) >= dataset.classCount }) {
             throw H5Error(file: path, object: "/predictions", message: "row \(bad) is \(predictions[bad]), outside 0..<\(dataset.classCount)")
         }
@@ -53,21 +61,6 @@ struct Predictions {
             throw StageError("\(other.path): its images (index/labels) do not line up with \(path)'s")
         }
     }
-}
-
-/// The artifact paths of one dataset directory, by the pipeline's naming convention.
-struct DatasetLayout {
-    let root: String
-
-    var images: String { "\(root)/images.h5" }
-    func sje(_ model: String) -> String { "\(root)/sje/\(model).h5" }
-    func features(_ model: String, _ set: String) -> String { "\(root)/features/\(model)-\(set).h5" }
-    func attributes(_ model: String, _ set: String) -> String { "\(root)/attributes/\(model)-\(set).h5" }
-
-    static let standard = "standard"
-    static func robust(_ eps: String) -> String { "robust-eps\(eps)" }
-    static func adversarialSet(_ eps: String) -> String { "adv-eps\(eps)" }
-    static func transferSet(_ eps: String) -> String { "transfer-eps\(eps)" }
 }
 
 /// Everything quantify reads for one eps: f and F of the standard and the robust model on
@@ -98,6 +91,30 @@ struct EpsInputs {
             try inputs.standardClean.f.checkAligned(with: other)
         }
         return inputs
+    }
+
+    /// Checks from provenance that every file sits in its slot: each model's features were
+    /// made by that model (from its own adversarial file, or the standard model's for
+    /// transfer, made against the right model), its attributes by its SJE from those
+    /// features, and everything from the dataset's images.h5. Links to files that are not
+    /// in the directory, and files without provenance, are not checked.
+    static func checkChain(eps: String, layout: DatasetLayout, chain: ProvenanceChain) throws {
+        func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+        let robust = DatasetLayout.robust(eps)
+        let slots = [(DatasetLayout.standard, "test"), (DatasetLayout.standard, DatasetLayout.adversarialSet(eps)),
+                     (robust, "test"), (robust, DatasetLayout.adversarialSet(eps)), (robust, DatasetLayout.transferSet(eps))]
+        for (model, set) in slots {
+            let features = layout.features(model, set), attributes = layout.attributes(model, set)
+            if present(layout.model(model)) { try chain.requireDerived(features, from: layout.model(model), as: "model") }
+            if let adversarial = layout.adversarialSource(of: model, set: set), present(adversarial) {
+                try chain.requireDerived(features, from: adversarial, as: "adversarial file")
+                let attacked = set.hasPrefix("transfer") ? DatasetLayout.standard : model
+                if present(layout.model(attacked)) { try chain.requireDerived(adversarial, from: layout.model(attacked), as: "model") }
+            }
+            if present(layout.sje(model)) { try chain.requireDerived(attributes, from: layout.sje(model), as: "SJE") }
+            try chain.requireDerived(attributes, from: features, as: "features")
+            try chain.requireDerived(features, from: layout.images, as: "images")
+        }
     }
 
     /// Every file read, for provenance.

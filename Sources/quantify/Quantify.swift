@@ -54,6 +54,8 @@ struct Quantify: ParsableCommand {
                                    expectingShape: [dataset.classCount, dataset.attributeCount]).data
         sjeFile.close()
         let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset) }
+        let chain = ProvenanceChain()
+        for e in eps { try EpsInputs.checkChain(eps: e, layout: layout, chain: chain) }
         let metrics = inputs.map { EpsMetrics($0, phi: phi, attributeCount: dataset.attributeCount, fraction: topFraction, k: explain) }
         let title = name ?? (datasetDir as NSString).lastPathComponent
 

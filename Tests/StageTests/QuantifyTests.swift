@@ -45,6 +45,7 @@ final class QuantifyTests: XCTestCase {
         let index = (0..<Int64(labels.count)).map { $0 + 10 }
         for (set, predictions) in general {
             let f = try H5File.create(path("features/\(set).h5"))
+            try f.write("features", [Float](repeating: 0.5, count: labels.count * 2), shape: [labels.count, 2])
             try f.write("predictions", predictions, shape: [labels.count])
             try f.write("labels", labels, shape: [labels.count])
             try f.write("index", index, shape: [labels.count])
