@@ -91,7 +91,8 @@ public final class ProvenanceChain {
         var visited: Set<String> = []
         while !frontier.isEmpty {
             let (current, depth) = frontier.removeFirst()
-            guard let provenance = try provenance(of: current) else { continue }
+            // Inputs that are not artifacts (text files of an importer, safetensors) end the walk there.
+            guard let provenance = depth == 0 ? try provenance(of: current) : (try? provenance(of: current)) ?? nil else { continue }
             for input in provenance.inputs {
                 var link = Link(path: input.path, sha256: input.sha256, stage: nil, depth: depth + 1)
                 if FileManager.default.fileExists(atPath: input.path), try sha256(input.path) == input.sha256 {

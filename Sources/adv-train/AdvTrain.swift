@@ -47,12 +47,10 @@ struct AdvTrain: ParsableCommand {
         guard warmupEpochs >= 0, epsRampEpochs >= 0 else { throw ValidationError("--warmup-epochs and --eps-ramp-epochs must be ≥ 0") }
     }
 
-    /// eps in force in `epoch` (0-based): 0 during warm-up, then a linear ramp to `eps`.
-    func epsilon(at epoch: Int) -> Float {
-        let adversarialEpoch = epoch - warmupEpochs
-        guard adversarialEpoch >= 0 else { return 0 }
-        guard epsRampEpochs > 0 else { return eps }
-        return eps * min(1, Float(adversarialEpoch + 1) / Float(epsRampEpochs))
+    /// The eq. 2 schedule these options describe.
+    var adversarialTraining: AdversarialTraining {
+        AdversarialTraining(eps: eps, lambda: lambda, pgdSteps: pgdSteps, pgdAlpha: pgdAlpha, warmupEpochs: warmupEpochs,
+                            epsRampEpochs: epsRampEpochs, seed: common.seed)
     }
 
     func run() throws {
@@ -74,32 +72,20 @@ struct AdvTrain: ParsableCommand {
         Log.info("adv-train: \(model.config), eps \(eps), λ \(lambda), PGD \(pgdSteps) steps, "
                  + "\(warmupEpochs) warm-up epoch(s), on \(loop.trainIndices.count) training images")
 
+        let schedule = adversarialTraining
         try loop.run(stage: "adv-train") { batch in
-            let epsNow = epsilon(at: batch.epoch)
-            guard epsNow > 0 && lambda < 1 else {
-                let (loss, logits) = try model.trainStep(batch.images, labels: batch.labels, optimizer: loop.optimizer)
-                return StepReport(loss: loss, correct: ["train_accuracy": correctCount(logits, batch.labels)])
-            }
-            let attack = AttackSettings.pgd(eps: epsNow, steps: pgdSteps, alpha: pgdAlpha.map { $0 * epsNow / eps })
-            // A fresh random start every epoch: the epoch is folded into the seed.
-            let adversarial = try Attack.run(model, x: batch.images, labels: batch.labels, imageIndices: batch.imageIndices,
-                                             settings: attack, seed: common.seed &+ UInt64(batch.epoch) &* 0x9E37_79B9)
-            var (cleanLoss, cleanLogits, gradients) = try model.lossAndGradients(batch.images, labels: batch.labels, mode: .train)
-            let (advLoss, advLogits, advGradients) = try model.lossAndGradients(adversarial.adversarial, labels: batch.labels,
-                                                                                mode: .train)
-            gradients = gradients.scaled(by: lambda)
-            gradients.add(advGradients, scale: 1 - lambda)
-            try loop.optimizer.step(model, gradients: gradients)
-            return StepReport(loss: lambda * cleanLoss + (1 - lambda) * advLoss,
-                              correct: ["train_accuracy": correctCount(cleanLogits, batch.labels),
-                                        "train_adv_accuracy": correctCount(advLogits, batch.labels)])
+            try schedule.step(model, batch: batch, optimizer: loop.optimizer)
         } evaluate: { epoch in
-            ["eps": Double(epsilon(at: epoch)),
-             "val_adv_accuracy": try adversarialAccuracy(model, imageSet, loop.valIndices, eps: epsilon(at: epoch) > 0 ? epsilon(at: epoch) : eps)]
+            var row = ["eps": Double(schedule.epsilon(at: epoch))]
+            row["val_adv_accuracy"] = try schedule.adversarialAccuracy(model, images: imageSet, indices: loop.valIndices,
+                                                                       eps: schedule.validationEpsilon(at: epoch),
+                                                                       batchSize: training.batchSize)
+            return row
         }
         let test = imageSet.indices(of: .test)
         let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
-        let testAdvAccuracy = test.isEmpty ? nil : try adversarialAccuracy(model, imageSet, test, eps: eps)
+        let testAdvAccuracy = try schedule.adversarialAccuracy(model, images: imageSet, indices: test, eps: eps,
+                                                               batchSize: training.batchSize)
         try run.run { file in
             try model.save(to: file)
             try loop.log.write(to: file)
@@ -119,23 +105,5 @@ struct AdvTrain: ParsableCommand {
         } else {
             Log.info("adv-train: no test images → \(output)")
         }
-    }
-
-    func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
-        zip(ResNet.argmax(logits), labels).filter { $0 == $1 }.count
-    }
-
-    /// Accuracy under PGD (the training attack) on `indices`, in eval mode.
-    func adversarialAccuracy(_ model: ResNet, _ set: ImageSet, _ indices: [Int], eps: Float) throws -> Double {
-        guard !indices.isEmpty else { return 0 }
-        var correct = 0
-        for start in stride(from: 0, to: indices.count, by: training.batchSize) {
-            let batch = Array(indices[start..<min(start + training.batchSize, indices.count)])
-            let labels = batch.map { Int(set.labels[$0]) }
-            let result = try Attack.run(model, x: try set.batch(batch), labels: labels, imageIndices: batch,
-                                        settings: .pgd(eps: eps, steps: pgdSteps, alpha: pgdAlpha), seed: common.seed)
-            correct += zip(result.predictions, labels).filter { $0 == $1 }.count
-        }
-        return Double(correct) / Double(indices.count)
     }
 }

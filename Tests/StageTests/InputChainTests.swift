@@ -156,3 +156,22 @@ extension QuantifyTests {
         file.close()
     }
 }
+
+extension InputChainTests {
+    /// Recorded inputs that are not HDF5 artifacts (an importer's text files) end the walk
+    /// there instead of failing it.
+    func testNonArtifactInputsEndTheWalk() throws {
+        let text = path("classes.txt"), images = path("images.h5")
+        try "1 a\n".write(toFile: text, atomically: true, encoding: .utf8)
+        try makeTinyImages(at: images)
+        let file = try H5File.open(images, mode: .readWrite)
+        try Provenance.make(stage: "prepare-data", parameters: [:], inputs: [text], seed: 0).write(to: file)
+        file.close()
+        let model = path("model.h5")
+        try run("train", ["--images", images, "--output", model] + tiny)
+        let chain = ProvenanceChain()
+        XCTAssertTrue(try chain.requireDerived(model, from: images, as: "images"))
+        XCTAssertEqual(try chain.ancestors(of: model)?.links.map(\.path), [images, text])
+        try run("extract-features", ["--model", model, "--images", images, "--split", "test", "--output", path("f.h5"), "--threads", "1"])
+    }
+}
