@@ -26,6 +26,7 @@ final class ExitCodeTests: XCTestCase {
             ("predict-attributes", ["--sje", missing, "--features", missing, "--output", path("out.h5")], missing),
             ("quantify", ["--dataset-dir", path("no-such-dir"), "--eps", "0.1"], path("no-such-dir")),
             ("inspect", [missing], missing),
+            ("merge-shards", ["--parts", missing, path("missing-2.h5"), "--output", path("out.h5")], missing),
         ]
     }
 
@@ -40,8 +41,12 @@ final class ExitCodeTests: XCTestCase {
 
     func testBadOptionValueExits64() throws {
         for stage in stages {
-            // inspect has no --threads; its own integer option stands in.
-            let bad = stage.name == "inspect" ? ["--width", "wide"] : ["--threads", "many"]
+            // inspect and merge-shards have no --threads; their own options stand in.
+            let bad = switch stage.name {
+            case "inspect": ["--width", "wide"]
+            case "merge-shards": ["--parts", path("missing.h5"), path("missing.h5")]
+            default: ["--threads", "many"]
+            }
             let result = try runStage(stage.name, stage.arguments + bad)
             XCTAssertEqual(result.status, 64, "\(stage.name): \(result.stderr)")
             XCTAssertTrue(result.stderr.contains("Usage:") || result.stderr.contains("Help:"), "\(stage.name): \(result.stderr)")
