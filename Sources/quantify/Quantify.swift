@@ -52,6 +52,7 @@ struct Quantify: ParsableCommand {
         let sjeFile = try H5File.open(layout.sje(DatasetLayout.standard))
         let phi = try sjeFile.read("class_embeddings", as: Float.self,
                                    expectingShape: [dataset.classCount, dataset.attributeCount]).data
+        try NumberCheck.requireFinite(phi, rowWidth: dataset.attributeCount, file: sjeFile.path, object: "/class_embeddings")
         sjeFile.close()
         let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset) }
         let chain = ProvenanceChain()
