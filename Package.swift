@@ -73,6 +73,16 @@ targets += [
     .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", argumentParser]),
 ]
 
+// MARK: Grounding: attribute maps on the image, scored against part truth (issue 10)
+targets += [
+    .target(name: "Grounding", dependencies: ["AttributeSpace", "NeuralNet", "HDF5Store", "Randomness"], swiftSettings: fastMath),
+    .executableTarget(name: "ground", dependencies: ["Grounding", "AttributeSpace", "ClassifierKit", "NeuralNet", "HDF5Store",
+                                                     "PipelineKit", "Randomness", argumentParser]),
+    .testTarget(name: "GroundingTests", dependencies: ["Grounding", "AttributeSpace", "NeuralNet", "Randomness", "HDF5Store", "TestSupport"]),
+]
+// quantify's grounding table reads grounding files through Grounding's one reader.
+targets.first { $0.name == "quantify" }?.dependencies.append("Grounding")
+
 let package = Package(
     name: "attrib-adv",
     dependencies: [

@@ -12,6 +12,27 @@ public enum RenderedPart: UInt8, CaseIterable, Sendable {
     /// A boundary pixel mixing several regions (part maps only).
     case edge = 255
 
+    /// The CUB part (index into `cubPartNames`) this region shows in the bird's own frame,
+    /// which faces +x and so shows its right side; nil for background, perch and edges.
+    /// The far leg is `left leg` (see `Layer.cubPart`).
+    public var cubPart: Int? {
+        switch self {
+        case .background, .perch, .edge: nil
+        case .back: 0
+        case .bill: 1
+        case .belly: 2
+        case .breast: 3
+        case .crown: 4
+        case .forehead: 5
+        case .leg: 11
+        case .wing: 12
+        case .nape: 9
+        case .eye: 10
+        case .tail: 13
+        case .throat: 14
+        }
+    }
+
     /// The colour group painting this region, if any.
     public var colorGroup: BirdGroup? {
         switch self {
@@ -37,14 +58,17 @@ struct Layer {
     var shape: Shape
     var paint: Paint
     var part: RenderedPart
+    /// CUB part index drawn (bird's own right-side view), −1 for none.
+    var cubPart: Int8
     /// Bounding circle (local units), precomputed for culling.
     var boundCenter: V2
     var boundRadiusSquared: Float
 
-    init(_ shape: Shape, _ paint: Paint, _ part: RenderedPart, margin: Float) {
+    init(_ shape: Shape, _ paint: Paint, _ part: RenderedPart, margin: Float, cubPart: Int? = nil) {
         self.shape = shape
         self.paint = paint
         self.part = part
+        self.cubPart = Int8(cubPart ?? part.cubPart ?? -1)
         let b = shape.bounds
         boundCenter = b.center
         boundRadiusSquared = (b.radius + margin) * (b.radius + margin)
@@ -129,9 +153,10 @@ struct BirdModel {
         var farLeg = legPaint
         farLeg.base *= 0.8
         let legs: [(V2, V2, Paint)] = [(V2(0.12, 0.2), V2(0.13, 0.48), farLeg), (V2(0.0, 0.2), V2(-0.01, 0.48), legPaint)]
-        for (top, foot, p) in legs {
-            layers.append(Layer(.capsule(top, foot, radius: 0.02), p, .leg, margin: margin))
-            layers.append(Layer(.capsule(foot + V2(-0.05, 0), foot + V2(0.07, 0), radius: 0.014), p, .leg, margin: margin))
+        // The far leg is the bird's left leg, the near one its right (CUB parts 7 and 11).
+        for ((top, foot, p), part) in zip(legs, [7, 11]) {
+            layers.append(Layer(.capsule(top, foot, radius: 0.02), p, .leg, margin: margin, cubPart: part))
+            layers.append(Layer(.capsule(foot + V2(-0.05, 0), foot + V2(0.07, 0), radius: 0.014), p, .leg, margin: margin, cubPart: part))
         }
 
         // Tail.
@@ -249,5 +274,31 @@ struct BirdModel {
         let inset: Float = 0.03
         let outline = taperedPolygon(steps: 10, length: L + inset, bend: bend, halfWidth: width).map { $0 - V2(inset, 0) }
         return (outline, V2(L / 2, bend(0.5)))
+    }
+}
+
+extension BirdGroup {
+    /// The CUB parts (indices into `cubPartNames`) the renderer draws this group's value
+    /// on: colour groups on the regions they paint, shapes and patterns on the part they
+    /// shape; both sides of paired parts (which side shows depends on the pose). Size is
+    /// the whole bird's scale: not localisable, so no part.
+    public var cubParts: [Int] {
+        let mirror = [6: 10, 10: 6, 8: 12, 12: 8, 7: 11, 11: 7]
+        let painted = RenderedPart.allCases.filter { $0.colorGroup == self }.compactMap(\.cubPart)
+        let shaped: [Int] = switch self {
+        case .billShape, .billLength: [1]
+        case .tailShape: [13]
+        case .breastPattern: [3]
+        case .wingPattern: [12]
+        default: []
+        }
+        let own = painted + shaped
+        return Array(Set(own + own.compactMap { mirror[$0] })).sorted()
+    }
+
+    /// Parts of every rendered attribute, in `attributeNames` order (the images.h5
+    /// `attribute_parts` table of rendered sets).
+    public static var attributeParts: [[Int]] {
+        allCases.flatMap { g in [[Int]](repeating: g.cubParts, count: g.group.values.count) }
     }
 }

@@ -15,6 +15,10 @@ public struct RenderedBird: Sendable {
     /// values; `.edge` for anti-aliased boundaries mixing several), when asked for; used by
     /// tests to check attributes against pixels.
     public var partMap: [UInt8]?
+    /// Per pixel, 0 for background or perch, p + 1 for CUB part p (`cubPartNames`): the part
+    /// of the topmost layer covering at least half the pixel, with left and right swapped
+    /// for birds facing left (as the keypoints are). Always computed.
+    public var partMask: [UInt8]
 }
 
 /// Draws birds from attribute values: parts as anti-aliased signed-distance shapes, at a
@@ -60,6 +64,12 @@ public struct BirdRenderer: Sendable {
         func toPixel(_ p: V2) -> V2 { center + rotate(V2(flip * p.x, p.y), angle) * s }
 
         var partMap = wantPartMap ? [UInt8](repeating: 0, count: n * n) : nil
+        var partMask = [UInt8](repeating: 0, count: n * n)
+        // Facing left shows the bird's left side: the mirror of each CUB part.
+        let sideSwap: [Int8: Int8] = [6: 10, 10: 6, 8: 12, 12: 8, 7: 11, 11: 7]
+        let shownPart: [UInt8] = (-1..<Int8(cubPartNames.count)).map { p in
+            p < 0 ? 0 : UInt8((facingRight ? p : sideSwap[p] ?? p) + 1)
+        }
         var boxLo = (Int.max, Int.max), boxHi = (Int.min, Int.min)
         let x0 = max(0, Int((center.x + lo.x).rounded(.down)) - 2), x1 = min(n, Int((center.x + hi.x).rounded(.up)) + 2)
         let y0 = max(0, Int((center.y + lo.y).rounded(.down)) - 2), y1 = min(n, Int((center.y + hi.y).rounded(.up)) + 2)
@@ -76,6 +86,7 @@ public struct BirdRenderer: Sendable {
                     // Owner: the topmost layer covering ≥ ½, with the share of the final colour
                     // it still contributes after the layers drawn over it.
                     var top = RenderedPart.background
+                    var topCub: Int8 = -1
                     var topShare: Float = 1
                     var birdCover: Float = 0
                     for layer in layers {
@@ -84,7 +95,7 @@ public struct BirdRenderer: Sendable {
                         let alpha = clamp01(0.5 - layer.shape.distance(p) * s)
                         if alpha <= 0 { continue }
                         c += (layer.paint.color(at: p, pixelsPerUnit: s) - c) * alpha
-                        if alpha >= 0.5 { top = layer.part; topShare = alpha } else { topShare *= 1 - alpha }
+                        if alpha >= 0.5 { top = layer.part; topCub = layer.cubPart; topShare = alpha } else { topShare *= 1 - alpha }
                         if layer.part != .perch { birdCover += (1 - birdCover) * alpha }
                     }
                     pixels[i] = c.x; pixels[i + 1] = c.y; pixels[i + 2] = c.z
@@ -93,6 +104,7 @@ public struct BirdRenderer: Sendable {
                         boxHi = (max(boxHi.0, px), max(boxHi.1, py))
                     }
                     partMap?[py * n + px] = topShare >= 0.9 ? top.rawValue : RenderedPart.edge.rawValue
+                    partMask[py * n + px] = shownPart[Int(topCub) + 1]
                 }
             }
         }
@@ -118,6 +130,7 @@ public struct BirdRenderer: Sendable {
         }
         let box = boxLo.0 == Int.max ? Box(x: 0, y: 0, width: 0, height: 0)
             : Box(x: Double(boxLo.0), y: Double(boxLo.1), width: Double(boxHi.0 - boxLo.0 + 1), height: Double(boxHi.1 - boxLo.1 + 1))
-        return RenderedBird(image: RGBImage(width: n, height: n, pixels: bytes), keypoints: keypoints, box: box, partMap: partMap)
+        return RenderedBird(image: RGBImage(width: n, height: n, pixels: bytes), keypoints: keypoints, box: box, partMap: partMap,
+                            partMask: partMask)
     }
 }

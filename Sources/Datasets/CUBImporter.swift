@@ -85,6 +85,38 @@ public enum CUBImporter {
             keypoints[i][p] = visible ? Keypoint(x: x, y: y, visible: true) : .invisible
         }
 
+        // Per-image attributes (attributes/image_attribute_labels.txt, when the tree has it):
+        // "image_id attribute_id is_present certainty_id time", one line per image and
+        // attribute. The real file has a few lines with an extra field; only the first four count.
+        let labelsPath = file("attributes/image_attribute_labels.txt")
+        var imageAttributes: [[Float]]?, certainty: [[UInt8]]?
+        if FileManager.default.fileExists(atPath: labelsPath) {
+            let a = attributes.count
+            var present = [[Float]](repeating: [Float](repeating: 0, count: a), count: n)
+            var sure = [[UInt8]](repeating: [UInt8](repeating: 0, count: a), count: n)
+            var seen = [Bool](repeating: false, count: n * a)
+            for line in try readLines(labelsPath, what: "per-image attribute labels") {
+                let f = line.fields
+                guard f.count >= 4 else { throw line.error("expected 'image_id attribute_id is_present certainty_id [time]', found \(f.count) fields") }
+                let i = try imageIndex(line, f[0])
+                let k = try line.id(f[1], "attribute id", count: a) - 1
+                guard !seen[i * a + k] else { throw line.error("attribute \(k + 1) of image \(f[0]) listed twice") }
+                seen[i * a + k] = true
+                switch f[2] {
+                case "1": present[i][k] = 1
+                case "0": present[i][k] = 0
+                default: throw line.error("is_present must be 0 or 1, found '\(f[2])'")
+                }
+                let c = try line.id(f[3], "certainty id", count: 4)
+                sure[i][k] = UInt8(c)
+            }
+            if let missing = seen.firstIndex(of: false) {
+                throw .invalid(path: labelsPath, reason: "no line for attribute \(missing % a + 1) of image \(paths[missing / a].0)")
+            }
+            imageAttributes = present
+            certainty = sure
+        }
+
         // Every class needs images (else its class attributes would describe nothing seen).
         var perClass = [Int](repeating: 0, count: classes.count)
         for l in labels { perClass[l] += 1 }
@@ -96,14 +128,16 @@ public enum CUBImporter {
 
         let items = (0..<n).map { i in
             ImportItem(path: file("images/" + paths[i].0), listedAs: paths[i].0, label: labels[i], split: splits[i],
-                       keypoints: keypoints[i], box: boxes[i], citedAt: "\(file("images.txt")):\(paths[i].1.number)")
+                       keypoints: keypoints[i], box: boxes[i], citedAt: "\(file("images.txt")):\(paths[i].1.number)",
+                       attributes: imageAttributes?[i], attributeCertainty: certainty?[i])
         }
         return ImportPlan(classNames: classes.map(cubDisplayName), attributeNames: attributes,
-                          classAttributes: matrix.map { Float($0 / 100) }, partNames: parts, hasBoxes: true, items: items,
+                          classAttributes: matrix.map { Float($0 / 100) }, partNames: parts, hasBoxes: true,
+                          hasImageAttributes: imageAttributes != nil, items: items,
                           annotationFiles: ["classes.txt", "attributes.txt", "parts/parts.txt",
                                             "attributes/class_attribute_labels_continuous.txt", "images.txt",
                                             "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt",
-                                            "parts/part_locs.txt"].map(file),
+                                            "parts/part_locs.txt"].map(file) + (imageAttributes == nil ? [] : [labelsPath]),
                           notes: ["val_fraction_of_train": .double(valFraction)])
     }
 }

@@ -17,9 +17,18 @@ public struct DatasetHeader: Sendable {
     public var hasImageAttributes: Bool
     public var hasBoxes: Bool
     public var hasSourceFiles: Bool
+    /// Whether every sample carries a part mask (rendered sets): `part_masks` uint8 [N, H, W].
+    public var hasPartMasks: Bool
+    /// Parts of each attribute (indices into `partNames`), stored as `attribute_parts`
+    /// int32 [A, m], −1 padded; nil when the dataset does not know.
+    public var attributeParts: [[Int]]?
+    /// Whether every sample carries a certainty per attribute (CUB's annotators):
+    /// `image_attribute_certainty` uint8 [N, A].
+    public var hasAttributeCertainty: Bool
 
     public init(classNames: [String], attributeNames: [String], partNames: [String]? = nil, imageSize: Int,
-                hasImageAttributes: Bool = false, hasBoxes: Bool = false, hasSourceFiles: Bool = false) {
+                hasImageAttributes: Bool = false, hasBoxes: Bool = false, hasSourceFiles: Bool = false,
+                hasPartMasks: Bool = false, attributeParts: [[Int]]? = nil, hasAttributeCertainty: Bool = false) {
         self.classNames = classNames
         self.attributeNames = attributeNames
         self.partNames = partNames
@@ -27,6 +36,9 @@ public struct DatasetHeader: Sendable {
         self.hasImageAttributes = hasImageAttributes
         self.hasBoxes = hasBoxes
         self.hasSourceFiles = hasSourceFiles
+        self.hasPartMasks = hasPartMasks
+        self.attributeParts = attributeParts
+        self.hasAttributeCertainty = hasAttributeCertainty
     }
 }
 
@@ -41,9 +53,14 @@ public struct DatasetSample: Sendable {
     public var keypoints: [Keypoint]?
     public var box: Box?
     public var sourceFile: String?
+    /// Per pixel: 0 background, p + 1 for part p of the header's part names.
+    public var partMask: [UInt8]?
+    /// Annotators' certainty per attribute (CUB: 1 not visible … 4 definitely).
+    public var attributeCertainty: [UInt8]?
 
     public init(image: RGBImage, label: Int, split: Split, attributes: [Float]? = nil,
-                keypoints: [Keypoint]? = nil, box: Box? = nil, sourceFile: String? = nil) {
+                keypoints: [Keypoint]? = nil, box: Box? = nil, sourceFile: String? = nil, partMask: [UInt8]? = nil,
+                attributeCertainty: [UInt8]? = nil) {
         self.image = image
         self.label = label
         self.split = split
@@ -51,6 +68,8 @@ public struct DatasetSample: Sendable {
         self.keypoints = keypoints
         self.box = box
         self.sourceFile = sourceFile
+        self.partMask = partMask
+        self.attributeCertainty = attributeCertainty
     }
 }
 
@@ -87,6 +106,14 @@ public final class ImagesWriter {
             try file.createAppendable("part_keypoints", of: Float.self, rowShape: [parts.count, 3], chunkRows: 1024, compress: true)
         }
         if header.hasBoxes { try file.createAppendable("boxes", of: Float.self, rowShape: [4], chunkRows: 4096, compress: false) }
+        if header.hasPartMasks {
+            try file.createAppendable("part_masks", of: UInt8.self, rowShape: [header.imageSize, header.imageSize],
+                                      chunkRows: max(1, min(1024, (1 << 20) / (header.imageSize * header.imageSize))), compress: true)
+        }
+        if header.hasAttributeCertainty {
+            try file.createAppendable("image_attribute_certainty", of: UInt8.self, rowShape: [header.attributeNames.count],
+                                      chunkRows: max(1, 16384 / header.attributeNames.count), compress: true)
+        }
     }
 
     /// Appends a batch; traps on samples that contradict the header (programmer errors).
@@ -95,6 +122,7 @@ public final class ImagesWriter {
         let n = header.imageSize, a = header.attributeNames.count
         var pixels: [UInt8] = [], labels: [Int32] = [], splits: [UInt8] = []
         var attributes: [Float] = [], keypoints: [Float] = [], boxes: [Float] = []
+        var masks: [UInt8] = [], certainty: [UInt8] = []
         pixels.reserveCapacity(samples.count * n * n * 3)
         for s in samples {
             precondition(s.image.width == n && s.image.height == n, "image is \(s.image.width)×\(s.image.height), expected \(n)×\(n)")
@@ -120,6 +148,16 @@ public final class ImagesWriter {
                 boxes.append(contentsOf: [Float(b.x), Float(b.y), Float(b.width), Float(b.height)])
             }
             if header.hasSourceFiles { sourceFiles.append(s.sourceFile ?? "") }
+            if header.hasPartMasks {
+                let m = s.partMask!
+                precondition(m.count == n * n)
+                masks.append(contentsOf: m)
+            }
+            if header.hasAttributeCertainty {
+                let c = s.attributeCertainty!
+                precondition(c.count == a)
+                certainty.append(contentsOf: c)
+            }
         }
         try file.append("images", pixels)
         try file.append("labels", labels)
@@ -127,6 +165,8 @@ public final class ImagesWriter {
         if header.hasImageAttributes { try file.append("image_attributes", attributes) }
         if header.partNames != nil { try file.append("part_keypoints", keypoints) }
         if header.hasBoxes { try file.append("boxes", boxes) }
+        if header.hasPartMasks { try file.append("part_masks", masks) }
+        if header.hasAttributeCertainty { try file.append("image_attribute_certainty", certainty) }
         count += samples.count
     }
 
@@ -151,6 +191,12 @@ public final class ImagesWriter {
         try file.writeStrings("attribute_names", header.attributeNames)
         try file.write("class_attributes", classAttributes, shape: [c, a])
         if let parts = header.partNames { try file.writeStrings("part_names", parts) }
+        if let table = header.attributeParts {
+            precondition(table.count == a)
+            let width = max(1, table.map(\.count).max() ?? 1)
+            try file.write("attribute_parts", table.flatMap { $0.map(Int32.init) + [Int32](repeating: -1, count: width - $0.count) },
+                           shape: [a, width])
+        }
         if header.hasSourceFiles { try file.writeStrings("source_files", sourceFiles) }
         try file.setAttribute("split_counts", .ints(splitCounts))  // train, val, test
         try file.setAttribute("image_size", .int(Int64(header.imageSize)))

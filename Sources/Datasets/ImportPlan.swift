@@ -17,9 +17,13 @@ public struct ImportItem: Sendable {
     public var box: Box?
     /// The annotation line that names the image ("images.txt:12"), for error messages.
     public var citedAt: String?
+    /// Per-image attribute labels (0/1, the plan's attribute order), when the dataset has them.
+    public var attributes: [Float]?
+    /// The annotators' certainty of each label (CUB: 1 not visible, 2 guessing, 3 probably, 4 definitely).
+    public var attributeCertainty: [UInt8]?
 
     public init(path: String, listedAs: String, label: Int, split: Split, keypoints: [Keypoint]? = nil,
-                box: Box? = nil, citedAt: String? = nil) {
+                box: Box? = nil, citedAt: String? = nil, attributes: [Float]? = nil, attributeCertainty: [UInt8]? = nil) {
         self.path = path
         self.listedAs = listedAs
         self.label = label
@@ -27,6 +31,8 @@ public struct ImportItem: Sendable {
         self.keypoints = keypoints
         self.box = box
         self.citedAt = citedAt
+        self.attributes = attributes
+        self.attributeCertainty = attributeCertainty
     }
 }
 
@@ -38,6 +44,9 @@ public struct ImportPlan {
     public var classAttributes: [Float]
     public var partNames: [String]?
     public var hasBoxes: Bool
+    /// Whether every item carries per-image attributes and their certainty (CUB's
+    /// image_attribute_labels.txt): written as `image_attributes` and `image_attribute_certainty`.
+    public var hasImageAttributes: Bool = false
     public var items: [ImportItem]
     /// Annotation files read (hashed into the output's provenance).
     public var annotationFiles: [String]
@@ -62,7 +71,8 @@ extension ImportPlan {
     public func write(to file: H5File, size: Int, threads: Int, skipBadImages: Bool, batchSize: Int = 64,
                       progress: (Int) -> Void = { _ in }) throws -> ImportReport {
         let header = DatasetHeader(classNames: classNames, attributeNames: attributeNames, partNames: partNames,
-                                   imageSize: size, hasBoxes: hasBoxes, hasSourceFiles: true)
+                                   imageSize: size, hasImageAttributes: hasImageAttributes, hasBoxes: hasBoxes,
+                                   hasSourceFiles: true, hasAttributeCertainty: hasImageAttributes)
         let writer = try ImagesWriter(file: file, header: header)
         var skipped: [String] = []
         // Decode batch k + 1 while batch k is compressed and written (HDF5 is serial).
@@ -126,7 +136,8 @@ extension ImportPlan {
         let original = try ImageDecoder.decode(contentsOf: item.path)
         let transform = ResizeTransform(inWidth: original.width, inHeight: original.height, outWidth: size, outHeight: size)
         return DatasetSample(image: original.resized(width: size, height: size), label: item.label, split: item.split,
+                             attributes: item.attributes,
                              keypoints: item.keypoints?.map(transform.apply), box: item.box.map(transform.apply),
-                             sourceFile: item.listedAs)
+                             sourceFile: item.listedAs, attributeCertainty: item.attributeCertainty)
     }
 }

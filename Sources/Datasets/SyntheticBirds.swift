@@ -38,7 +38,8 @@ public struct SyntheticBirds: Sendable {
 
     public var header: DatasetHeader {
         DatasetHeader(classNames: profiles.map(\.name), attributeNames: BirdGroup.attributeNames, partNames: cubPartNames,
-                      imageSize: renderer.size, hasImageAttributes: true, hasBoxes: true)
+                      imageSize: renderer.size, hasImageAttributes: true, hasBoxes: true,
+                      hasPartMasks: true, attributeParts: BirdGroup.attributeParts)
     }
 
     /// Renders image `index` (with its part map when asked, for tests).
@@ -48,7 +49,7 @@ public struct SyntheticBirds: Sendable {
         let attributes = profiles[label].sample(&rng)
         let bird = renderer.render(attributes, rng: &rng, partMap: partMap)
         let sample = DatasetSample(image: bird.image, label: label, split: splits[index], attributes: attributes.vector,
-                                   keypoints: bird.keypoints, box: bird.box)
+                                   keypoints: bird.keypoints, box: bird.box, partMask: bird.partMask)
         return (sample, attributes, bird)
     }
 

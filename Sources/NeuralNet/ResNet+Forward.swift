@@ -28,6 +28,29 @@ extension ResNet {
     /// The forward pass: logits (N, K), features (N, D) and, when `record`, what backward needs.
     /// Train mode uses batch statistics and updates the running statistics.
     func run(_ x: Tensor, mode: Mode, record: Bool) throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
+        let pass = try forwardMap(x, mode: mode, record: record)
+        let features = try GlobalAvgPool.forward(pass.map)
+        let logits = try fc.forward(features)
+        let trace = record ? Trace(mode: mode, stem: pass.stem, pool: pass.pool, blocks: pass.blocks,
+                                   finalMapShape: pass.map.shape, features: features) : nil
+        return (logits, features, trace)
+    }
+
+    /// What the convolutional part of a forward pass produced: the last feature map
+    /// (N, D, h, w), before global average pooling, with the caches backward needs when
+    /// recorded, and the output of one residual stage when asked for (Grad-CAM).
+    struct MapPass {
+        var map: Tensor
+        var stem: ConvBN.Cache?
+        var pool: MaxPool2d.Cache?
+        var blocks: [[ConvBN.Cache]]
+        /// Output of the stage asked for, (N, C_s, h_s, w_s).
+        var stageOutput: Tensor?
+    }
+
+    /// Stem, stem pool and every residual block: the last feature map before pooling.
+    /// `keepStage` (0-based) also returns that stage's output.
+    func forwardMap(_ x: Tensor, mode: Mode, record: Bool, keepStage: Int? = nil) throws -> MapPass {
         try validateInput(x)
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil
@@ -43,33 +66,40 @@ extension ResNet {
                 h = try stemPool(h)
             }
         }
+        let lastBlockOfKept = keepStage.map { stageBlockRange($0).upperBound - 1 }
+        var stageOutput: Tensor?
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
-        for block in blocks {
-            let input = h
-            var shortcut = input
-            var shortcutCache: ConvBN.Cache?
-            if let d = block.downsample {
-                let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d])
-                shortcut = s; shortcutCache = c
-            }
-            var caches: [ConvBN.Cache] = []
-            for (i, u) in block.units.enumerated() {
-                let last = i == block.units.count - 1
-                let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u])
-                h = y
-                if record { caches.append(c) }
-            }
-            if record {
-                if let shortcutCache { caches.append(shortcutCache) }
-                blockCaches.append(caches)
-            }
+        for b in blocks.indices {
+            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded)
+            h = y
+            if record { blockCaches.append(caches) }
+            if b == lastBlockOfKept { stageOutput = h }
         }
-        let features = try GlobalAvgPool.forward(h)
-        let logits = try fc.forward(features)
-        let trace = record ? Trace(mode: mode, stem: stemCache, pool: poolCache, blocks: blockCaches,
-                                   finalMapShape: h.shape, features: features) : nil
-        return (logits, features, trace)
+        return MapPass(map: h, stem: record ? stemCache : nil, pool: poolCache, blocks: blockCaches, stageOutput: stageOutput)
+    }
+
+    /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
+    /// units, then the shortcut's) when `record`.
+    func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?)
+        throws -> (output: Tensor, caches: [ConvBN.Cache]) {
+        let block = blocks[b]
+        var h = input
+        var shortcut = input
+        var shortcutCache: ConvBN.Cache?
+        if let d = block.downsample {
+            let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d])
+            shortcut = s; shortcutCache = c
+        }
+        var caches: [ConvBN.Cache] = []
+        for (i, u) in block.units.enumerated() {
+            let last = i == block.units.count - 1
+            let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u])
+            h = y
+            if record { caches.append(c) }
+        }
+        if record, let shortcutCache { caches.append(shortcutCache) }
+        return (h, caches)
     }
 
     /// Logits (N, K) for images x (N, 3, H, W) in [0, 1]. Eval mode by default; train mode

@@ -32,6 +32,15 @@ final class BadInputTests: XCTestCase {
         try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
     }
 
+    func testBadImageAttributeLabels() throws {
+        try replaceLine("attributes/image_attribute_labels.txt", 5, with: "1 5 2 3 1.0")
+        XCTAssertEqual(cubError(), "\(root.path)/attributes/image_attribute_labels.txt:5: is_present must be 0 or 1, found '2'")
+        try replaceLine("attributes/image_attribute_labels.txt", 5, with: "1 4 1 3 1.0")
+        XCTAssertEqual(cubError(), "\(root.path)/attributes/image_attribute_labels.txt:5: attribute 4 of image 1 listed twice")
+        try replaceLine("attributes/image_attribute_labels.txt", 5, with: "1 5 1 7 1.0")
+        XCTAssertEqual(cubError(), "\(root.path)/attributes/image_attribute_labels.txt:5: certainty id 7 out of range 1...4")
+    }
+
     func testMissingFile() throws {
         try FileManager.default.removeItem(at: root.appendingPathComponent("train_test_split.txt"))
         XCTAssertEqual(cubError(), "\(root.path)/train_test_split.txt: missing (official train/test split)")

@@ -50,6 +50,15 @@ final class ImporterTests: XCTestCase {
         let s = 32.0 / 227.0
         assertClose(Array(try file.read("boxes", as: Float.self).data[0..<4]), [10 * s, 20 * s, 100 * s, 150 * s].map(Float.init), tolerance: 1e-6)
 
+        // Per-image attributes and certainty from attributes/image_attribute_labels.txt.
+        let present = try file.read("image_attributes", as: Float.self)
+        XCTAssertEqual(present.shape, [8, 312])
+        XCTAssertEqual(Array(present.data[0..<4]), [0, 1, 0, 0], "image 1: attribute 2 present ((1 + 2) % 3 == 0)")
+        XCTAssertEqual(present.data[312 + 0], 1, "image 2, attribute 1")
+        let certainty = try file.read("image_attribute_certainty", as: UInt8.self)
+        XCTAssertEqual(certainty.shape, [8, 312])
+        XCTAssertEqual(Array(certainty.data[0..<3]), [3, 4, 1])
+
         // Stored pixels are the decoded photo resized with the library's filter.
         let expected = try ImageDecoder.decode(contentsOf: MiniTrees.photos[0].path).resized(width: 32, height: 32)
         XCTAssertEqual(try file.readRows("images", 0..<1, as: UInt8.self).data, expected.pixels)

@@ -60,6 +60,21 @@ enum MiniTrees {
         try write(parts, root, "parts/part_locs.txt")
         try copy(cub.appendingPathComponent("attributes.txt"), root, "attributes.txt")
         try copy(cub.appendingPathComponent("parts.txt"), root, "parts/parts.txt")
+        try write(cubImageAttributeLabels(images: 8), root, "attributes/image_attribute_labels.txt")
+    }
+
+    /// Per-image labels of the miniature tree, one line per image and attribute: image `id`
+    /// has attribute `k` (1-based) when (id + k) % 3 == 0, with certainty (id + k) % 4 + 1.
+    /// The line for image 1, attribute 2 carries an extra field, as a few lines of the
+    /// real file do.
+    static func cubImageAttributeLabels(images: Int) -> String {
+        var text = ""
+        for id in 1...images {
+            for k in 1...312 {
+                text += "\(id) \(k) \((id + k) % 3 == 0 ? 1 : 0) \((id + k) % 4 + 1) \(id == 1 && k == 2 ? "0 2.5" : "1.25")\n"
+            }
+        }
+        return text
     }
 
     /// An AwA2 tree with its first 3 classes (antelope, grizzly+bear, killer+whale), the

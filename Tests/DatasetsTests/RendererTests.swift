@@ -126,12 +126,65 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(try h5.readStrings("part_names"), try MiniTrees.lines(MiniTrees.attributes.appendingPathComponent("cub/parts.txt")).map {
             String($0.drop { $0 != " " }.dropFirst())
         })
+        // Part masks, one per image, and the renderer's attribute → parts table.
+        XCTAssertEqual(try h5.shape("part_masks"), [120, 16, 16])
+        XCTAssertEqual(Array(try h5.readRows("part_masks", 3..<4, as: UInt8.self).data), birds.render(3).bird.partMask)
+        let table = try h5.read("attribute_parts", as: Int32.self)
+        XCTAssertEqual(table.shape[0], a)
+        XCTAssertEqual(Array(table.data[(BirdGroup.billColor.offset * table.shape[1])...].prefix(2)), [1, -1])
         // Interleaved labels; stratified 70/10/20 split of each class's 12 images.
         XCTAssertEqual(Array(labels.prefix(11)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0])
         let split = try h5.read("split", as: UInt8.self).data
         for c in 0..<10 {
             let mine = split.enumerated().filter { labels[$0.offset] == c }.map(\.element)
             XCTAssertEqual([0, 1, 2].map { s in mine.filter { $0 == s }.count }, [8, 1, 3], "class \(c)")
+        }
+    }
+
+    /// The part mask labels each bird pixel with the CUB part of the layer on top, the
+    /// visible side's for paired parts (as the keypoints), and nothing off the bird.
+    func testPartMasksAgreeWithThePartMapAndTheKeypoints() throws {
+        let birds = try fine(size: 64, perClass: 2)
+        let names = ["back": RenderedPart.back, "beak": .bill, "belly": .belly, "breast": .breast, "crown": .crown,
+                     "forehead": .forehead, "nape": .nape, "tail": .tail, "throat": .throat]
+        var near = 0, total = 0
+        for i in 0..<birds.count {
+            let (sample, _, bird) = birds.render(i, partMap: true)
+            let map = bird.partMap!, mask = bird.partMask
+            for (p, owner) in map.enumerated() {
+                guard let part = RenderedPart(rawValue: owner) else { continue }
+                if part == .background || part == .perch { XCTAssertEqual(mask[p], 0, "image \(i) pixel \(p)"); continue }
+                if let name = names.first(where: { $0.value == part })?.key {
+                    XCTAssertEqual(Int(mask[p]) - 1, cubPartNames.firstIndex(of: name)!, "image \(i) pixel \(p): \(part)")
+                }
+            }
+            let k = sample.keypoints!
+            for (index, point) in k.enumerated() {
+                let label = UInt8(index + 1)
+                if !point.visible && [6, 8, 10, 12].contains(index) {
+                    XCTAssertFalse(mask.contains(label), "image \(i): hidden \(cubPartNames[index]) has mask pixels")
+                }
+                guard point.visible, index != 7, index != 11 else { continue }   // legs: the keypoint is below the foot's top
+                let x = min(63, Int(point.x)), y = min(63, Int(point.y))
+                total += 1
+                if (max(0, y - 1)...min(63, y + 1)).contains(where: { yy in
+                    (max(0, x - 1)...min(63, x + 1)).contains { xx in mask[yy * 64 + xx] == label } }) { near += 1 }
+            }
+        }
+        XCTAssertGreaterThan(Double(near) / Double(total), 0.85, "keypoints on their mask part: \(near)/\(total)")
+    }
+
+    /// The renderer's attribute → parts table agrees with the shipped CUB table on every
+    /// group it draws (the renderer may only be more specific).
+    func testRenderedPartsAgreeWithTheCUBTable() throws {
+        let tsv = try String(contentsOfFile: Self.cubDirectory + "/attribute_parts.tsv", encoding: .utf8)
+        var table: [String: Set<Int>] = [:]
+        for line in tsv.split(separator: "\n") where !line.hasPrefix("#") {
+            let f = line.split(separator: "\t")
+            table[String(f[0])] = f[1] == "-" ? [] : Set(f[1].split(separator: ",").map { cubPartNames.firstIndex(of: String($0))! })
+        }
+        for g in BirdGroup.allCases {
+            XCTAssertEqual(Set(g.cubParts), table[g.group.name], "\(g.group.name)")
         }
     }
 }

@@ -1,0 +1,113 @@
+import Randomness
+
+/// A part keypoint in image pixels (x to the right, y down), as images.h5's
+/// `part_keypoints` stores it.
+public struct PartPoint: Sendable, Equatable {
+    public var x: Float
+    public var y: Float
+    public var visible: Bool
+
+    public init(x: Float, y: Float, visible: Bool) {
+        self.x = x
+        self.y = y
+        self.visible = visible
+    }
+}
+
+/// Where one image's parts are.
+public enum PartTruth: Sendable {
+    /// Per-pixel part labels (rows × columns, row-major): 0 background, p + 1 for part p.
+    case mask(rows: Int, columns: Int, labels: [UInt8])
+    /// One keypoint per part.
+    case keypoints([PartPoint])
+    /// No part truth (AwA2, LAD).
+    case none
+}
+
+/// The pointing game (Zhang et al.'s protocol, applied to attribute maps): a map points at
+/// the right place when its peak lies on the attribute's part: inside the part's mask
+/// dilated by one pixel (3 × 3 neighbourhood), or within `tolerance` pixels of a visible
+/// keypoint of the part.
+public struct PointingGame: Sendable {
+    /// Keypoint radius in pixels of the stored image.
+    public let tolerance: Float
+
+    public init(tolerance: Float) { self.tolerance = tolerance }
+
+    /// τ = `at224` pixels at 224 px, scaled linearly with the image side.
+    public static func tolerance(imageSize: Int, at224: Float = 15) -> Float {
+        at224 * Float(imageSize) / 224
+    }
+
+    /// Whether the point (row, column in continuous pixel coordinates) hits any of `parts`.
+    /// nil when the item cannot be scored: no truth, no part, or none of the parts shown
+    /// in this image (no mask pixel, no visible keypoint).
+    public func hit(row: Float, column: Float, parts: [Int], truth: PartTruth) -> Bool? {
+        guard !parts.isEmpty else { return nil }
+        switch truth {
+        case .none:
+            return nil
+        case .keypoints(let points):
+            let shown = parts.filter { $0 < points.count && points[$0].visible }
+            guard !shown.isEmpty else { return nil }
+            return shown.contains { p in
+                let dx = points[p].x - column, dy = points[p].y - row
+                return dx * dx + dy * dy <= tolerance * tolerance
+            }
+        case .mask(let rows, let columns, let labels):
+            let wanted = Set(parts.map { UInt8(truncatingIfNeeded: $0 + 1) })
+            guard labels.contains(where: wanted.contains) else { return nil }
+            let r = min(rows - 1, max(0, Int(row.rounded(.down)))), c = min(columns - 1, max(0, Int(column.rounded(.down))))
+            for rr in max(0, r - 1)...min(rows - 1, r + 1) {
+                for cc in max(0, c - 1)...min(columns - 1, c + 1) where wanted.contains(labels[rr * columns + cc]) {
+                    return true
+                }
+            }
+            return false
+        }
+    }
+
+    /// Energy share: the fraction of the map's positive mass (upsampled to the image) that
+    /// lies inside the parts' mask. NaN without a mask, when the parts are not shown, or
+    /// when the map has no positive mass.
+    public static func energyShare(_ map: Map2D, parts: [Int], truth: PartTruth) -> Float {
+        guard case .mask(let rows, let columns, let labels) = truth, rows == map.rows, columns == map.columns,
+              !parts.isEmpty else { return .nan }
+        let wanted = Set(parts.map { UInt8(truncatingIfNeeded: $0 + 1) })
+        var inside: Double = 0, total: Double = 0, shown = false
+        for i in map.values.indices {
+            let isPart = wanted.contains(labels[i])
+            shown = shown || isPart
+            let v = map.values[i]
+            guard v > 0 else { continue }
+            total += Double(v)
+            if isPart { inside += Double(v) }
+        }
+        guard shown, total > 0 else { return .nan }
+        return Float(inside / total)
+    }
+}
+
+/// Chance baselines for the pointing game: where a map that knows nothing would point.
+public enum PointingBaseline: String, CaseIterable, Sendable {
+    /// A uniform random point in the image (seeded per image and set).
+    case random
+    /// The image centre.
+    case centre
+    /// The centre of the bird's box (images.h5 `boxes`), when the dataset has boxes.
+    case boxCentre = "box_centre"
+
+    /// The baseline's point (row, column) for an image of `rows` × `columns`; nil for
+    /// `boxCentre` without a box. `box` is (x, y, width, height).
+    public func point(rows: Int, columns: Int, box: [Float]?, rng: inout SplitMix) -> (row: Float, column: Float)? {
+        switch self {
+        case .random:
+            return (Float(rng.uniform(0, Double(rows))), Float(rng.uniform(0, Double(columns))))
+        case .centre:
+            return (Float(rows) / 2, Float(columns) / 2)
+        case .boxCentre:
+            guard let box, box.count == 4, box[2] > 0, box[3] > 0 else { return nil }
+            return (box[1] + box[3] / 2, box[0] + box[2] / 2)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Randomness
+
+/// The scores of one (image, attribute) item.
+public struct ScoredItem: Sendable, Equatable {
+    /// Peak of the upsampled map (row, column in image pixels).
+    public var peak: (row: Float, column: Float)
+    /// Whether the pointing game could be played: the attribute has parts and the image shows one.
+    public var scored: Bool
+    public var hit: Bool
+    /// hit ∧ (where per-image truth exists) the image has the attribute.
+    public var grounded: Bool
+    /// Energy share inside the part mask (NaN where undefined).
+    public var energy: Float
+    /// Each baseline's hit (nil where the baseline has no point, e.g. no box), `PointingBaseline.allCases` order.
+    public var baselineHits: [Bool?]
+
+    public static func == (a: ScoredItem, b: ScoredItem) -> Bool {
+        a.peak == b.peak && a.scored == b.scored && a.hit == b.hit && a.grounded == b.grounded
+            && (a.energy == b.energy || (a.energy.isNaN && b.energy.isNaN)) && a.baselineHits == b.baselineHits
+    }
+}
+
+/// Scores maps against part truth: upsampling, peak, pointing game, energy share, chance baselines.
+public struct GroundingScorer: Sendable {
+    public let game: PointingGame
+    /// Side of the (square) images, pixels.
+    public let imageSize: Int
+    public let attributeParts: AttributeParts
+
+    public init(game: PointingGame, imageSize: Int, attributeParts: AttributeParts) {
+        self.game = game
+        self.imageSize = imageSize
+        self.attributeParts = attributeParts
+    }
+
+    /// Scores the map of `attribute` (at feature resolution) on one image. `present` is
+    /// whether the image really has the attribute (nil without per-image truth); `box` the
+    /// bird's box (x, y, w, h); `rng` draws the random baseline's point.
+    public func score(map: Map2D, attribute: Int, truth: PartTruth, present: Bool?, box: [Float]?,
+                      rng: inout SplitMix) -> ScoredItem {
+        let full = map.upsampled(rows: imageSize, columns: imageSize)
+        let peak = full.peak
+        let parts = attribute < attributeParts.count ? attributeParts.parts[attribute] : []
+        let hit = game.hit(row: peak.row, column: peak.column, parts: parts, truth: truth)
+        let baselineHits: [Bool?] = PointingBaseline.allCases.map { baseline in
+            // Every baseline draws (or not) the same way whether or not the item is scored,
+            // so the random points do not depend on which items have truth.
+            let point = baseline.point(rows: imageSize, columns: imageSize, box: box, rng: &rng)
+            guard hit != nil, let point else { return nil }
+            return game.hit(row: point.row, column: point.column, parts: parts, truth: truth)
+        }
+        let scored = hit != nil
+        let isHit = hit ?? false
+        return ScoredItem(peak: peak, scored: scored, hit: isHit, grounded: scored && isHit && (present ?? true),
+                          energy: PointingGame.energyShare(full, parts: parts, truth: truth), baselineHits: baselineHits)
+    }
+}
+
+/// Running totals over scored items: the pointing accuracy of the maps and of each
+/// baseline, and the grounded fraction.
+public struct PointingTally: Sendable, Equatable {
+    public var scored = 0
+    public var hits = 0
+    public var grounded = 0
+    public var items = 0
+    /// Per baseline (`PointingBaseline.allCases` order): items it could be played on, hits.
+    public var baselineScored = [Int](repeating: 0, count: PointingBaseline.allCases.count)
+    public var baselineHits = [Int](repeating: 0, count: PointingBaseline.allCases.count)
+
+    public init() {}
+
+    public mutating func add(_ item: ScoredItem) {
+        items += 1
+        guard item.scored else { return }
+        scored += 1
+        if item.hit { hits += 1 }
+        if item.grounded { grounded += 1 }
+        for (b, h) in item.baselineHits.enumerated() {
+            guard let h else { continue }
+            baselineScored[b] += 1
+            if h { baselineHits[b] += 1 }
+        }
+    }
+
+    /// hits / scored (NaN when nothing was scored).
+    public var pointingAccuracy: Double { scored > 0 ? Double(hits) / Double(scored) : .nan }
+    public var groundedFraction: Double { scored > 0 ? Double(grounded) / Double(scored) : .nan }
+    public func baselineAccuracy(_ b: PointingBaseline) -> Double {
+        let i = PointingBaseline.allCases.firstIndex(of: b)!
+        return baselineScored[i] > 0 ? Double(baselineHits[i]) / Double(baselineScored[i]) : .nan
+    }
+}

@@ -1,0 +1,190 @@
+import AttributeSpace
+import Foundation
+import Grounding
+import HDF5Store
+import PipelineKit
+
+/// What images.h5 says about where things are: names, class and image attributes, part
+/// masks (rendered sets), keypoints (CUB), boxes and a stored attribute → parts table.
+/// Small per-image arrays are read at once; masks row by row with the images.
+final class DatasetTruth {
+    let path: String
+    let file: H5File
+    let count: Int
+    let imageSize: Int
+    let classNames: [String]
+    let attributeNames: [String]
+    /// C × A in [0, 1].
+    let classAttributes: [Float]
+    /// N × A, when the dataset has per-image attributes.
+    let imageAttributes: [Float]?
+    let partNames: [String]
+    let hasMasks: Bool
+    /// N × P × 3 (x, y, visible).
+    let keypoints: [Float]?
+    /// N × 4 (x, y, w, h).
+    let boxes: [Float]?
+    /// `attribute_parts` as prepare-data stored it (rendered sets).
+    let storedParts: AttributeParts?
+
+    init(_ path: String) throws {
+        self.path = path
+        file = try H5File.open(path)
+        let shape = try file.shape("images")
+        guard shape.count == 4, shape[1] == shape[2], shape[3] == 3 else {
+            throw H5Error(file: path, object: "/images", message: "expected uint8 [N, H, W, 3] with H = W, found \(shape)")
+        }
+        count = shape[0]
+        imageSize = shape[1]
+        classNames = try file.readStrings("class_names")
+        attributeNames = try file.readStrings("attribute_names")
+        let (c, a) = (classNames.count, attributeNames.count)
+        classAttributes = try file.read("class_attributes", as: Float.self, expectingShape: [c, a]).data
+        imageAttributes = file.exists("image_attributes")
+            ? try file.read("image_attributes", as: Float.self, expectingShape: [count, a]).data : nil
+        partNames = file.exists("part_names") ? try file.readStrings("part_names") : []
+        let p = partNames.count
+        if file.exists("part_masks") {
+            let maskShape = try file.shape("part_masks")
+            guard maskShape == [count, imageSize, imageSize], try file.dtype("part_masks") == .uint8 else {
+                throw H5Error(file: path, object: "/part_masks", message: "expected uint8 [\(count), \(imageSize), \(imageSize)], found \(maskShape)")
+            }
+            hasMasks = p > 0
+        } else {
+            hasMasks = false
+        }
+        keypoints = p > 0 && file.exists("part_keypoints")
+            ? try file.read("part_keypoints", as: Float.self, expectingShape: [count, p, 3]).data : nil
+        boxes = file.exists("boxes") ? try file.read("boxes", as: Float.self, expectingShape: [count, 4]).data : nil
+        if file.exists("attribute_parts") {
+            let table = try file.read("attribute_parts", as: Int32.self, expectingShape: [a, nil])
+            if let bad = table.data.first(where: { $0 < -1 || Int($0) >= p }) {
+                throw H5Error(file: path, object: "/attribute_parts", message: "part id \(bad) outside -1..<\(p)")
+            }
+            storedParts = AttributeParts(padded: table.data, width: table.shape[1])
+        } else {
+            storedParts = nil
+        }
+    }
+
+    deinit { file.close() }
+
+    /// Part masks of `rows` (each imageSize² labels), read run by run.
+    func masks(_ rows: [Int]) throws -> [[UInt8]] {
+        guard hasMasks else { return rows.map { _ in [] } }
+        let plane = imageSize * imageSize
+        var out: [[UInt8]] = []
+        var position = 0
+        while position < rows.count {
+            var end = position + 1
+            while end < rows.count && rows[end] == rows[end - 1] + 1 { end += 1 }
+            let data = try file.readRows("part_masks", rows[position]..<(rows[end - 1] + 1), as: UInt8.self).data
+            for j in 0..<(end - position) { out.append(Array(data[(j * plane)..<((j + 1) * plane)])) }
+            position = end
+        }
+        return out
+    }
+
+    /// The part truth of image `row`: its mask when the set has masks, else its keypoints.
+    func truth(row: Int, mask: [UInt8]) -> PartTruth {
+        if hasMasks { return .mask(rows: imageSize, columns: imageSize, labels: mask) }
+        if let keypoints {
+            let p = partNames.count
+            return .keypoints((0..<p).map { j in
+                let base = (row * p + j) * 3
+                return PartPoint(x: keypoints[base], y: keypoints[base + 1], visible: keypoints[base + 2] > 0.5)
+            })
+        }
+        return .none
+    }
+
+    /// Whether image `row` has attribute `attribute` (nil without per-image attributes).
+    func has(row: Int, attribute: Int) -> Bool? {
+        imageAttributes.map { $0[row * attributeNames.count + attribute] >= 0.5 }
+    }
+
+    func box(row: Int) -> [Float]? {
+        boxes.map { Array($0[(row * 4)..<(row * 4 + 4)]) }
+    }
+}
+
+/// The adversarial file ground reads: images (float32 NHWC), index into images.h5, labels, eps.
+final class AdversarialInput {
+    let path: String
+    let file: H5File
+    let count: Int
+    let size: Int
+    let index: [Int64]
+    let labels: [Int32]
+    let eps: Double
+    /// The model the attack was made against (its `model` attribute).
+    let attackedModel: String
+
+    init(_ path: String) throws {
+        self.path = path
+        file = try H5File.open(path)
+        let shape = try file.shape("images")
+        guard shape.count == 4, shape[1] == shape[2], shape[3] == 3 else {
+            throw H5Error(file: path, object: "/images", message: "expected float32 [N, H, W, 3], found shape \(shape)")
+        }
+        count = shape[0]
+        size = shape[1]
+        index = try file.read("index", as: Int64.self, expectingShape: [count]).data
+        labels = try file.read("labels", as: Int32.self, expectingShape: [count]).data
+        guard let eps = try file.attribute("eps").doubleValue else {
+            throw H5Error(file: path, object: "/ @eps", message: "expected a number")
+        }
+        self.eps = eps
+        attackedModel = file.hasAttribute("model") ? try file.attribute("model").stringValue ?? "" : ""
+    }
+
+    deinit { file.close() }
+
+    /// Throws unless this file was made from `images` (the images.h5 whose SHA-256 is
+    /// `imagesHash`): same hash in the attack's provenance, rows and labels that agree.
+    func checkMadeFrom(_ images: DatasetTruth, imagesHash: String) throws {
+        if let source = try? file.attribute("source_images").stringValue,
+           let recorded = try Provenance.read(from: file).inputs.first(where: { $0.path == source }) {
+            guard recorded.sha256 == imagesHash else {
+                throw StageError("\(path): made from \(source) (SHA-256 \(recorded.sha256.prefix(12))…), but --images \(images.path) "
+                                 + "has SHA-256 \(imagesHash.prefix(12))…: an adversarial file of another images.h5, or the images changed since the attack")
+            }
+        } else {
+            Log.warning("\(path): no provenance of its source images; checking rows and labels only")
+        }
+        guard size == images.imageSize else {
+            throw StageError("\(path): /images are \(size)×\(size), but \(images.path) stores \(images.imageSize)×\(images.imageSize)")
+        }
+        let labelsFile = try images.file.read("labels", as: Int32.self, expectingShape: [images.count]).data
+        for (i, row) in index.enumerated() {
+            guard row >= 0, Int(row) < images.count else {
+                throw StageError("\(path): /index row \(i) is \(row), outside the \(images.count) rows of \(images.path)")
+            }
+            guard labelsFile[Int(row)] == labels[i] else {
+                throw StageError("\(path): /labels row \(i) is \(labels[i]), but \(images.path) row \(row) has label \(labelsFile[Int(row)])")
+            }
+        }
+    }
+}
+
+/// Throws unless the SJE was fitted on features of this model: the SJE's training
+/// features file (its first provenance input) records the model's SHA-256. Skipped with a
+/// warning when that features file is gone.
+func checkSJEFitsModel(sjePath: String, sjeFile: H5File, modelPath: String, modelHash: String) throws {
+    guard let featuresPath = try? Provenance.read(from: sjeFile).inputs.first?.path else {
+        Log.warning("\(sjePath): no provenance; cannot check it was fitted on \(modelPath)'s features")
+        return
+    }
+    guard FileManager.default.fileExists(atPath: featuresPath) else {
+        Log.warning("\(sjePath): its training features \(featuresPath) are gone; cannot check they came from \(modelPath)")
+        return
+    }
+    let features = try H5File.open(featuresPath)
+    defer { features.close() }
+    guard let recordedModel = try? features.attribute("model").stringValue,
+          let recorded = try Provenance.read(from: features).inputs.first(where: { $0.path == recordedModel }) else { return }
+    guard recorded.sha256 == modelHash else {
+        throw StageError("\(sjePath): fitted on features of \(recordedModel) (SHA-256 \(recorded.sha256.prefix(12))…), "
+                         + "but --model \(modelPath) has SHA-256 \(modelHash.prefix(12))…: the SJE belongs to another model")
+    }
+}

@@ -1,0 +1,353 @@
+import ArgumentParser
+import AttributeSpace
+import ClassifierKit
+import Foundation
+import Grounding
+import HDF5Store
+import NeuralNet
+import PipelineKit
+import Randomness
+
+/// How attribute maps are made.
+enum MapMethod: String, ExpressibleByArgument, CaseIterable {
+    /// Class activation mapping of the attribute: M_k = Σ_c F_c·W'_ck on the last map (exact).
+    case cam
+    /// Grad-CAM of the attribute score at an earlier stage (`--layer`).
+    case gradcam
+}
+
+/// How the attribute vectors used for selection are normalised (as predict-attributes stores them).
+enum StoredNormalisation: String, ExpressibleByArgument, CaseIterable {
+    case l2, none
+}
+
+/// Grounds the discriminative attributes of clean and adversarial images on the image and
+/// scores them against where the parts really are.
+@main
+struct Ground: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ground",
+        abstract: "Attribute maps of the selected attributes (eqs. 7–8) on clean and adversarial images, scored by the pointing game.",
+        discussion: """
+            For each row of the adversarial file: one forward pass of the clean image and one of its
+            adversarial image give the last feature map F; predicted attributes are the SJE's (its feature
+            normalisation folded into W'), so A_k = s·mean(M_k) + b_k with M_k = Σ_c F_c·W'_ck. The top-k
+            attributes by eq. 7 (clean) and eq. 8 (adversarial), and the true class's k most present
+            attributes (reference), are mapped, upsampled bilinearly and scored: the peak must lie in
+            the part's mask dilated by 1 px (rendered sets) or within the tolerance of a visible keypoint
+            of the part (CUB). Datasets without part truth get maps and NaN scores.
+            """)
+
+    @Option(help: "The model file.")
+    var model: String
+    @Option(help: "The SJE fitted on this model's features (fit-sje output).")
+    var sje: String
+    @Option(help: "The dataset (prepare-data output).")
+    var images: String
+    @Option(help: "Adversarial file (attack output) of --images: the model's own or another model's (transfer).")
+    var adversarial: String
+    @Option(help: "Output grounding file.")
+    var output: String
+    @Option(help: "Map method: cam (exact, last map) or gradcam (at --layer).")
+    var method = MapMethod.cam
+    @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3).")
+    var layer: Int?
+    @Option(help: "Attributes selected per image and set.")
+    var topK = 10
+    @Option(help: "Keypoint tolerance in pixels at 224 px, scaled with the image size.")
+    var tolerance: Float = 15
+    @Option(help: "Attribute-group → parts table (TSV: group<TAB>part,part or -); default: images.h5's attribute_parts.")
+    var attributeParts: String?
+    @Option(help: "Detector boxes with object and attribute words on the clean images (TSV; see docs/ground.md).")
+    var detections: String?
+    @Option(help: "The same for the adversarial images (index: rows of --images).")
+    var adversarialDetections: String?
+    @Option(help: "Boxes with a confidence below this do not ground an attribute.")
+    var detectionConfidence: Float = 0
+    @Option(help: "Attribute vectors ranked as predict-attributes stores them: l2 (its default) or none; rankings agree.")
+    var attributeNormalisation = StoredNormalisation.l2
+    @Option(help: "Images per batch.")
+    var batchSize = 64
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard tolerance > 0 else { throw ValidationError("--tolerance must be positive, got \(tolerance)") }
+        guard (0...1).contains(detectionConfidence) else { throw ValidationError("--detection-confidence must lie in [0, 1]") }
+        switch (method, layer) {
+        case (.gradcam, nil): throw ValidationError("--method gradcam needs --layer L (the residual stage, 1-based)")
+        case (.cam, .some): throw ValidationError("--layer applies to --method gradcam; cam uses the last feature map")
+        default: break
+        }
+    }
+
+    func run() throws {
+        Engine.configure(threads: common.threads)
+        let network = try ResNet.load(from: model)
+        let truth = try DatasetTruth(images)
+        let sjeFile = try H5File.open(sje)
+        let embedding = try SJE.read(from: sjeFile)
+        let sjeClasses = try sjeFile.readStrings("class_names"), sjeAttributes = try sjeFile.readStrings("attribute_names")
+        let adv = try AdversarialInput(adversarial)
+        var inputs = [model, sje, images, adversarial]
+        inputs += [attributeParts, detections, adversarialDetections].compactMap { $0 }
+        let stageRun = try StageRun(stage: "ground", output: output, seed: common.seed, parameters: parameters, inputs: inputs)
+        let hashes = Dictionary(stageRun.provenance.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
+
+        // Files that do not belong together are refused before anything is written.
+        guard embedding.featureDimension == network.config.featureDimension else {
+            throw StageError("\(sje): /W has \(embedding.featureDimension) feature rows, but \(model) gives \(network.config.featureDimension)-d features")
+        }
+        guard embedding.classCount == network.config.numClasses, network.config.numClasses == truth.classNames.count else {
+            throw StageError("\(sje): \(embedding.classCount) classes, \(model): \(network.config.numClasses), \(images): \(truth.classNames.count); they must agree")
+        }
+        guard sjeClasses == truth.classNames else { throw StageError("\(sje): /class_names differ from \(images)'s /class_names") }
+        guard sjeAttributes == truth.attributeNames, embedding.attributeCount == truth.attributeNames.count else {
+            throw StageError("\(sje): /attribute_names differ from \(images)'s /attribute_names")
+        }
+        guard network.config.inputSize == truth.imageSize else {
+            throw StageError("\(model): takes \(network.config.inputSize)×\(network.config.inputSize) images, but \(images) stores \(truth.imageSize)×\(truth.imageSize)")
+        }
+        try checkSJEFitsModel(sjePath: sje, sjeFile: sjeFile, modelPath: model, modelHash: hashes[model] ?? "")
+        sjeFile.close()
+        try adv.checkMadeFrom(truth, imagesHash: hashes[images] ?? "")
+        let stage: Int? = try layer.map { l in
+            guard (1...network.stageCount).contains(l) else {
+                throw ValidationError("--layer \(l): \(model) has stages 1…\(network.stageCount)")
+            }
+            return l - 1
+        }
+
+        // Where each attribute lives, and whether this dataset can be scored at all.
+        let parts: AttributeParts
+        if let attributeParts {
+            let groups = try AttributeParts.readGroupTable(attributeParts)
+            parts = try AttributeParts(attributeNames: truth.attributeNames, partNames: truth.partNames, groups: groups, source: attributeParts)
+        } else {
+            parts = truth.storedParts ?? AttributeParts(parts: truth.attributeNames.map { _ in [] })
+        }
+        let localisable = parts.parts.filter { !$0.isEmpty }.count
+        let hasPartTruth = (truth.hasMasks || truth.keypoints != nil) && localisable > 0
+        if !hasPartTruth {
+            let why = truth.partNames.isEmpty ? "no part_names" : localisable == 0 ? "no attribute → parts table (--attribute-parts)" : "no part_masks or part_keypoints"
+            Log.info("ground: \(images) has no part truth (\(why)): maps are written, pointing scores are NaN")
+        }
+        let cleanDetections = try detections.map { try Detections.read($0, imageCount: truth.count) }
+        let advDetections = try adversarialDetections.map { try Detections.read($0, imageCount: truth.count) }
+
+        let k = min(topK, truth.attributeNames.count)
+        let tolerancePx = PointingGame.tolerance(imageSize: truth.imageSize, at224: tolerance)
+        let scorer = GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize, attributeParts: parts)
+        let mapper = AttributeMapper(sje: embedding)
+        let images = try ImageSet(self.images)
+        let n = adv.count
+        let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
+        var tallies = [String: PointingTally]()
+        var referenceTally = PointingTally()
+        var energySums: [GroundingFile.ImageSet: (Double, Int)] = [:]
+        var columns = Columns()
+
+        try stageRun.run { file in
+            var created = false
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let rows = start..<min(start + batchSize, n)
+                let index = rows.map { Int(adv.index[$0]) }
+                let labels = rows.map { Int(adv.labels[$0]) }
+                let clean = try images.batch(index)
+                let attacked = ImageLayout.tensor(fromNHWC: try adv.file.readRows("images", rows, as: Float.self).data,
+                                                  count: rows.count, size: adv.size)
+                let masks = try truth.masks(index)
+                let passes = try [clean, attacked].map { try Analysis(network, mapper, $0, stage: stage) }
+                var scoresBySet: [[Float]] = []
+                var batch = BatchColumns()
+                for (s, pass) in passes.enumerated() {
+                    let stored = AttributeMapper.normalised(pass.rawScores, attributes: mapper.attributeCount,
+                                                            l2: attributeNormalisation == .l2)
+                    let classScores = embedding.scores(attributes: stored)
+                    scoresBySet.append(classScores)
+                    batch.predictions[s] = SJE.argmax(scores: classScores, classes: embedding.classCount)
+                    batch.general[s] = ResNet.argmax(pass.logits).map(Int32.init)
+                    batch.attributeVectors[s] = stored
+                }
+                let a = mapper.attributeCount, c = embedding.classCount
+                var selections: [[[Int]]] = [[], [], []]  // clean, adversarial, reference
+                for (j, label) in labels.enumerated() {
+                    let phi = embedding.classEmbeddings
+                    let wrong = AttributeSelection.wrongClass(label: label, adversarialScores: scoresBySet[1][(j * c)..<((j + 1) * c)])
+                    batch.wrongClass.append(Int32(wrong))
+                    let cleanRank = AttributeSelection.clean(batch.attributeVectors[0][(j * a)..<((j + 1) * a)],
+                                                             phiWrong: phi[(wrong * a)..<((wrong + 1) * a)], k: k)
+                    let advRank = AttributeSelection.adversarial(batch.attributeVectors[1][(j * a)..<((j + 1) * a)],
+                                                                 phiTrue: phi[(label * a)..<((label + 1) * a)], k: k)
+                    let reference = AttributeSelection.reference(classRow: truth.classAttributes[(label * a)..<((label + 1) * a)], k: k)
+                    selections[0].append(cleanRank.attributes); batch.rankScores[0] += cleanRank.scores
+                    selections[1].append(advRank.attributes); batch.rankScores[1] += advRank.scores
+                    selections[2].append(reference.attributes); batch.rankScores[2] += reference.scores
+                }
+                // Maps: clean and reference on the clean pass, adversarial on the adversarial pass.
+                let mapsBySet = try [passes[0].maps(selections[0]), passes[1].maps(selections[1]), passes[0].maps(selections[2])]
+                let (mh, mw) = passes[0].mapSize
+                for set in 0..<3 {
+                    for (j, row) in index.enumerated() {
+                        var rng = SplitMix(seed: common.seed, stream: UInt64(row) &* 4 &+ UInt64(set))
+                        let scale = passes[set == 1 ? 1 : 0].scales[j]
+                        if set < 2 { batch.mapScale[set].append(scale) }
+                        for (q, attribute) in selections[set][j].enumerated() {
+                            let base = (j * k + q) * mh * mw
+                            let map = Map2D(rows: mh, columns: mw, values: Array(mapsBySet[set][base..<(base + mh * mw)]))
+                            let item = scorer.score(map: map, attribute: attribute, truth: truth.truth(row: row, mask: masks[j]),
+                                                    present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
+                            batch.add(item, set: set, attribute: attribute)
+                            if set == 2 { referenceTally.add(item) } else {
+                                let name = GroundingFile.ImageSet.allCases[set]
+                                tallies[name.rawValue, default: PointingTally()].add(item)
+                                if item.energy.isFinite {
+                                    energySums[name, default: (0, 0)].0 += Double(item.energy)
+                                    energySums[name, default: (0, 0)].1 += 1
+                                }
+                                let detectionFile = set == 0 ? cleanDetections : advDetections
+                                if let detectionFile {
+                                    batch.detectionGrounded[set].append(detectionFile.grounds(truth.attributeNames[attribute], image: row,
+                                                                                               minConfidence: detectionConfidence) ? 1 : 0)
+                                }
+                            }
+                        }
+                    }
+                    batch.maps[set] = mapsBySet[set]
+                }
+                if !created {
+                    try columns.create(in: file, k: k, mapRows: mh, mapColumns: mw, detections: [cleanDetections != nil, advDetections != nil])
+                    created = true
+                }
+                try columns.append(batch, to: file, k: k)
+                progress.advance(by: rows.count)
+            }
+            if !created {
+                throw StageError("\(adversarial): no rows to ground")
+            }
+            try file.write("index", adv.index, shape: [n])
+            try file.write("labels", adv.labels, shape: [n])
+            for (s, name) in GroundingFile.ImageSet.allCases.enumerated() {
+                try file.write("\(name.rawValue)/predictions", columns.predictions[s], shape: [n])
+                try file.write("\(name.rawValue)/general_predictions", columns.general[s], shape: [n])
+            }
+            try file.write("clean/wrong_class", columns.wrongClass, shape: [n])
+            try file.write("attribute_parts", parts.padded, shape: [parts.count, parts.width])
+            if !truth.partNames.isEmpty { try file.writeStrings("part_names", truth.partNames) }
+            try file.write("map_offset", mapper.offset, shape: [mapper.attributeCount])
+            let adversarialModel = Self.baseName(adv.attackedModel)
+            let attributes: [(String, H5AttributeValue)] = [
+                ("method", .string(method.rawValue)), ("top_k", .int(Int64(k))), ("tolerance_px", .double(Double(tolerancePx))),
+                ("tolerance_px_at_224", .double(Double(tolerance))), ("eps", .double(adv.eps)), ("model", .string(Self.baseName(model))),
+                ("adversarial_model", .string(adversarialModel)),
+                ("transfer", .int(adversarialModel.isEmpty || adversarialModel == Self.baseName(model) ? 0 : 1)),
+                ("has_part_truth", .int(hasPartTruth ? 1 : 0)),
+                ("map_stage", .int(Int64((stage ?? network.stageCount - 1) + 1))),
+                ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
+                ("reference_pointing_accuracy", .double(hasPartTruth ? referenceTally.pointingAccuracy : .nan)),
+                ("reference_grounded_fraction", .double(hasPartTruth ? referenceTally.groundedFraction : .nan)),
+            ]
+            for (name, value) in attributes { try file.setAttribute(name, value) }
+            for set in GroundingFile.ImageSet.allCases {
+                let t = tallies[set.rawValue] ?? PointingTally()
+                let energy = energySums[set].map { $0.1 > 0 ? $0.0 / Double($0.1) : .nan } ?? .nan
+                let values: [String: Double] = [
+                    "pointing_accuracy": t.pointingAccuracy, "grounded_fraction": t.groundedFraction,
+                    "baseline_random": t.baselineAccuracy(.random), "baseline_centre": t.baselineAccuracy(.centre),
+                    "baseline_box_centre": t.baselineAccuracy(.boxCentre), "energy_share": energy, "scored_items": Double(t.scored),
+                ]
+                for (measure, value) in values {
+                    try file.setAttribute(GroundingFile.summaryName(measure, set), .double(hasPartTruth || measure == "scored_items" ? value : .nan))
+                }
+                if set == .clean, let cleanDetections {
+                    try file.setAttribute("detections_clean", .string(cleanDetections.path))
+                }
+                if set == .adversarial, let advDetections {
+                    try file.setAttribute("detections_adversarial", .string(advDetections.path))
+                }
+            }
+            for (s, set) in GroundingFile.ImageSet.allCases.enumerated() where !columns.detectionGrounded[s].isEmpty {
+                let d = columns.detectionGrounded[s]
+                try file.setAttribute(GroundingFile.summaryName("detection_grounded_fraction", set),
+                                      .double(Double(d.filter { $0 == 1 }.count) / Double(d.count)))
+            }
+        }
+        progress.finish()
+        let cleanTally = tallies["clean"] ?? PointingTally(), advTally = tallies["adversarial"] ?? PointingTally()
+        if hasPartTruth {
+            Log.info(String(format: "ground: pointing accuracy clean %.3f, adversarial %.3f (random %.3f, centre %.3f); grounded %.3f / %.3f → %@",
+                            cleanTally.pointingAccuracy, advTally.pointingAccuracy, cleanTally.baselineAccuracy(.random),
+                            cleanTally.baselineAccuracy(.centre), cleanTally.groundedFraction, advTally.groundedFraction, output))
+        } else {
+            Log.info("ground: maps written → \(output)")
+        }
+    }
+
+    var parameters: [String: Any] {
+        var p: [String: Any] = ["method": method.rawValue, "top_k": topK, "tolerance_at_224": Double(tolerance),
+                                "attribute_normalisation": attributeNormalisation.rawValue, "batch_size": batchSize,
+                                "detection_confidence": Double(detectionConfidence)]
+        if let layer { p["layer"] = layer }
+        return p
+    }
+
+    /// `data/x/models/standard.h5` → `standard`.
+    static func baseName(_ path: String) -> String {
+        let last = path.split(separator: "/").last.map(String.init) ?? path
+        return last.hasSuffix(".h5") ? String(last.dropLast(3)) : last
+    }
+}
+
+/// One forward pass over a batch: pooled features, logits, raw attribute scores and what
+/// the maps are made from (the last map for CAM, a recorded stage pass for Grad-CAM).
+struct Analysis {
+    let rawScores: [Float]
+    let logits: Tensor
+    let scales: [Float]
+    let mapper: AttributeMapper
+    let finalMap: Tensor
+    let pass: ResNet.StagePass?
+    let network: ResNet
+
+    init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?) throws {
+        self.network = network
+        self.mapper = mapper
+        if let stage {
+            let p = try network.stagePass(x, stage: stage)
+            pass = p
+            finalMap = p.finalMap
+        } else {
+            pass = nil
+            finalMap = try network.featureMap(x)
+        }
+        let (n, d, h, w) = (finalMap.shape[0], finalMap.shape[1], finalMap.shape[2], finalMap.shape[3])
+        var pooled = [Float](repeating: 0, count: n * d)
+        for i in 0..<(n * d) {
+            var sum: Float = 0
+            for p in 0..<(h * w) { sum += finalMap.data[i * h * w + p] }
+            pooled[i] = sum / Float(h * w)
+        }
+        logits = try network.logits(fromFeatures: Tensor(shape: [n, d], data: pooled))
+        rawScores = mapper.scores(pooled: pooled)
+        scales = mapper.scales(pooled: pooled)
+    }
+
+    /// Rows × columns of the maps.
+    var mapSize: (Int, Int) {
+        let m = pass?.stageMap ?? finalMap
+        return (m.shape[2], m.shape[3])
+    }
+
+    /// Maps of `attributes[i]` for each image i: [N, k, h·w].
+    func maps(_ attributes: [[Int]]) throws -> [Float] {
+        if let pass { return try GradCAM(model: network, mapper: mapper).maps(pass, attributes: attributes, scales: scales) }
+        let (d, positions) = (finalMap.shape[1], finalMap.shape[2] * finalMap.shape[3])
+        var out: [Float] = []
+        for (i, chosen) in attributes.enumerated() {
+            out += mapper.maps(featureMap: finalMap.data[(i * d * positions)..<((i + 1) * d * positions)], positions: positions, attributes: chosen)
+        }
+        return out
+    }
+}
