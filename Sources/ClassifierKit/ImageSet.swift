@@ -91,6 +91,16 @@ public final class ImageSet {
         return raw
     }
 
+    /// Per-image attribute values `image_attributes` of `rows` [rows.count, A] (nil when the
+    /// set has none), refused if any is NaN or ±Inf (the error names the first bad row).
+    public func imageAttributes(_ rows: Range<Int>) throws -> [Float]? {
+        guard file.exists("image_attributes") else { return nil }
+        let values = try file.readRows("image_attributes", rows, as: Float.self)
+        try NumberCheck.requireFinite(values.data, rowWidth: values.shape.count > 1 ? values.shape[1] : 1, firstRow: rows.lowerBound,
+                                      file: path, object: "/image_attributes")
+        return values.data
+    }
+
     /// Throws unless `model` takes this set's images and predicts its classes.
     public func checkCompatible(with model: ResNet, modelPath: String) throws {
         guard model.config.numClasses == classCount else {
