@@ -42,6 +42,8 @@ final class DatasetTruth {
         classAttributes = try file.read("class_attributes", as: Float.self, expectingShape: [c, a]).data
         imageAttributes = file.exists("image_attributes")
             ? try file.read("image_attributes", as: Float.self, expectingShape: [count, a]).data : nil
+        try NumberCheck.requireFinite(classAttributes, rowWidth: a, file: path, object: "/class_attributes")
+        if let imageAttributes { try NumberCheck.requireFinite(imageAttributes, rowWidth: a, file: path, object: "/image_attributes") }
         partNames = file.exists("part_names") ? try file.readStrings("part_names") : []
         let p = partNames.count
         if file.exists("part_masks") {

@@ -142,6 +142,8 @@ struct Ground: ParsableCommand {
         let scorer = GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize, attributeParts: parts)
         let mapper = AttributeMapper(sje: embedding)
         let images = try ImageSet(self.images)
+        // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
+        let adversarialPixels = try AdversarialReader(adversarial, source: images)
         let n = adv.count
         let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
         var tallies = [String: PointingTally]()
@@ -156,8 +158,7 @@ struct Ground: ParsableCommand {
                 let index = rows.map { Int(adv.index[$0]) }
                 let labels = rows.map { Int(adv.labels[$0]) }
                 let clean = try images.batch(index)
-                let attacked = ImageLayout.tensor(fromNHWC: try adv.file.readRows("images", rows, as: Float.self).data,
-                                                  count: rows.count, size: adv.size)
+                let attacked = try adversarialPixels.batch(rows)
                 let masks = try truth.masks(index)
                 let passes = try [clean, attacked].map { try Analysis(network, mapper, $0, stage: stage) }
                 var scoresBySet: [[Float]] = []

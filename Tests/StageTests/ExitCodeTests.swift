@@ -25,6 +25,7 @@ final class ExitCodeTests: XCTestCase {
             ("fit-sje", ["--features", missing, "--val-features", missing, "--images", missing, "--output", path("out.h5")], missing),
             ("predict-attributes", ["--sje", missing, "--features", missing, "--output", path("out.h5")], missing),
             ("quantify", ["--dataset-dir", path("no-such-dir"), "--eps", "0.1"], path("no-such-dir")),
+            ("ground", ["--model", missing, "--sje", missing, "--images", missing, "--adversarial", missing, "--output", path("out.h5")], missing),
             ("inspect", [missing], missing),
             ("merge-shards", ["--parts", missing, path("missing-2.h5"), "--output", path("out.h5")], missing),
         ]

@@ -167,3 +167,25 @@ final class RefusedNumbersTests: XCTestCase {
         assertRefused(adv, ["adv-train: training diverged", "epoch 1, step"], output: robust)
     }
 }
+
+extension GroundStageTests {
+    /// ground reads adversarial pixels batch by batch through the same checked reader.
+    func testNonFiniteAdversarialPixelsAreRefusedByGround() throws {
+        let bad = path("adv-nan.h5")
+        try? FileManager.default.removeItem(atPath: bad)
+        try FileManager.default.copyItem(atPath: path("adv.h5"), toPath: bad)
+        let file = try H5File.open(bad, mode: .readWrite)
+        let images = try file.read("images", as: Float.self)
+        var values = images.data
+        values[2 * 16 * 16 * 3 + 4] = .nan
+        try file.remove("images")
+        try file.write("images", values, shape: images.shape)
+        file.close()
+        let output = path("grounding-nan.h5")
+        let result = try runStage("ground", ["--model", path("standard.h5"), "--sje", path("sje.h5"), "--images", path("images.h5"),
+                                             "--adversarial", bad, "--top-k", "4", "--threads", "2", "--output", output])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("adv-nan.h5: /images: row 2, column 4 is nan"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+}
