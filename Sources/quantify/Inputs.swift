@@ -73,14 +73,16 @@ struct EpsInputs {
     let robustAdversarial: (f: Predictions, attributes: Predictions)
     let robustTransfer: (f: Predictions, attributes: Predictions)
 
-    static func read(eps: String, layout: DatasetLayout, dataset: ClassAttributeTable) throws -> EpsInputs {
+    /// `robustModel` names the robust model evaluated at `eps` (robust-eps<e>, or one model for every eps).
+    static func read(eps: String, layout: DatasetLayout, dataset: ClassAttributeTable,
+                     robustModel: String? = nil) throws -> EpsInputs {
         func pair(_ model: String, _ set: String) throws -> (f: Predictions, attributes: Predictions) {
             let f = try Predictions.read(layout.features(model, set), dataset: dataset, withAttributes: false)
             let a = try Predictions.read(layout.attributes(model, set), dataset: dataset, withAttributes: true)
             try f.checkAligned(with: a)
             return (f, a)
         }
-        let robust = DatasetLayout.robust(eps)
+        let robust = robustModel ?? DatasetLayout.robust(eps)
         let inputs = EpsInputs(eps: eps,
                                standardClean: try pair(DatasetLayout.standard, "test"),
                                standardAdversarial: try pair(DatasetLayout.standard, DatasetLayout.adversarialSet(eps)),
@@ -98,9 +100,9 @@ struct EpsInputs {
     /// transfer, made against the right model), its attributes by its SJE from those
     /// features, and everything from the dataset's images.h5. Links to files that are not
     /// in the directory, and files without provenance, are not checked.
-    static func checkChain(eps: String, layout: DatasetLayout, chain: ProvenanceChain) throws {
+    static func checkChain(eps: String, layout: DatasetLayout, chain: ProvenanceChain, robustModel: String? = nil) throws {
         func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-        let robust = DatasetLayout.robust(eps)
+        let robust = robustModel ?? DatasetLayout.robust(eps)
         let slots = [(DatasetLayout.standard, "test"), (DatasetLayout.standard, DatasetLayout.adversarialSet(eps)),
                      (robust, "test"), (robust, DatasetLayout.adversarialSet(eps)), (robust, DatasetLayout.transferSet(eps))]
         for (model, set) in slots {

@@ -24,12 +24,25 @@ struct Quantify: ParsableCommand {
             and wrong when attacked on the standard model, d1 = ‖A − Â‖. Study (b): the standard
             model's adversarial images that it gets wrong and the robust model gets right,
             d1 = ‖Âʳ − Â‖. d2 = ‖φ(yₙ) − φ(y)‖ in both, φ as the SJE uses it.
+
+            With --robust-eps E, one robust model, robust-eps<E>, is evaluated at every eps (the
+            authors' set-up): its sets are then named adv-eps<e> and transfer-eps<e> as before.
+            metrics.json gains "findings": the paper's claims (2)–(6) checked on these metrics.
+
+            quantify --compare FINE/metrics.json COARSE/metrics.json --output findings.json writes
+            the cross-dataset finding (1) instead (fine-grained vs coarse).
             """)
 
     @Option(help: "The dataset's artifact directory (e.g. data/synth-fine).")
-    var datasetDir: String
+    var datasetDir: String?
     @Option(parsing: .upToNextOption, help: "The eps values, written as in the file names (e.g. 0.01 0.06 0.12).")
-    var eps: [String]
+    var eps: [String] = []
+    @Option(help: "Evaluate the one robust model robust-eps<this> at every eps (default: robust-eps<e> at eps e).")
+    var robustEps: String?
+    @Option(parsing: .upToNextOption, help: "Two metrics.json files, fine-grained then coarse: write the cross-dataset findings to --output.")
+    var compare: [String] = []
+    @Option(help: "Output of --compare (e.g. data/findings.json).")
+    var output: String?
     @Option(help: "Name shown in the summary (default: the directory's name).")
     var name: String?
     @Option(help: "Share of the most discriminative attributes used for the distances.")
@@ -39,6 +52,13 @@ struct Quantify: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if !compare.isEmpty {
+            guard compare.count == 2, output != nil else {
+                throw ValidationError("--compare takes two metrics.json files (fine, coarse) and needs --output")
+            }
+            return
+        }
+        guard datasetDir != nil else { throw ValidationError("give --dataset-dir (or --compare)") }
         guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
         guard topFraction > 0 && topFraction <= 1 else { throw ValidationError("--top-fraction must be in (0, 1]") }
         guard explain >= 1 else { throw ValidationError("--explain must be at least 1") }
@@ -47,6 +67,14 @@ struct Quantify: ParsableCommand {
     func run() throws {
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
+        if !compare.isEmpty, let output {
+            let findings = try QuantifyFindings.compare(fine: compare[0], coarse: compare[1], output: output)
+            print((["findings across datasets (fine: \(compare[0]), coarse: \(compare[1]))"] + Finding.lines(findings))
+                .joined(separator: "\n"))
+            return
+        }
+        guard let datasetDir else { return }
+        let robustModel = { (e: String) in DatasetLayout.robust(robustEps ?? e) }
         let layout = DatasetLayout(root: datasetDir)
         let dataset = try ClassAttributeTable.read(layout.images)
         let sjeFile = try H5File.open(layout.sje(DatasetLayout.standard))
@@ -54,21 +82,25 @@ struct Quantify: ParsableCommand {
                                    expectingShape: [dataset.classCount, dataset.attributeCount]).data
         try NumberCheck.requireFinite(phi, rowWidth: dataset.attributeCount, file: sjeFile.path, object: "/class_embeddings")
         sjeFile.close()
-        let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset) }
+        let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset, robustModel: robustModel($0)) }
         let chain = ProvenanceChain()
-        for e in eps { try EpsInputs.checkChain(eps: e, layout: layout, chain: chain) }
+        for e in eps { try EpsInputs.checkChain(eps: e, layout: layout, chain: chain, robustModel: robustModel(e)) }
         let metrics = inputs.map { EpsMetrics($0, phi: phi, attributeCount: dataset.attributeCount, fraction: topFraction, k: explain) }
         let title = name ?? (datasetDir as NSString).lastPathComponent
 
         let report = MetricsReport(title: title, dataset: dataset, metrics: metrics, topFraction: topFraction)
         let run = try StageRun(stage: "quantify", output: "\(datasetDir)/metrics.h5", seed: common.seed,
-                               parameters: ["eps": eps, "top_fraction": topFraction, "explain": explain],
+                               parameters: ["eps": eps, "top_fraction": topFraction, "explain": explain]
+                                   .merging(robustEps.map { ["robust_eps": $0] } ?? [:]) { $1 },
                                inputs: [layout.images, layout.sje(DatasetLayout.standard)] + inputs.flatMap(\.paths))
         try run.run { file in try report.write(to: file) }
-        try AtomicOutput.write(to: "\(datasetDir)/metrics.json") { try report.json().write(to: URL(fileURLWithPath: $0)) }
+        let (json, findings) = try QuantifyFindings.add(to: try report.json(), datasetDir: datasetDir, eps: eps,
+                                                        robustModel: robustModel)
+        try AtomicOutput.write(to: "\(datasetDir)/metrics.json") { try json.write(to: URL(fileURLWithPath: $0)) }
         for (name, text) in report.tables() {
             try AtomicOutput.write(to: "\(datasetDir)/tables/\(name).csv") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
         }
         print(report.summary())
+        print((["", "the paper's findings on these metrics"] + Finding.lines(findings)).joined(separator: "\n"))
     }
 }

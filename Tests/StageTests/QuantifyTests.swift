@@ -130,6 +130,39 @@ final class QuantifyTests: XCTestCase {
         let change = (0..<a).map { adv[$0] - clean[$0] }
         XCTAssertEqual(Int(try metrics.read("eps0.1/explanations/rose", as: Int32.self).data[0]), change.indices.max { change[$0] < change[$1] }!)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("tables/robust_ratio.csv")))
+
+        // The findings: R = 1/3 at the only eps (4b reproduced), no grounding files (6 null).
+        let findings = Dictionary(uniqueKeysWithValues: (json["findings"] as! [[String: Any]]).map { ($0["id"] as! String, $0) })
+        XCTAssertEqual(findings["4b"]?["reproduced"] as? Bool, true, "\(findings["4b"] ?? [:])")
+        XCTAssertTrue(findings["6"]?["reproduced"] is NSNull)
+        XCTAssertEqual(findings["6"]?["evidence"] as? String, "ground not run")
+        XCTAssertTrue(result.stdout.contains("[reproduced] (4b)"), result.stdout)
+
+        // Cross-dataset mode on the same metrics twice: equal drops, so (1a) is not reproduced.
+        let compare = try runStage("quantify", ["--compare", path("metrics.json"), path("metrics.json"), "--output", path("findings.json")])
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        let cross = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("findings.json")))) as! [String: Any]
+        let first = (cross["findings"] as! [[String: Any]])[0]
+        XCTAssertEqual(first["id"] as? String, "1a")
+        XCTAssertEqual(first["reproduced"] as? Bool, false)
+        XCTAssertTrue(compare.stdout.contains("(1a)"), compare.stdout)
+        XCTAssertEqual(try runStage("quantify", ["--compare", path("metrics.json")]).status, 64, "one file and no --output")
+    }
+
+    /// With --robust-eps, the one robust model robust-eps<E> is read at every eps.
+    func testOneRobustModelForEveryEps() throws {
+        try makeInputs()
+        for dir in ["features", "attributes"] {
+            for set in ["test", "adv-eps0.1", "transfer-eps0.1"] {
+                try FileManager.default.moveItem(atPath: path("\(dir)/robust-eps0.1-\(set).h5"), toPath: path("\(dir)/robust-eps0.3-\(set).h5"))
+            }
+        }
+        XCTAssertNotEqual(try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1"]).status, 0)
+        let result = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1", "--robust-eps", "0.3"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("metrics.json")))) as! [String: Any]
+        let ratios = (json["per_eps"] as! [[String: Any]])[0]["robust_ratio"] as! [String: [String: Any]]
+        XCTAssertEqual(ratios["general"]!["robust_ratio"] as! Double, 1.0 / 3.0, accuracy: 1e-12)
     }
 
     func testMissingEpsAndForeignAttributesFailWithoutOutput() throws {
