@@ -1,7 +1,7 @@
 import Foundation
 import HDF5Store
 
-/// SJE files (DESIGN.md): `W` [D, A], `class_embeddings` [C, A] (φ as used),
+/// SJE files (docs/design.md § Artifact schemas): `W` [D, A], `class_embeddings` [C, A] (φ as used),
 /// `class_names`, `attribute_names`, `history/{train_accuracy, val_accuracy}`, and for
 /// standardised features `feature_mean` / `feature_std`; root attributes
 /// `feature_normalisation`, `class_normalisation`, `learning_rate`, `epochs`,

@@ -36,7 +36,7 @@ public struct SJEHistory: Sendable {
 }
 
 /// Trains an SJE by per-sample SGD with a Δ = 1 margin against the most violating class
-/// (DESIGN.md): for each shuffled training sample n, y* = argmax_y Δ(yₙ, y) + θₙᵀWφ(y);
+/// (docs/design.md § Semantics): for each shuffled training sample n, y* = argmax_y Δ(yₙ, y) + θₙᵀWφ(y);
 /// if y* ≠ yₙ, W += η θₙ (φ(yₙ) − φ(y*))ᵀ. The W with the best validation accuracy is kept.
 ///
 /// Why it is fast, while visiting samples one by one exactly as above:

@@ -3,7 +3,7 @@ import HDF5Store
 import NeuralNet
 import PipelineKit
 
-/// Writes an adversarial file (DESIGN.md) batch by batch: `images` float32 [N, H, W, 3]
+/// Writes an adversarial file (docs/design.md § Artifact schemas) batch by batch: `images` float32 [N, H, W, 3]
 /// (lossless), `index` int64 rows of the source images.h5, `labels`, `clean_predictions`,
 /// `adv_predictions` int32, and attributes describing the attack. Running totals
 /// (`max_linf`, `clean_correct`, `robust_correct`) are attributes updated with every batch,

@@ -2,7 +2,7 @@ import Foundation
 import NeuralNet
 import PipelineKit
 
-/// The L∞ attacks of DESIGN.md.
+/// The L∞ attacks of docs/design.md § Semantics.
 public enum AttackMethod: String, CaseIterable, Sendable {
     /// Iterative FGSM (Kurakin et al.; paper eq. 1), starting at the clean image.
     case ifgsm
@@ -26,7 +26,7 @@ public struct AttackSettings: Sendable, Equatable {
                        randomStart: false, restarts: 1)
     }
 
-    /// PGD with DESIGN.md's defaults: 10 steps, α = 2.5·eps/steps, random start, one restart.
+    /// PGD with the defaults of docs/design.md § Semantics: 10 steps, α = 2.5·eps/steps, random start, one restart.
     public static func pgd(eps: Float, steps: Int = 10, alpha: Float? = nil, restarts: Int = 1) -> AttackSettings {
         AttackSettings(method: .pgd, eps: eps, alpha: alpha ?? 2.5 * eps / Float(max(steps, 1)), steps: steps,
                        randomStart: true, restarts: restarts)

@@ -24,7 +24,7 @@ public enum DataSplit: String, CaseIterable, Sendable, ExpressibleByArgument {
     }
 }
 
-/// An images.h5 opened for reading (DESIGN.md schema): labels, splits and names are read
+/// An images.h5 opened for reading (docs/design.md § Artifact schemas): labels, splits and names are read
 /// at once (small); images are read batch by batch through row ranges, never whole.
 public final class ImageSet {
     public let path: String

@@ -73,7 +73,7 @@ public struct DatasetSample: Sendable {
     }
 }
 
-/// Writes images.h5 as DESIGN.md's schema fixes it. Every per-image array (`images`,
+/// Writes images.h5 as docs/design.md § Artifact schemas fixes it. Every per-image array (`images`,
 /// `labels`, `split`, `image_attributes`, `part_keypoints`, `boxes`) is a chunked dataset
 /// appended batch by batch, so memory holds one batch, per-class sums and the list of
 /// source file names (strings, written at the end); `finish` writes the class-level arrays.

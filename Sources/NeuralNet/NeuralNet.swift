@@ -5,7 +5,7 @@
 ///
 /// ```swift
 /// Engine.configure(threads: common.threads)                 // once, from --threads
-/// let model = try ResNet.load(from: "models/standard.h5")   // model file (DESIGN.md schema)
+/// let model = try ResNet.load(from: "models/standard.h5")   // model file (docs/design.md § Artifact schemas)
 /// let logits = try model.logits(x, mode: .eval)             // x: (N, 3, H, W) → (N, K)
 /// let feats = try model.features(x)                         // (N, D), after global average pooling
 /// let (loss, dx, _) = try model.lossAndInputGradient(x, labels: y)   // attack step, no weight grads

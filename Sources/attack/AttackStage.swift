@@ -9,7 +9,7 @@ extension AttackMethod: ExpressibleByArgument {}
 
 /// Which labels the attack moves away from.
 enum LabelMode: String, ExpressibleByArgument, CaseIterable {
-    /// The ground truth (DESIGN.md default).
+    /// The ground truth (the default of docs/design.md § Semantics).
     case `true`
     /// The model's own clean prediction (avoids label leaking).
     case predicted

@@ -3,13 +3,22 @@ import ArgumentParser
 import Foundation
 import NeuralNet
 
-/// Throughput of the engine on the reference workloads, compared with PyTorch's figures
-/// measured on the same kind of machine (2 threads, reference-notes.md).
+/// Throughput of the engine on the reference workloads. PyTorch's figures are never built
+/// in (they vary with the machine and the day): run the PyTorch twin, pytorch_bench.py,
+/// minutes apart on the same machine and pass its JSON with --pytorch for one table with
+/// ratios (README § Engine speed).
 @main
 struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine-bench",
-        abstract: "Images/s for inference, an attack step (forward + input gradient) and an SGD step, with GFLOP/s and ratios to PyTorch.")
+        abstract: "Images/s for inference, an attack step (forward + input gradient) and an SGD step, with GFLOP/s; with --pytorch, beside PyTorch's figures from the same machine.",
+        discussion: """
+            For a comparison with PyTorch, run the twin script in a throwaway virtual environment
+            outside the repository, right before or after this command, with the same threads:
+              python3 -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install torch
+              /tmp/torch-venv/bin/python Sources/engine-bench/pytorch_bench.py --threads 2 --json /tmp/pytorch.json
+              .build/release/engine-bench --threads 2 --pytorch /tmp/pytorch.json
+            """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         case cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224"
@@ -20,13 +29,6 @@ struct EngineBench: ParsableCommand {
         var size: Int { switch self { case .cifar20: 32; case .r18small: 64; case .r18, .r50: 224 } }
         var batch: Int { switch self { case .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50: 8 } }
         var classes: Int { self == .cifar20 ? 10 : 1000 }
-        /// PyTorch 2.15 CPU, 2 threads: inference, attack step, training step (img/s).
-        var pytorch: [Double] {
-            switch self {
-            case .cifar20: [746, 489, 343]; case .r18small: [617, 216, 140]
-            case .r18: [42.5, 17.6, 14.4]; case .r50: [19.4, 8.3, 4.6]
-            }
-        }
     }
 
     enum Phase: String, ExpressibleByArgument, CaseIterable { case inference, attack, train }
@@ -49,26 +51,45 @@ struct EngineBench: ParsableCommand {
     @Flag(help: "Also measure raw sgemm GFLOP/s (1024³, one thread and split across the threads).")
     var gemm = false
 
+    @Option(help: "Images per batch instead of each workload's own (PyTorch's figures are then for another batch: no ratio is shown).")
+    var batch: Int?
+
+    @Option(help: "JSON written by pytorch_bench.py --json on this machine: its figures are shown beside the engine's, with ratios.")
+    var pytorch: String?
+
+    func validate() throws {
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
+        let reference = try pytorch.map { try PyTorchFigures.read($0) }
         Engine.configure(threads: threads)
         if gemm { measureGemm() }
         print("engine-bench: \(Engine.threadCount) threads, best of \(iterations) (mean in brackets)")
-        print("workload      phase        img/s (mean)   GFLOP/s   PyTorch   ratio   img/s from CPU time")
+        if let reference { print(reference.describe(engineThreads: Engine.threadCount)) }
+        var header = [Column.workload.cell("workload"), Column.phase.cell("phase"), Column.rate.cell("img/s (mean)"),
+                      Column.gflops.cell("GFLOP/s"), Column.cpuRate.cell("img/s from CPU time")]
+        if reference != nil { header += [Column.pytorch.cell("PyTorch img/s"), Column.ratio.cell("ratio")] }
+        print(header.joined(separator: "  "))
         for w in workloads {
+            let batchSize = batch ?? w.batch
             let config = try ResNetConfig.named(w.arch, numClasses: w.classes, inputSize: w.size)
             let model = ResNet(config: config, seed: 1)
             var rng = SplitMix(seed: 2)
-            let x = Tensor(shape: [w.batch, 3, w.size, w.size], data: (0..<w.batch * 3 * w.size * w.size).map { _ in Float.random(in: 0..<1, using: &rng) })
-            let labels = (0..<w.batch).map { _ in Int.random(in: 0..<w.classes, using: &rng) }
-            let macs = Double(try model.forwardMACs(batch: w.batch, height: w.size, width: w.size))
+            let x = Tensor(shape: [batchSize, 3, w.size, w.size], data: (0..<batchSize * 3 * w.size * w.size).map { _ in Float.random(in: 0..<1, using: &rng) })
+            let labels = (0..<batchSize).map { _ in Int.random(in: 0..<w.classes, using: &rng) }
+            let macs = Double(try model.forwardMACs(batch: batchSize, height: w.size, width: w.size))
             let sgd = try SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
             for phase in phases {
                 // FLOPs per pass: forward 2·MAC; input gradient adds the data-gradient GEMMs (≈ forward);
                 // training adds the weight-gradient GEMMs too (≈ 3× forward).
-                let (flops, index): (Double, Int) = switch phase {
-                case .inference: (2 * macs, 0)
-                case .attack: (4 * macs, 1)
-                case .train: (6 * macs, 2)
+                let flops: Double = switch phase {
+                case .inference: 2 * macs
+                case .attack: 4 * macs
+                case .train: 6 * macs
                 }
                 let body: () throws -> Void = {
                     switch phase {
@@ -86,20 +107,43 @@ struct EngineBench: ParsableCommand {
                     cpuTimes.append(cpuSeconds() - cpuStart)
                 }
                 let best = times.min()!, mean = times.reduce(0, +) / Double(times.count)
-                let rate = Double(w.batch) / best
+                let rate = Double(batchSize) / best
                 // CPU seconds spread over the threads: what the wall time would be with the cores to
                 // ourselves (other processes on a shared machine inflate wall time, not CPU time).
-                let cpuRate = Double(w.batch) * Double(Engine.threadCount) / cpuTimes.min()!
-                let line = String(format: "%-13@ %-10@ %7.1f (%7.1f)  %6.1f   %7.1f   %5.2f×   %7.1f",
-                                  w.rawValue as NSString, phase.rawValue as NSString, rate, Double(w.batch) / mean,
-                                  flops / best / 1e9, w.pytorch[index], rate / w.pytorch[index], cpuRate)
+                let cpuRate = Double(batchSize) * Double(Engine.threadCount) / cpuTimes.min()!
+                var cells = [Column.workload.cell(w.rawValue), Column.phase.cell(phase.rawValue),
+                             Column.rate.cell(String(format: "%.1f (%.1f)", rate, Double(batchSize) / mean)),
+                             Column.gflops.cell(String(format: "%.1f", flops / best / 1e9)),
+                             Column.cpuRate.cell(String(format: "%.1f", cpuRate))]
+                if let reference {
+                    if let theirs = reference.figure(workload: w.rawValue, phase: phase.rawValue), theirs.batch == batchSize {
+                        cells += [Column.pytorch.cell(String(format: "%.1f", theirs.imagesPerSecond)),
+                                  Column.ratio.cell(String(format: "%.2f×", rate / theirs.imagesPerSecond))]
+                    } else {
+                        cells += [Column.pytorch.cell("–"), Column.ratio.cell("–")]
+                    }
+                }
+                let line = cells.joined(separator: "  ")
                 print(line)
                 fflush(stdout)
             }
         }
         print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")
-        print("PyTorch column: reference-notes.md, measured where sgemm reached ~190 GFLOP/s on 2 threads (--gemm shows this machine's);")
-        print("for a same-machine ratio run Sources/engine-bench/pytorch_bench.py with PyTorch installed.")
+        if reference != nil { print("ratio = engine img/s ÷ PyTorch img/s (best of each); above 1 the engine is faster.") }
+    }
+
+    /// The table's columns: width and alignment (text left, numbers right).
+    enum Column {
+        case workload, phase, rate, gflops, cpuRate, pytorch, ratio
+
+        func cell(_ text: String) -> String {
+            let (width, left): (Int, Bool) = switch self {
+            case .workload: (13, true); case .phase: (9, true); case .rate: (17, false); case .gflops: (7, false)
+            case .cpuRate: (19, false); case .pytorch: (13, false); case .ratio: (6, false)
+            }
+            let padding = String(repeating: " ", count: max(0, width - text.count))
+            return left ? text + padding : padding + text
+        }
     }
 
     /// Raw sgemm throughput: the ceiling the convolutions work against.

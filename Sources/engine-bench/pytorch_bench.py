@@ -1,7 +1,9 @@
-"""PyTorch counterpart of engine-bench, to measure the reference figures on the machine at hand.
+"""PyTorch counterpart of engine-bench, to measure PyTorch's figures on the machine at hand.
 Same workloads, phases and timing (best of N after a warm-up); eval-mode BN for inference and
-the attack step, train mode for the SGD step. Usage: python pytorch_bench.py [--threads 2] [--iterations 3]"""
-import argparse, resource, time, torch, torch.nn as nn, torch.nn.functional as F
+the attack step, train mode for the SGD step. Run it in a throwaway virtual environment outside
+the repository, minutes apart from engine-bench, and pass the JSON to engine-bench --pytorch:
+  python pytorch_bench.py [--threads 2] [--iterations 3] [--batch N] --json /tmp/pytorch.json"""
+import argparse, datetime, json, resource, time, torch, torch.nn as nn, torch.nn.functional as F
 
 class Basic(nn.Module):
     expansion = 1
@@ -60,11 +62,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2); ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--workload", action="append"); ap.add_argument("--phase", action="append")
+    ap.add_argument("--batch", type=int, help="images per batch instead of each workload's own")
+    ap.add_argument("--json", help="also write the figures to this file, for engine-bench --pytorch")
     a = ap.parse_args()
+    results = []
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {a.iterations}")
     for name in a.workload or ["resnet20-32", "resnet18-64", "resnet18-224"]:
         make, size, batch, classes = WORKLOADS[name]
+        batch = a.batch or batch
         model = make(); x = torch.rand(batch, 3, size, size); y = torch.randint(0, classes, (batch,))
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         def inference():
@@ -84,7 +90,17 @@ def main():
             # CPU time over the threads: the wall time with the cores to ourselves (as engine-bench reports).
             print(f"{name:15} {phase:10} {batch / min(times):8.1f} img/s (mean {batch * len(times) / sum(times):.1f}), "
                   f"from CPU time {batch * a.threads / min(cpu):.1f}", flush=True)
+            results.append({"workload": name, "phase": phase, "batch": batch,
+                            "images_per_second": batch / min(times),
+                            "mean_images_per_second": batch * len(times) / sum(times),
+                            "cpu_images_per_second": batch * a.threads / min(cpu)})
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1048576:.2f} GB")
+    if a.json:
+        created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with open(a.json, "w") as f:
+            json.dump({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
+                       "created": created, "results": results}, f, indent=1)
+        print(f"figures: {a.json} (engine-bench --pytorch {a.json})")
 
 if __name__ == "__main__":
     main()

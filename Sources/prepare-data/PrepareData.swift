@@ -18,7 +18,7 @@ enum DatasetName: String, ExpressibleByArgument, CaseIterable {
 struct PrepareData: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare-data",
-        abstract: "Write images.h5 (DESIGN.md schema) for a rendered-bird or a real attribute dataset.",
+        abstract: "Write images.h5 (schema: docs/design.md) for a rendered-bird or a real attribute dataset.",
         discussion: """
         synth-fine and synth-coarse are rendered here, deterministically from --seed. synth-fine takes its class profiles from CUB's class-attribute matrix, read from --attributes-dir, which defaults to data/attributes relative to the working directory (the repository root when make runs it): cub/attributes.txt, cub/classes.txt and cub/class_attribute_labels_continuous.txt must be there.
 

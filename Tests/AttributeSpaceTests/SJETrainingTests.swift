@@ -96,7 +96,7 @@ final class SJETrainingTests: XCTestCase {
         XCTAssertNotEqual(first.w, fit(other).0.w, "another seed, another W")
     }
 
-    /// Plain per-sample SGD directly on W, as DESIGN.md states it.
+    /// Plain per-sample SGD directly on W, as docs/design.md § Semantics states it.
     func naiveSJE(_ p: SyntheticProblem, _ o: SJETrainingOptions, epochs: Int) -> [Float] {
         let d = p.dimension, a = p.attributes, c = p.classes
         let phi = o.classNormalisation.apply(p.classAttributes, attributes: a)

@@ -1,7 +1,7 @@
 import Foundation
 import HDF5Store
 
-/// Writes a tiny images.h5 (DESIGN.md schema) for stage tests: `classes` classes whose
+/// Writes a tiny images.h5 (docs/design.md § Artifact schemas) for stage tests: `classes` classes whose
 /// images differ in mean colour plus seeded noise, so a model can learn them quickly.
 /// Splits cycle through `splitCycle` within each class (default train, train, train, val, test).
 public func makeTinyImages(at path: String, classes: Int = 3, perClass: Int = 10, size: Int = 16, seed: UInt64 = 1,
