@@ -58,18 +58,60 @@ public struct AdversarialWriter {
 
     /// Appends one attacked batch and updates the running totals.
     public func append(clean: Tensor, result: AttackResult, indices: [Int], labels: [Int]) throws {
-        var distance = Float(try maxDistance)
-        for j in 0..<clean.count { distance = max(distance, abs(result.adversarial.data[j] - clean.data[j])) }
-        let (cleanCorrect, robustCorrect) = try correct
-        try file.append("images", ImageLayout.nhwc(result.adversarial))
-        try file.append("index", indices.map(Int64.init))
-        try file.append("labels", labels.map(Int32.init))
-        try file.append("clean_predictions", result.cleanPredictions.map(Int32.init))
-        try file.append("adv_predictions", result.predictions.map(Int32.init))
-        try file.setAttribute("max_linf", .double(Double(distance)))
-        try file.setAttribute("clean_correct", .int(Int64(cleanCorrect + zip(result.cleanPredictions, labels).filter { $0 == $1 }.count)))
-        try file.setAttribute("robust_correct", .int(Int64(robustCorrect + zip(result.predictions, labels).filter { $0 == $1 }.count)))
+        try append(AdversarialRows(clean: clean, result: result, indices: indices, labels: labels))
     }
+
+    /// Appends rows (one batch, or one batch of a work file) and updates the running totals.
+    public func append(_ rows: AdversarialRows) throws {
+        let distance = max(Float(try maxDistance), rows.maxDistance)
+        let (cleanCorrect, robustCorrect) = try correct
+        try file.append("images", rows.images)
+        try file.append("index", rows.index)
+        try file.append("labels", rows.labels)
+        try file.append("clean_predictions", rows.cleanPredictions)
+        try file.append("adv_predictions", rows.advPredictions)
+        try file.setAttribute("max_linf", .double(Double(distance)))
+        try file.setAttribute("clean_correct", .int(Int64(cleanCorrect + rows.cleanCorrect)))
+        try file.setAttribute("robust_correct", .int(Int64(robustCorrect + rows.robustCorrect)))
+    }
+}
+
+/// Consecutive rows of an adversarial file, as the attack produces them batch by batch.
+public struct AdversarialRows: Equatable {
+    /// Adversarial images, float32 [n, H, W, 3] flattened.
+    public var images: [Float]
+    /// Rows of the source images.h5.
+    public var index: [Int64]
+    public var labels: [Int32]
+    public var cleanPredictions: [Int32]
+    public var advPredictions: [Int32]
+    /// Largest ‖x_adv − x‖∞ over these rows.
+    public var maxDistance: Float
+
+    public init(images: [Float], index: [Int64], labels: [Int32], cleanPredictions: [Int32], advPredictions: [Int32],
+                maxDistance: Float) {
+        self.images = images
+        self.index = index
+        self.labels = labels
+        self.cleanPredictions = cleanPredictions
+        self.advPredictions = advPredictions
+        self.maxDistance = maxDistance
+    }
+
+    /// The rows of one attacked batch: `clean` (N, 3, H, W) and the attack's result on it.
+    public init(clean: Tensor, result: AttackResult, indices: [Int], labels: [Int]) {
+        var distance: Float = 0
+        for j in 0..<clean.count { distance = max(distance, abs(result.adversarial.data[j] - clean.data[j])) }
+        self.init(images: ImageLayout.nhwc(result.adversarial), index: indices.map(Int64.init), labels: labels.map(Int32.init),
+                  cleanPredictions: result.cleanPredictions.map(Int32.init), advPredictions: result.predictions.map(Int32.init),
+                  maxDistance: distance)
+    }
+
+    public var count: Int { index.count }
+    /// Rows whose clean prediction is the label.
+    public var cleanCorrect: Int { zip(cleanPredictions, labels).filter { $0 == $1 }.count }
+    /// Rows whose adversarial prediction is the label.
+    public var robustCorrect: Int { zip(advPredictions, labels).filter { $0 == $1 }.count }
 }
 
 /// Reads an adversarial file (attack output) batch by batch, refusing numbers that cannot

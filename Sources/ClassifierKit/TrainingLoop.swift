@@ -113,22 +113,17 @@ public final class TrainingLoop {
                             weightDecay: settings.weightDecay, nesterov: settings.nesterov)
         var model = model
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
-            let file = try H5File.open(checkpointPath)
-            defer { file.close() }
-            if (try? file.attribute("fingerprint").stringValue) == fingerprint {
-                model = try ResNet.load(from: file)
-                var buffers: [String: [Float]] = [:]
-                if file.isGroup("optimizer") {
-                    for key in try file.childNames("optimizer") {
-                        buffers[key] = try file.read("optimizer/\(key)", as: Float.self).data
-                    }
-                }
-                optimizer.restoreBuffers(buffers)
-                log = try TrainingLog.read(from: file)
-                firstEpoch = Int(try file.attribute("completed_epochs").intValue ?? 0)
+            do {
+                let state = try Self.readCheckpoint(checkpointPath, fingerprint: fingerprint, epochs: settings.epochs)
+                model = state.model
+                optimizer.restoreBuffers(state.buffers)
+                log = state.log
+                firstEpoch = state.completedEpochs
                 Log.info("resuming from \(checkpointPath) after epoch \(firstEpoch) of \(settings.epochs)")
-            } else {
-                Log.warning("\(checkpointPath) was made with other settings or inputs; starting afresh")
+            } catch {
+                // A checkpoint is only ever replaced whole, but it may still be damaged (a
+                // disk error) or belong to other settings: never let it block the run.
+                Log.warning("\(checkpointPath) cannot be resumed (\(error)); starting afresh")
             }
         }
         self.model = model
@@ -210,6 +205,31 @@ public final class TrainingLoop {
         return Double(correct) / Double(indices.count)
     }
 
+    /// Reads a checkpoint written by `saveCheckpoint`, throwing if it cannot be resumed:
+    /// unreadable, written under another fingerprint (settings, inputs or seed), or with an
+    /// epoch count or log that does not fit this run.
+    static func readCheckpoint(_ path: String, fingerprint: String, epochs: Int)
+        throws -> (model: ResNet, buffers: [String: [Float]], log: TrainingLog, completedEpochs: Int) {
+        let file = try H5File.open(path)
+        defer { file.close() }
+        guard (try? file.attribute("fingerprint").stringValue) == fingerprint else {
+            throw StageError("it was made with other settings, inputs or seed")
+        }
+        let model = try ResNet.load(from: file)
+        var buffers: [String: [Float]] = [:]
+        if file.isGroup("optimizer") {
+            for key in try file.childNames("optimizer") {
+                buffers[key] = try file.read("optimizer/\(key)", as: Float.self).data
+            }
+        }
+        let log = try TrainingLog.read(from: file)
+        let completed = Int(try file.attribute("completed_epochs").intValue ?? -1)
+        guard (1...epochs).contains(completed), log.epochs == completed else {
+            throw StageError("\(path): completed_epochs \(completed) and a log of \(log.epochs) epoch(s) do not fit a run of \(epochs)")
+        }
+        return (model, buffers, log, completed)
+    }
+
     /// Writes the checkpoint atomically: model, optimizer buffers, log, epochs done.
     func saveCheckpoint(completedEpochs: Int) throws {
         try AtomicOutput.write(to: checkpointPath) { temporary in
@@ -220,6 +240,7 @@ public final class TrainingLoop {
             try log.write(to: file)
             try file.setAttribute("fingerprint", .string(fingerprint))
             try file.setAttribute("completed_epochs", .int(Int64(completedEpochs)))
+            try file.flushAndClose()
         }
     }
 

@@ -53,8 +53,32 @@ public final class H5File {
         }
     }
 
-    /// Flushes and closes the file. Later calls on this object fail; closing twice is fine.
+    /// Closes the file, ignoring errors: for files that were only read, and for cleaning up
+    /// after another error. A file that was written must be closed with `flushAndClose()`,
+    /// which reports a failed flush. Later calls on this object fail; closing twice is fine.
     public func close() { handle.close() }
+
+    /// Flushes everything HDF5 still holds in memory to disk and closes the file, throwing
+    /// if either fails (a full disk, an I/O error): a file written through this object is
+    /// complete on disk only if this returns. The file is closed afterwards in every case.
+    public func flushAndClose() throws {
+        try H5Library.locked {
+            guard handle.isOpen else {
+                throw H5Error(file: path, object: "/", message: "cannot flush: the file was already closed")
+            }
+            if let failure = H5Library.injectedFailure(for: path, at: "close") {
+                handle.close()
+                throw failure
+            }
+            guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else {
+                let error = H5Library.error(file: path, object: "/", "cannot write the file to disk")
+                handle.close()
+                H5Eclear2(h5s_E_DEFAULT())
+                throw error
+            }
+            try H5Library.check(handle.close(), file: path, object: "/", "cannot close the file")
+        }
+    }
 
     // MARK: Paths and groups
 

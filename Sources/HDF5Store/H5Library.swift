@@ -8,6 +8,12 @@ enum H5Library {
     /// Recursive because a checked call may itself need to read the error stack.
     private static let lock = NSRecursiveLock()
     private static let initialised: Bool = {
+        // No library shutdown at exit: HDF5 1.10 keeps a file whose H5Fclose failed (a full
+        // disk) in its ID table with freed internals, and its exit handler then crashes
+        // closing it again (rc 139 after the error was printed). Every file that is
+        // published was flushed and closed by H5File.flushAndClose before, so nothing is
+        // lost; anything still open at exit is a partial file or was only read.
+        H5dont_atexit()
         H5open()
         // Errors are reported through H5Error; HDF5 must not print to stderr itself.
         H5Eset_auto2(h5s_E_DEFAULT(), nil, nil)
@@ -40,6 +46,19 @@ enum H5Library {
         return value > 0
     }
 
+    /// A failure injected by tests: with `ATTRIB_ADV_INJECT_FAULT=<operation>:<text>` in the
+    /// environment, `operation` (only "close", i.e. `H5File.flushAndClose`) fails on every
+    /// file whose path contains `text`, as a full disk would make it fail. Read only by
+    /// tests; unset in normal use.
+    static func injectedFailure(for path: String, at operation: String) -> H5Error? {
+        guard let fault = ProcessInfo.processInfo.environment["ATTRIB_ADV_INJECT_FAULT"],
+              let colon = fault.firstIndex(of: ":"), fault[..<colon] == operation else { return nil }
+        let text = fault[fault.index(after: colon)...]
+        guard text.isEmpty || path.contains(text) else { return nil }
+        return H5Error(file: path, object: "/", message: "cannot write the file to disk",
+                       hdf5Stack: ["injected fault (ATTRIB_ADV_INJECT_FAULT=\(fault))"])
+    }
+
     /// Builds an error from the current HDF5 error stack, then clears the stack.
     static func error(file: String, object: String, _ what: String) -> H5Error {
         var messages: [String] = []
@@ -69,9 +88,17 @@ final class H5Handle {
         self.closer = closer
     }
 
-    func close() {
+    /// Whether the identifier has not been closed yet.
+    var isOpen: Bool { H5Library.locked { open } }
+
+    /// Closes the identifier once, returning the library's status (0 if it was already
+    /// closed). Callers that wrote through it must check the status: see `H5File.flushAndClose`.
+    @discardableResult
+    func close() -> herr_t {
         H5Library.locked {
-            if open { _ = closer(id); open = false }
+            guard open else { return 0 }
+            open = false
+            return closer(id)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Output written to `<target>.partial-<pid>` and renamed onto `target` only on success,
+/// Output written to `<target>.partial-<pid>-<n>` (see `OutputPaths.partial`) and renamed
+/// onto `target` only on success,
 /// so an interrupted or failed stage never leaves a half-written artifact and never
 /// touches an existing good one. Partial files are removed on failure, and on SIGINT /
 /// SIGTERM by the handler that `AtomicOutput` installs.
@@ -14,7 +15,7 @@ public final class AtomicOutput {
     /// Reserves a temporary path beside `target`, creating the parent directory.
     public init(target: String) throws {
         self.target = target
-        let directory = (target as NSString).deletingLastPathComponent
+        let directory = OutputPaths.directory(of: target)
         if !directory.isEmpty {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -22,7 +23,7 @@ public final class AtomicOutput {
                 throw StageError("\(target): cannot create the output directory \(directory): \(error.localizedDescription)")
             }
         }
-        temporaryPath = "\(target).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        temporaryPath = OutputPaths.partial(of: target)
         PartialFiles.shared.register(temporaryPath)
     }
 
@@ -95,6 +96,7 @@ final class PartialFiles: @unchecked Sendable {
         for path in paths { unlink(path) }
         let count = paths.count
         lock.unlock()
+        OutputLock.releaseAll()
         let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
         Log.raw("interrupted by \(name): removed \(count) partial output file(s); finished artifacts and checkpoints are kept\n")
         // _exit, not exit: atexit handlers (HDF5's among them) must not run while another

@@ -19,12 +19,18 @@ public struct StageRun {
     /// part file that records its rows and how `merge-shards` joins it with its siblings.
     public let shard: ShardPlan?
 
-    /// Describes the run; input files are hashed here, so a missing input fails before any output exists.
+    /// Describes the run, before the stage touches its output or checkpoint: refuses an
+    /// output that is one of the inputs, takes the output's lock (`OutputLock`, held until
+    /// the process exits; a second run on the same output fails here), removes partial
+    /// files that killed runs left for this output, and hashes the inputs (so a missing
+    /// input fails before any output exists).
     public init(stage: String, output: String, seed: UInt64, parameters: [String: Any], inputs: [String],
                 shard: ShardPlan? = nil) throws {
         for input in inputs where !FileManager.default.fileExists(atPath: input) {
             throw StageError("\(input): input file does not exist (needed by \(stage))")
         }
+        try Self.checkOutputIsNotAnInput(output, inputs: inputs)
+        try Self.claim(output)
         self.output = output
         self.provenance = try Provenance.make(stage: stage, parameters: parameters, inputs: inputs, seed: seed)
         self.shard = shard
@@ -37,15 +43,46 @@ public struct StageRun {
         self.shard = nil
     }
 
-    /// A digest of the run's parameters, input hashes and shard: a checkpoint written under
-    /// another fingerprint belongs to other settings, inputs or rows and must not be resumed.
+    /// Takes the output's lock, installs the interrupt handlers and sweeps partial files of
+    /// killed runs (see `init`); idempotent.
+    static func claim(_ output: String) throws {
+        try OutputLock.acquire(for: output)
+        // Now, not with the first partial file: libdispatch installs the SIGINT/SIGTERM
+        // handler asynchronously, and a signal in that window would be ignored.
+        PartialFiles.install()
+        OutputPaths.sweepStalePartials(of: output)
+        OutputPaths.sweepStalePartials(of: OutputPaths.checkpoint(of: output))
+    }
+
+    /// Throws if `output` names the same file as one of `inputs` (compared by device and
+    /// inode, so `./x`, symbolic links and hard links are caught): publishing would replace
+    /// the input. A file name too long for the file system is refused here too.
+    public static func checkOutputIsNotAnInput(_ output: String, inputs: [String]) throws {
+        guard OutputPaths.fileName(of: output).utf8.count <= Int(NAME_MAX) else {
+            throw StageError("\(output): the output file name is longer than \(NAME_MAX) bytes")
+        }
+        var target = stat()
+        guard stat(output, &target) == 0 else { return }  // nothing there yet: cannot be an input
+        for input in inputs {
+            var source = stat()
+            if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
+                throw StageError("\(output): the output is the input \(input); "
+                                 + "writing it would destroy the input, choose another --output")
+            }
+        }
+    }
+
+    /// A digest of the run's parameters, seed, input hashes and shard: a checkpoint written
+    /// under another fingerprint belongs to other settings, inputs, seed or rows and must not
+    /// be resumed.
     public var fingerprint: String {
         Self.fingerprint(of: provenance, shard: shard?.shard)
     }
 
     /// `fingerprint` for a provenance; unsharded runs and `merge-shards` pass no shard.
     public static func fingerprint(of provenance: Provenance, shard: Shard? = nil) -> String {
-        let text = provenance.parameters + provenance.inputs.map(\.sha256).joined() + (shard.map { "shard \($0)" } ?? "")
+        let text = provenance.parameters + "seed=\(provenance.seed);" + provenance.inputs.map(\.sha256).joined()
+            + (shard.map { "shard \($0)" } ?? "")
         return SHA256.hex(Array(text.utf8))
     }
 
@@ -68,15 +105,18 @@ public struct StageRun {
         }
     }
 
-    /// Runs `body` on the temporary file and publishes it on success.
+    /// Runs `body` on the temporary file and publishes it on success. The file is flushed
+    /// and closed with its status checked first: a file HDF5 could not write out completely
+    /// (full disk) is discarded, never renamed into place.
     @discardableResult
     public func run<R>(_ body: (H5File) throws -> R) throws -> R {
-        try AtomicOutput.write(to: output) { temporaryPath in
+        try Self.claim(output)  // already done by `init(stage:…)`; not by `init(output:provenance:)`
+        return try AtomicOutput.write(to: output) { temporaryPath in
             let file = try H5File.create(temporaryPath)
             defer { file.close() }
             let result = try body(file)
             try stamp(file)
-            file.close()
+            try file.flushAndClose()
             return result
         }
     }

@@ -66,7 +66,7 @@ struct AdvTrain: ParsableCommand {
                                inputs: [images, initModel])
         let loop = try TrainingLoop(model: start, images: imageSet,
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
-                                    checkpointPath: output + ".checkpoint", fingerprint: run.fingerprint,
+                                    checkpointPath: OutputPaths.checkpoint(of: output), fingerprint: run.fingerprint,
                                     resume: training.resume)
         let model = loop.model
         Log.info("adv-train: \(model.config), eps \(eps), λ \(lambda), PGD \(pgdSteps) steps, "

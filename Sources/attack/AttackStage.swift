@@ -90,13 +90,14 @@ struct AttackStage: ParsableCommand {
         let splitIndices = imageSet.indices(of: split)
         guard !splitIndices.isEmpty else { throw StageError("\(images): the \(split) split is empty") }
         let indices = Array(splitIndices[sharding.rows(of: splitIndices.count, batch: batchSize)])
-        let modelName = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
+        let modelFile = OutputPaths.fileName(of: model)
+        let modelName = modelFile.lastIndex(of: ".").map { $0 == modelFile.startIndex ? modelFile : String(modelFile[..<$0]) } ?? modelFile
 
         var table: [String] = []
         for epsText in eps {
             let attack = settings(eps: Float(epsText)!)
             let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
-            let target = eps.count == 1 ? output : (output as NSString).appendingPathComponent("\(modelName)-eps\(epsText)\(partSuffix).h5")
+            let target = eps.count == 1 ? output : OutputPaths.join(output, "\(modelName)-eps\(epsText)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let shard = sharding.value.map {
@@ -105,46 +106,35 @@ struct AttackStage: ParsableCommand {
             }
             let run = try StageRun(stage: "attack", output: target, seed: common.seed, parameters: parameters,
                                    inputs: [images, model], shard: shard)
-            // The work file survives an interruption (unlike StageRun's partial files): with
-            // --resume the attack continues after its last finished batch. Each batch is
-            // appended and the file closed again, so a kill loses at most that batch.
-            let workPath = target + ".checkpoint"
-            let resumed = resume ? resumableRows(workPath, fingerprint: run.fingerprint) : nil
-            let done = resumed ?? 0
-            if resumed == nil {
-                try? FileManager.default.removeItem(atPath: workPath)
-                let directory = (target as NSString).deletingLastPathComponent
-                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-                let file = try H5File.create(workPath)
-                _ = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack, sourceImages: images,
-                                          model: model, split: split.rawValue, labelMode: label.rawValue)
-                try file.setAttribute("fingerprint", .string(run.fingerprint))
-                file.close()
-            } else {
-                Log.info("resuming \(target) after \(done) of \(indices.count) images")
-            }
-            let progress = Progress("attack \(attack.method.rawValue) eps \(epsText)", total: indices.count - done)
+            // The work survives an interruption (unlike StageRun's partial files): with
+            // --resume the attack continues after its last finished batch.
+            let work = try AttackWorkFile(path: OutputPaths.checkpoint(of: target), fingerprint: run.fingerprint,
+                                          indices: indices, imageSize: imageSet.imageSize, resume: resume)
+            let progress = Progress("attack \(attack.method.rawValue) eps \(epsText)", total: indices.count - work.rowsDone)
             var zeroGradients = 0
-            for start in stride(from: done, to: indices.count, by: batchSize) {
+            for start in stride(from: work.rowsDone, to: indices.count, by: batchSize) {
                 let batch = Array(indices[start..<min(start + batchSize, indices.count)])
                 let x = try imageSet.batch(batch)
                 let labels = batch.map { Int(imageSet.labels[$0]) }
                 let targets = label == .true ? labels : try network.predict(x)
                 let result = try Attack.run(network, x: x, labels: targets, imageIndices: batch, settings: attack,
                                             seed: common.seed)
-                let file = try H5File.open(workPath, mode: .readWrite)
-                try AdversarialWriter(resuming: file).append(clean: x, result: result, indices: batch, labels: labels)
-                file.close()
+                try work.append(AdversarialRows(clean: x, result: result, indices: batch, labels: labels))
                 zeroGradients += result.zeroGradientCount
                 progress.advance(by: batch.count)
             }
-            let file = try H5File.open(workPath, mode: .readWrite)
-            let (cleanCorrect, advCorrect) = try AdversarialWriter(resuming: file).correct
-            try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
-            try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
-            try run.stamp(file)
-            file.close()
-            try AtomicOutput.publish(workPath, to: target)
+            let (cleanCorrect, advCorrect) = try run.run { file in
+                let writer = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack,
+                                                   sourceImages: images, model: model, split: split.rawValue,
+                                                   labelMode: label.rawValue)
+                try work.copy(into: writer)
+                let (cleanCorrect, advCorrect) = try writer.correct
+                try file.setAttribute("fingerprint", .string(run.fingerprint))
+                try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
+                try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
+                return (cleanCorrect, advCorrect)
+            }
+            try work.removeAll()
             progress.finish()
             if zeroGradients * 20 > indices.count {
                 Log.warning("\(zeroGradients) of \(indices.count) images had an all-zero input gradient at the first step: "
@@ -157,18 +147,5 @@ struct AttackStage: ParsableCommand {
         }
         print("eps      method  steps     clean    robust    img/s")
         table.forEach { print($0) }
-    }
-
-    /// Rows already attacked in a matching work file, or nil to start afresh.
-    func resumableRows(_ path: String, fingerprint: String) -> Int? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let file = try? H5File.open(path),
-              (try? file.attribute("fingerprint").stringValue) == fingerprint,
-              let rows = try? AdversarialWriter(resuming: file).count else {
-            Log.warning("\(path) is unreadable or was made with other settings or inputs; starting afresh")
-            return nil
-        }
-        file.close()
-        return rows
     }
 }

@@ -19,6 +19,10 @@ struct Inspect: ParsableCommand {
     @Option(help: "Attribute values longer than this many characters are cut.")
     var width = 72
 
+    func validate() throws {
+        guard width >= 1 else { throw ValidationError("--width must be at least 1, got \(width)") }
+    }
+
     func run() throws {
         for (index, path) in files.enumerated() {
             if index > 0 { print() }

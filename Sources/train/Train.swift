@@ -45,7 +45,7 @@ struct Train: ParsableCommand {
                                inputs: [images] + (initModel.map { [$0] } ?? []))
         let loop = try TrainingLoop(model: model, images: imageSet,
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
-                                    checkpointPath: output + ".checkpoint", fingerprint: run.fingerprint,
+                                    checkpointPath: OutputPaths.checkpoint(of: output), fingerprint: run.fingerprint,
                                     resume: training.resume)
         Log.info("train: \(loop.model.config) on \(loop.trainIndices.count) training images, \(loop.valIndices.count) validation")
         try loop.run(stage: "train") { batch in

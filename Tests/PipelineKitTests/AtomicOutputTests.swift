@@ -26,6 +26,7 @@ final class AtomicOutputTests: XCTestCase {
             throw Halfway()
         })
         XCTAssertFalse(FileManager.default.fileExists(atPath: target))
+        OutputLock.release(for: target)  // held by this process until it ends otherwise
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("out")), [], "no partial file may remain")
     }
 
@@ -41,6 +42,7 @@ final class AtomicOutputTests: XCTestCase {
         })
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)), before)
         XCTAssertEqual(try H5File.open(target).read("x", as: Float.self).data, [42])
+        OutputLock.release(for: target)
         XCTAssertEqual(try strayFiles(except: ["good.h5"]), [])
     }
 
