@@ -88,6 +88,9 @@ final class PartialFiles: @unchecked Sendable {
         }
     }
 
+    /// Installs the signal handlers (idempotent).
+    static func install() { _ = shared }
+
     func register(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
     func unregister(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
 
