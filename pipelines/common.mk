@@ -105,6 +105,44 @@ quantify_inputs = $(foreach m,$(MODELS),$(DATA)/$(1)/attributes/$(m)-test.h5) \
     $(foreach e,$(EPSILONS),$(DATA)/$(1)/attributes/standard-adv-eps$(e).h5 \
         $(DATA)/$(1)/attributes/robust-eps$(e)-adv-eps$(e).h5 $(DATA)/$(1)/attributes/robust-eps$(e)-transfer-eps$(e).h5)
 
+# MARK: Grounding (the ground stage)
+
+# Attribute maps of the eq. 7/8 attributes, scored against part truth: per eps, the standard
+# and the robust model on their own (white-box) adversarials, and the robust model on the
+# standard model's (transfer). CUB reads the shipped group → parts table; rendered sets
+# carry their own in images.h5; AwA2 and LAD get maps without scores.
+ifeq ($(SKIP_BUILD),)
+$(BIN)/ground: $(BIN)/.built ;
+endif
+ground_parts = $(if $(filter cub,$(1)),data/attributes/cub/attribute_parts.tsv)
+grounding_files = $(foreach e,$(EPSILONS),$(DATA)/$(1)/grounding/standard-eps$(e).h5 \
+    $(DATA)/$(1)/grounding/robust-eps$(e)-eps$(e).h5 $(DATA)/$(1)/grounding/robust-eps$(e)-transfer-eps$(e).h5)
+
+# $(call ground_rule,DS,FILE NAME,MODEL,ADVERSARIAL FILE NAME)
+define ground_rule
+$(call stage_rule,$(1),grounding/$(2).h5,ground,$(DATA)/$(1)/models/$(3).h5 $(DATA)/$(1)/sje/$(3).h5 $(DATA)/$(1)/images.h5 \
+        $(DATA)/$(1)/adv/$(4).h5 $(call ground_parts,$(1)),\
+    --model $(DATA)/$(1)/models/$(3).h5 --sje $(DATA)/$(1)/sje/$(3).h5 --images $(DATA)/$(1)/images.h5 \
+    --adversarial $(DATA)/$(1)/adv/$(4).h5 $(if $(call ground_parts,$(1)),--attribute-parts $(call ground_parts,$(1))) \
+    --seed $($(1).SEED) --output $(DATA)/$(1)/grounding/$(2).h5)
+endef
+
+define ground_eps_rules
+$(call ground_rule,$(1),standard-eps$(2),standard,standard-eps$(2))
+$(call ground_rule,$(1),robust-eps$(2)-eps$(2),robust-eps$(2),robust-eps$(2)-eps$(2))
+$(call ground_rule,$(1),robust-eps$(2)-transfer-eps$(2),robust-eps$(2),standard-eps$(2))
+endef
+
+# The grounding table (`quantify --grounding-only`), printed by `make` after the summary.
+define ground_summary_rule
+$(call stage_rule,$(1),grounding/summary.txt,quantify,$(call grounding_files,$(1)),\
+    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --grounding-only > $(DATA)/$(1)/grounding/summary.txt.tmp,\
+    mv $(DATA)/$(1)/grounding/summary.txt.tmp $(DATA)/$(1)/grounding/summary.txt)
+endef
+
+$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call ground_eps_rules,$(ds),$(e)))))
+$(foreach ds,$(DATASETS),$(eval $(call ground_summary_rule,$(ds))))
+
 # MARK: Rules per dataset
 
 define dataset_rules
@@ -168,13 +206,15 @@ $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$
 # report) adds its rules in its own define block above, with stage_rule, and appends its
 # final files here.
 dataset_finals = $(DATA)/$(1)/metrics.h5
+dataset_finals += $(DATA)/$(1)/grounding/summary.txt
 GLOBAL_FINALS :=
 FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBAL_FINALS)
 
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
 .PHONY: all
 all: $(FINAL_ARTIFACTS)
-	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; done
+	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; \
+	  if [ -f $(DATA)/$$ds/grounding/summary.txt ]; then echo; cat $(DATA)/$$ds/grounding/summary.txt; fi; done
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)"
 
 ## data    : images.h5 for DATASETS

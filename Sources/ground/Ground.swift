@@ -64,7 +64,7 @@ struct Ground: ParsableCommand {
     var adversarialDetections: String?
     @Option(help: "Boxes with a confidence below this do not ground an attribute.")
     var detectionConfidence: Float = 0
-    @Option(help: "Attribute vectors ranked as predict-attributes stores them: l2 (its default) or none; rankings agree.")
+    @Option(help: "Attribute vectors for eqs. 7–8 as predict-attributes stores them: l2 (its default) or none.")
     var attributeNormalisation = StoredNormalisation.l2
     @Option(help: "Images per batch.")
     var batchSize = 64

@@ -49,6 +49,8 @@ struct Quantify: ParsableCommand {
     var topFraction = 0.2
     @Option(help: "Attributes listed as rising and as falling per explanation.")
     var explain = 5
+    @Flag(help: "Only print the grounding table from grounding/*.h5 (ground's output) and write tables/grounding.csv.")
+    var groundingOnly = false
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -65,6 +67,7 @@ struct Quantify: ParsableCommand {
     }
 
     func run() throws {
+        if groundingOnly { return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps) }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
         if !compare.isEmpty, let output {

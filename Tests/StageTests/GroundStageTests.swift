@@ -191,6 +191,26 @@ final class GroundStageTests: XCTestCase {
         XCTAssertEqual(try u.shape("clean/maps").first, try u.shape("index").first)
     }
 
+    /// `quantify --grounding-only` prints the table and answers the robust-vs-standard
+    /// question from the files (here the same file twice: no difference).
+    func testGroundingTable() throws {
+        XCTAssertEqual(try ground("t.h5").status, 0)
+        let dataset = path("table-ds")
+        try FileManager.default.createDirectory(atPath: dataset + "/grounding", withIntermediateDirectories: true)
+        let empty = try runStage("quantify", ["--dataset-dir", dataset, "--eps", "0.05", "--grounding-only"])
+        XCTAssertEqual(empty.status, 1)
+        XCTAssertTrue(empty.stderr.contains("no grounding file"), empty.stderr)
+        for name in ["standard-eps0.05.h5", "robust-eps0.05-eps0.05.h5", "robust-eps0.05-transfer-eps0.05.h5"] {
+            try FileManager.default.copyItem(atPath: path("t.h5"), toPath: dataset + "/grounding/" + name)
+        }
+        let table = try runStage("quantify", ["--dataset-dir", dataset, "--eps", "0.05", "--grounding-only"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("robust/transfer"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("more often than the standard model's? no clear difference"), table.stdout)
+        let csv = try String(contentsOfFile: dataset + "/tables/grounding.csv", encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 5, csv)
+    }
+
     func testMismatchedFilesAreRefusedAndNothingIsWritten() throws {
         let otherImages = try ground("x1.h5", images: "other-images.h5")
         XCTAssertEqual(otherImages.status, 1)
