@@ -67,7 +67,7 @@ struct Quantify: ParsableCommand {
     }
 
     func run() throws {
-        if groundingOnly { return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps) }
+        if groundingOnly, let datasetDir { return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps) }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
         if !compare.isEmpty, let output {
