@@ -37,7 +37,15 @@ public final class FeaturesFile {
             labels = try file.read("labels", as: Int32.self, expectingShape: [count]).data
             index = file.exists("index") ? try file.read("index", as: Int64.self, expectingShape: [count]).data : (0..<Int64(count)).map { $0 }
             predictions = file.exists("predictions") ? try file.read("predictions", as: Int32.self, expectingShape: [count]).data : nil
-            classCount = file.exists("logits") ? try file.read("logits", as: Float.self, expectingShape: [count, nil]).shape[1] : nil
+            if file.exists("logits") {
+                let logits = try file.shape("logits")
+                guard logits.count == 2, logits[0] == count else {
+                    throw H5Error(file: path, object: "/logits", message: "expected float32 [\(count), C], found shape \(logits)")
+                }
+                classCount = logits[1]
+            } else {
+                classCount = nil
+            }
         } catch {
             file.close()
             throw error

@@ -103,7 +103,7 @@ public enum SJETrainer {
         x.withUnsafeBufferPointer { xs in
             bestGamma.withUnsafeBufferPointer { g in
                 w.withUnsafeMutableBufferPointer { wp in
-                    Gemm.parallel(transA: true, m: d, n: a, k: n, alpha: eta, a: xs.baseAddress!, lda: d,
+                    BlockedGemm.sgemm(transA: true, m: d, n: a, k: n, alpha: eta, a: xs.baseAddress!, lda: d,
                                b: g.baseAddress!, ldb: a, beta: 1, c: wp.baseAddress!, ldc: a)
                 }
             }
@@ -162,7 +162,7 @@ public enum SJETrainer {
         xu.withUnsafeBufferPointer { xp in
             gu.withUnsafeBufferPointer { gp in
                 m.withUnsafeMutableBufferPointer { mp in
-                    Gemm.parallel(transA: true, m: d, n: c, k: updated.count, a: xp.baseAddress!, lda: d,
+                    BlockedGemm.sgemm(transA: true, m: d, n: c, k: updated.count, a: xp.baseAddress!, lda: d,
                                b: gp.baseAddress!, ldb: c, beta: 1, c: mp.baseAddress!, ldc: c)
                 }
             }
@@ -182,7 +182,7 @@ public enum SJETrainer {
         lhs.withUnsafeBufferPointer { l in
             rhs.withUnsafeBufferPointer { r in
                 out.withUnsafeMutableBufferPointer { o in
-                    Gemm.parallel(transB: transB, m: m, n: n, k: k, a: l.baseAddress!, lda: k,
+                    BlockedGemm.sgemm(transB: transB, m: m, n: n, k: k, a: l.baseAddress!, lda: k,
                                b: r.baseAddress!, ldb: transB ? k : n, c: o.baseAddress!, ldc: n)
                 }
             }

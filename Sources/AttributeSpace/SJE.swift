@@ -37,7 +37,7 @@ public struct SJE: Sendable {
         normalised.withUnsafeBufferPointer { x in
             w.withUnsafeBufferPointer { w in
                 result.withUnsafeMutableBufferPointer { a in
-                    Gemm.parallel(m: rows, n: attributeCount, k: featureDimension,
+                    BlockedGemm.sgemm(m: rows, n: attributeCount, k: featureDimension,
                                a: x.baseAddress!, lda: featureDimension, b: w.baseAddress!, ldb: attributeCount,
                                c: a.baseAddress!, ldc: attributeCount)
                 }
@@ -53,7 +53,7 @@ public struct SJE: Sendable {
         attributes.withUnsafeBufferPointer { a in
             classEmbeddings.withUnsafeBufferPointer { phi in
                 result.withUnsafeMutableBufferPointer { s in
-                    Gemm.parallel(transB: true, m: rows, n: classCount, k: attributeCount,
+                    BlockedGemm.sgemm(transB: true, m: rows, n: classCount, k: attributeCount,
                                a: a.baseAddress!, lda: attributeCount, b: phi.baseAddress!, ldb: attributeCount,
                                c: s.baseAddress!, ldc: classCount)
                 }
