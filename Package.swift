@@ -83,6 +83,16 @@ targets += [
 // quantify's grounding table reads grounding files through Grounding's one reader.
 targets.first { $0.name == "quantify" }?.dependencies.append("Grounding")
 
+// MARK: Report: plotting library and the report stage (issue 11)
+targets += [
+    // SVG figures (axes, nice ticks, lines, bars, histograms, legends) with a CSV of the plotted numbers.
+    .target(name: "Plotting"),
+    .testTarget(name: "PlottingTests", dependencies: ["Plotting", "TestSupport"]),
+    .target(name: "ReportKit", dependencies: ["Plotting", "HDF5Store", "ImageIO", "PipelineKit", "Randomness"]),
+    .executableTarget(name: "report", dependencies: ["ReportKit", "PipelineKit", argumentParser]),
+    .testTarget(name: "ReportTests", dependencies: ["ReportKit", "Plotting", "HDF5Store", "ImageIO", "TestSupport"]),
+]
+
 let package = Package(
     name: "attrib-adv",
     dependencies: [

@@ -1,0 +1,166 @@
+import Foundation
+import HDF5Store
+import PipelineKit
+
+/// A paper claim checked from the metrics (quantify's `metrics.json` "findings", or the
+/// cross-dataset `<DATA>/findings.json`): shown on the page as read, never typed in.
+public struct Finding: Sendable, Equatable {
+    public let id: String
+    public let claim: String
+    /// true reproduced, false not reproduced, nil undetermined.
+    public let reproduced: Bool?
+    public let evidence: String
+
+    /// Parses a findings list; throws naming `source` when an entry lacks a field.
+    static func parse(_ value: Any, source: String) throws -> [Finding] {
+        guard let list = value as? [[String: Any]] else {
+            throw StageError("\(source): \"findings\" is not a list of objects")
+        }
+        return try list.enumerated().map { i, entry in
+            guard let id = entry["id"] as? String, let claim = entry["claim"] as? String else {
+                throw StageError("\(source): findings[\(i)] needs string fields \"id\" and \"claim\"")
+            }
+            let reproduced: Bool?
+            switch entry["reproduced"] {
+            case let b as Bool: reproduced = b
+            case nil, is NSNull: reproduced = nil
+            default: throw StageError("\(source): findings[\(i)].reproduced must be true, false or null")
+            }
+            return Finding(id: id, claim: claim, reproduced: reproduced, evidence: entry["evidence"] as? String ?? "")
+        }
+    }
+
+    /// `<DATA>/findings.json` (a findings list, or an object with a "findings" list); nil when absent.
+    public static func readFile(_ path: String) throws -> [Finding]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw StageError("\(path): not valid JSON (\(error.localizedDescription))")
+        }
+        if let dictionary = object as? [String: Any] {
+            guard let list = dictionary["findings"] else { throw StageError("\(path): no \"findings\" list") }
+            return try parse(list, source: path)
+        }
+        return try parse(object, source: path)
+    }
+}
+
+/// The two classifiers of the paper: the CNN's own (general, f) and the attribute-based one (F).
+public enum Classifier: String, CaseIterable, Sendable {
+    case general, attribute
+
+    /// How the page names it.
+    public var display: String { self == .general ? "general classifier f" : "attribute-based classifier F" }
+    public var symbol: String { self == .general ? "f" : "F" }
+}
+
+/// The image sets whose accuracy quantify reports.
+public enum AccuracySet: String, CaseIterable, Sendable {
+    case standardClean = "standard_clean", standardAdversarial = "standard_adversarial"
+    case robustClean = "robust_clean", robustAdversarial = "robust_adversarial", robustTransfer = "robust_transfer"
+}
+
+/// The two distance studies (eqs. 12–15).
+public enum DistanceStudyKind: String, CaseIterable, Sendable {
+    case standardAttack = "standard_attack", robustRecovery = "robust_recovery"
+
+    public var display: String {
+        self == .standardAttack ? "standard attack (clean vs adversarial, standard model)"
+            : "robust recovery (robust vs standard model, same adversarials)"
+    }
+    public var short: String { self == .standardAttack ? "standard attack" : "robust recovery" }
+}
+
+/// Everything the report reads from quantify's `metrics.h5` and `metrics.json` for one dataset.
+public struct DatasetMetrics: Sendable {
+    public let directory: String
+    /// The dataset directory's name (e.g. `synth-fine`).
+    public let name: String
+    /// The title quantify was given (e.g. "synth-fine (default profile)").
+    public let title: String
+    public let eps: [String]
+    public let classNames: [String]
+    public let attributeNames: [String]
+    public let topFraction: Double
+    /// accuracy[classifier][set][eps index]
+    public let accuracy: [Classifier: [AccuracySet: [Double]]]
+    /// R per classifier and eps: white-box and transfer.
+    public let robustRatio: [Classifier: [Double]]
+    public let transferRobustRatio: [Classifier: [Double]]
+    /// d1 and d2 per eps index and study.
+    public let distances: [[DistanceStudyKind: (d1: [Double], d2: [Double])]]
+    /// nil when metrics.json has no "findings".
+    public let findings: [Finding]?
+
+    public var chance: Double { classNames.isEmpty ? .nan : 1 / Double(classNames.count) }
+
+    /// Reads `<dir>/metrics.h5` and `<dir>/metrics.json`; a missing file is reported with the
+    /// stage and the make target that write it.
+    public static func read(directory: String) throws -> DatasetMetrics {
+        let h5Path = "\(directory)/metrics.h5", jsonPath = "\(directory)/metrics.json"
+        for path in [h5Path, jsonPath] where !FileManager.default.fileExists(atPath: path) {
+            throw StageError("\(path): missing. The report needs the quantify stage's metrics; run `make \(h5Path)` "
+                             + "(stage quantify) first.")
+        }
+        let file = try H5File.open(h5Path)
+        defer { file.close() }
+        let eps = try file.readStrings("eps")
+        let e = eps.count
+        var accuracy: [Classifier: [AccuracySet: [Double]]] = [:]
+        var ratio: [Classifier: [Double]] = [:], transfer: [Classifier: [Double]] = [:]
+        for classifier in Classifier.allCases {
+            for set in AccuracySet.allCases {
+                accuracy[classifier, default: [:]][set] = try file.read("summary/\(classifier.rawValue)/accuracy_\(set.rawValue)",
+                                                                        as: Double.self, expectingShape: [e]).data
+            }
+            ratio[classifier] = try file.read("summary/\(classifier.rawValue)/robust_ratio", as: Double.self, expectingShape: [e]).data
+            transfer[classifier] = try file.read("summary/\(classifier.rawValue)/transfer_robust_ratio", as: Double.self,
+                                                 expectingShape: [e]).data
+        }
+        let distances = try eps.map { value in
+            var studies: [DistanceStudyKind: (d1: [Double], d2: [Double])] = [:]
+            for study in DistanceStudyKind.allCases {
+                let group = "eps\(value)/distances/\(study.rawValue)"
+                let d1 = try file.read("\(group)/d1", as: Double.self, expectingShape: [nil]).data
+                let d2 = try file.read("\(group)/d2", as: Double.self, expectingShape: [d1.count]).data
+                studies[study] = (d1, d2)
+            }
+            return studies
+        }
+        let classNames = try file.readStrings("class_names")
+        let attributeNames = try file.readStrings("attribute_names")
+        let topFraction = try file.attribute("top_fraction").doubleValue ?? .nan
+
+        let json: [String: Any]
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as? [String: Any] ?? [:]
+        } catch {
+            throw StageError("\(jsonPath): not valid JSON (\(error.localizedDescription)); rerun `make \(h5Path)` (stage quantify)")
+        }
+        let findings = try json["findings"].map { try Finding.parse($0, source: jsonPath) }
+        let name = (directory as NSString).lastPathComponent
+        return DatasetMetrics(directory: directory, name: name, title: json["dataset"] as? String ?? name, eps: eps,
+                              classNames: classNames, attributeNames: attributeNames, topFraction: topFraction,
+                              accuracy: accuracy, robustRatio: ratio, transferRobustRatio: transfer,
+                              distances: distances, findings: findings)
+    }
+
+    public func accuracy(_ classifier: Classifier, _ set: AccuracySet) -> [Double] { accuracy[classifier]![set]! }
+}
+
+/// "has_breast_color::red" → "breast color: red" (CUB-style names read as words).
+public func displayAttribute(_ name: String) -> String {
+    var text = name
+    if text.hasPrefix("has_") { text.removeFirst(4) }
+    text = text.replacingOccurrences(of: "::", with: ": ").replacingOccurrences(of: "_", with: " ")
+    return text
+}
+
+/// "001.Black_footed_Albatross" → "Black footed Albatross".
+public func displayClass(_ name: String) -> String {
+    var text = Substring(name)
+    if let dot = text.firstIndex(of: "."), text[..<dot].allSatisfy(\.isNumber) { text = text[text.index(after: dot)...] }
+    return text.replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "+", with: " ")
+}
