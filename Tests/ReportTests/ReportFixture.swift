@@ -56,6 +56,7 @@ struct ReportFixture {
         for e in eps { sets += ["standard-adv-eps\(e)", "robust-eps\(e)-test", "robust-eps\(e)-adv-eps\(e)", "robust-eps\(e)-transfer-eps\(e)"] }
         for (s, set) in sets.enumerated() {
             let f = try H5File.create(file("features/\(set).h5"))
+            try f.write("features", [Float](repeating: 0.5, count: n * 2), shape: [n, 2])
             try f.write("predictions", predictions(set, attributeBased: false), shape: [n])
             try f.write("labels", labels, shape: [n])
             try f.write("index", testRows, shape: [n])
