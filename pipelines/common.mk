@@ -200,6 +200,36 @@ $(foreach ds,$(DATASETS),$(eval $(call dataset_rules,$(ds))))
 $(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e)))))
 $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$(m)))))
 
+# MARK: Report (issue 11)
+
+# Per dataset: report/index.html from the metrics and every grounding file (report then
+# requires them all: a missing one is an error naming the make target). Across datasets:
+# report/index.html after every dataset's page, with CUB/AwA2/LAD added when their metrics
+# exist in DATA, and the cross-dataset findings when DATA/findings.json exists.
+ifeq ($(SKIP_BUILD),)
+$(BIN)/report: $(BIN)/.built ;
+endif
+
+define report_rules
+$(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call grounding_files,$(1)),\
+    dataset --dataset-dir $(DATA)/$(1) --seed $($(1).SEED) --require-grounding > /dev/null)
+endef
+$(foreach ds,$(DATASETS),$(eval $(call report_rules,$(ds))))
+
+REPORT_OPTIONAL := $(filter-out $(DATASETS),cub awa2 lad)
+REPORT_OVERVIEW := overview --data $(DATA) --datasets $(DATASETS) --optional-datasets $(REPORT_OPTIONAL)
+$(DATA)/report/index.html: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) \
+    $(wildcard $(DATA)/findings.json $(foreach ds,$(REPORT_OPTIONAL),$(DATA)/$(ds)/metrics.h5)) \
+    $(BIN)/report $(DATA)/.settings/report/index.html
+	$(RUN) $(BIN)/report $(REPORT_OVERVIEW) > /dev/null
+$(DATA)/report/index.html: STAGE := report
+$(eval $(call settings_stamp,$(DATA)/.settings/report/index.html,report $(REPORT_OVERVIEW),$(DATA)/report/index.html))
+
+## report  : the HTML reports (per dataset and across DATASETS)
+.PHONY: report
+report: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(DATA)/report/index.html
+	@echo "report: $(DATA)/report/index.html"
+
 # MARK: Targets
 
 # What `all` builds: per dataset ($(1)) and across datasets. A later stage (ground,
@@ -207,7 +237,8 @@ $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$
 # final files here.
 dataset_finals = $(DATA)/$(1)/metrics.h5
 dataset_finals += $(DATA)/$(1)/grounding/summary.txt
-GLOBAL_FINALS :=
+dataset_finals += $(DATA)/$(1)/report/index.html
+GLOBAL_FINALS := $(DATA)/report/index.html
 FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBAL_FINALS)
 
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
@@ -216,6 +247,7 @@ all: $(FINAL_ARTIFACTS)
 	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; \
 	  if [ -f $(DATA)/$$ds/grounding/summary.txt ]; then echo; cat $(DATA)/$$ds/grounding/summary.txt; fi; done
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)"
+	@echo "report: $(DATA)/report/index.html (per dataset: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html))"
 
 ## data    : images.h5 for DATASETS
 .PHONY: data

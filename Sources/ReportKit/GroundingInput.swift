@@ -77,7 +77,7 @@ public struct GroundingFile: Sendable {
         let index = try file.read("index", as: Int64.self, expectingShape: [nil]).data
         let n = index.count
         let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
-        let topK = Int(try file.attribute("top_k").intValue ?? 0)
+        let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
         func set(_ name: String) throws -> GroundedSet {
             let attributes = try file.read("\(name)/attributes", as: Int32.self, expectingShape: [n, nil])
             let k = attributes.shape[1]
@@ -97,7 +97,7 @@ public struct GroundingFile: Sendable {
         return GroundingFile(path: path, role: role, eps: eps, index: index, labels: labels,
                              topK: topK > 0 ? topK : clean.attributes.count / max(n, 1),
                              method: try file.attribute("method").stringValue ?? "",
-                             hasPartTruth: (try file.attribute("has_part_truth").intValue ?? 0) != 0,
+                             hasPartTruth: (try file.attribute("has_part_truth").doubleValue ?? 0) == 1,
                              clean: clean, adversarial: adversarial, summaries: summaries)
     }
 }
