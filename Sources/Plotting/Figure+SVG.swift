@@ -10,9 +10,9 @@ enum Layout {
     static let legendRow = 20.0, legendSample = 30.0, legendGap = 18.0
     static let fontFamily = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
-    /// Text width estimate for `count` characters (DejaVu Sans averages ~0.6 em); used only
+    /// Text width estimate for `count` characters (DejaVu Sans averages under 0.6 em); used only
     /// to lay out legend entries, so an estimate is enough.
-    static func textWidth(_ text: String, fontSize: Double = fontSize) -> Double { Double(text.count) * fontSize * 0.6 }
+    static func textWidth(_ text: String, fontSize: Double = fontSize) -> Double { Double(text.count) * fontSize * 0.58 }
 }
 
 extension Figure {
@@ -26,17 +26,19 @@ extension Figure {
         return (width, height)
     }
 
-    /// Legend entries split into rows that fit `width`.
+    /// Legend layout: entries in a grid of equal columns (as many as fit `width`), filled row
+    /// by row, the grid centred.
+    func legendGrid(width: Double) -> (columns: Int, cell: Double, rows: Int) {
+        guard !legend.isEmpty else { return (0, 0, 0) }
+        let cell = legend.map { Layout.legendSample + 6 + Layout.textWidth($0.label) + Layout.legendGap }.max()!
+        let columns = max(1, min(legend.count, Int(width / cell)))
+        return (columns, cell, (legend.count + columns - 1) / columns)
+    }
+
+    /// Legend rows (for the height).
     func legendRows(width: Double) -> [[LegendEntry]] {
-        var rows: [[LegendEntry]] = [], current: [LegendEntry] = [], used = 0.0
-        for entry in legend {
-            let w = Layout.legendSample + 6 + Layout.textWidth(entry.label) + Layout.legendGap
-            if !current.isEmpty && used + w > width { rows.append(current); current = []; used = 0 }
-            current.append(entry)
-            used += w
-        }
-        if !current.isEmpty { rows.append(current) }
-        return rows
+        let grid = legendGrid(width: width)
+        return stride(from: 0, to: legend.count, by: max(grid.columns, 1)).map { Array(legend[$0..<min($0 + grid.columns, legend.count)]) }
     }
 
     /// The figure as a standalone SVG document (UTF-8 text, deterministic: the same figure
@@ -63,17 +65,14 @@ extension Figure {
             PanelRenderer(panel: panel, index: i, width: panelWidth, height: panelHeight).render(into: &out, x: x, y: y)
         }
         let rows = (panels.count + columns - 1) / columns
-        var legendY = top + Double(rows) * panelHeight + 6
-        for row in legendRows(width: width - 2 * Layout.pad) {
-            let rowWidth = row.reduce(0.0) { $0 + Layout.legendSample + 6 + Layout.textWidth($1.label) + Layout.legendGap } - Layout.legendGap
-            var x = (width - rowWidth) / 2
-            for entry in row {
-                drawLegendSymbol(entry.symbol, x: x, y: legendY + Layout.legendRow / 2, into: &out)
-                x += Layout.legendSample + 6
-                out.line("<text x=\"\(c(x))\" y=\"\(c(legendY + Layout.legendRow / 2 + 4))\">\(escape(entry.label))</text>")
-                x += Layout.textWidth(entry.label) + Layout.legendGap
-            }
-            legendY += Layout.legendRow
+        let legendY = top + Double(rows) * panelHeight + 6
+        let grid = legendGrid(width: width - 2 * Layout.pad)
+        let gridLeft = (width - Double(grid.columns) * grid.cell + Layout.legendGap) / 2
+        for (i, entry) in legend.enumerated() {
+            let x = gridLeft + Double(i % max(grid.columns, 1)) * grid.cell
+            let y = legendY + Double(i / max(grid.columns, 1)) * Layout.legendRow + Layout.legendRow / 2
+            drawLegendSymbol(entry.symbol, x: x, y: y, into: &out)
+            out.line("<text x=\"\(c(x + Layout.legendSample + 6))\" y=\"\(c(y + 4))\">\(escape(entry.label))</text>")
         }
         out.line("</svg>")
         return out.text
@@ -210,7 +209,9 @@ struct PanelRenderer {
         out.line("</g>")
         // Labels of horizontal lines over everything, with a white halo so bars never hide them.
         for case .horizontalLine(let m) in panel.marks where !m.label.isEmpty {
-            out.line("<text x=\"\(c(left + w - 3))\" y=\"\(c(py(m.y) - 4))\" text-anchor=\"end\" font-size=\"\(c(Layout.smallFont))\" "
+            // Above the line, or below it when the line runs along the top of the plot.
+            let labelY = py(m.y) - top < 14 ? py(m.y) + 12 : py(m.y) - 4
+            out.line("<text x=\"\(c(left + w - 3))\" y=\"\(c(labelY))\" text-anchor=\"end\" font-size=\"\(c(Layout.smallFont))\" "
                      + "fill=\"\(m.colour.hex)\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\">\(escape(m.label))</text>")
         }
         // Axes last, over the marks.

@@ -8,7 +8,7 @@ public enum ReportFigures {
     static let d1Colour = Colour.orange
     static let d2Colour = Colour.green
     static let classifierColour: [Classifier: Colour] = [.general: .red, .attribute: .sky]
-    static let datasetColours: [Colour] = [.blue, .orange, .green, .purple, .red, .sky]
+    static let datasetColours: [Colour] = [.orange, .green, .red, .sky, .darkGrey, .purple]
 
     /// eps as categories: "0" (clean) then the dataset's eps.
     static func epsAxis(_ eps: [String], clean: Bool) -> Axis {
@@ -85,7 +85,9 @@ public enum ReportFigures {
                                         range: bins.edges.first!...bins.edges.last!),
                                 y: Axis(label: "fraction of images", range: 0...yTop),
                                 marks: [.histogram(Histogram("d1 (predicted attributes)", bins: bins, heights: h1, colour: d1Colour)),
-                                        .histogram(Histogram("d2 (class attributes)", bins: bins, heights: h2, colour: d2Colour))]))
+                                        .histogram(Histogram("d2 (class attributes)", bins: bins, heights: h2, colour: d2Colour))]
+                                    + (n == 0 ? [.text(Label("no image in this study at this ε", x: (bins.edges.first! + bins.edges.last!) / 2,
+                                                             y: yTop / 2))] : [])))
         }
         return Figure(caption: "Distances between attribute vectors, per ε (columns) and study (rows): top row, clean vs adversarial "
                       + "predicted attributes of the standard model (Fig. 5); bottom row, the robust vs the standard model's predicted "

@@ -7,7 +7,7 @@ import XCTest
 /// `make DATA_ROOT=<tmp> PROFILE=smoke BIN=<products> SKIP_BUILD=1 DATASET=synth-fine`.
 /// The pipeline runs once (about a minute); the other checks read make's plan (`make -n`,
 /// `-q`, `-W`) or rerun only a few cheap stages. Artifacts of later stages (grounding/,
-/// report/) are outside these checks: only metrics.h5 and what it depends on are built.
+/// report/) are outside these checks, except one test that builds the report pages.
 final class MakeContractTests: XCTestCase {
     static let dataset = "synth-fine"
     /// The smoke profile's eps list (pipelines/common.mk).
@@ -139,6 +139,20 @@ final class MakeContractTests: XCTestCase {
         XCTAssertEqual(try plannedFiles([]), [])
         XCTAssertEqual(try make(["-q", metrics]).status, 0, "make -q says something is stale")
         XCTAssertTrue(FileManager.default.fileExists(atPath: datasetDir.appendingPathComponent("summary.txt").path))
+    }
+
+    /// The report pages (per dataset, then across datasets) build from the finished run,
+    /// `all`'s final line names the report, and afterwards make has nothing left to do for them.
+    func testReportPagesFollowTheMetrics() throws {
+        let page = datasetDir.appendingPathComponent("report/index.html").path
+        let overview = data.appendingPathComponent("report/index.html").path
+        let run = try make(["all"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("report dataset --dataset-dir") && run.stdout.contains("report overview --data"), run.stdout)
+        XCTAssertTrue(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last?
+            .hasPrefix("report: \(overview)") ?? false, "all ends by printing the report's path:\n\(run.stdout.suffix(500))")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: page) && FileManager.default.fileExists(atPath: overview))
+        XCTAssertEqual(try make(["-q", page, overview]).status, 0, "make -q says a report page is stale")
     }
 
     /// Artifacts without settings stamps (made before stamps existed) are kept: the stamps
