@@ -4,6 +4,12 @@ import ImageIO
 import TestSupport
 import XCTest
 
+/// `text` as the page escapes it.
+func escapeHTML(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+}
+
 /// The report binary on a tiny dataset: pages, figures, panels, and bad input.
 final class ReportStageTests: XCTestCase {
     var fixtures: [ReportFixture] = []
@@ -92,7 +98,18 @@ final class ReportStageTests: XCTestCase {
         let html = try read(f.file("report/index.html"))
         try checkFolder(f.file("report/index.html"))
         XCTAssertTrue(html.contains("Grounding not run"))
-        XCTAssertTrue(html.contains("The findings were not computed"))
+        // quantify's own findings are shown, one row each, with their claims.
+        let url = URL(fileURLWithPath: f.file("metrics.json"))
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let findings = try XCTUnwrap(json["findings"] as? [[String: Any]])
+        XCTAssertFalse(findings.isEmpty)
+        for finding in findings { XCTAssertTrue(html.contains(escapeHTML(finding["claim"] as! String)), "\(finding)") }
+        XCTAssertEqual(html.components(separatedBy: "<tr><td class=\"l\"><span class=").count - 1, findings.count)
+        // Without the key, the page says the findings were not computed.
+        json["findings"] = nil
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        XCTAssertEqual(try runStage("report", ["dataset", "--dataset-dir", f.path]).status, 0)
+        XCTAssertTrue(try read(f.file("report/index.html")).contains("The findings were not computed"))
         XCTAssertFalse(html.contains("figures/grounding.svg"))
         XCTAssertTrue(html.contains("class=\"panel\""), "panels show images even without grounding")
 
