@@ -26,13 +26,18 @@ extension Figure {
         return (width, height)
     }
 
-    /// Legend layout: entries in a grid of equal columns (as many as fit `width`), filled row
-    /// by row, the grid centred.
-    func legendGrid(width: Double) -> (columns: Int, cell: Double, rows: Int) {
-        guard !legend.isEmpty else { return (0, 0, 0) }
-        let cell = legend.map { Layout.legendSample + 6 + Layout.textWidth($0.label) + Layout.legendGap }.max()!
-        let columns = max(1, min(legend.count, Int(width / cell)))
-        return (columns, cell, (legend.count + columns - 1) / columns)
+    /// Legend layout: entries row by row in as many columns as fit `width`, each column as
+    /// wide as its widest entry; the grid is centred.
+    func legendGrid(width: Double) -> (columns: Int, widths: [Double], rows: Int) {
+        guard !legend.isEmpty else { return (0, [], 0) }
+        let cells = legend.map { Layout.legendSample + 6 + Layout.textWidth($0.label) + Layout.legendGap }
+        for columns in stride(from: legend.count, through: 1, by: -1) {
+            let widths = (0..<columns).map { c in stride(from: c, to: cells.count, by: columns).map { cells[$0] }.max() ?? 0 }
+            if columns == 1 || widths.reduce(0, +) - Layout.legendGap <= width {
+                return (columns, widths, (legend.count + columns - 1) / columns)
+            }
+        }
+        return (1, [cells.max()!], legend.count)
     }
 
     /// Legend rows (for the height).
@@ -67,9 +72,10 @@ extension Figure {
         let rows = (panels.count + columns - 1) / columns
         let legendY = top + Double(rows) * panelHeight + 6
         let grid = legendGrid(width: width - 2 * Layout.pad)
-        let gridLeft = (width - Double(grid.columns) * grid.cell + Layout.legendGap) / 2
+        let gridLeft = (width - grid.widths.reduce(0, +) + Layout.legendGap) / 2
         for (i, entry) in legend.enumerated() {
-            let x = gridLeft + Double(i % max(grid.columns, 1)) * grid.cell
+            let column = i % max(grid.columns, 1)
+            let x = gridLeft + grid.widths[..<column].reduce(0, +)
             let y = legendY + Double(i / max(grid.columns, 1)) * Layout.legendRow + Layout.legendRow / 2
             drawLegendSymbol(entry.symbol, x: x, y: y, into: &out)
             out.line("<text x=\"\(c(x + Layout.legendSample + 6))\" y=\"\(c(y + 4))\">\(escape(entry.label))</text>")

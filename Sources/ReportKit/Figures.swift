@@ -40,7 +40,7 @@ public enum ReportFigures {
             Line("robust model, white-box attack", points, colour: robustColour, marker: .square)
         }
         static func transfer(points: [(x: Double, y: Double)]) -> Line {
-            Line("robust model, transfer (standard model's adversarials)", points, colour: robustColour, style: .dashed, marker: .triangle)
+            Line("robust model, transfer (standard's adversarials)", points, colour: robustColour, style: .dashed, marker: .triangle)
         }
         static func robustClean(points: [(x: Double, y: Double)]) -> Line {
             Line("robust model, clean images", points, colour: robustColour, style: .dotted, width: 1.2, marker: .square, hollow: true)

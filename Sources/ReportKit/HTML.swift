@@ -14,7 +14,7 @@ enum HTML {
         p.sub{margin:2px 0 8px;color:#444;font-size:13px}nav a{margin-right:14px;font-size:13px}
         table{border-collapse:collapse;font-size:13px;margin:4px 0}th,td{border:1px solid #ccc;padding:2px 7px;text-align:right}
         th{background:#f3f3f3}td.l,th.l{text-align:left}.caption,figcaption{font-size:12.5px;color:#333;margin:3px 0 10px;max-width:1100px}
-        .yes{color:#0a6b2e;font-weight:bold}.no{color:#b0161b;font-weight:bold}.na{color:#666;font-weight:bold}
+        .yes{color:#0a6b2e;font-weight:bold}.no{color:#b0161b;font-weight:bold}.na{color:#666;font-weight:bold}.yes,.no,.na{white-space:nowrap}
         .note{background:#fff7e0;border-left:4px solid #e0a800;padding:6px 10px;font-size:13px;margin:6px 0}
         .headline{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}.headline>div{flex:1 1 520px}
         figure{margin:8px 0 18px}figure img.fig{max-width:100%;height:auto;border:1px solid #eee}
