@@ -55,16 +55,24 @@ public struct PointingGame: Sendable {
                 return dx * dx + dy * dy <= tolerance * tolerance
             }
         case .mask(let rows, let columns, let labels):
-            let wanted = Set(parts.map { UInt8(truncatingIfNeeded: $0 + 1) })
-            guard labels.contains(where: wanted.contains) else { return nil }
+            let wanted = Self.labelTable(parts)
+            guard labels.contains(where: { wanted[Int($0)] }) else { return nil }
             let r = min(rows - 1, max(0, Int(row.rounded(.down)))), c = min(columns - 1, max(0, Int(column.rounded(.down))))
             for rr in max(0, r - 1)...min(rows - 1, r + 1) {
-                for cc in max(0, c - 1)...min(columns - 1, c + 1) where wanted.contains(labels[rr * columns + cc]) {
+                for cc in max(0, c - 1)...min(columns - 1, c + 1) where wanted[Int(labels[rr * columns + cc])] {
                     return true
                 }
             }
             return false
         }
+    }
+
+    /// For each mask label 0…255, whether it is one of `parts` (label p + 1 for part p):
+    /// a table lookup per pixel instead of a set lookup.
+    static func labelTable(_ parts: [Int]) -> [Bool] {
+        var table = [Bool](repeating: false, count: 256)
+        for p in parts where (0..<255).contains(p) { table[p + 1] = true }
+        return table
     }
 
     /// Energy share: the fraction of the map's positive mass (upsampled to the image) that
@@ -73,10 +81,10 @@ public struct PointingGame: Sendable {
     public static func energyShare(_ map: Map2D, parts: [Int], truth: PartTruth) -> Float {
         guard case .mask(let rows, let columns, let labels) = truth, rows == map.rows, columns == map.columns,
               !parts.isEmpty else { return .nan }
-        let wanted = Set(parts.map { UInt8(truncatingIfNeeded: $0 + 1) })
+        let wanted = labelTable(parts)
         var inside: Double = 0, total: Double = 0, shown = false
         for i in map.values.indices {
-            let isPart = wanted.contains(labels[i])
+            let isPart = wanted[Int(labels[i])]
             shown = shown || isPart
             let v = map.values[i]
             guard v > 0 else { continue }
