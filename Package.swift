@@ -93,6 +93,17 @@ targets += [
     .testTarget(name: "ReportTests", dependencies: ["ReportKit", "Plotting", "HDF5Store", "ImageIO", "TestSupport"]),
 ]
 
+// MARK: Data-parallel training over MPI (issue 14)
+targets += [
+    // Open MPI from Debian (libopenmpi-dev): handles re-exported by a shim; only
+    // MessagePassing's MPICommunicator.swift imports it.
+    .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+    .target(name: "MessagePassing", dependencies: ["CMPI", "ClassifierKit", "PipelineKit"]),
+]
+for target in targets where ["train", "adv-train"].contains(target.name) {
+    target.dependencies.append("MessagePassing")
+}
+
 let package = Package(
     name: "attrib-adv",
     dependencies: [

@@ -38,9 +38,15 @@ EPSILONS ?= $(EPSILONS.$(PROFILE))
 SYNTH_DATASETS := synth-fine synth-coarse
 DATASET ?=
 DATASETS := $(if $(DATASET),$(DATASET),$(SYNTH_DATASETS))
-STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes quantify inspect
+STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes quantify inspect import-weights
 
+# A dataset that sets `<ds>.WEIGHTS` (a torchvision safetensors file) and `<ds>.ARCH`
+# fine-tunes those weights with a new head instead of training from random weights.
+$(foreach ds,$(DATASETS),$(eval $(ds).WEIGHTS :=))
 include $(foreach ds,$(DATASETS),pipelines/$(ds).mk)
+# train's extra prerequisite and options for dataset $(1): the imported model when it has weights.
+imported_model = $(if $($(1).WEIGHTS),$(DATA)/$(1)/models/imported.h5)
+init_options = $(if $($(1).WEIGHTS),--init $(DATA)/$(1)/models/imported.h5 --new-head)
 
 # MARK: Stage binaries and the recipe prefix
 
@@ -148,8 +154,8 @@ $(foreach ds,$(DATASETS),$(eval $(call ground_summary_rule,$(ds))))
 define dataset_rules
 $(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEED) --output $(DATA)/$(1)/images.h5)
 
-$(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5,\
-    --images $(DATA)/$(1)/images.h5 $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
+$(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5 $(call imported_model,$(1)),\
+    --images $(DATA)/$(1)/images.h5 $(call init_options,$(1)) $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
 
 $(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5,\
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
@@ -196,7 +202,14 @@ $(call stage_rule,$(1),sje/$(2).h5,fit-sje,$(DATA)/$(1)/features/$(2)-train.h5 $
     --images $(DATA)/$(1)/images.h5 $($(1).SJE) --seed $($(1).SEED) --output $(DATA)/$(1)/sje/$(2).h5)
 endef
 
+# Fine-tuning: torchvision weights (safetensors) → models/imported.h5, checked against <ds>.ARCH.
+define weights_rules
+$(call stage_rule,$(1),models/imported.h5,import-weights,$($(1).WEIGHTS),\
+    --safetensors $($(1).WEIGHTS) --arch $($(1).ARCH) --output $(DATA)/$(1)/models/imported.h5)
+endef
+
 $(foreach ds,$(DATASETS),$(eval $(call dataset_rules,$(ds))))
+$(foreach ds,$(DATASETS),$(if $($(ds).WEIGHTS),$(eval $(call weights_rules,$(ds)))))
 $(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e)))))
 $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$(m)))))
 

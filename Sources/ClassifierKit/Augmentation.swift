@@ -15,6 +15,8 @@ public struct Augmentation: Sendable {
     public var padding: Int
     public var flip: Bool
     public var mode: PadMode
+    /// When set, a random resized crop (then the flip) replaces the padded crop.
+    public var resizedCrop: ResizedCrop?
 
     /// Padding of one eighth of the image side (4 px at 32², 8 px at 64²).
     public static func standard(imageSize: Int, mode: PadMode = .zero) -> Augmentation {
@@ -41,6 +43,9 @@ public struct Augmentation: Sendable {
 
     /// Augments uint8 NHWC `raw` images (side `size`) into a (N, 3, size, size) tensor.
     public func apply(_ raw: ArraySlice<UInt8>, count: Int, size: Int, imageIndices: [Int], epoch: Int, seed: UInt64) -> Tensor {
+        if let resizedCrop {
+            return resizedCrop.apply(raw, count: count, size: size, imageIndices: imageIndices, epoch: epoch, seed: seed, flip: flip)
+        }
         let plane = size * size
         return Tensor(shape: [count, 3, size, size]) { out in
             raw.withUnsafeBufferPointer { src in

@@ -96,25 +96,42 @@ public final class TrainingLoop {
     /// Identifies the run's settings and inputs; a checkpoint with another fingerprint is ignored.
     public let fingerprint: String
     public private(set) var log = TrainingLog()
+    /// The ranks of a data-parallel run (nil: one process). Each rank trains on its slice
+    /// of every global batch; only rank 0 writes checkpoints (and, in the stages, models).
+    public let communicator: Communicator?
     private var firstEpoch = 0
     private let trainRaw: [UInt8]
 
     /// Prepares the loop; with `resume`, continues from a matching checkpoint if one exists.
+    /// With a `communicator` the model is attached to it (synchronised batch norm and
+    /// gradients) and every global batch must give each rank at least one image.
     public init(model: ResNet, images: ImageSet, settings: TrainingSettings, checkpointPath: String,
-                fingerprint: String, resume: Bool) throws {
+                fingerprint: String, resume: Bool, communicator: Communicator? = nil) throws {
         self.images = images
+        self.communicator = communicator
         self.settings = settings
         self.checkpointPath = checkpointPath
         self.fingerprint = fingerprint
         trainIndices = images.indices(of: .train)
         valIndices = images.indices(of: .val)
         guard !trainIndices.isEmpty else { throw StageError("\(images.path): the train split is empty") }
+        if let communicator {
+            let ranks = communicator.replicaCount, last = trainIndices.count % settings.batchSize
+            guard settings.batchSize >= ranks, last == 0 || last >= ranks else {
+                throw StageError("\(ranks) ranks need at least one image each in every batch: batch size \(settings.batchSize), "
+                                 + "\(trainIndices.count) training images (last batch \(last == 0 ? settings.batchSize : last)); "
+                                 + "choose another --batch-size or fewer ranks")
+            }
+            model.dataParallel = DataParallel(group: communicator)
+        }
         optimizer = try SGD(learningRate: settings.learningRate, momentum: settings.momentum,
                             weightDecay: settings.weightDecay, nesterov: settings.nesterov)
         var model = model
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
             do {
                 let state = try Self.readCheckpoint(checkpointPath, fingerprint: fingerprint, epochs: settings.epochs)
+                state.model.frozenUntil = model.frozenUntil
+                state.model.dataParallel = model.dataParallel
                 model = state.model
                 optimizer.restoreBuffers(state.buffers)
                 log = state.log
@@ -128,6 +145,7 @@ public final class TrainingLoop {
         }
         self.model = model
         trainRaw = try images.loadRaw(trainIndices)
+        noteResumePoint()
     }
 
     /// Runs the remaining epochs. `step` does one update on a batch and reports its loss
@@ -152,7 +170,16 @@ public final class TrainingLoop {
                                                                     step: batchStart / settings.batchSize,
                                                                     stepsPerEpoch: stepsPerEpoch)
                 }
-                let positions = Array(order[batchStart..<min(batchStart + settings.batchSize, order.count)])
+                let global = order[batchStart..<min(batchStart + settings.batchSize, order.count)]
+                let positions: [Int]
+                if let communicator {
+                    // This rank's slice of the global batch; its loss is weighted by its share.
+                    let slice = communicator.slice(of: global.count)
+                    positions = Array(global.dropFirst(slice.lowerBound).prefix(slice.count))
+                    model.dataParallel?.localShare = Double(slice.count) / Double(global.count)
+                } else {
+                    positions = Array(global)
+                }
                 let indices = positions.map { trainIndices[$0] }
                 var raw = [UInt8](repeating: 0, count: positions.count * pixels)
                 for (row, position) in positions.enumerated() {
@@ -171,12 +198,19 @@ public final class TrainingLoop {
                 }
                 lossSum += Double(report.loss) * Double(positions.count)
                 for (key, value) in report.correct { correct[key, default: 0] += value }
-                progress.advance(by: positions.count)
+                progress.advance(by: global.count)
             }
             progress.finish()
             if let (key, _) = model.stateDict().first(where: { !$0.value.data.allSatisfy(\.isFinite) }) {
                 throw StageError("\(stage): training diverged: parameter '\(key)' is not finite after epoch \(epoch + 1); "
                                  + "no model written — try a lower --learning-rate")
+            }
+            if let communicator {   // loss and counts over every rank's images
+                let keys = correct.keys.sorted()
+                var totals = [lossSum] + keys.map { Double(correct[$0]!) }
+                communicator.sum(&totals)
+                lossSum = totals[0]
+                for (i, key) in keys.enumerated() { correct[key] = Int(totals[i + 1]) }
             }
             var row: [String: Double] = [
                 "epoch": Double(epoch + 1), "learning_rate": Double(optimizer.learningRate),
@@ -194,13 +228,17 @@ public final class TrainingLoop {
     }
 
     /// Clean eval-mode accuracy of the current model on `indices` (0 when empty).
+    /// In a data-parallel run every rank must call it: each evaluates its slice.
     public func accuracy(of indices: [Int], batchSize: Int = 256) throws -> Double {
         guard !indices.isEmpty else { return 0 }
-        var correct = 0
-        for start in stride(from: 0, to: indices.count, by: batchSize) {
-            let batch = Array(indices[start..<min(start + batchSize, indices.count)])
-            let predictions = try model.predict(try images.batch(batch))
-            correct += zip(predictions, batch).filter { $0 == Int(images.labels[$1]) }.count
+        let correct = try countAcrossRanks(indices) { mine in
+            var correct = 0
+            for start in stride(from: 0, to: mine.count, by: batchSize) {
+                let batch = Array(mine[start..<min(start + batchSize, mine.count)])
+                let predictions = try model.predict(try images.batch(batch))
+                correct += zip(predictions, batch).filter { $0 == Int(images.labels[$1]) }.count
+            }
+            return correct
         }
         return Double(correct) / Double(indices.count)
     }
@@ -230,8 +268,22 @@ public final class TrainingLoop {
         return (model, buffers, log, completed)
     }
 
+    /// Σ over ranks of `count` applied to each rank's contiguous slice of `indices` (all of
+    /// them in a single process). Every rank must call it, in the same order.
+    public func countAcrossRanks(_ indices: [Int], _ count: ([Int]) throws -> Int) rethrows -> Int {
+        guard let communicator else { return try count(indices) }
+        let slice = communicator.slice(of: indices.count)
+        var total = [Double(slice.isEmpty ? 0 : try count(Array(indices[slice])))]
+        communicator.sum(&total)
+        return Int(total[0])
+    }
+
+    /// Whether this process writes files: always, except on the non-zero ranks of a data-parallel run.
+    public var isWriter: Bool { (communicator?.rank ?? 0) == 0 }
+
     /// Writes the checkpoint atomically: model, optimizer buffers, log, epochs done.
     func saveCheckpoint(completedEpochs: Int) throws {
+        guard isWriter else { return }
         try AtomicOutput.write(to: checkpointPath) { temporary in
             let file = try H5File.create(temporary)
             defer { file.close() }
@@ -242,10 +294,23 @@ public final class TrainingLoop {
             try file.setAttribute("completed_epochs", .int(Int64(completedEpochs)))
             try file.flushAndClose()
         }
+        noteResumePoint(completedEpochs)
+    }
+
+    /// On rank 0 of a data-parallel run, what an interruption (the launcher stopping the job
+    /// after another rank died) prints: no model, and where --resume continues.
+    func noteResumePoint(_ completedEpochs: Int? = nil) {
+        guard let communicator, communicator.rank == 0, communicator.replicaCount > 1 else { return }
+        let epochs = completedEpochs ?? firstEpoch
+        let resume = epochs > 0 ? "Rerun with --resume to continue from \(checkpointPath) (after epoch \(epochs)) with any number of ranks."
+                                : "No epoch was finished, so there is no checkpoint yet: rerun to start again."
+        InterruptionNote.set("rank 0 of \(communicator.replicaCount): the job was stopped, most likely because another rank died "
+                             + "(see the launcher's message); no model was written. " + resume)
     }
 
     /// Removes the checkpoint once the final model is in place.
     public func removeCheckpoint() {
+        guard isWriter else { return }
         try? FileManager.default.removeItem(atPath: checkpointPath)
     }
 }

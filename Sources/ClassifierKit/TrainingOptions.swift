@@ -39,6 +39,8 @@ public struct TrainingOptions: ParsableArguments {
     public var padMode = PadMode.reflect
     @Flag(help: "Train without random-crop and flip augmentation.")
     public var noAugment = false
+    @Flag(help: "Augment with a random resized crop (area 8–100 %, aspect 3/4–4/3, as torchvision) + flip instead of the padded crop: the ImageNet fine-tuning recipe.")
+    public var resizedCrop = false
     @Flag(help: "Continue from the checkpoint (<output>.checkpoint) if it matches these settings and inputs.")
     public var resume = false
 
@@ -71,7 +73,13 @@ public struct TrainingOptions: ParsableArguments {
         }
         return TrainingSettings(epochs: epochs, batchSize: batchSize, learningRate: learningRate, momentum: momentum,
                                 weightDecay: weightDecay, nesterov: nesterov, schedule: lrSchedule,
-                                augmentation: noAugment ? nil : .standard(imageSize: imageSize, mode: padMode), seed: seed)
+                                augmentation: noAugment ? nil : augmentation(imageSize: imageSize), seed: seed)
+    }
+
+    func augmentation(imageSize: Int) -> Augmentation {
+        var augmentation = Augmentation.standard(imageSize: imageSize, mode: padMode)
+        if resizedCrop { augmentation.resizedCrop = .imagenet }
+        return augmentation
     }
 
     /// The options as provenance parameters.
@@ -82,5 +90,6 @@ public struct TrainingOptions: ParsableArguments {
             .merging(schedule == .oneCycle ? ["warmup": Double(warmup), "div_factor": Double(divFactor),
                                                "final_div_factor": Double(finalDivFactor)] : [:]) { $1 }
             .merging(noAugment ? [:] : ["pad_mode": padMode.rawValue]) { $1 }
+            .merging(resizedCrop ? ["resized_crop": true] : [:]) { $1 }
     }
 }

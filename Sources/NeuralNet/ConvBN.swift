@@ -60,9 +60,10 @@ public struct ConvBN: Sendable {
     }
 
     /// y = act(bn(conv(x)) + residual). Train mode updates the running statistics.
-    /// `folded` may pass a precomputed `folded()` for eval mode.
+    /// `folded` may pass a precomputed `folded()` for eval mode; `sync` synchronises the
+    /// train-mode statistics across data-parallel replicas.
     public mutating func forward(_ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool,
-                                 folded precomputed: Folded? = nil) throws -> (output: Tensor, cache: Cache) {
+                                 folded precomputed: Folded? = nil, sync: DataParallel? = nil) throws -> (output: Tensor, cache: Cache) {
         let g = try conv.geometry(for: x)
         if let residual, residual.shape != g.outputShape {
             throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
@@ -76,7 +77,7 @@ public struct ConvBN: Sendable {
             let z = Tensor(shape: g.outputShape) { out in
                 x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
             }
-            let (mean, invstd) = bn.statistics(z, mode: .train)
+            let (mean, invstd) = bn.statistics(z, mode: .train, sync: sync)
             let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
             let y = Tensor(shape: g.outputShape) { out in
                 z.withPointer { zp in withOptionalPointer(residual) { rp in
@@ -105,7 +106,9 @@ public struct ConvBN: Sendable {
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
     /// is computed when `inputGradient` (a model's first layer can skip it in training),
     /// the residual's whenever the forward had one.
-    public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool, inputGradient: Bool = true) -> Gradients {
+    /// `sync` must be the one the forward used.
+    public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool, inputGradient: Bool = true,
+                         sync: DataParallel? = nil) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "ConvBN.backward: dy \(dy.shape) vs output \(g.outputShape)")
         var grads = Gradients()
@@ -119,7 +122,8 @@ public struct ConvBN: Sendable {
         case .train:
             let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd)
             let bnGrads = BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
-                                               cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients)
+                                               cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients,
+                                               sync: sync)
             dz = bnGrads.input
             grads.bnWeight = bnGrads.weight; grads.bnBias = bnGrads.bias
             convWeight = conv.weight.data

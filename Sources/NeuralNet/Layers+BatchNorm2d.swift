@@ -41,15 +41,20 @@ public struct BatchNorm2d: Sendable {
     }
 
     /// Per-channel (mean, 1/σ) for `mode`; in train mode also updates the running statistics.
-    mutating func statistics(_ x: Tensor, mode: Mode) -> (mean: [Float], invstd: [Float]) {
+    /// With `sync` (data-parallel training), train-mode statistics are the global batch's.
+    mutating func statistics(_ x: Tensor, mode: Mode, sync: DataParallel? = nil) -> (mean: [Float], invstd: [Float]) {
         let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         switch mode {
         case .eval:
             return (runningMean.data, runningVar.data.map { 1 / ($0 + eps).squareRoot() })
         case .train:
             var mean = [Float](repeating: 0, count: c), variance = mean
-            x.withPointer { BatchNormKernels.statistics(x: $0, batch: n, channels: c, plane: p, mean: &mean, variance: &variance) }
-            let m = n * p
+            var m = n * p
+            if let sync {
+                (mean, variance, m) = sync.statistics(x)
+            } else {
+                x.withPointer { BatchNormKernels.statistics(x: $0, batch: n, channels: c, plane: p, mean: &mean, variance: &variance) }
+            }
             let unbiased: Float = m > 1 ? Float(m) / Float(m - 1) : 1
             for i in 0..<c {
                 runningMean.data[i] = (1 - momentum) * runningMean.data[i] + momentum * mean[i]
@@ -94,11 +99,18 @@ public struct BatchNorm2d: Sendable {
 
     /// Shared by the layer and the fused ConvBN unit: optionally masks dy by a following
     /// ReLU's output first.
+    /// With `sync` (data-parallel training), the train-mode backward uses the global batch's sums.
     static func backward(_ dy: Tensor, reluOutput: Tensor?, cache: Cache, gamma: [Float],
-                         parameterGradients: Bool) -> Gradients {
+                         parameterGradients: Bool, sync: DataParallel? = nil) -> Gradients {
         let x = cache.input
         let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         precondition(dy.shape == x.shape, "BatchNorm2d.backward: dy \(dy.shape) vs input \(x.shape)")
+        if let sync, cache.mode == .train {
+            let (dx, dgamma, dbeta) = sync.batchNormBackward(dy, reluOutput: reluOutput, cache: cache, gamma: gamma)
+            return Gradients(input: dx,
+                             weight: parameterGradients ? Tensor(shape: [c], data: dgamma) : nil,
+                             bias: parameterGradients ? Tensor(shape: [c], data: dbeta) : nil)
+        }
         var dgamma = [Float](repeating: 0, count: c), dbeta = dgamma
         let dx: Tensor
         switch cache.mode {

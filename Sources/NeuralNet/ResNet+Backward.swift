@@ -31,9 +31,14 @@ extension ResNet {
     /// Backward from dlogits through the recorded pass. Frees each block's cache as soon as
     /// it is used, so memory falls during backward. Returns dx (N, 3, H, W) when
     /// `inputGradient`, parameter gradients when `parameterGradients`.
+    ///
+    /// With `frozenUntil` set and parameter gradients only, backward stops above the frozen
+    /// part, which gets no gradients. A train-mode trace is synchronised over `dataParallel`.
     func backward(_ trace: inout Trace, dLogits: Tensor, parameterGradients: Bool,
                   inputGradient: Bool) -> (input: Tensor?, parameters: Gradients) {
         var grads = Gradients()
+        let sync = trace.mode == .train ? dataParallel : nil
+        let frozenBlocks = parameterGradients && !inputGradient && frozenUntil != nil ? frozenBlockCount : -1
         func keep(_ g: ConvBN.Gradients, unit: Int) {
             guard parameterGradients else { return }
             let (conv, bn) = unitNames[unit]
@@ -48,19 +53,21 @@ extension ResNet {
         }
         var d = GlobalAvgPool.backward(fcGrads.input, inputShape: trace.finalMapShape)   // (N, D, h, w)
         for b in blocks.indices.reversed() {
+            if b < frozenBlocks { return (nil, grads) }
             let block = blocks[b]
             let caches = trace.blocks[b]
             trace.blocks[b] = []
             var dResidual: Tensor?
             for (i, u) in block.units.enumerated().reversed() {
-                let g = units[u].backward(d, cache: caches[i], parameterGradients: parameterGradients)
+                let g = units[u].backward(d, cache: caches[i], parameterGradients: parameterGradients, sync: sync)
                 if i == block.units.count - 1 { dResidual = g.residual }
                 keep(g, unit: u)
                 d = g.input!
             }
             let dShortcut: Tensor
             if let ds = block.downsample {
-                let g = units[ds].backward(dResidual!, cache: caches[block.units.count], parameterGradients: parameterGradients)
+                let g = units[ds].backward(dResidual!, cache: caches[block.units.count], parameterGradients: parameterGradients,
+                                           sync: sync)
                 keep(g, unit: ds)
                 dShortcut = g.input!
             } else {
@@ -68,11 +75,13 @@ extension ResNet {
             }
             d.withMutablePointer { dp in dShortcut.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: dShortcut.count) } }
         }
+        if frozenBlocks >= 0 { return (nil, grads) }   // the stem is frozen too
         if let pool = trace.pool, let stemPool {
             d = stemPool.backward(d, cache: pool)
             trace.pool = nil
         }
-        let g = units[0].backward(d, cache: trace.stem!, parameterGradients: parameterGradients, inputGradient: inputGradient)
+        let g = units[0].backward(d, cache: trace.stem!, parameterGradients: parameterGradients, inputGradient: inputGradient,
+                                 sync: sync)
         trace.stem = nil
         keep(g, unit: 0)
         return (g.input.map { normalize.backward($0) }, grads)

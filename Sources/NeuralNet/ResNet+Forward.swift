@@ -54,8 +54,9 @@ extension ResNet {
         try validateInput(x)
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil
+        let sync = mode == .train ? dataParallel : nil
         var h = try normalize.forward(x)
-        let (stemOut, stemCache) = try units[0].forward(h, mode: mode, relu: true, folded: folded?[0])
+        let (stemOut, stemCache) = try units[0].forward(h, mode: mode, relu: true, folded: folded?[0], sync: sync)
         h = stemOut
         var poolCache: MaxPool2d.Cache?
         if let stemPool {
@@ -71,7 +72,7 @@ extension ResNet {
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
         for b in blocks.indices {
-            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded)
+            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync)
             h = y
             if record { blockCaches.append(caches) }
             if b == lastBlockOfKept { stageOutput = h }
@@ -81,20 +82,21 @@ extension ResNet {
 
     /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
     /// units, then the shortcut's) when `record`.
-    func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?)
+    func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
+                      sync: DataParallel? = nil)
         throws -> (output: Tensor, caches: [ConvBN.Cache]) {
         let block = blocks[b]
         var h = input
         var shortcut = input
         var shortcutCache: ConvBN.Cache?
         if let d = block.downsample {
-            let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d])
+            let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d], sync: sync)
             shortcut = s; shortcutCache = c
         }
         var caches: [ConvBN.Cache] = []
         for (i, u) in block.units.enumerated() {
             let last = i == block.units.count - 1
-            let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u])
+            let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u], sync: sync)
             h = y
             if record { caches.append(c) }
         }

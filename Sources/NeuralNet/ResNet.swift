@@ -31,6 +31,13 @@ public final class ResNet {
     let stemPool: MaxPool2d?
     /// Eval-mode folded weights, rebuilt after any parameter or running-statistic change.
     var foldedCache: [ConvBN.Folded]?
+    /// Fine-tuning: parameters up to this point get no gradients and no updates (PyTorch's
+    /// `requires_grad = False`); their batch norms still update running statistics in
+    /// train mode, as PyTorch's do. nil: everything is trained.
+    public var frozenUntil: FreezePoint?
+    /// Data-parallel training: the replica group that train-mode batch norms and gradient
+    /// updates are synchronised over (PyTorch's SyncBatchNorm + DDP). nil: one process.
+    public var dataParallel: DataParallel?
 
     /// One residual block: its main-path units and the optional projection shortcut.
     struct BlockLayout: Sendable {

@@ -56,14 +56,22 @@ public final class SGD {
 
     /// Applies `gradients` to every trainable parameter of `model`. Throws, changing
     /// nothing, if a parameter has no gradient or a gradient has the wrong shape.
+    ///
+    /// Parameters the model freezes (`frozenUntil`) are skipped; with `dataParallel` the
+    /// gradients are first summed across replicas, so every replica takes the same step.
     public func step(_ model: ResNet, gradients: Gradients) throws {
+        var gradients = gradients
         var problems: [String] = []
         model.updateParameters { key, p in
+            if model.isFrozen(key) { return }
             guard let g = gradients[key] else { problems.append("no gradient for \(key)"); return }
             if g.shape != p.shape { problems.append("\(key): gradient \(g.shape) vs parameter \(p.shape)") }
         }
         guard problems.isEmpty else { throw TensorError.shapeMismatch("SGD.step: " + problems.joined(separator: "; ")) }
-        model.updateParameters { key, p in update(&p.data, gradient: gradients[key]!.data, key: key) }
+        model.dataParallel?.reduce(&gradients)
+        model.updateParameters { key, p in
+            if !model.isFrozen(key) { update(&p.data, gradient: gradients[key]!.data, key: key) }
+        }
     }
 }
 

@@ -71,6 +71,13 @@ public final class AtomicOutput {
     }
 }
 
+/// What an interrupted process says besides the removed partial files.
+public enum InterruptionNote {
+    /// Installs the SIGINT/SIGTERM handlers now (they are otherwise installed with the first
+    /// partial file) and sets a line printed after the interruption message; nil removes it.
+    public static func set(_ text: String?) { PartialFiles.shared.setNote(text) }
+}
+
 /// The partial files of this process, removed if it is interrupted.
 final class PartialFiles: @unchecked Sendable {
     static let shared = PartialFiles()
@@ -91,17 +98,23 @@ final class PartialFiles: @unchecked Sendable {
     /// Installs the signal handlers (idempotent).
     static func install() { _ = shared }
 
+    /// A line added to the interruption message (e.g. how to resume a data-parallel run).
+    var note: String?
+
     func register(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
+    func setNote(_ text: String?) { lock.lock(); note = text; lock.unlock() }
     func unregister(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
 
     private func interrupted(by signalNumber: Int32) {
         lock.lock()
         for path in paths { unlink(path) }
         let count = paths.count
+        let note = self.note
         lock.unlock()
         OutputLock.releaseAll()
         let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
         Log.raw("interrupted by \(name): removed \(count) partial output file(s); finished artifacts and checkpoints are kept\n")
+        if let note { Log.raw(note + "\n") }
         // _exit, not exit: atexit handlers (HDF5's among them) must not run while another
         // thread may be inside the library.
         _exit(128 + signalNumber)

@@ -4,14 +4,17 @@ import Foundation
 public enum Log {
     /// Whether `verbose` messages are shown; set from `--verbose`.
     nonisolated(unsafe) public static var isVerbose = false
+    /// Whether `info`, `verbose` and progress lines are suppressed (the non-zero ranks of
+    /// a data-parallel job, whose rank 0 reports); warnings still show.
+    nonisolated(unsafe) public static var isQuiet = false
     private static let lock = NSLock()
 
     /// A progress or status line.
-    public static func info(_ message: String) { write(message) }
+    public static func info(_ message: String) { if !isQuiet { write(message) } }
 
     /// Detail shown only with `--verbose`.
     public static func verbose(_ message: @autoclosure () -> String) {
-        if isVerbose { write(message()) }
+        if isVerbose && !isQuiet { write(message()) }
     }
 
     /// Something the user should look at; the run goes on.

@@ -48,6 +48,7 @@ public final class Progress {
     }
 
     private func emit(final: Bool) {
+        if Log.isQuiet { return }
         let elapsed = Date().timeIntervalSince(start)
         let rateText = String(format: "%.1f %@/s", rate, unit)
         let percent = total > 0 ? Double(done) / Double(total) : 1

@@ -21,6 +21,48 @@ public enum BatchNormKernels {
         }
     }
 
+    /// Per-channel totals over N and P, summed as `statistics` sums them (per-plane float
+    /// sums combined in Double): Σx, or Σ(x − center[c])² when `center` is given. The
+    /// pieces of synchronised batch norm, whose replicas add their totals before dividing.
+    public static func channelTotals(x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                                     center: UnsafePointer<Float>?, totals: UnsafeMutablePointer<Double>) {
+        Parallel.chunks(channels) { cs, _ in
+            for c in cs {
+                var total: Double = 0
+                for n in 0..<batch {
+                    let start = x + (n * channels + c) * plane
+                    total += Double(center.map { Reduce.sumSquaredDeviation(start, plane, center: $0[c]) } ?? Reduce.sum(start, plane))
+                }
+                totals[c] = total
+            }
+        }
+    }
+
+    /// The input gradient of `trainBackward` from given channel sums Σg and Σg·(x − mean)
+    /// over `count` values (summed across replicas in synchronised batch norm).
+    public static func trainBackwardInput(dy: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
+                                          x: UnsafePointer<Float>, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                          gamma: UnsafePointer<Float>, sumG: UnsafePointer<Float>, sumGX: UnsafePointer<Float>,
+                                          count: Float, batch: Int, channels: Int, plane: Int, dx: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(channels) { cs, _ in
+            for c in cs {
+                let istd = invstd[c]
+                let k1 = gamma[c] * istd
+                let k2 = -k1 * istd * istd * sumGX[c] / count
+                let k3 = -k1 * sumG[c] / count - k2 * mean[c]
+                for n in 0..<batch {
+                    let off = (n * channels + c) * plane
+                    let d = dy + off, xs = x + off, out = dx + off
+                    if let r = reluOutput.map({ $0 + off }) {
+                        for i in 0..<plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3 }
+                    } else {
+                        for i in 0..<plane { out[i] = d[i] * k1 + xs[i] * k2 + k3 }
+                    }
+                }
+            }
+        }
+    }
+
     /// y = act(x · scale[c] + shift[c] + residual), all (N, C, P); `y` may alias `x`.
     public static func affine(x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
                               scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClassifierKit
 import Foundation
 import HDF5Store
+import MessagePassing
 import NeuralNet
 import PipelineKit
 
@@ -55,6 +56,9 @@ struct AdvTrain: ParsableCommand {
 
     func run() throws {
         Engine.configure(threads: common.threads)
+        // Under mpirun/srun: one rank of a data-parallel run (rank 0 logs and writes).
+        let communicator = try MPICommunicator.fromEnvironment()
+        Log.isQuiet = (communicator?.rank ?? 0) != 0
         let imageSet = try ImageSet(images)
         let start = try ResNet.load(from: initModel)
         try imageSet.checkCompatible(with: start, modelPath: initModel)
@@ -64,10 +68,11 @@ struct AdvTrain: ParsableCommand {
                           "eps_ramp_epochs": epsRampEpochs, "arch": start.config.name]) { $1 }
         let run = try StageRun(stage: "adv-train", output: output, seed: common.seed, parameters: parameters,
                                inputs: [images, initModel])
+        try communicator?.requireSameRun(stage: "adv-train", runFingerprint: run.fingerprint + "seed \(common.seed)")
         let loop = try TrainingLoop(model: start, images: imageSet,
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
                                     checkpointPath: OutputPaths.checkpoint(of: output), fingerprint: run.fingerprint,
-                                    resume: training.resume)
+                                    resume: training.resume, communicator: communicator)
         let model = loop.model
         Log.info("adv-train: \(model.config), eps \(eps), λ \(lambda), PGD \(pgdSteps) steps, "
                  + "\(warmupEpochs) warm-up epoch(s), on \(loop.trainIndices.count) training images")
@@ -86,19 +91,23 @@ struct AdvTrain: ParsableCommand {
         let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
         let testAdvAccuracy = try schedule.adversarialAccuracy(model, images: imageSet, indices: test, eps: eps,
                                                                batchSize: training.batchSize)
-        try run.run { file in
-            try model.save(to: file)
-            try loop.log.write(to: file)
-            try file.setAttribute("eps", .double(Double(eps)), on: "training")
-            try file.setAttribute("lambda", .double(Double(lambda)), on: "training")
-            try file.setAttribute("pgd_steps", .int(Int64(pgdSteps)), on: "training")
-            if let testAccuracy, let testAdvAccuracy {
-                try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
-                try file.setAttribute("test_adv_accuracy", .double(testAdvAccuracy), on: "training")
+        // PGD accuracy is evaluated whole on every rank (same weights, same result); only rank 0 writes.
+        if loop.isWriter {
+            try run.run { file in
+                try model.save(to: file)
+                try loop.log.write(to: file)
+                try file.setAttribute("eps", .double(Double(eps)), on: "training")
+                try file.setAttribute("lambda", .double(Double(lambda)), on: "training")
+                try file.setAttribute("pgd_steps", .int(Int64(pgdSteps)), on: "training")
+                if let testAccuracy, let testAdvAccuracy {
+                    try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")
+                    try file.setAttribute("test_adv_accuracy", .double(testAdvAccuracy), on: "training")
+                }
+                try file.writeStrings("class_names", imageSet.classNames)
             }
-            try file.writeStrings("class_names", imageSet.classNames)
+            loop.removeCheckpoint()
         }
-        loop.removeCheckpoint()
+        communicator?.finish()
         if let testAccuracy, let testAdvAccuracy {
             Log.info(String(format: "adv-train: test accuracy %.4f clean, %.4f under PGD eps %g → %@",
                             testAccuracy, testAdvAccuracy, eps, output))

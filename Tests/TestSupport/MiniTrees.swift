@@ -1,26 +1,25 @@
 import Foundation
-import TestSupport
 
 /// Miniature dataset trees in the official layouts, built from the project's shipped real
 /// attribute files (data/attributes) and real CUB photos (Tests/Fixtures/datasets/cub).
-enum MiniTrees {
-    static let attributes = TestPaths.repositoryRoot.appendingPathComponent("data/attributes")
-    static let photos = ["black_footed_albatross_0000.jpg", "painted_bunting_0000.jpg", "blue_jay_0000.jpg",
+public enum MiniTrees {
+    public static let attributes = TestPaths.repositoryRoot.appendingPathComponent("data/attributes")
+    public static let photos = ["black_footed_albatross_0000.jpg", "painted_bunting_0000.jpg", "blue_jay_0000.jpg",
                          "scarlet_tanager_0000.jpg"].map { TestPaths.fixture("datasets/cub").appendingPathComponent($0) }
     /// Rows (1-based) of CUB's classes.txt used by the miniature CUB tree: the fixture photos' classes.
-    static let cubClassRows = [1, 16, 73, 139]
+    public static let cubClassRows = [1, 16, 73, 139]
 
-    static func lines(_ url: URL) throws -> [String] {
+    public static func lines(_ url: URL) throws -> [String] {
         try String(contentsOf: url, encoding: .utf8).split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
     }
 
-    static func write(_ text: String, _ root: URL, _ name: String) throws {
+    public static func write(_ text: String, _ root: URL, _ name: String) throws {
         let url = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
-    static func copy(_ source: URL, _ root: URL, _ name: String) throws {
+    public static func copy(_ source: URL, _ root: URL, _ name: String) throws {
         let url = root.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: source, to: url)
@@ -29,7 +28,7 @@ enum MiniTrees {
     /// A CUB_200_2011 tree with 4 classes (CUB 001, 016, 073, 139) and 8 images (two per
     /// class, 227×227): image ids 1…8, image 2k+1 train, 2k+2 test; image 1 has a box
     /// (10, 20, 100, 150) and a visible beak at (113.5, 50); the rest of its parts hidden.
-    static func cub(in root: URL) throws {
+    public static func cub(in root: URL) throws {
         let cub = attributes.appendingPathComponent("cub")
         let classLines = try lines(cub.appendingPathComponent("classes.txt"))
         let matrix = try lines(cub.appendingPathComponent("class_attribute_labels_continuous.txt"))
@@ -80,7 +79,7 @@ enum MiniTrees {
     /// An AwA2 tree with its first 3 classes (antelope, grizzly+bear, killer+whale), the
     /// real 85 predicates and matrix rows (antelope's first four cells are missing, -1),
     /// and 4 JPEGs per class.
-    static func awa2(in root: URL) throws {
+    public static func awa2(in root: URL) throws {
         let awa2 = attributes.appendingPathComponent("awa2")
         let classLines = Array(try lines(awa2.appendingPathComponent("classes.txt")).prefix(3))
         try write(classLines.joined(separator: "\n") + "\n", root, "classes.txt")
@@ -96,7 +95,7 @@ enum MiniTrees {
     /// A LAD tree with its first 3 labels (dog, cat, bear), the real 359 attributes and
     /// class rows; 7 images: ids 000001–000006 split 4 train+val / 2 test, 000007 in no split.
     /// Image 000001 has box [10, 20, 110, 170] (corners).
-    static func lad(in root: URL) throws {
+    public static func lad(in root: URL) throws {
         let lad = attributes.appendingPathComponent("lad")
         let labels = Array(try lines(lad.appendingPathComponent("label_list.txt")).prefix(3))
         try write(labels.joined(separator: "\n") + "\n", root, "label_list.txt")
