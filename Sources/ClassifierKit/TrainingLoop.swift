@@ -157,6 +157,7 @@ public final class TrainingLoop {
         let pixels = size * size * 3
         for epoch in firstEpoch..<settings.epochs {
             let start = Date()
+            let communicationBefore = model.dataParallel?.communicationSeconds ?? 0
             optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
             var rng = SampleRandom.generator(seed: settings.seed, .shuffle, epoch)
             let order = rng.permutation(trainIndices.count)
@@ -201,6 +202,7 @@ public final class TrainingLoop {
                 progress.advance(by: global.count)
             }
             progress.finish()
+            let trainSeconds = Date().timeIntervalSince(start)
             if let (key, _) = model.stateDict().first(where: { !$0.value.data.allSatisfy(\.isFinite) }) {
                 throw StageError("\(stage): training diverged: parameter '\(key)' is not finite after epoch \(epoch + 1); "
                                  + "no model written — try a lower --learning-rate")
@@ -220,6 +222,10 @@ public final class TrainingLoop {
             for (key, value) in correct { row[key] = Double(value) / Double(order.count) }
             if let evaluate { row.merge(try evaluate(epoch)) { $1 } }
             row["seconds"] = Date().timeIntervalSince(start)
+            if let parallel = model.dataParallel {   // this rank's time in allreduces, this epoch
+                row["communication_seconds"] = parallel.communicationSeconds - communicationBefore
+                row["train_seconds"] = trainSeconds
+            }
             log.append(row)
             Log.info("\(stage) epoch \(epoch + 1): " + row.filter { $0.key != "epoch" }.sorted { $0.key < $1.key }
                 .map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: ", "))

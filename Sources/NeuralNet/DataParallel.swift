@@ -1,3 +1,4 @@
+import Dispatch
 import Tensors
 
 /// The other replicas of a data-parallel run (MPI ranks), as far as the engine needs them:
@@ -26,8 +27,17 @@ public final class DataParallel {
     public let group: ReplicaGroup
     /// This replica's images / the global batch's images, set before every step (> 0).
     public var localShare: Double = 1
+    /// Wall time spent inside the group's sums (communication plus waiting for the slowest
+    /// replica), for the log's communication share.
+    public private(set) var communicationSeconds = 0.0
 
     public init(group: ReplicaGroup) { self.group = group }
+
+    private func timed(_ body: () -> Void) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
 
     /// Mean and biased variance (C) of x (N, C, H, W) over the global batch, and the
     /// global number of values per channel.
@@ -36,14 +46,14 @@ public final class DataParallel {
         var sums = [Double](repeating: 0, count: c + 1)
         x.withPointer { BatchNormKernels.channelTotals(x: $0, batch: n, channels: c, plane: p, center: nil, totals: &sums) }
         sums[c] = Double(n * p)
-        group.sum(&sums)
+        timed { group.sum(&sums) }
         let m = sums[c]
         let mean = (0..<c).map { Float(sums[$0] / m) }
         var squares = [Double](repeating: 0, count: c)
         x.withPointer { xp in mean.withUnsafeBufferPointer {
             BatchNormKernels.channelTotals(x: xp, batch: n, channels: c, plane: p, center: $0.baseAddress, totals: &squares)
         } }
-        group.sum(&squares)
+        timed { group.sum(&squares) }
         return (mean, squares.map { Float($0 / m) }, Int(m))
     }
 
@@ -61,7 +71,7 @@ public final class DataParallel {
         } } }
         var totals = (sumG + sumGX).map { Double($0) * localShare }
         totals.append(Double(n * p))
-        group.sum(&totals)
+        timed { group.sum(&totals) }
         let m = totals[2 * c]
         let globalG = (0..<c).map { Float(totals[$0] / localShare) }
         let globalGX = (0..<c).map { Float(totals[c + $0] / localShare) }
@@ -83,7 +93,7 @@ public final class DataParallel {
         flat.reserveCapacity(keys.reduce(0) { $0 + gradients.tensors[$1]!.count })
         let share = Float(localShare)
         for key in keys { flat += gradients.tensors[key]!.data.map { $0 * share } }
-        group.sum(&flat)
+        timed { group.sum(&flat) }
         var offset = 0
         for key in keys {
             let shape = gradients.tensors[key]!.shape, count = gradients.tensors[key]!.count
