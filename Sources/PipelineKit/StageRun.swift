@@ -24,13 +24,16 @@ public struct StageRun {
     /// the process exits; a second run on the same output fails here), removes partial
     /// files that killed runs left for this output, and hashes the inputs (so a missing
     /// input fails before any output exists).
+    ///
+    /// `claimsOutput: false` (the non-zero ranks of a data-parallel run, which never write)
+    /// skips the lock and the sweep: rank 0 holds them.
     public init(stage: String, output: String, seed: UInt64, parameters: [String: Any], inputs: [String],
-                shard: ShardPlan? = nil) throws {
+                shard: ShardPlan? = nil, claimsOutput: Bool = true) throws {
         for input in inputs where !FileManager.default.fileExists(atPath: input) {
             throw StageError("\(input): input file does not exist (needed by \(stage))")
         }
         try Self.checkOutputIsNotAnInput(output, inputs: inputs)
-        try Self.claim(output)
+        if claimsOutput { try Self.claim(output) }
         self.output = output
         self.provenance = try Provenance.make(stage: stage, parameters: parameters, inputs: inputs, seed: seed)
         self.shard = shard

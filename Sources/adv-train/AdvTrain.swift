@@ -67,7 +67,8 @@ struct AdvTrain: ParsableCommand {
                           "pgd_alpha": Double(pgdAlpha ?? 2.5 * eps / Float(pgdSteps)), "warmup_epochs": warmupEpochs,
                           "eps_ramp_epochs": epsRampEpochs, "arch": start.config.name]) { $1 }
         let run = try StageRun(stage: "adv-train", output: output, seed: common.seed, parameters: parameters,
-                               inputs: [images, initModel])
+                               inputs: [images, initModel],
+                               claimsOutput: (communicator?.rank ?? 0) == 0)
         try communicator?.requireSameRun(stage: "adv-train", runFingerprint: run.fingerprint + "seed \(common.seed)")
         let loop = try TrainingLoop(model: start, images: imageSet,
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),

@@ -65,7 +65,8 @@ struct Train: ParsableCommand {
         if newHead { parameters["new_head"] = true }
         if let freezeUntil { parameters["freeze_until"] = freezeUntil.rawValue }
         let run = try StageRun(stage: "train", output: output, seed: common.seed, parameters: parameters,
-                               inputs: [images] + (initModel.map { [$0] } ?? []))
+                               inputs: [images] + (initModel.map { [$0] } ?? []),
+                               claimsOutput: (communicator?.rank ?? 0) == 0)
         try communicator?.requireSameRun(stage: "train", runFingerprint: run.fingerprint + "seed \(common.seed)")
         let loop = try TrainingLoop(model: model, images: imageSet,
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
