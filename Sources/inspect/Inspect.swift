@@ -31,6 +31,7 @@ struct Inspect: ParsableCommand {
             print(path)
             printProvenance(file)
             if !provenanceOnly {
+                printRootAttributes(file)
                 print("/")
                 try printTree(file, group: "/", indent: "")
             }
@@ -48,6 +49,17 @@ struct Inspect: ParsableCommand {
         print("  params   \(provenance.parameters)")
         for input in provenance.inputs {
             print("  input    \(input.path)  sha256 \(input.sha256.prefix(16))…")
+        }
+    }
+
+    /// The root's own attributes besides the provenance (e.g. a grounding file's summaries).
+    private func printRootAttributes(_ file: H5File) {
+        let provenance: Set = ["stage", "version", "command", "params", "inputs", "seed", "created"]
+        for name in ((try? file.attributeNames(of: "/")) ?? []) where !provenance.contains(name) {
+            guard let value = try? file.attribute(name, of: "/") else { continue }
+            var text = value.description
+            if text.count > width { text = String(text.prefix(width)) + "…" }
+            print("  attr     \(name) = \(text)")
         }
     }
 

@@ -146,6 +146,7 @@ final class GroundStageTests: XCTestCase {
         let shown = try runStage("inspect", [path("g.h5")])
         XCTAssertEqual(shown.status, 0, shown.stderr)
         XCTAssertTrue(shown.stdout.contains("maps"), shown.stdout)
+        XCTAssertTrue(shown.stdout.contains("attr     pointing_accuracy_clean = "), shown.stdout)
     }
 
     func testGradCAMDetectionsAndNoPartTruth() throws {
