@@ -100,6 +100,15 @@ endef
 
 # MARK: The pipeline's files
 
+# Robust models: `<ds>.ROBUST_TRAINING := per-eps` (one model robust-eps<e> per eps, the
+# default) or `largest` (one model robust-eps<max>, adversarially trained at the largest eps
+# and evaluated at every eps, as the authors did). $(call robust_model,DS,EPS) names the
+# robust model evaluated at EPS.
+EPS_MAX = $(lastword $(sort $(EPSILONS)))
+robust_largest = $(filter largest,$($(1).ROBUST_TRAINING))
+robust_model = robust-eps$(if $(call robust_largest,$(1)),$(EPS_MAX),$(2))
+robust_models = $(sort $(foreach e,$(EPSILONS),$(call robust_model,$(1),$(e))))
+models_of = standard $(call robust_models,$(1))
 ROBUST = $(foreach e,$(EPSILONS),robust-eps$(e))
 MODELS = standard $(ROBUST)
 SPLITS := train val test
@@ -107,9 +116,10 @@ SPLITS := train val test
 # dataset sets one for that eps, else `<ds>.ADV_TRAIN`.
 adv_train_settings = $(or $($(1).ADV_TRAIN.$(2)),$($(1).ADV_TRAIN))
 # The attribute files quantify reads for dataset $(1) (they pull in everything before them).
-quantify_inputs = $(foreach m,$(MODELS),$(DATA)/$(1)/attributes/$(m)-test.h5) \
+quantify_inputs = $(foreach m,$(call models_of,$(1)),$(DATA)/$(1)/attributes/$(m)-test.h5) \
     $(foreach e,$(EPSILONS),$(DATA)/$(1)/attributes/standard-adv-eps$(e).h5 \
-        $(DATA)/$(1)/attributes/robust-eps$(e)-adv-eps$(e).h5 $(DATA)/$(1)/attributes/robust-eps$(e)-transfer-eps$(e).h5)
+        $(DATA)/$(1)/attributes/$(call robust_model,$(1),$(e))-adv-eps$(e).h5 \
+        $(DATA)/$(1)/attributes/$(call robust_model,$(1),$(e))-transfer-eps$(e).h5)
 
 # MARK: Grounding (the ground stage)
 
@@ -122,7 +132,8 @@ $(BIN)/ground: $(BIN)/.built ;
 endif
 ground_parts = $(if $(filter cub,$(1)),data/attributes/cub/attribute_parts.tsv)
 grounding_files = $(foreach e,$(EPSILONS),$(DATA)/$(1)/grounding/standard-eps$(e).h5 \
-    $(DATA)/$(1)/grounding/robust-eps$(e)-eps$(e).h5 $(DATA)/$(1)/grounding/robust-eps$(e)-transfer-eps$(e).h5)
+    $(DATA)/$(1)/grounding/$(call robust_model,$(1),$(e))-eps$(e).h5 \
+    $(DATA)/$(1)/grounding/$(call robust_model,$(1),$(e))-transfer-eps$(e).h5)
 
 # $(call ground_rule,DS,FILE NAME,MODEL,ADVERSARIAL FILE NAME)
 define ground_rule
@@ -133,20 +144,22 @@ $(call stage_rule,$(1),grounding/$(2).h5,ground,$(DATA)/$(1)/models/$(3).h5 $(DA
     --seed $($(1).SEED) --output $(DATA)/$(1)/grounding/$(2).h5)
 endef
 
+# $(1) dataset, $(2) eps, $(3) the robust model evaluated at $(2) (see robust_model).
 define ground_eps_rules
 $(call ground_rule,$(1),standard-eps$(2),standard,standard-eps$(2))
-$(call ground_rule,$(1),robust-eps$(2)-eps$(2),robust-eps$(2),robust-eps$(2)-eps$(2))
-$(call ground_rule,$(1),robust-eps$(2)-transfer-eps$(2),robust-eps$(2),standard-eps$(2))
+$(call ground_rule,$(1),$(3)-eps$(2),$(3),$(3)-eps$(2))
+$(call ground_rule,$(1),$(3)-transfer-eps$(2),$(3),standard-eps$(2))
 endef
 
 # The grounding table (`quantify --grounding-only`), printed by `make` after the summary.
 define ground_summary_rule
 $(call stage_rule,$(1),grounding/summary.txt,quantify,$(call grounding_files,$(1)),\
-    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --grounding-only > $(DATA)/$(1)/grounding/summary.txt.tmp,\
+    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) --grounding-only \
+    > $(DATA)/$(1)/grounding/summary.txt.tmp,\
     mv $(DATA)/$(1)/grounding/summary.txt.tmp $(DATA)/$(1)/grounding/summary.txt)
 endef
 
-$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call ground_eps_rules,$(ds),$(e)))))
+$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call ground_eps_rules,$(ds),$(e),$(call robust_model,$(ds),$(e))))))
 $(foreach ds,$(DATASETS),$(eval $(call ground_summary_rule,$(ds))))
 
 # MARK: Rules per dataset
@@ -157,24 +170,27 @@ $(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEE
 $(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5 $(call imported_model,$(1)),\
     --images $(DATA)/$(1)/images.h5 $(call init_options,$(1)) $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
 
-$(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5,\
-    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS) --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
+$(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5 $(call grounding_files,$(1)),\
+    --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) \
+    --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
     mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)
 endef
 
+# $(1) dataset, $(2) eps; $(3) the robust model evaluated at $(2) (trained here unless it
+# is another eps's model: ROBUST_TRAINING=largest).
 define eps_rules
-$(call stage_rule,$(1),models/robust-eps$(2).h5,adv-train,$(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5,\
+$(if $(filter robust-eps$(2),$(3)),$(call stage_rule,$(1),models/robust-eps$(2).h5,adv-train,$(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5,\
     --images $(DATA)/$(1)/images.h5 --init $(DATA)/$(1)/models/standard.h5 --eps $(2) $(call adv_train_settings,$(1),$(2)) \
-    --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/robust-eps$(2).h5)
+    --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/robust-eps$(2).h5))
 
-$(foreach m,standard robust-eps$(2),
+$(foreach m,standard $(3),
 $(call stage_rule,$(1),adv/$(m)-eps$(2).h5,attack,$(DATA)/$(1)/models/$(m).h5 $(DATA)/$(1)/images.h5,\
     --images $(DATA)/$(1)/images.h5 --model $(DATA)/$(1)/models/$(m).h5 --eps $(2) $($(1).ATTACK) \
     --seed $($(1).SEED) --resume --output $(DATA)/$(1)/adv/$(m)-eps$(2).h5))
 
 $(call adversarial_features,$(1),standard-adv-eps$(2),standard,standard-eps$(2))
-$(call adversarial_features,$(1),robust-eps$(2)-adv-eps$(2),robust-eps$(2),robust-eps$(2)-eps$(2))
-$(call adversarial_features,$(1),robust-eps$(2)-transfer-eps$(2),robust-eps$(2),standard-eps$(2))
+$(call adversarial_features,$(1),$(3)-adv-eps$(2),$(3),$(3)-eps$(2))
+$(call adversarial_features,$(1),$(3)-transfer-eps$(2),$(3),standard-eps$(2))
 endef
 
 # $(call adversarial_features,DS,SET NAME,MODEL,ADVERSARIAL FILE NAME): features of MODEL on
@@ -210,8 +226,30 @@ endef
 
 $(foreach ds,$(DATASETS),$(eval $(call dataset_rules,$(ds))))
 $(foreach ds,$(DATASETS),$(if $($(ds).WEIGHTS),$(eval $(call weights_rules,$(ds)))))
-$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e)))))
-$(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(eval $(call model_rules,$(ds),$(m)))))
+$(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call eps_rules,$(ds),$(e),$(call robust_model,$(ds),$(e))))))
+$(foreach ds,$(DATASETS),$(foreach m,$(call models_of,$(ds)),$(eval $(call model_rules,$(ds),$(m)))))
+
+# MARK: Findings across datasets
+
+# The paper's cross-dataset finding (1), fine-grained vs coarse, when both of a pair run:
+# <DATA>/findings.json (and findings.txt, printed at the end of `make`).
+FINDINGS_PAIRS := synth-fine:synth-coarse cub:awa2
+findings_pair = $(firstword $(foreach p,$(FINDINGS_PAIRS),$(if $(and $(filter $(word 1,$(subst :, ,$(p))),$(DATASETS)),\
+    $(filter $(word 2,$(subst :, ,$(p))),$(DATASETS))),$(p))))
+FINDINGS_FINE = $(word 1,$(subst :, ,$(call findings_pair)))
+FINDINGS_COARSE = $(word 2,$(subst :, ,$(call findings_pair)))
+ifneq ($(call findings_pair),)
+FINDINGS_COMMAND := quantify --compare $(DATA)/$(FINDINGS_FINE)/metrics.json $(DATA)/$(FINDINGS_COARSE)/metrics.json \
+    --output $(DATA)/findings.json
+$(DATA)/findings.json: $(DATA)/$(FINDINGS_FINE)/metrics.h5 $(DATA)/$(FINDINGS_COARSE)/metrics.h5 $(BIN)/quantify \
+    $(DATA)/.settings/findings.json
+	$(RUN) $(BIN)/$(FINDINGS_COMMAND) > $(DATA)/findings.txt.tmp
+	mv $(DATA)/findings.txt.tmp $(DATA)/findings.txt
+$(DATA)/findings.json: STAGE := quantify
+$(eval $(call settings_stamp,$(DATA)/.settings/findings.json,$(subst $(DATA)/,<DATA>/,$(FINDINGS_COMMAND)),$(DATA)/findings.json))
+# The overview report shows the findings: built after them, and again when they change.
+$(DATA)/report/index.html: $(DATA)/findings.json
+endif
 
 # MARK: Report (issue 11)
 
@@ -251,7 +289,7 @@ report: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(DATA)/report
 dataset_finals = $(DATA)/$(1)/metrics.h5
 dataset_finals += $(DATA)/$(1)/grounding/summary.txt
 dataset_finals += $(DATA)/$(1)/report/index.html
-GLOBAL_FINALS := $(DATA)/report/index.html
+GLOBAL_FINALS := $(if $(call findings_pair),$(DATA)/findings.json) $(DATA)/report/index.html
 FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBAL_FINALS)
 
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
@@ -259,7 +297,8 @@ FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBA
 all: $(FINAL_ARTIFACTS)
 	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; \
 	  if [ -f $(DATA)/$$ds/grounding/summary.txt ]; then echo; cat $(DATA)/$$ds/grounding/summary.txt; fi; done
-	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)"
+	@$(if $(call findings_pair),echo; cat $(DATA)/findings.txt)
+	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)$(if $(call findings_pair), $(DATA)/findings.json)"
 	@echo "report: $(DATA)/report/index.html (per dataset: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html))"
 
 ## data    : images.h5 for DATASETS
@@ -268,4 +307,4 @@ data: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/images.h5)
 
 ## models  : the standard and robust models for DATASETS
 .PHONY: models
-models: $(foreach ds,$(DATASETS),$(foreach m,$(MODELS),$(DATA)/$(ds)/models/$(m).h5))
+models: $(foreach ds,$(DATASETS),$(foreach m,$(call models_of,$(ds)),$(DATA)/$(ds)/models/$(m).h5))

@@ -3,6 +3,7 @@
 # smoke: 16 px, 20 images per class, one or two epochs; full: 64 px, ResNet-20, longer
 # schedules.
 synth-coarse.SEED := 2
+synth-coarse.ROBUST_TRAINING := per-eps
 synth-coarse.ATTACK := --method ifgsm --split test
 synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)

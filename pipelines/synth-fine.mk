@@ -4,6 +4,7 @@
 # 16 px, 5 classes, 20 images each, one or two epochs (a check that everything runs, its
 # numbers mean nothing); full: 64 px, 50 classes, ResNet-20, longer schedules.
 synth-fine.SEED := 1
+synth-fine.ROBUST_TRAINING := per-eps
 synth-fine.ATTACK := --method ifgsm --split test
 synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)

@@ -17,11 +17,13 @@ struct GroundingTable {
     var rows: [Row]
 
     /// Reads `<dir>/grounding/{standard,robust-eps<e>,robust-eps<e>-transfer}-eps<e>.h5` where present.
-    static func read(layout: DatasetLayout, eps: [String]) throws -> GroundingTable? {
+    /// `robustModel` names the robust model evaluated at an eps (robust-eps<e>, or one for every eps).
+    static func read(layout: DatasetLayout, eps: [String],
+                     robustModel: (String) -> String = DatasetLayout.robust) throws -> GroundingTable? {
         var rows: [Row] = []
         for e in eps {
-            for (model, label) in [(DatasetLayout.standard, "standard"), (DatasetLayout.robust(e), "robust"),
-                                   (DatasetLayout.robust(e) + "-transfer", "robust/transfer")] {
+            for (model, label) in [(DatasetLayout.standard, "standard"), (robustModel(e), "robust"),
+                                   (robustModel(e) + "-transfer", "robust/transfer")] {
                 let path = layout.grounding(model, eps: e)
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 rows.append(Row(eps: e, label: label, summary: try GroundingSummary.read(path)))
@@ -118,8 +120,8 @@ struct GroundingTable {
 
     /// Prints the table and writes tables/grounding.csv (`quantify --grounding-only`);
     /// throws when there is no grounding file at all.
-    static func report(layout: DatasetLayout, eps: [String]) throws {
-        guard let table = try read(layout: layout, eps: eps) else {
+    static func report(layout: DatasetLayout, eps: [String], robustModel: (String) -> String = DatasetLayout.robust) throws {
+        guard let table = try read(layout: layout, eps: eps, robustModel: robustModel) else {
             throw StageError("\(layout.root)/grounding: no grounding file for eps \(eps.joined(separator: ", ")) (run ground first)")
         }
         try AtomicOutput.write(to: layout.table("grounding")) { try table.csv.write(toFile: $0, atomically: false, encoding: .utf8) }

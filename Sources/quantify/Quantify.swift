@@ -67,7 +67,10 @@ struct Quantify: ParsableCommand {
     }
 
     func run() throws {
-        if groundingOnly, let datasetDir { return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps) }
+        if groundingOnly, let datasetDir {
+            return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps,
+                                             robustModel: { DatasetLayout.robust(robustEps ?? $0) })
+        }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
         if !compare.isEmpty, let output {

@@ -219,6 +219,26 @@ final class MakeContractTests: XCTestCase {
         XCTAssertEqual(try plannedFiles([]), [])
     }
 
+    /// ROBUST_TRAINING=largest: one robust model, trained at the largest eps, is attacked and
+    /// read at every eps (adv/robust-eps<max>-eps<e>.h5, quantify --robust-eps <max>); the
+    /// other eps's robust models are not trained.
+    func testLargestRobustTrainingPlansOneRobustModelForEveryEps() throws {
+        let eps = Self.smokeEpsilons.sorted { Double($0)! < Double($1)! }
+        let (small, large) = (eps.first!, eps.last!)
+        let robust = "robust-eps\(large)"
+        let setting = "\(Self.dataset).ROBUST_TRAINING=largest"
+        let planned = try plannedFiles([setting])
+        // The robust model at the largest eps stays as it is; the smaller eps get its attacks and features.
+        XCTAssertFalse(planned.contains("models/\(robust).h5"), "\(planned)")
+        for file in ["adv/\(robust)-eps\(small).h5", "features/\(robust)-adv-eps\(small).h5",
+                     "attributes/\(robust)-transfer-eps\(small).h5", "metrics.h5"] {
+            XCTAssertTrue(planned.contains(file), "\(file) not in \(planned)")
+        }
+        XCTAssertTrue(planned.allSatisfy { !$0.contains("robust-eps\(small)") }, "\(planned)")
+        let plan = try make(["-n", setting, metrics])
+        XCTAssertTrue(plan.stdout.contains("--robust-eps \(large)"), plan.stdout)
+    }
+
     /// A rebuilt stage binary reruns what it writes, with its dependents (make -W: "as if new").
     func testRebuiltStageRerunsItsArtifacts() throws {
         let planned = try plannedFiles(["-W", TestPaths.productsDirectory.appendingPathComponent("fit-sje").path])
