@@ -3,12 +3,14 @@
 # smoke: 16 px, 20 images per class, one or two epochs; full: 64 px, ResNet-20, longer
 # schedules.
 synth-coarse.SEED := 2
+# per-eps or largest (one model trained at the largest eps, evaluated at every eps):
+# per-eps, as measured on synth-fine (largest recovered almost nothing at 0.01).
 synth-coarse.ROBUST_TRAINING := per-eps
 synth-coarse.ATTACK := --method ifgsm --split test
 synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)
 synth-coarse.PREPARE := --dataset synth-coarse --size 64 --images-per-class 1000
-synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
+synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
 else ifeq ($(PROFILE),smoke)
 synth-coarse.PREPARE := --dataset synth-coarse --size 16 --images-per-class 20
@@ -16,9 +18,9 @@ synth-coarse.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 
 synth-coarse.ADV_TRAIN := --epochs 1 --batch-size 32 --learning-rate 0.01 --pgd-steps 2
 synth-coarse.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation standardise
 else
-synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 150
-synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 10 --batch-size 64 --learning-rate 0.1
-synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
+synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 200
+synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 20 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
+synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 128 --learning-rate 0.01 --pgd-steps 3
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
-synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
+synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif

@@ -4,12 +4,14 @@
 # 16 px, 5 classes, 20 images each, one or two epochs (a check that everything runs, its
 # numbers mean nothing); full: 64 px, 50 classes, ResNet-20, longer schedules.
 synth-fine.SEED := 1
+# One robust model per eps: measured against one model trained at 0.12 and evaluated at
+# every eps, which recovered almost nothing at 0.01 (R 0.93 vs 0.62).
 synth-fine.ROBUST_TRAINING := per-eps
 synth-fine.ATTACK := --method ifgsm --split test
 synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)
 synth-fine.PREPARE := --dataset synth-fine --size 64 --classes 50 --images-per-class 200
-synth-fine.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1
+synth-fine.TRAIN := --arch cifar-resnet20 --epochs 60 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
 synth-fine.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
 else ifeq ($(PROFILE),smoke)
 synth-fine.PREPARE := --dataset synth-fine --size 16 --classes 5 --images-per-class 20
@@ -17,9 +19,12 @@ synth-fine.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --
 synth-fine.ADV_TRAIN := --epochs 1 --batch-size 32 --learning-rate 0.01 --pgd-steps 2
 synth-fine.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation standardise
 else
-synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 20 --images-per-class 100
-synth-fine.TRAIN := --arch cifar-resnet8 --width 16 --epochs 15 --batch-size 64 --learning-rate 0.1
-synth-fine.ADV_TRAIN := --epochs 2 --batch-size 64 --learning-rate 0.01 --pgd-steps 3
+# Measured (notes in README § Fidelity): 200 images per class (more fresh images instead of
+# epochs) and the one-cycle recipe (15% warm-up, Nesterov, batch 128, reflect-padded crops)
+# take clean test accuracy from 38% to 79.6% at 313 CPU s of training.
+synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 20 --images-per-class 200
+synth-fine.TRAIN := --arch cifar-resnet8 --width 16 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
+synth-fine.ADV_TRAIN := --epochs 2 --batch-size 128 --learning-rate 0.01 --pgd-steps 3
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
-synth-fine.ADV_TRAIN.0.12 := --epochs 4 --batch-size 64 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
+synth-fine.ADV_TRAIN.0.12 := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
