@@ -21,13 +21,13 @@ struct EngineBench: ParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224"
+        case cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224", r152 = "resnet152-224"
 
         var arch: String {
-            switch self { case .cifar20: "cifar-resnet20"; case .r18small, .r18: "resnet18"; case .r50: "resnet50" }
+            switch self { case .cifar20: "cifar-resnet20"; case .r18small, .r18: "resnet18"; case .r50: "resnet50"; case .r152: "resnet152" }
         }
-        var size: Int { switch self { case .cifar20: 32; case .r18small: 64; case .r18, .r50: 224 } }
-        var batch: Int { switch self { case .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50: 8 } }
+        var size: Int { switch self { case .cifar20: 32; case .r18small: 64; case .r18, .r50, .r152: 224 } }
+        var batch: Int { switch self { case .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50, .r152: 8 } }
         var classes: Int { self == .cifar20 ? 10 : 1000 }
     }
 
