@@ -84,16 +84,21 @@ public struct AdversarialTraining: Sendable {
     /// Eval-mode accuracy under PGD at `eps` on rows `indices` of `images` (nil when empty).
     /// Random starts are keyed by image, so the result does not depend on `batchSize`.
     public func adversarialAccuracy(_ model: ResNet, images: ImageSet, indices: [Int], eps epsNow: Float,
-                                    batchSize: Int) throws -> Double? {
+                                    batchSize: Int, across loop: TrainingLoop? = nil) throws -> Double? {
         guard !indices.isEmpty else { return nil }
-        var correct = 0
-        for start in stride(from: 0, to: indices.count, by: batchSize) {
-            let batch = Array(indices[start..<min(start + batchSize, indices.count)])
-            let labels = batch.map { Int(images.labels[$0]) }
-            let result = try Attack.run(model, x: try images.batch(batch), labels: labels, imageIndices: batch,
-                                        settings: attack(at: epsNow), seed: seed)
-            correct += zip(result.predictions, labels).filter { $0 == $1 }.count
+        // With `loop`, each rank of a data-parallel run attacks its slice and the counts are summed.
+        func count(_ indices: [Int]) throws -> Int {
+            var correct = 0
+            for start in stride(from: 0, to: indices.count, by: batchSize) {
+                let batch = Array(indices[start..<min(start + batchSize, indices.count)])
+                let labels = batch.map { Int(images.labels[$0]) }
+                let result = try Attack.run(model, x: try images.batch(batch), labels: labels, imageIndices: batch,
+                                            settings: attack(at: epsNow), seed: seed)
+                correct += zip(result.predictions, labels).filter { $0 == $1 }.count
+            }
+            return correct
         }
+        let correct = try loop.map { try $0.countAcrossRanks(indices, count) } ?? count(indices)
         return Double(correct) / Double(indices.count)
     }
 

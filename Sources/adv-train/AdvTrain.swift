@@ -85,14 +85,13 @@ struct AdvTrain: ParsableCommand {
             var row = ["eps": Double(schedule.epsilon(at: epoch))]
             row["val_adv_accuracy"] = try schedule.adversarialAccuracy(model, images: imageSet, indices: loop.valIndices,
                                                                        eps: schedule.validationEpsilon(at: epoch),
-                                                                       batchSize: training.batchSize)
+                                                                       batchSize: training.batchSize, across: loop)
             return row
         }
         let test = imageSet.indices(of: .test)
         let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
         let testAdvAccuracy = try schedule.adversarialAccuracy(model, images: imageSet, indices: test, eps: eps,
-                                                               batchSize: training.batchSize)
-        // PGD accuracy is evaluated whole on every rank (same weights, same result); only rank 0 writes.
+                                                               batchSize: training.batchSize, across: loop)
         if loop.isWriter {
             try run.run { file in
                 try model.save(to: file)

@@ -43,6 +43,14 @@ final class ThreadGroup: @unchecked Sendable {
     }
 }
 
+/// Each replica thread's reduced gradients.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var gradients: [Gradients?]
+    init(count: Int) { gradients = Array(repeating: nil, count: count) }
+    func set(_ rank: Int, _ value: Gradients) { lock.lock(); gradients[rank] = value; lock.unlock() }
+}
+
 /// Synchronised batch norm and gradient reduction: replicas on slices of a batch give the
 /// single-process gradients and statistics of the whole batch.
 final class DataParallelTests: XCTestCase {
@@ -66,8 +74,7 @@ final class DataParallelTests: XCTestCase {
         for count in [1, 2, 3] {
             let group = ThreadGroup(count: count)
             let models = try (0..<count).map { _ in try makeModel() }
-            var results = [Gradients?](repeating: nil, count: count)
-            let lock = NSLock()
+            let results = Results(count: count)
             // One thread per replica (concurrentPerform would run fewer at once than there are replicas).
             let done = DispatchGroup()
             for rank in 0..<count {
@@ -82,13 +89,13 @@ final class DataParallelTests: XCTestCase {
                     let slice = Tensor(shape: [hi - lo, 3, 8, 8], data: Array(x.data[(lo * 192)..<(hi * 192)]))
                     var (_, _, gradients) = try! model.lossAndGradients(slice, labels: Array(labels[lo..<hi]), mode: .train)
                     parallel.reduce(&gradients)
-                    lock.lock(); results[rank] = gradients; lock.unlock()
+                    results.set(rank, gradients)
                 }.start()
             }
             done.wait()
             for rank in 0..<count {
                 for (key, g) in expected.tensors {
-                    assertClose(results[rank]![key]!.data, g.data, tolerance: 1e-5, "\(count) replicas, rank \(rank): \(key)")
+                    assertClose(results.gradients[rank]![key]!.data, g.data, tolerance: 1e-5, "\(count) replicas, rank \(rank): \(key)")
                 }
                 for (key, value) in runningStatistics(reference) {
                     assertClose(runningStatistics(models[rank])[key]!, value, tolerance: 1e-6, "\(count) replicas: \(key)")
