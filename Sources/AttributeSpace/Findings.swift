@@ -221,9 +221,10 @@ public enum Findings {
                        evidence: evidence)
     }
 
-    /// (1) Across datasets, at the smallest eps shared by both: the attack costs the
-    /// fine-grained set a larger relative drop of f's accuracy than the coarse one (1a), and
-    /// d1 < d2 holds for a larger share of images on the coarse set (1b).
+    /// (1) Across datasets: at the smallest eps shared by both, the attack costs the
+    /// fine-grained set a larger relative drop of f's accuracy than the coarse one (1a); and,
+    /// averaged over the shared eps, d1 < d2 holds for a larger share of images on the coarse
+    /// set (1b; at the smallest eps both are often 100%).
     public static func compare(fine: FindingMetrics, coarse: FindingMetrics) -> [Finding] {
         let shared = fine.perEps.map(\.eps).filter { e in coarse.perEps.contains { $0.eps == e } }
         guard let eps = shared.first, let f = fine.perEps.first(where: { $0.eps == eps }),
@@ -240,15 +241,28 @@ public enum Findings {
         let dropEvidence = "eps \(eps): relative drop of f \(pct(df)) on \(fine.dataset) "
             + "(\(pct(f.acc("general", "standard_clean"))) → \(pct(f.acc("general", "standard_adversarial")))) vs \(pct(dc)) on "
             + "\(coarse.dataset) (\(pct(c.acc("general", "standard_clean"))) → \(pct(c.acc("general", "standard_adversarial"))))"
-        let (sf, sc) = (f.standardAttack, c.standardAttack)
-        let studyEvidence = "eps \(eps): d1<d2 for \(pct(sf.fractionD1BelowD2)) of \(sf.images) images on \(fine.dataset) vs "
-            + "\(pct(sc.fractionD1BelowD2)) of \(sc.images) on \(coarse.dataset)"
-        let studyDecided = sf.images > 0 && sc.images > 0 && sf.fractionD1BelowD2.isFinite && sc.fractionD1BelowD2.isFinite
+        // (1b) over every shared eps with images on both sides: the mean share of d1 < d2.
+        func shares(_ m: FindingMetrics) -> [String: FindingMetrics.Study] {
+            Dictionary(uniqueKeysWithValues: m.perEps.map { ($0.eps, $0.standardAttack) })
+        }
+        let (fs, cs) = (shares(fine), shares(coarse))
+        let decided = shared.filter { e in
+            [fs[e]!, cs[e]!].allSatisfy { $0.images > 0 && $0.fractionD1BelowD2.isFinite }
+        }
+        func mean(_ s: [String: FindingMetrics.Study]) -> Double {
+            decided.map { s[$0]!.fractionD1BelowD2 }.reduce(0, +) / Double(max(1, decided.count))
+        }
+        let studyEvidence = shared.map { e in
+            "eps \(e): d1<d2 for \(pct(fs[e]!.fractionD1BelowD2)) of \(fs[e]!.images) images on \(fine.dataset) vs "
+                + "\(pct(cs[e]!.fractionD1BelowD2)) of \(cs[e]!.images) on \(coarse.dataset)"
+        }.joined(separator: "; ") + (decided.isEmpty ? "" : "; mean \(pct(mean(fs))) vs \(pct(mean(cs)))")
+        let studyDecided = !decided.isEmpty
+        let (sf, sc) = (mean(fs), mean(cs))
         return [
             Finding(id: "1a", claim: "attacks hurt the fine-grained set more than the coarse one (relative drop of f at the smallest eps)",
                     reproduced: df.isFinite && dc.isFinite ? df > dc : nil, evidence: dropEvidence),
-            Finding(id: "1b", claim: "d1 < d2 for a larger share of misclassified adversarial images on the coarse set (study a, smallest eps)",
-                    reproduced: studyDecided ? sc.fractionD1BelowD2 > sf.fractionD1BelowD2 : nil, evidence: studyEvidence),
+            Finding(id: "1b", claim: "d1 < d2 for a larger share of misclassified adversarial images on the coarse set (study a, mean over the shared eps)",
+                    reproduced: studyDecided ? sc > sf : nil, evidence: studyEvidence),
         ]
     }
 }
