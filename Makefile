@@ -18,7 +18,7 @@ BUILD_DIR := .build
 BIN := $(BUILD_DIR)/$(CONFIG)
 SKIP_BUILD ?=
 SWIFT_FLAGS := -c $(CONFIG)
-APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config chromium libopenmpi-dev openmpi-bin
+APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config chromium libopenmpi-dev openmpi-bin slurm-wlm munge
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
 

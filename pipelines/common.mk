@@ -38,7 +38,7 @@ EPSILONS ?= $(EPSILONS.$(PROFILE))
 SYNTH_DATASETS := synth-fine synth-coarse
 DATASET ?=
 DATASETS := $(if $(DATASET),$(DATASET),$(SYNTH_DATASETS))
-STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes quantify inspect import-weights
+STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes quantify inspect import-weights merge-shards
 
 # A dataset that sets `<ds>.WEIGHTS` (a torchvision safetensors file) and `<ds>.ARCH`
 # fine-tunes those weights with a new head instead of training from random weights.
@@ -97,6 +97,9 @@ $(DATA)/$(1)/$(2): $(4) $(BIN)/$(3) $(DATA)/$(1)/.settings/$(2)
 $(DATA)/$(1)/$(2): STAGE := $(3)
 $(call settings_stamp,$(DATA)/$(1)/.settings/$(2),$(strip $(3) $(subst $(DATA)/,<DATA>/,$(5))),$(DATA)/$(1)/$(2))
 endef
+
+# SHARDS (sharded_rule) and CLUSTER=slurm (RUN through srun, per-stage resources).
+include pipelines/cluster.mk
 
 # MARK: The pipeline's files
 
@@ -184,9 +187,9 @@ $(if $(filter robust-eps$(2),$(3)),$(call stage_rule,$(1),models/robust-eps$(2).
     --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/robust-eps$(2).h5))
 
 $(foreach m,standard $(3),
-$(call stage_rule,$(1),adv/$(m)-eps$(2).h5,attack,$(DATA)/$(1)/models/$(m).h5 $(DATA)/$(1)/images.h5,\
+$(call sharded_rule,$(1),adv/$(m)-eps$(2).h5,attack,$(DATA)/$(1)/models/$(m).h5 $(DATA)/$(1)/images.h5,\
     --images $(DATA)/$(1)/images.h5 --model $(DATA)/$(1)/models/$(m).h5 --eps $(2) $($(1).ATTACK) \
-    --seed $($(1).SEED) --resume --output $(DATA)/$(1)/adv/$(m)-eps$(2).h5))
+    --seed $($(1).SEED) --resume))
 
 $(call adversarial_features,$(1),standard-adv-eps$(2),standard,standard-eps$(2))
 $(call adversarial_features,$(1),$(3)-adv-eps$(2),$(3),$(3)-eps$(2))
@@ -196,21 +199,21 @@ endef
 # $(call adversarial_features,DS,SET NAME,MODEL,ADVERSARIAL FILE NAME): features of MODEL on
 # adv/<file>.h5, and their predicted attributes.
 define adversarial_features
-$(call stage_rule,$(1),features/$(2).h5,extract-features,$(DATA)/$(1)/adv/$(4).h5 $(DATA)/$(1)/models/$(3).h5,\
-    --model $(DATA)/$(1)/models/$(3).h5 --adversarial $(DATA)/$(1)/adv/$(4).h5 --output $(DATA)/$(1)/features/$(2).h5)
+$(call sharded_rule,$(1),features/$(2).h5,extract-features,$(DATA)/$(1)/adv/$(4).h5 $(DATA)/$(1)/models/$(3).h5,\
+    --model $(DATA)/$(1)/models/$(3).h5 --adversarial $(DATA)/$(1)/adv/$(4).h5)
 $(call predicted_attributes,$(1),$(3),$(2))
 endef
 
 # $(call predicted_attributes,DS,MODEL,SET NAME)
 define predicted_attributes
-$(call stage_rule,$(1),attributes/$(3).h5,predict-attributes,$(DATA)/$(1)/sje/$(2).h5 $(DATA)/$(1)/features/$(3).h5,\
-    --sje $(DATA)/$(1)/sje/$(2).h5 --features $(DATA)/$(1)/features/$(3).h5 --output $(DATA)/$(1)/attributes/$(3).h5)
+$(call sharded_rule,$(1),attributes/$(3).h5,predict-attributes,$(DATA)/$(1)/sje/$(2).h5 $(DATA)/$(1)/features/$(3).h5,\
+    --sje $(DATA)/$(1)/sje/$(2).h5 --features $(DATA)/$(1)/features/$(3).h5)
 endef
 
 define model_rules
 $(foreach s,$(SPLITS),
-$(call stage_rule,$(1),features/$(2)-$(s).h5,extract-features,$(DATA)/$(1)/models/$(2).h5 $(DATA)/$(1)/images.h5,\
-    --model $(DATA)/$(1)/models/$(2).h5 --images $(DATA)/$(1)/images.h5 --split $(s) --output $(DATA)/$(1)/features/$(2)-$(s).h5)
+$(call sharded_rule,$(1),features/$(2)-$(s).h5,extract-features,$(DATA)/$(1)/models/$(2).h5 $(DATA)/$(1)/images.h5,\
+    --model $(DATA)/$(1)/models/$(2).h5 --images $(DATA)/$(1)/images.h5 --split $(s))
 $(call predicted_attributes,$(1),$(2),$(2)-$(s)))
 
 $(call stage_rule,$(1),sje/$(2).h5,fit-sje,$(DATA)/$(1)/features/$(2)-train.h5 $(DATA)/$(1)/features/$(2)-val.h5 $(DATA)/$(1)/images.h5,\
