@@ -173,7 +173,7 @@ $(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEE
 $(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5 $(call imported_model,$(1)),\
     --images $(DATA)/$(1)/images.h5 $(call init_options,$(1)) $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
 
-$(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5,\
+$(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5 $(call grounding_files,$(1)),\
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) \
     --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
     mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)

@@ -6,8 +6,9 @@ import XCTest
 /// with the built debug stages on the smoke profile of synth-fine, in a temporary data root:
 /// `make DATA_ROOT=<tmp> PROFILE=smoke BIN=<products> SKIP_BUILD=1 DATASET=synth-fine`.
 /// The pipeline runs once (about a minute); the other checks read make's plan (`make -n`,
-/// `-q`, `-W`) or rerun only a few cheap stages. Artifacts of later stages (grounding/,
-/// report/) are outside these checks, except one test that builds the report pages.
+/// `-q`, `-W`) or rerun only a few cheap stages. quantify waits for the grounding files (its
+/// findings include grounding), so they are in every plan; report/ is outside these checks,
+/// except one test that builds the report pages.
 final class MakeContractTests: XCTestCase {
     static let dataset = "synth-fine"
     /// The smoke profile's eps list (pipelines/common.mk).
@@ -107,7 +108,7 @@ final class MakeContractTests: XCTestCase {
         let enumerator = FileManager.default.enumerator(at: datasetDir, includingPropertiesForKeys: nil)!
         for case let url as URL in enumerator where url.pathExtension == "h5" {
             let relative = String(url.path.dropFirst(datasetDir.path.count + 1))
-            if relative.hasPrefix(".settings/") || relative.hasPrefix("grounding/") || relative.hasPrefix("report/") { continue }
+            if relative.hasPrefix(".settings/") || relative.hasPrefix("report/") { continue }
             var info = stat()
             XCTAssertEqual(stat(url.path, &info), 0)
             files[relative] = "\(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
@@ -119,10 +120,16 @@ final class MakeContractTests: XCTestCase {
         Set(after.keys.filter { before[$0] != after[$0] }).union(before.keys.filter { after[$0] == nil })
     }
 
-    /// Every file of one eps's chain (its robust model, attacks, features, SJE, attributes).
+    /// The grounding files of one eps (white-box standard and robust, transfer).
+    func groundingFiles(_ e: String) -> Set<String> {
+        ["grounding/standard-eps\(e).h5", "grounding/robust-eps\(e)-eps\(e).h5", "grounding/robust-eps\(e)-transfer-eps\(e).h5"]
+    }
+
+    /// Every file of one eps's chain (its robust model, attacks, features, SJE, attributes, grounding).
     func epsChain(_ e: String) -> Set<String> {
         let robust = "robust-eps\(e)"
         var files: Set<String> = ["models/\(robust).h5", "sje/\(robust).h5", "adv/standard-eps\(e).h5", "adv/\(robust)-eps\(e).h5"]
+        files.formUnion(groundingFiles(e))
         for split in ["train", "val", "test"] { files.insert("features/\(robust)-\(split).h5") }
         files.insert("attributes/\(robust)-test.h5")
         for set in ["standard-adv-eps\(e)", "\(robust)-adv-eps\(e)", "\(robust)-transfer-eps\(e)"] {
@@ -202,6 +209,7 @@ final class MakeContractTests: XCTestCase {
             for set in ["standard-adv-eps\(e)", "robust-eps\(e)-adv-eps\(e)", "robust-eps\(e)-transfer-eps\(e)"] {
                 expected.insert("attributes/\(set).h5")
             }
+            expected.formUnion(groundingFiles(e))  // ground reads the SJE
         }
         XCTAssertEqual(try plannedFiles([setting]), expected)
         // The plan changed no stamp: without the setting nothing is stale.
@@ -243,7 +251,7 @@ final class MakeContractTests: XCTestCase {
     func testRebuiltStageRerunsItsArtifacts() throws {
         let planned = try plannedFiles(["-W", TestPaths.productsDirectory.appendingPathComponent("fit-sje").path])
         XCTAssertTrue(planned.contains("sje/standard.h5"))
-        XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("sje/") || $0.hasPrefix("attributes/") || $0 == "metrics.h5" }, "\(planned)")
+        XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("sje/") || $0.hasPrefix("attributes/") || $0.hasPrefix("grounding/") || $0 == "metrics.h5" }, "\(planned)")
     }
 
     /// Another profile plans its own whole chain in its own folder and nothing in the smoke one.
