@@ -270,9 +270,20 @@ $(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call g
 endef
 $(foreach ds,$(DATASETS),$(eval $(call report_rules,$(ds))))
 
+# The cross-dataset findings (quantify --compare, fine then coarse) when both synthetic
+# sets are in the run; the overview shows them.
+ifeq ($(filter synth-fine synth-coarse,$(DATASETS)),synth-fine synth-coarse)
+REPORT_FINDINGS := $(DATA)/findings.json
+$(DATA)/findings.json: $(DATA)/synth-fine/metrics.h5 $(DATA)/synth-coarse/metrics.h5 $(BIN)/quantify
+	$(RUN) $(BIN)/quantify --compare $(DATA)/synth-fine/metrics.json $(DATA)/synth-coarse/metrics.json --output $@ > /dev/null
+$(DATA)/findings.json: STAGE := quantify
+else
+REPORT_FINDINGS :=
+endif
+
 REPORT_OPTIONAL := $(filter-out $(DATASETS),cub awa2 lad)
 REPORT_OVERVIEW := overview --data $(DATA) --datasets $(DATASETS) --optional-datasets $(REPORT_OPTIONAL)
-$(DATA)/report/index.html: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) \
+$(DATA)/report/index.html: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(REPORT_FINDINGS) \
     $(wildcard $(DATA)/findings.json $(foreach ds,$(REPORT_OPTIONAL),$(DATA)/$(ds)/metrics.h5)) \
     $(BIN)/report $(DATA)/.settings/report/index.html
 	$(RUN) $(BIN)/report $(REPORT_OVERVIEW) > /dev/null
