@@ -270,16 +270,8 @@ $(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call g
 endef
 $(foreach ds,$(DATASETS),$(eval $(call report_rules,$(ds))))
 
-# The cross-dataset findings (quantify --compare, fine then coarse) when both synthetic
-# sets are in the run; the overview shows them.
-ifeq ($(filter synth-fine synth-coarse,$(DATASETS)),synth-fine synth-coarse)
-REPORT_FINDINGS := $(DATA)/findings.json
-$(DATA)/findings.json: $(DATA)/synth-fine/metrics.h5 $(DATA)/synth-coarse/metrics.h5 $(BIN)/quantify
-	$(RUN) $(BIN)/quantify --compare $(DATA)/synth-fine/metrics.json $(DATA)/synth-coarse/metrics.json --output $@ > /dev/null
-$(DATA)/findings.json: STAGE := quantify
-else
-REPORT_FINDINGS :=
-endif
+# The overview shows the cross-dataset findings (above) when a fine/coarse pair is in the run.
+REPORT_FINDINGS := $(if $(call findings_pair),$(DATA)/findings.json)
 
 REPORT_OPTIONAL := $(filter-out $(DATASETS),cub awa2 lad)
 REPORT_OVERVIEW := overview --data $(DATA) --datasets $(DATASETS) --optional-datasets $(REPORT_OPTIONAL)
