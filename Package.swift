@@ -22,7 +22,7 @@ var targets: [Target] = [
     .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
     .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "HDF5Store", "TestSupport"]),
     // Runs the built stage binaries on tiny data; one file per stage.
-    .testTarget(name: "StageTests", dependencies: ["HDF5Store", "PipelineKit", "TestSupport"]),
+    .testTarget(name: "StageTests", dependencies: ["HDF5Store", "PipelineKit", "TestSupport", "ImageIO"]),
 ]
 
 // MARK: Neural-network engine (issue 3)

@@ -23,11 +23,16 @@ CUB_FREEZE ?=
 cub.SEED := 1
 cub.WEIGHTS := $(CUB_WEIGHTS)
 cub.ARCH := $(CUB_ARCH)
-cub.PREPARE := --dataset cub --root $(CUB_ROOT) --size 224
+# Images are stored as the authors' evaluation transform, torchvision's Resize(256) +
+# CenterCrop(224) (--centre-crop), for every split: one images.h5 holds one geometry, and the
+# SJE is fitted on train features that must look like the test ones; the random resized crop
+# of fine-tuning then draws from the stored 224 px window (README: "Fine-tuning ImageNet weights").
+cub.PREPARE := --dataset cub --root $(CUB_ROOT) --size 224 --centre-crop
 cub.FINE_TUNE := --learning-rate 0.001 --momentum 0.9 --weight-decay 0 --schedule step --step-size 20 --gamma 0.1 \
     --resized-crop --batch-size 16 $(if $(strip $(CUB_FREEZE)),--freeze-until $(CUB_FREEZE))
 ifeq ($(PROFILE),smoke)
-# 64 px and one epoch each: a check that the import, the fine-tuning and every stage run.
+# 64 px (the whole image squashed) and one epoch each: a check that the import, the
+# fine-tuning and every stage run.
 cub.PREPARE := --dataset cub --root $(CUB_ROOT) --size 64
 cub.TRAIN := $(cub.FINE_TUNE) --epochs 1
 cub.ADV_TRAIN := --epochs 1 --batch-size 16 --learning-rate 0.001 --momentum 0.9 --weight-decay 0 --pgd-steps 2

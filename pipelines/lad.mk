@@ -23,11 +23,16 @@ LAD_FREEZE ?=
 lad.SEED := 1
 lad.WEIGHTS := $(LAD_WEIGHTS)
 lad.ARCH := $(LAD_ARCH)
-lad.PREPARE := --dataset lad --root $(LAD_ROOT) --size 224
+# Images are stored as the authors' evaluation transform, torchvision's Resize(256) +
+# CenterCrop(224) (--centre-crop), for every split: one images.h5 holds one geometry, and the
+# SJE is fitted on train features that must look like the test ones; the random resized crop
+# of fine-tuning then draws from the stored 224 px window (README: "Fine-tuning ImageNet weights").
+lad.PREPARE := --dataset lad --root $(LAD_ROOT) --size 224 --centre-crop
 lad.FINE_TUNE := --learning-rate 0.001 --momentum 0.9 --weight-decay 0 --schedule step --step-size 20 --gamma 0.1 \
     --resized-crop --batch-size 16 $(if $(strip $(LAD_FREEZE)),--freeze-until $(LAD_FREEZE))
 ifeq ($(PROFILE),smoke)
-# 64 px and one epoch each: a check that the import, the fine-tuning and every stage run.
+# 64 px (the whole image squashed) and one epoch each: a check that the import, the
+# fine-tuning and every stage run.
 lad.PREPARE := --dataset lad --root $(LAD_ROOT) --size 64
 lad.TRAIN := $(lad.FINE_TUNE) --epochs 1
 lad.ADV_TRAIN := --epochs 1 --batch-size 16 --learning-rate 0.001 --momentum 0.9 --weight-decay 0 --pgd-steps 2

@@ -54,6 +54,39 @@ public struct ImportPlan {
     public var notes: [String: H5AttributeValue] = [:]
 }
 
+/// How an imported image becomes the stored size × size square; written to images.h5's
+/// root attribute `image_transform` (and `resize_shorter` for the centre crop).
+public enum StoredImageTransform: Equatable, Sendable {
+    /// The whole image resized to size × size, squashing its aspect ratio ("squash").
+    case squash
+    /// The shorter side resized to `shorter`, then the centred size × size window kept
+    /// ("resize-centre-crop"): torchvision's `Resize(shorter)` + `CenterCrop(size)`.
+    case resizeCentreCrop(shorter: Int)
+
+    /// The name stored in `image_transform`.
+    public var name: String {
+        switch self {
+        case .squash: "squash"
+        case .resizeCentreCrop: "resize-centre-crop"
+        }
+    }
+
+    /// torchvision's ImageNet evaluation ratio: Resize(256) + CenterCrop(224).
+    public static func defaultShorter(size: Int) -> Int { Int((Double(size) * 256 / 224).rounded()) }
+
+    /// The stored image and the map of its keypoints and boxes.
+    func apply(_ image: RGBImage, size: Int) -> (RGBImage, ResizeTransform) {
+        switch self {
+        case .squash:
+            return (image.resized(width: size, height: size),
+                    ResizeTransform(inWidth: image.width, inHeight: image.height, outWidth: size, outHeight: size))
+        case .resizeCentreCrop(let shorter):
+            let crop = CentreCrop(inWidth: image.width, inHeight: image.height, shorter: shorter, crop: size)
+            return (crop.apply(image), crop.transform)
+        }
+    }
+}
+
 /// What writing a plan did.
 public struct ImportReport: Sendable {
     public var written: Int
@@ -62,14 +95,19 @@ public struct ImportReport: Sendable {
 }
 
 extension ImportPlan {
-    /// Decodes, resizes (antialiased bilinear, to size × size) and appends the images in
-    /// batches decoded on `threads` threads; keypoints and boxes are mapped with each image.
+    /// Decodes, resizes (antialiased bilinear) to size × size as `transform` says (the
+    /// whole image squashed, or the shorter side resized and the centre cropped) and
+    /// appends the images in batches decoded on `threads` threads; keypoints and boxes are
+    /// mapped with each image (keypoints cropped away become invisible, boxes are clipped).
     /// A bad image throws `DatasetError.badImage` naming the file and the line citing it,
     /// unless `skipBadImages`, in which case it is left out, counted and listed in the root
     /// attributes `skipped_count` and `skipped_files` (JSON list).
     @discardableResult
-    public func write(to file: H5File, size: Int, threads: Int, skipBadImages: Bool, batchSize: Int = 64,
-                      progress: (Int) -> Void = { _ in }) throws -> ImportReport {
+    public func write(to file: H5File, size: Int, transform: StoredImageTransform = .squash, threads: Int,
+                      skipBadImages: Bool, batchSize: Int = 64, progress: (Int) -> Void = { _ in }) throws -> ImportReport {
+        if case .resizeCentreCrop(let shorter) = transform {
+            precondition(shorter >= size, "resize_shorter \(shorter) < crop \(size)")
+        }
         let header = DatasetHeader(classNames: classNames, attributeNames: attributeNames, partNames: partNames,
                                    imageSize: size, hasImageAttributes: hasImageAttributes, hasBoxes: hasBoxes,
                                    hasSourceFiles: true, hasAttributeCertainty: hasImageAttributes)
@@ -77,12 +115,12 @@ extension ImportPlan {
         var skipped: [String] = []
         // Decode batch k + 1 while batch k is compressed and written (HDF5 is serial).
         let batches = stride(from: 0, to: items.count, by: batchSize).map { $0..<min(items.count, $0 + batchSize) }
-        var current = batches.isEmpty ? [] : decodeBatch(batches[0], size: size, threads: threads)
+        var current = batches.isEmpty ? [] : decodeBatch(batches[0], size: size, transform: transform, threads: threads)
         for (k, batch) in batches.enumerated() {
             let group = DispatchGroup()
             nonisolated(unsafe) var next: [Result<DatasetSample, ImageIOError>] = []
             if k + 1 < batches.count {
-                DispatchQueue.global().async(group: group) { next = self.decodeBatch(batches[k + 1], size: size, threads: threads) }
+                DispatchQueue.global().async(group: group) { next = self.decodeBatch(batches[k + 1], size: size, transform: transform, threads: threads) }
             }
             var samples: [DatasetSample] = []
             for (item, result) in zip(items[batch], current) {
@@ -112,12 +150,14 @@ extension ImportPlan {
         try file.setAttribute("skipped_count", .int(Int64(skipped.count)))
         let json = try JSONSerialization.data(withJSONObject: skipped, options: [.withoutEscapingSlashes])
         try file.setAttribute("skipped_files", .string(String(decoding: json, as: UTF8.self)))
+        try file.setAttribute("image_transform", .string(transform.name))
+        if case .resizeCentreCrop(let shorter) = transform { try file.setAttribute("resize_shorter", .int(Int64(shorter))) }
         for (name, value) in notes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
         return ImportReport(written: writer.count, skipped: skipped)
     }
 
-    /// Decodes and resizes `items[range]` on `threads` threads, results in order.
-    func decodeBatch(_ range: Range<Int>, size: Int, threads: Int) -> [Result<DatasetSample, ImageIOError>] {
+    /// Decodes and transforms `items[range]` on `threads` threads, results in order.
+    func decodeBatch(_ range: Range<Int>, size: Int, transform: StoredImageTransform, threads: Int) -> [Result<DatasetSample, ImageIOError>] {
         var results = [Result<DatasetSample, ImageIOError>?](repeating: nil, count: range.count)
         results.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
@@ -125,17 +165,17 @@ extension ImportPlan {
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 for j in stride(from: w, to: range.count, by: workers) {
                     let item = items[range.lowerBound + j]
-                    (base + j).pointee = Result { () throws(ImageIOError) in try Self.load(item, size: size) }
+                    (base + j).pointee = Result { () throws(ImageIOError) in try Self.load(item, size: size, transform: transform) }
                 }
             }
         }
         return results.map { $0! }
     }
 
-    static func load(_ item: ImportItem, size: Int) throws(ImageIOError) -> DatasetSample {
+    static func load(_ item: ImportItem, size: Int, transform stored: StoredImageTransform) throws(ImageIOError) -> DatasetSample {
         let original = try ImageDecoder.decode(contentsOf: item.path)
-        let transform = ResizeTransform(inWidth: original.width, inHeight: original.height, outWidth: size, outHeight: size)
-        return DatasetSample(image: original.resized(width: size, height: size), label: item.label, split: item.split,
+        let (image, transform) = stored.apply(original, size: size)
+        return DatasetSample(image: image, label: item.label, split: item.split,
                              attributes: item.attributes,
                              keypoints: item.keypoints?.map(transform.apply), box: item.box.map(transform.apply),
                              sourceFile: item.listedAs, attributeCertainty: item.attributeCertainty)

@@ -45,6 +45,21 @@ public struct RGBImage: Equatable, Sendable {
         }
     }
 
+    /// The width × height window whose top-left corner is (left, top); traps unless the
+    /// window lies inside the image (a programmer error).
+    public func cropped(left: Int, top: Int, width w: Int, height h: Int) -> RGBImage {
+        precondition(left >= 0 && top >= 0 && w > 0 && h > 0 && left + w <= width && top + h <= height,
+                     "crop (\(left), \(top), \(w)×\(h)) outside a \(width)×\(height) image")
+        if left == 0 && top == 0 && w == width && h == height { return self }
+        var out = [UInt8]()
+        out.reserveCapacity(w * h * 3)
+        for y in top..<(top + h) {
+            let start = (y * width + left) * 3
+            out.append(contentsOf: pixels[start..<(start + w * 3)])
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+
     /// Copies `other` into this image with its top-left corner at (x, y), clipping at the edges.
     public mutating func paste(_ other: RGBImage, x: Int, y: Int) {
         for sy in 0..<other.height {

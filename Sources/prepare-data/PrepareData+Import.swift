@@ -14,8 +14,11 @@ extension PrepareData {
         }
         let side = size ?? 224
         let val = valFraction ?? 0.1
+        let transform: StoredImageTransform = centreCrop
+            ? .resizeCentreCrop(shorter: resizeShorter ?? StoredImageTransform.defaultShorter(size: side)) : .squash
         var parameters: [String: Any] = ["dataset": dataset.rawValue, "root": root, "size": side,
-                                         "skip_bad_images": skipBadImages]
+                                         "skip_bad_images": skipBadImages, "image_transform": transform.name]
+        if case .resizeCentreCrop(let shorter) = transform { parameters["resize_shorter"] = shorter }
         let plan: ImportPlan
         switch dataset {
         case .cub:
@@ -37,7 +40,7 @@ extension PrepareData {
         let progress = Progress("import \(dataset.rawValue)", total: plan.items.count)
         let report = try StageRun(stage: "prepare-data", output: output, seed: common.seed, parameters: parameters,
                                   inputs: plan.annotationFiles).run { file in
-            let report = try plan.write(to: file, size: side, threads: common.threads, skipBadImages: skipBadImages) {
+            let report = try plan.write(to: file, size: side, transform: transform, threads: common.threads, skipBadImages: skipBadImages) {
                 progress.advance(by: $0)
             }
             try file.setAttribute("dataset", .string(dataset.rawValue))
@@ -45,7 +48,8 @@ extension PrepareData {
         }
         progress.finish()
         for line in report.skipped { Log.warning("skipped \(line)") }
-        Log.info("wrote \(output): \(report.written) images (\(report.skipped.count) skipped), \(side)×\(side)")
+        let how = if case .resizeCentreCrop(let shorter) = transform { "shorter side resized to \(shorter), centre crop" } else { "whole image resized" }
+        Log.info("wrote \(output): \(report.written) images (\(report.skipped.count) skipped), \(side)×\(side) (\(how))")
         if let preview {
             try writeImportPreview(from: output, to: preview, classNames: plan.classNames)
         }

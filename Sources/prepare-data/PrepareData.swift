@@ -32,7 +32,7 @@ struct PrepareData: ParsableCommand {
           lad:  label_list.txt attribute_list.txt attributes_per_class.txt
                 split_supervisedlearning.txt images.txt images/
 
-        Real images are resized (antialiased bilinear) to --size × --size, squashing the aspect ratio; keypoints and boxes are scaled with them. Class attributes are scaled to [0, 1]: CUB and AwA2 percentages are divided by 100, and AwA2's missing cells (-1) are replaced by the attribute's mean over the classes that have a value (listed in the imputed_cells attribute).
+        Real images are resized (antialiased bilinear) to --size × --size, squashing the aspect ratio; keypoints and boxes are scaled with them. With --centre-crop they are stored as torchvision's evaluation transform Resize(S) + CenterCrop(--size) instead: the shorter side resized to S = --resize-shorter (default round(size × 256/224), 256 at 224 px), the longer side in proportion, then the centred --size × --size window kept, for every split (train's random resized crop then draws from that window); keypoints move with the crop and become invisible when cropped away, boxes are clipped to it, and a box with nothing left inside is stored as (0, 0, 0, 0). The root attributes image_transform (squash or resize-centre-crop) and resize_shorter record the choice. Class attributes are scaled to [0, 1]: CUB and AwA2 percentages are divided by 100, and AwA2's missing cells (-1) are replaced by the attribute's mean over the classes that have a value (listed in the imputed_cells attribute).
         """)
 
     @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,6 +43,12 @@ struct PrepareData: ParsableCommand {
 
     @Option(help: "Side of the stored square images in pixels (default: 32 for synthetic, 224 for real datasets).")
     var size: Int?
+
+    @Flag(help: "cub, awa2, lad: store the resize-shorter-side + centre crop of each image (torchvision's Resize + CenterCrop, the authors' evaluation transform) instead of squashing the whole image to --size × --size.")
+    var centreCrop = false
+
+    @Option(help: "With --centre-crop: the shorter side in pixels after resizing, before the --size × --size centre crop (default round(size × 256/224): 256 at 224 px).")
+    var resizeShorter: Int?
 
     @Option(help: "Synthetic only: images rendered per class.")
     var imagesPerClass = 200
@@ -86,6 +92,20 @@ struct PrepareData: ParsableCommand {
         }
         guard output != nil || preview != nil else { throw ValidationError("give --output (and/or --preview)") }
         if let size { guard (8...1024).contains(size) else { throw ValidationError("--size must be in 8...1024, got \(size)") } }
+        if dataset.isSynthetic && centreCrop {
+            throw ValidationError("--centre-crop is for cub, awa2 and lad; \(dataset.rawValue) is rendered at --size")
+        }
+        if let resizeShorter {
+            guard centreCrop else { throw ValidationError("--resize-shorter needs --centre-crop (without it the whole image is resized to --size × --size)") }
+            let side = size ?? 224
+            guard resizeShorter > 0 else { throw ValidationError("--resize-shorter must be positive, got \(resizeShorter)") }
+            guard resizeShorter >= side else {
+                throw ValidationError("--resize-shorter \(resizeShorter) is smaller than --size \(side): the \(side) × \(side) centre crop would not fit in the resized image (torchvision would pad; give --resize-shorter ≥ \(side))")
+            }
+            guard resizeShorter <= 4 * side else {
+                throw ValidationError("--resize-shorter \(resizeShorter) is more than 4 × --size \(side): the crop would keep under a quarter of the shorter side")
+            }
+        }
         let train = trainFraction ?? 0.7, val = valFraction ?? 0.1
         guard train >= 0, val >= 0, train + val <= 1, train > 0 else {
             throw ValidationError("--train-fraction and --val-fraction must be non-negative, train > 0, and sum to at most 1")

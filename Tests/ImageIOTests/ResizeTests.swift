@@ -64,4 +64,35 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(sx / total, p.x, accuracy: 0.05)
         XCTAssertEqual(sy / total, p.y, accuracy: 0.05)
     }
+
+    /// torchvision's Resize(256) + CenterCrop(224): the longer side truncated, the offset
+    /// rounded half to even (Python 3), e.g. a 500×375 photo → 341×256, crop at (58, 16).
+    func testCentreCropSizesAndOffsetsFollowTorchvision() {
+        let landscape = CentreCrop(inWidth: 500, inHeight: 375, shorter: 256, crop: 224)
+        XCTAssertEqual([landscape.resizedWidth, landscape.resizedHeight, landscape.left, landscape.top], [341, 256, 58, 16],
+                       "256·500/375 = 341.3 → 341; (341 − 224)/2 = 58.5 → 58")
+        let portrait = CentreCrop(inWidth: 375, inHeight: 500, shorter: 256, crop: 224)
+        XCTAssertEqual([portrait.resizedWidth, portrait.resizedHeight, portrait.left, portrait.top], [256, 341, 16, 58])
+        let odd = CentreCrop(inWidth: 300, inHeight: 200, shorter: 20, crop: 13)
+        XCTAssertEqual([odd.resizedWidth, odd.resizedHeight, odd.left, odd.top], [30, 20, 8, 4], "(30 − 13)/2 = 8.5 → 8; 3.5 → 4")
+        let square = CentreCrop(inWidth: 227, inHeight: 227, shorter: 224, crop: 224)
+        XCTAssertEqual([square.resizedWidth, square.resizedHeight, square.left, square.top], [224, 224, 0, 0])
+
+        // The photo's centre (250, 187.5) → (250·341/500, 187.5·256/375) − (58, 16) = (112.5, 112).
+        let t = landscape.transform
+        let centre = t.apply(Keypoint(x: 250, y: 187.5, visible: true))
+        XCTAssertTrue(centre.visible)
+        XCTAssertEqual(centre.x, 112.5, accuracy: 1e-9)
+        XCTAssertEqual(centre.y, 112, accuracy: 1e-9)
+        XCTAssertEqual(t.apply(Keypoint(x: 30, y: 187.5, visible: true)), .invisible, "x 20.46 − 58 < 0: cropped away")
+        XCTAssertEqual(t.apply(Box(x: 0, y: 0, width: 500, height: 375)), Box(x: 0, y: 0, width: 224, height: 224))
+        XCTAssertEqual(t.apply(Box(x: 0, y: 0, width: 50, height: 375)), Box(x: 0, y: 0, width: 0, height: 0),
+                       "34.1 px wide, all left of the crop: no box")
+    }
+
+    func testCroppedCutsTheWindow() {
+        var image = RGBImage(width: 5, height: 4)
+        for y in 0..<4 { for x in 0..<5 { image[x, y] = (UInt8(10 * x + y), 0, 0) } }
+        XCTAssertEqual(reds(image.cropped(left: 1, top: 2, width: 3, height: 2)), [12, 22, 32, 13, 23, 33])
+    }
 }
