@@ -82,6 +82,8 @@ targets += [
 ]
 // quantify's grounding table reads grounding files through Grounding's one reader.
 targets.first { $0.name == "quantify" }?.dependencies.append("Grounding")
+// merge-shards recomputes a merged grounding file's summaries with Grounding's code.
+targets.first { $0.name == "merge-shards" }?.dependencies.append("Grounding")
 
 // MARK: Report: plotting library and the report stage (issue 11)
 targets += [

@@ -1,7 +1,7 @@
 # Shards and Slurm: included by pipelines/common.mk, before the rules.
 #
-# SHARDS=n splits every per-image stage (attack, extract-features, predict-attributes)
-# into n parts: part i runs `<stage> ... --shard i/n --output <DATA>/<ds>/parts/<path>.part<i>of<n>.h5`
+# SHARDS=n splits every per-image stage (attack, extract-features, predict-attributes,
+# ground) into n parts: part i runs `<stage> ... --shard i/n --output <DATA>/<ds>/parts/<path>.part<i>of<n>.h5`
 # and `merge-shards` joins the parts into the artifact, whose datasets are byte-identical
 # to an unsharded run's. SHARDS=1 (the default) runs them whole, as before.
 #
@@ -14,7 +14,7 @@
 
 # MARK: Shards
 
-## SHARDS=n: run attack, extract-features and predict-attributes as n parts each, joined by merge-shards
+## SHARDS=n: run attack, extract-features, predict-attributes and ground as n parts each, joined by merge-shards
 # Only the command line (or a makefile) sets SHARDS and CLUSTER: a CLUSTER variable in the
 # environment (some sites set one to the cluster's name) must not change how stages run.
 ifeq ($(filter command line override,$(origin SHARDS)),)

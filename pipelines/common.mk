@@ -138,13 +138,13 @@ grounding_files = $(foreach e,$(EPSILONS),$(DATA)/$(1)/grounding/standard-eps$(e
     $(DATA)/$(1)/grounding/$(call robust_model,$(1),$(e))-eps$(e).h5 \
     $(DATA)/$(1)/grounding/$(call robust_model,$(1),$(e))-transfer-eps$(e).h5)
 
-# $(call ground_rule,DS,FILE NAME,MODEL,ADVERSARIAL FILE NAME)
+# $(call ground_rule,DS,FILE NAME,MODEL,ADVERSARIAL FILE NAME); with SHARDS=n, n parts and their merge.
 define ground_rule
-$(call stage_rule,$(1),grounding/$(2).h5,ground,$(DATA)/$(1)/models/$(3).h5 $(DATA)/$(1)/sje/$(3).h5 $(DATA)/$(1)/images.h5 \
+$(call sharded_rule,$(1),grounding/$(2).h5,ground,$(DATA)/$(1)/models/$(3).h5 $(DATA)/$(1)/sje/$(3).h5 $(DATA)/$(1)/images.h5 \
         $(DATA)/$(1)/adv/$(4).h5 $(call ground_parts,$(1)),\
     --model $(DATA)/$(1)/models/$(3).h5 --sje $(DATA)/$(1)/sje/$(3).h5 --images $(DATA)/$(1)/images.h5 \
     --adversarial $(DATA)/$(1)/adv/$(4).h5 $(if $(call ground_parts,$(1)),--attribute-parts $(call ground_parts,$(1))) \
-    --seed $($(1).SEED) --output $(DATA)/$(1)/grounding/$(2).h5)
+    --seed $($(1).SEED))
 endef
 
 # $(1) dataset, $(2) eps, $(3) the robust model evaluated at $(2) (see robust_model).

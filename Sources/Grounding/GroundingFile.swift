@@ -9,10 +9,11 @@ import HDF5Store
 ///   clean, eq. 8 on adversarial), `scores` float32 [N,k] (the ranking value), `peaks`
 ///   float32 [N,k,2] (row, column in image pixels), `hit`, `grounded`, `scored` uint8 [N,k],
 ///   `energy` float32 [N,k] (NaN without a part mask), `maps` float32 [N,k,h,w] at feature
-///   resolution, `map_scale` float32 [N] (s: A = s·mean(M) + b); `clean/wrong_class` int32 [N];
-///   with detections, `detection_grounded` uint8 [N,k]
+///   resolution, `map_scale` float32 [N] (s: A = s·mean(M) + b), `baseline_hits` uint8 [N,k,3]
+///   (the chance baselines in `PointingBaseline.allCases` order: 1 hit, 0 miss, 255 not
+///   played); `clean/wrong_class` int32 [N]; with detections, `detection_grounded` uint8 [N,k]
 /// - `reference/attributes` int32 [N,k] (the true class's k most present attributes) with
-///   `hit`, `grounded`, `scored`, `peaks`, `energy` on the clean image's maps
+///   `hit`, `grounded`, `scored`, `peaks`, `energy`, `baseline_hits` on the clean image's maps
 /// - `attribute_parts` int32 [A,m] (−1 padded), `part_names` string [P], `map_offset` float32 [A] (b)
 /// - root attributes `method`, `top_k`, `tolerance_px`, `eps`, `model`, `adversarial_model`,
 ///   `transfer`, `has_part_truth`, `map_stage`, and the summaries below.
@@ -28,6 +29,68 @@ public enum GroundingFile {
     /// Measures stored per image set as root attributes (NaN where there is no part truth).
     public static let measures = ["pointing_accuracy", "grounded_fraction", "baseline_random", "baseline_centre",
                                   "baseline_box_centre", "energy_share", "scored_items"]
+
+    /// The root attributes `writeSummaries` computes over every row (with detections on
+    /// the sets in `detections`). A part of a sharded run holds its own rows' values, so
+    /// merge-shards recomputes these on the merged file.
+    public static func summaryAttributes(detections: Set<ImageSet>) -> [String] {
+        ImageSet.allCases.flatMap { set in measures.map { summaryName($0, set) } }
+            + ["reference_pointing_accuracy", "reference_grounded_fraction"]
+            + ImageSet.allCases.filter(detections.contains).map { summaryName("detection_grounded_fraction", $0) }
+    }
+
+    /// Computes the summaries from the file's per-item datasets (`scored`, `hit`,
+    /// `grounded`, `baseline_hits`, `energy`, `detection_grounded` of every row) and writes
+    /// them as root attributes: the measures per image set, NaN without part truth (root
+    /// attribute `has_part_truth`) apart from `scored_items`; the reference attributes'
+    /// pointing accuracy and grounded fraction; with detections, the fraction of items a
+    /// detector box grounds. `ground` calls it on its output and merge-shards on a merged
+    /// grounding file, so both hold the same values. Returns what it wrote.
+    @discardableResult
+    public static func writeSummaries(in file: H5File) throws -> [String: Double] {
+        let hasPartTruth = try file.attribute("has_part_truth").intValue == 1
+        func tally(_ group: String) throws -> PointingTally {
+            let scored = try file.read("\(group)/scored", as: UInt8.self).data
+            let hit = try file.read("\(group)/hit", as: UInt8.self, expectingShape: try file.shape("\(group)/scored")).data
+            let grounded = try file.read("\(group)/grounded", as: UInt8.self, expectingShape: try file.shape("\(group)/scored")).data
+            let baselines = PointingBaseline.allCases.count
+            let codes = try file.read("\(group)/baseline_hits", as: UInt8.self,
+                                      expectingShape: try file.shape("\(group)/scored") + [baselines]).data
+            var tally = PointingTally()
+            for i in scored.indices {
+                tally.add(scored: scored[i] == 1, hit: hit[i] == 1, grounded: grounded[i] == 1,
+                          baselineCodes: codes[(i * baselines)..<((i + 1) * baselines)])
+            }
+            return tally
+        }
+        var values: [String: Double] = [:]
+        for set in ImageSet.allCases {
+            let t = try tally(set.rawValue)
+            // Summed in row order, in double precision.
+            let energies = try file.read("\(set.rawValue)/energy", as: Float.self).data.filter(\.isFinite)
+            let energy = energies.isEmpty ? .nan : energies.reduce(0.0) { $0 + Double($1) } / Double(energies.count)
+            let measured: [String: Double] = [
+                "pointing_accuracy": t.pointingAccuracy, "grounded_fraction": t.groundedFraction,
+                "baseline_random": t.baselineAccuracy(.random), "baseline_centre": t.baselineAccuracy(.centre),
+                "baseline_box_centre": t.baselineAccuracy(.boxCentre), "energy_share": energy, "scored_items": Double(t.scored),
+            ]
+            for (measure, value) in measured {
+                values[summaryName(measure, set)] = hasPartTruth || measure == "scored_items" ? value : .nan
+            }
+            let detections = "\(set.rawValue)/detection_grounded"
+            if file.exists(detections) {
+                let grounded = try file.read(detections, as: UInt8.self).data
+                if !grounded.isEmpty {
+                    values[summaryName("detection_grounded_fraction", set)] = Double(grounded.filter { $0 == 1 }.count) / Double(grounded.count)
+                }
+            }
+        }
+        let reference = try tally("reference")
+        values["reference_pointing_accuracy"] = hasPartTruth ? reference.pointingAccuracy : .nan
+        values["reference_grounded_fraction"] = hasPartTruth ? reference.groundedFraction : .nan
+        for (name, value) in values { try file.setAttribute(name, .double(value)) }
+        return values
+    }
 }
 
 /// The summary attributes of one grounding file, for quantify and report.

@@ -105,6 +105,10 @@ public enum PointingBaseline: String, CaseIterable, Sendable {
     /// The centre of the bird's box (images.h5 `boxes`), when the dataset has boxes.
     case boxCentre = "box_centre"
 
+    /// The `baseline_hits` code of a baseline that was not played on an item (the item is
+    /// not scored, or the image has no box).
+    public static let notPlayed: UInt8 = 255
+
     /// The baseline's point (row, column) for an image of `rows` × `columns`; nil for
     /// `boxCentre` without a box. `box` is (x, y, width, height).
     public func point(rows: Int, columns: Int, box: [Float]?, rng: inout SplitMix) -> (row: Float, column: Float)? {

@@ -14,6 +14,10 @@ public struct ScoredItem: Sendable, Equatable {
     /// Each baseline's hit (nil where the baseline has no point, e.g. no box), `PointingBaseline.allCases` order.
     public var baselineHits: [Bool?]
 
+    /// `baselineHits` as a grounding file stores them (`baseline_hits`): 1 hit, 0 miss,
+    /// `PointingBaseline.notPlayed` where the baseline was not played.
+    public var baselineCodes: [UInt8] { baselineHits.map { $0.map { $0 ? 1 : 0 } ?? PointingBaseline.notPlayed } }
+
     public static func == (a: ScoredItem, b: ScoredItem) -> Bool {
         a.peak == b.peak && a.scored == b.scored && a.hit == b.hit && a.grounded == b.grounded
             && (a.energy == b.energy || (a.energy.isNaN && b.energy.isNaN)) && a.baselineHits == b.baselineHits
@@ -70,15 +74,20 @@ public struct PointingTally: Sendable, Equatable {
     public init() {}
 
     public mutating func add(_ item: ScoredItem) {
+        add(scored: item.scored, hit: item.hit, grounded: item.grounded, baselineCodes: item.baselineCodes[...])
+    }
+
+    /// Adds one item as a grounding file stores it: its `scored`, `hit` and `grounded`
+    /// flags and its row of `baseline_hits` (`ScoredItem.baselineCodes`).
+    public mutating func add(scored isScored: Bool, hit: Bool, grounded isGrounded: Bool, baselineCodes: ArraySlice<UInt8>) {
         items += 1
-        guard item.scored else { return }
+        guard isScored else { return }
         scored += 1
-        if item.hit { hits += 1 }
-        if item.grounded { grounded += 1 }
-        for (b, h) in item.baselineHits.enumerated() {
-            guard let h else { continue }
+        if hit { hits += 1 }
+        if isGrounded { grounded += 1 }
+        for (b, code) in baselineCodes.enumerated() where code != PointingBaseline.notPlayed {
             baselineScored[b] += 1
-            if h { baselineHits[b] += 1 }
+            if code == 1 { baselineHits[b] += 1 }
         }
     }
 

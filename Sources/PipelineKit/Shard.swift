@@ -78,6 +78,10 @@ public enum ShardCombine: Codable, Equatable, Sendable {
     case perRow(of: String)
     /// The unsharded run's `StageRun.fingerprint` (parts record their shard in theirs).
     case runFingerprint
+    /// Computed from the merged datasets by the stage's own summary code, which
+    /// merge-shards hands to `ShardMerge.merge` (a summary over all rows that the parts'
+    /// values cannot give, e.g. ground's accuracies and energy shares).
+    case recomputed
 }
 
 /// What a part file records about itself (root attribute `shard`, JSON), so `merge-shards`

@@ -4,7 +4,8 @@ import HDF5Store
 /// Joins the part files of a sharded run (`--shard i/n`) into the artifact the unsharded
 /// run writes: row datasets are concatenated in part order as stored bytes, every other
 /// dataset and attribute must agree between parts and is copied once, and per-part
-/// summaries are combined by the rules each part records. The result's datasets are
+/// summaries are combined by the rules each part records (or recomputed from the merged
+/// datasets by the stage's code). The result's datasets are
 /// byte-identical to an unsharded run's; its provenance is the parts' (same stage,
 /// parameters, seed and inputs) with this command, plus `merged_from`: the parts' paths,
 /// SHA-256 and commands.
@@ -27,9 +28,11 @@ public enum ShardMerge {
     }
 
     /// Checks that `paths` are all the parts of one run and writes the merged artifact to
-    /// `output` atomically. Returns the merged row count.
+    /// `output` atomically. `recompute` holds, per stage, the code that writes its
+    /// `.recomputed` root attributes from the merged datasets. Returns the merged row count.
     @discardableResult
-    public static func merge(parts paths: [String], output: String, arguments: [String] = CommandLine.arguments) throws -> Int {
+    public static func merge(parts paths: [String], output: String, arguments: [String] = CommandLine.arguments,
+                             recompute: [String: (H5File) throws -> Void] = [:]) throws -> Int {
         guard !paths.isEmpty else { throw StageError("merge-shards: no part files given") }
         let parts = try paths.map { path in
             let file = try H5File.open(path)
@@ -39,6 +42,12 @@ public enum ShardMerge {
         let ordered = try check(parts)
         let first = ordered[0]
         let total = first.description.total
+        let recomputed = first.description.combine.filter { $0.value == .recomputed }.keys.sorted()
+        let summaries = recompute[first.provenance.stage]
+        if !recomputed.isEmpty && summaries == nil {
+            throw StageError("merge-shards: \(first.path)'s root attributes \(recomputed.joined(separator: ", ")) are computed over "
+                             + "all rows by \(first.provenance.stage), which merge-shards does not know how to recompute")
+        }
 
         var provenance = first.provenance
         provenance.command = arguments.map(shellQuoted).joined(separator: " ")
@@ -68,6 +77,12 @@ public enum ShardMerge {
                 try copyAttributes(of: object, from: ordered, into: file)
             }
             try copyRootAttributes(from: ordered, into: file, provenance: provenance)
+            if let summaries, !recomputed.isEmpty {
+                try summaries(file)
+                if let missing = recomputed.first(where: { !file.hasAttribute($0) }) {
+                    throw StageError("merge-shards: \(first.provenance.stage)'s summaries did not write root attribute '\(missing)'")
+                }
+            }
             try file.setAttribute("merged_from", .string(String(decoding: try JSONEncoder.sorted.encode(listing), as: UTF8.self)))
         }
         return total
@@ -183,11 +198,13 @@ public enum ShardMerge {
                 result = .double(count / Double(total))
             case .runFingerprint?:
                 result = .string(StageRun.fingerprint(of: provenance))
+            case .recomputed?:
+                throw StageError("root attribute '\(name)' is recomputed after the merge; no other attribute can be derived from it")
             }
             merged[name] = result
             return result
         }
-        for name in names.sorted() { try file.setAttribute(name, try value(name)) }
+        for name in names.sorted() where rules[name] != .recomputed { try file.setAttribute(name, try value(name)) }
     }
 
     static func combineNumbers(_ values: [H5AttributeValue], name: String, ints: ([Int64]) -> Int64,

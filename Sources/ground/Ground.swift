@@ -35,7 +35,9 @@ struct Ground: ParsableCommand {
             attributes by eq. 7 (clean) and eq. 8 (adversarial), and the true class's k most present
             attributes (reference), are mapped, upsampled bilinearly and scored: the peak must lie in
             the part's mask dilated by 1 px (rendered sets) or within the tolerance of a visible keypoint
-            of the part (CUB). Datasets without part truth get maps and NaN scores.
+            of the part (CUB). Datasets without part truth get maps and NaN scores. With --shard i/n
+            only that contiguous part of the adversarial file's rows is grounded (in the batches an
+            unsharded run makes); merge-shards joins the parts and recomputes the summaries over all rows.
             """)
 
     @Option(help: "The model file.")
@@ -69,6 +71,7 @@ struct Ground: ParsableCommand {
     @Option(help: "Images per batch.")
     var batchSize = 64
 
+    @OptionGroup var sharding: ShardOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -93,7 +96,15 @@ struct Ground: ParsableCommand {
         let adv = try AdversarialInput(adversarial)
         var inputs = [model, sje, images, adversarial]
         inputs += [attributeParts, detections, adversarialDetections].compactMap { $0 }
-        let stageRun = try StageRun(stage: "ground", output: output, seed: common.seed, parameters: parameters, inputs: inputs)
+        let withDetections = [detections != nil, adversarialDetections != nil]
+        let shardPlan = sharding.value.map { shard in
+            ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: Columns.rowDatasets(detections: withDetections),
+                      combine: Dictionary(uniqueKeysWithValues: GroundingFile.summaryAttributes(
+                          detections: Set(GroundingFile.ImageSet.allCases.filter { withDetections[$0 == .clean ? 0 : 1] })
+                      ).map { ($0, ShardCombine.recomputed) }))
+        }
+        let stageRun = try StageRun(stage: "ground", output: output, seed: common.seed, parameters: parameters, inputs: inputs,
+                                    shard: shardPlan)
         let hashes = Dictionary(stageRun.provenance.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
 
         // Files that do not belong together are refused before anything is written.
@@ -144,17 +155,16 @@ struct Ground: ParsableCommand {
         let images = try ImageSet(self.images)
         // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
         let adversarialPixels = try AdversarialReader(adversarial, source: images)
-        let n = adv.count
+        // This part's rows (all of them unsharded), in the batches an unsharded run makes.
+        let part = sharding.rows(of: adv.count, batch: batchSize)
+        let n = part.count
         let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
-        var tallies = [String: PointingTally]()
-        var referenceTally = PointingTally()
-        var energySums: [GroundingFile.ImageSet: (Double, Int)] = [:]
         var columns = Columns()
 
-        try stageRun.run { file in
+        let summaries = try stageRun.run { file in
             var created = false
-            for start in stride(from: 0, to: n, by: batchSize) {
-                let rows = start..<min(start + batchSize, n)
+            for start in stride(from: part.lowerBound, to: part.upperBound, by: batchSize) {
+                let rows = start..<min(start + batchSize, part.upperBound)
                 let index = rows.map { Int(adv.index[$0]) }
                 let labels = rows.map { Int(adv.labels[$0]) }
                 let clean = try images.batch(index)
@@ -201,35 +211,30 @@ struct Ground: ParsableCommand {
                             let item = scorer.score(map: map, attribute: attribute, truth: truth.truth(row: row, mask: masks[j]),
                                                     present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
                             batch.add(item, set: set, attribute: attribute)
-                            if set == 2 { referenceTally.add(item) } else {
-                                let name = GroundingFile.ImageSet.allCases[set]
-                                tallies[name.rawValue, default: PointingTally()].add(item)
-                                if item.energy.isFinite {
-                                    energySums[name, default: (0, 0)].0 += Double(item.energy)
-                                    energySums[name, default: (0, 0)].1 += 1
-                                }
-                                let detectionFile = set == 0 ? cleanDetections : advDetections
-                                if let detectionFile {
-                                    batch.detectionGrounded[set].append(detectionFile.grounds(truth.attributeNames[attribute], image: row,
-                                                                                               minConfidence: detectionConfidence) ? 1 : 0)
-                                }
+                            if set < 2, let detectionFile = set == 0 ? cleanDetections : advDetections {
+                                batch.detectionGrounded[set].append(detectionFile.grounds(truth.attributeNames[attribute], image: row,
+                                                                                           minConfidence: detectionConfidence) ? 1 : 0)
                             }
                         }
                     }
                     batch.maps[set] = mapsBySet[set]
                 }
                 if !created {
-                    try columns.create(in: file, k: k, mapRows: mh, mapColumns: mw, detections: [cleanDetections != nil, advDetections != nil])
+                    try columns.create(in: file, k: k, mapRows: mh, mapColumns: mw, detections: withDetections)
                     created = true
                 }
                 try columns.append(batch, to: file, k: k)
                 progress.advance(by: rows.count)
             }
             if !created {
-                throw StageError("\(adversarial): no rows to ground")
+                guard adv.count > 0 else { throw StageError("\(adversarial): no rows to ground") }
+                // A part without rows (more parts than batches): empty datasets of the map size
+                // one image's pass gives.
+                let probe = try Analysis(network, mapper, try images.batch([Int(adv.index[0])]), stage: stage)
+                try columns.create(in: file, k: k, mapRows: probe.mapSize.0, mapColumns: probe.mapSize.1, detections: withDetections)
             }
-            try file.write("index", adv.index, shape: [n])
-            try file.write("labels", adv.labels, shape: [n])
+            try file.write("index", Array(adv.index[part]), shape: [n])
+            try file.write("labels", Array(adv.labels[part]), shape: [n])
             for (s, name) in GroundingFile.ImageSet.allCases.enumerated() {
                 try file.write("\(name.rawValue)/predictions", columns.predictions[s], shape: [n])
                 try file.write("\(name.rawValue)/general_predictions", columns.general[s], shape: [n])
@@ -247,40 +252,20 @@ struct Ground: ParsableCommand {
                 ("has_part_truth", .int(hasPartTruth ? 1 : 0)),
                 ("map_stage", .int(Int64((stage ?? network.stageCount - 1) + 1))),
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
-                ("reference_pointing_accuracy", .double(hasPartTruth ? referenceTally.pointingAccuracy : .nan)),
-                ("reference_grounded_fraction", .double(hasPartTruth ? referenceTally.groundedFraction : .nan)),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
-            for set in GroundingFile.ImageSet.allCases {
-                let t = tallies[set.rawValue] ?? PointingTally()
-                let energy = energySums[set].map { $0.1 > 0 ? $0.0 / Double($0.1) : .nan } ?? .nan
-                let values: [String: Double] = [
-                    "pointing_accuracy": t.pointingAccuracy, "grounded_fraction": t.groundedFraction,
-                    "baseline_random": t.baselineAccuracy(.random), "baseline_centre": t.baselineAccuracy(.centre),
-                    "baseline_box_centre": t.baselineAccuracy(.boxCentre), "energy_share": energy, "scored_items": Double(t.scored),
-                ]
-                for (measure, value) in values {
-                    try file.setAttribute(GroundingFile.summaryName(measure, set), .double(hasPartTruth || measure == "scored_items" ? value : .nan))
-                }
-                if set == .clean, let cleanDetections {
-                    try file.setAttribute("detections_clean", .string(cleanDetections.path))
-                }
-                if set == .adversarial, let advDetections {
-                    try file.setAttribute("detections_adversarial", .string(advDetections.path))
-                }
-            }
-            for (s, set) in GroundingFile.ImageSet.allCases.enumerated() where !columns.detectionGrounded[s].isEmpty {
-                let d = columns.detectionGrounded[s]
-                try file.setAttribute(GroundingFile.summaryName("detection_grounded_fraction", set),
-                                      .double(Double(d.filter { $0 == 1 }.count) / Double(d.count)))
-            }
+            if let cleanDetections { try file.setAttribute("detections_clean", .string(cleanDetections.path)) }
+            if let advDetections { try file.setAttribute("detections_adversarial", .string(advDetections.path)) }
+            // Over this file's rows: a part's are recomputed over all rows when merge-shards joins them.
+            return try GroundingFile.writeSummaries(in: file)
         }
         progress.finish()
-        let cleanTally = tallies["clean"] ?? PointingTally(), advTally = tallies["adversarial"] ?? PointingTally()
         if hasPartTruth {
+            func value(_ measure: String, _ set: GroundingFile.ImageSet) -> Double { summaries[GroundingFile.summaryName(measure, set)] ?? .nan }
             Log.info(String(format: "ground: pointing accuracy clean %.3f, adversarial %.3f (random %.3f, centre %.3f); grounded %.3f / %.3f → %@",
-                            cleanTally.pointingAccuracy, advTally.pointingAccuracy, cleanTally.baselineAccuracy(.random),
-                            cleanTally.baselineAccuracy(.centre), cleanTally.groundedFraction, advTally.groundedFraction, output))
+                            value("pointing_accuracy", .clean), value("pointing_accuracy", .adversarial), value("baseline_random", .clean),
+                            value("baseline_centre", .clean), value("grounded_fraction", .clean), value("grounded_fraction", .adversarial),
+                            output))
         } else {
             Log.info("ground: maps written → \(output)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Grounding
 import PipelineKit
 
 /// Joins the part files of a sharded stage run into the artifact an unsharded run writes.
@@ -13,7 +14,9 @@ struct MergeShards: ParsableCommand {
             seed and input files (each part records a fingerprint of them), and together exactly
             the rows 0..<N. Row datasets are concatenated as stored bytes, so the artifact's
             datasets equal an unsharded run's byte for byte; per-part summaries (counts,
-            accuracies, the largest perturbation) are recombined. The provenance is the parts',
+            accuracies, the largest perturbation) are recombined, and summaries over all rows
+            (ground's pointing accuracies, baselines, energy shares) recomputed from the merged
+            datasets by the stage's own code. The provenance is the parts',
             with this command, and root attribute merged_from lists the parts (path, SHA-256,
             command). The output is written atomically; on any mismatch nothing is written.
             """)
@@ -32,7 +35,9 @@ struct MergeShards: ParsableCommand {
     }
 
     func run() throws {
-        let rows = try ShardMerge.merge(parts: parts, output: output)
+        // Summaries over all rows that the stages compute from their datasets.
+        let rows = try ShardMerge.merge(parts: parts, output: output,
+                                        recompute: ["ground": { try GroundingFile.writeSummaries(in: $0) }])
         if removeParts { for part in parts { try? FileManager.default.removeItem(atPath: part) } }
         Log.info("merge-shards: \(parts.count) parts, \(rows) rows → \(output)")
     }

@@ -212,6 +212,74 @@ final class GroundStageTests: XCTestCase {
         XCTAssertEqual(csv.split(separator: "\n").count, 1 + 5, csv)
     }
 
+    /// `--shard i/n`: the parts merged by merge-shards equal the unsharded file, every
+    /// dataset byte for byte and every summary attribute (recomputed over all rows), for 2
+    /// and 3 parts of uneven size, with detections, and with more parts than batches.
+    func testShardedGroundEqualsUnsharded() throws {
+        let rows = try H5File.open(path("adv.h5")).shape("index")[0]
+        let arguments = ["--model", path("standard.h5"), "--sje", path("sje.h5"), "--images", path("images.h5"),
+                         "--adversarial", path("adv.h5"), "--top-k", "4", "--seed", "3", "--threads", "2"]
+        let sizes = (0..<3).map { Shard(index: $0, count: 3).rows(of: rows, batch: 2).count }
+        XCTAssertEqual(Set(sizes).count, 2, "3 parts of \(rows) rows in batches of 2 are uneven: \(sizes)")
+        for parts in [2, 3] {
+            try ShardCheck.shardedEqualsUnsharded("ground", arguments + ["--batch-size", "2"], name: "sharded-\(parts)", parts: parts,
+                                                  in: Self.directory)
+        }
+        let whole = try H5File.open(path("sharded-3.h5"))
+        defer { whole.close() }
+        XCTAssertEqual(try whole.shape("clean/baseline_hits"), [rows, 4, 3])
+        XCTAssertTrue(try whole.attribute("pointing_accuracy_clean").doubleValue!.isFinite, "summaries with part truth")
+        let part = try H5File.open(path("parts/sharded-3.part0of3.h5"))
+        defer { part.close() }
+        XCTAssertLessThan(try part.attribute("scored_items_clean").doubleValue!, try whole.attribute("scored_items_clean").doubleValue!,
+                          "a part's summaries are its own rows'; the merged file's are all rows'")
+
+        // Detections on every other image, on both sets: their rows and fractions merge too.
+        let images = try H5File.open(path("images.h5"))
+        let words = try images.readStrings("attribute_names").map { $0.split(separator: ":").last.map(String.init) ?? $0 }
+        images.close()
+        let index = try whole.read("index", as: Int64.self).data
+        let boxes = index.enumerated().filter { $0.offset % 2 == 0 }.flatMap { _, row in words.map { "\(row)\t1\t1\t8\t8\tbird\t\($0)" } }
+        let detections = path("shard-boxes.tsv")
+        try (boxes.joined(separator: "\n") + "\n").write(toFile: detections, atomically: true, encoding: .utf8)
+        try ShardCheck.shardedEqualsUnsharded("ground", arguments + ["--batch-size", "2", "--detections", detections,
+                                                                     "--adversarial-detections", detections],
+                                              name: "sharded-detections", parts: 3, in: Self.directory)
+        let withDetections = try H5File.open(path("sharded-detections.h5"))
+        defer { withDetections.close() }
+        XCTAssertTrue(withDetections.hasAttribute("detection_grounded_fraction_adversarial"))
+
+        // One batch and two parts: part 0 has no rows.
+        XCTAssertLessThanOrEqual(rows, 16)
+        try ShardCheck.shardedEqualsUnsharded("ground", arguments + ["--batch-size", "16"], name: "sharded-empty", parts: 2,
+                                              in: Self.directory)
+        let empty = try H5File.open(path("parts/sharded-empty.part0of2.h5"))
+        defer { empty.close() }
+        XCTAssertEqual(try empty.shape("adversarial/maps"), [0, 4, 4, 4])
+    }
+
+    /// Parts of different runs (other settings, another seed) are refused at merge time,
+    /// and nothing is written.
+    func testMergeRefusesGroundPartsOfDifferentRuns() throws {
+        let arguments = ["--model", path("standard.h5"), "--sje", path("sje.h5"), "--images", path("images.h5"),
+                         "--adversarial", path("adv.h5"), "--threads", "2", "--batch-size", "2"]
+        func part(_ name: String, _ shard: String, _ extra: [String]) throws -> String {
+            let output = path("parts/\(name).h5")
+            try ShardCheck.succeed("ground", arguments + extra + ["--shard", shard, "--output", output])
+            return output
+        }
+        let first = try part("g0", "0/2", ["--top-k", "4", "--seed", "3"])
+        let output = path("refused.h5")
+        for other in [try part("g1-top-k", "1/2", ["--top-k", "3", "--seed", "3"]), try part("g1-seed", "1/2", ["--top-k", "4", "--seed", "4"])] {
+            let result = try runStage("merge-shards", ["--parts", first, other, "--output", output])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains("different runs"), result.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        }
+        let right = try part("g1", "1/2", ["--top-k", "4", "--seed", "3"])
+        try ShardCheck.succeed("merge-shards", ["--parts", right, first, "--output", output])
+    }
+
     func testMismatchedFilesAreRefusedAndNothingIsWritten() throws {
         let otherImages = try ground("x1.h5", images: "other-images.h5")
         XCTAssertEqual(otherImages.status, 1)

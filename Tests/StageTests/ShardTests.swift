@@ -4,7 +4,8 @@ import PipelineKit
 import TestSupport
 import XCTest
 
-/// `--shard i/n` on attack, extract-features and predict-attributes, and merge-shards:
+/// `--shard i/n` on attack, extract-features and predict-attributes (ground's in
+/// GroundStageTests, which has the upstream files ground needs), and merge-shards:
 /// merged parts equal an unsharded run byte for byte; bad shards and mismatched parts fail
 /// with a clear message and no output.
 final class ShardTests: XCTestCase {
@@ -13,64 +14,18 @@ final class ShardTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// Runs a stage and fails the test (with its stderr) unless it succeeds.
     @discardableResult
     func succeed(_ stage: String, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-        let result = try runStage(stage, arguments)
-        XCTAssertEqual(result.status, 0, "\(stage) \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
-        return result
+        try ShardCheck.succeed(stage, arguments, file: file, line: line)
     }
 
-    /// Runs `stage` unsharded into `name`.h5 and as `parts` shards merged into
-    /// `name`-merged.h5 (parts given to merge-shards in reverse order), and checks the two
-    /// artifacts hold the same datasets and result attributes.
     func checkShardedEqualsUnsharded(_ stage: String, _ arguments: [String], name: String, parts: Int,
                                      file: StaticString = #filePath, line: UInt = #line) throws {
-        let whole = path("\(name).h5"), merged = path("\(name)-merged.h5")
-        try succeed(stage, arguments + ["--output", whole], file: file, line: line)
-        let partPaths = (0..<parts).map { path("parts/\(name).part\($0)of\(parts).h5") }
-        for (i, part) in partPaths.enumerated() {
-            try succeed(stage, arguments + ["--shard", "\(i)/\(parts)", "--output", part], file: file, line: line)
-        }
-        try succeed("merge-shards", ["--parts"] + partPaths.reversed() + ["--output", merged], file: file, line: line)
-        try assertSameArtifact(merged, whole, file: file, line: line)
-
-        let provenance = try Provenance.read(from: try H5File.open(merged)), reference = try Provenance.read(from: try H5File.open(whole))
-        XCTAssertEqual(provenance.stage, stage, file: file, line: line)
-        XCTAssertEqual(provenance.parameters, reference.parameters, file: file, line: line)
-        XCTAssertEqual(provenance.inputs, reference.inputs, file: file, line: line)
-        XCTAssertEqual(provenance.seed, reference.seed, file: file, line: line)
-        XCTAssertTrue(provenance.command.contains("merge-shards"), file: file, line: line)
-        let listing = try XCTUnwrap(try H5File.open(merged).attribute("merged_from").stringValue)
-        let listed = try JSONDecoder().decode([ShardMerge.MergedPart].self, from: Data(listing.utf8))
-        XCTAssertEqual(listed.map(\.path), partPaths, "parts listed in shard order", file: file, line: line)
-        XCTAssertEqual(listed.map(\.sha256), try partPaths.map { try SHA256.hex(ofFile: $0) }, file: file, line: line)
-        XCTAssertTrue(listed.allSatisfy { $0.command.contains("--shard") }, file: file, line: line)
+        try ShardCheck.shardedEqualsUnsharded(stage, arguments, name: name, parts: parts, in: directory, file: file, line: line)
     }
 
-    /// Same objects, every dataset with the same type, shape and stored bytes, and the same
-    /// attributes apart from the run's own provenance (command, time) and the merge listing.
     func assertSameArtifact(_ actualPath: String, _ expectedPath: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let actual = try H5File.open(actualPath), expected = try H5File.open(expectedPath)
-        defer { actual.close(); expected.close() }
-        let objects = try expected.objects()
-        XCTAssertEqual(try actual.objects().map(\.path), objects.map(\.path), file: file, line: line)
-        for (object, isGroup) in objects {
-            if !isGroup {
-                XCTAssertTrue(try actual.sameContents(object, in: expected), "\(object) differs", file: file, line: line)
-            }
-            XCTAssertEqual(try actual.attributeNames(of: object), try expected.attributeNames(of: object), object, file: file, line: line)
-            for name in try expected.attributeNames(of: object) {
-                XCTAssertEqual(try actual.attribute(name, of: object), try expected.attribute(name, of: object),
-                               "\(object) @\(name)", file: file, line: line)
-            }
-        }
-        let runSpecific: Set<String> = ["command", "created", "merged_from"]
-        let names = try expected.attributeNames().filter { !runSpecific.contains($0) }
-        XCTAssertEqual(try actual.attributeNames().filter { !runSpecific.contains($0) }, names, file: file, line: line)
-        for name in names {
-            XCTAssertEqual(try actual.attribute(name), try expected.attribute(name), "root @\(name)", file: file, line: line)
-        }
+        try ShardCheck.assertSameArtifact(actualPath, expectedPath, file: file, line: line)
     }
 
     func testShardedStagesEqualUnshardedByteForByte() throws {
@@ -115,7 +70,9 @@ final class ShardTests: XCTestCase {
         for bad in ["2/2", "-1/2", "0/0", "1", "a/b", "1/2/3", ""] {
             for (stage, arguments) in [("attack", ["--images", images, "--model", path("none.h5"), "--eps", "0.1"]),
                                        ("extract-features", ["--model", path("none.h5"), "--images", images, "--split", "test"]),
-                                       ("predict-attributes", ["--sje", path("none.h5"), "--features", path("none.h5")])] {
+                                       ("predict-attributes", ["--sje", path("none.h5"), "--features", path("none.h5")]),
+                                       ("ground", ["--model", path("none.h5"), "--sje", path("none.h5"), "--images", images,
+                                                   "--adversarial", path("none.h5")])] {
                 let output = path("out-\(stage).h5")
                 let result = try runStage(stage, arguments + ["--shard", bad, "--output", output])
                 XCTAssertEqual(result.status, 64, "\(stage) --shard '\(bad)': \(result.stderr)")

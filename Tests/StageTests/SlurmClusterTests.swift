@@ -46,6 +46,7 @@ final class SlurmClusterTests: XCTestCase {
         XCTAssertEqual(srunCount(run.stdout), stageCommandCount(run.stdout), "every stage command ran through srun")
         XCTAssertGreaterThan(srunCount(run.stdout), 20)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dataset(onSlurm, "parts/adv/standard-eps0.03.part1of2.h5")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dataset(onSlurm, "parts/grounding/standard-eps0.03.part1of2.h5")))
         try assertSameDatasets(onSlurm, local)
 
         // A job Slurm rejects (a node it does not have) fails its target: no artifact, no part,
@@ -98,7 +99,9 @@ final class SlurmClusterTests: XCTestCase {
     }
 
     /// Every .h5 artifact of the local run exists in `actual` with the same datasets (type,
-    /// shape, stored bytes), apart from wall-clock columns (`training/seconds`).
+    /// shape, stored bytes), apart from wall-clock columns (`training/seconds`); grounding
+    /// files also with the same numeric root attributes (the summaries over all rows,
+    /// which merge-shards recomputes).
     func assertSameDatasets(_ actual: URL, _ expected: URL, file: StaticString = #filePath, line: UInt = #line) throws {
         let base = expected.appendingPathComponent(Self.dataset)
         let enumerator = try XCTUnwrap(FileManager.default.enumerator(atPath: base.path))
@@ -110,6 +113,13 @@ final class SlurmClusterTests: XCTestCase {
             XCTAssertEqual(try mine.objects().filter { !$0.isGroup }.map(\.path), objects, relative, file: file, line: line)
             for object in objects where !object.hasSuffix("/seconds") {
                 XCTAssertTrue(try mine.sameContents(object, in: theirs), "\(relative): \(object) differs", file: file, line: line)
+            }
+            if relative.hasPrefix("grounding/") {
+                for name in try theirs.attributeNames() {
+                    guard case .double = try theirs.attribute(name) else { continue }
+                    try ShardCheck.assertSame(try mine.attribute(name), try theirs.attribute(name), "\(relative) @\(name)",
+                                              file: file, line: line)
+                }
             }
             compared += 1
         }
