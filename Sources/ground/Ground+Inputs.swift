@@ -1,4 +1,5 @@
 import AttributeSpace
+import ClassifierKit
 import Foundation
 import Grounding
 import HDF5Store
@@ -27,16 +28,13 @@ final class DatasetTruth {
     /// `attribute_parts` as prepare-data stored it (rendered sets).
     let storedParts: AttributeParts?
 
-    init(_ path: String) throws {
-        self.path = path
+    /// The truth of `images`, whose images, labels and names ImageSet has read and checked.
+    init(_ images: ImageSet) throws {
+        path = images.path
         file = try H5File.open(path)
-        let shape = try file.shape("images")
-        guard shape.count == 4, shape[1] == shape[2], shape[3] == 3 else {
-            throw H5Error(file: path, object: "/images", message: "expected uint8 [N, H, W, 3] with H = W, found \(shape)")
-        }
-        count = shape[0]
-        imageSize = shape[1]
-        classNames = try file.readStrings("class_names")
+        count = images.count
+        imageSize = images.imageSize
+        classNames = images.classNames
         attributeNames = try file.readStrings("attribute_names")
         let (c, a) = (classNames.count, attributeNames.count)
         classAttributes = try file.read("class_attributes", as: Float.self, expectingShape: [c, a]).data
@@ -110,63 +108,24 @@ final class DatasetTruth {
     }
 }
 
-/// The adversarial file ground reads: images (float32 NHWC), index into images.h5, labels, eps.
-final class AdversarialInput {
-    let path: String
-    let file: H5File
-    let count: Int
-    let size: Int
-    let index: [Int64]
-    let labels: [Int32]
-    let eps: Double
-    /// The model the attack was made against (its `model` attribute).
-    let attackedModel: String
-
-    init(_ path: String) throws {
-        self.path = path
-        file = try H5File.open(path)
-        let shape = try file.shape("images")
-        guard shape.count == 4, shape[1] == shape[2], shape[3] == 3 else {
-            throw H5Error(file: path, object: "/images", message: "expected float32 [N, H, W, 3], found shape \(shape)")
+/// Throws unless the adversarial file at `path` was made from `images`: its attack's
+/// provenance records the SHA-256 of its `source_images`, which must be `images`' (checked
+/// before its rows are read against them, so the message says what is wrong). Returns the
+/// model the attack was made against (its `model` attribute; "" when absent).
+func checkAdversarialSource(_ path: String, images: String) throws -> String {
+    let file = try H5File.open(path)
+    defer { file.close() }
+    if let source = try? file.attribute("source_images").stringValue,
+       let recorded = try Provenance.read(from: file).inputs.first(where: { $0.path == source }) {
+        let imagesHash = try FileDigests.shared.sha256(images)
+        guard recorded.sha256 == imagesHash else {
+            throw StageError("\(path): made from \(source) (SHA-256 \(recorded.sha256.prefix(12))…), but --images \(images) "
+                             + "has SHA-256 \(imagesHash.prefix(12))…: an adversarial file of another images.h5, or the images changed since the attack")
         }
-        count = shape[0]
-        size = shape[1]
-        index = try file.read("index", as: Int64.self, expectingShape: [count]).data
-        labels = try file.read("labels", as: Int32.self, expectingShape: [count]).data
-        guard let eps = try file.attribute("eps").doubleValue else {
-            throw H5Error(file: path, object: "/ @eps", message: "expected a number")
-        }
-        self.eps = eps
-        attackedModel = file.hasAttribute("model") ? try file.attribute("model").stringValue ?? "" : ""
+    } else {
+        Log.warning("\(path): no provenance of its source images; checking rows and labels only")
     }
-
-    deinit { file.close() }
-
-    /// Throws unless this file was made from `images` (the images.h5 whose SHA-256 is
-    /// `imagesHash`): same hash in the attack's provenance, rows and labels that agree.
-    func checkMadeFrom(_ images: DatasetTruth, imagesHash: String) throws {
-        if let source = try? file.attribute("source_images").stringValue,
-           let recorded = try Provenance.read(from: file).inputs.first(where: { $0.path == source }) {
-            guard recorded.sha256 == imagesHash else {
-                throw StageError("\(path): made from \(source) (SHA-256 \(recorded.sha256.prefix(12))…), but --images \(images.path) "
-                                 + "has SHA-256 \(imagesHash.prefix(12))…: an adversarial file of another images.h5, or the images changed since the attack")
-            }
-        } else {
-            Log.warning("\(path): no provenance of its source images; checking rows and labels only")
-        }
-        guard size == images.imageSize else {
-            throw StageError("\(path): /images are \(size)×\(size), but \(images.path) stores \(images.imageSize)×\(images.imageSize)")
-        }
-        let labelsFile = try images.file.read("labels", as: Int32.self, expectingShape: [images.count]).data
-        for (i, row) in index.enumerated() {
-            guard row >= 0, Int(row) < images.count else {
-                throw StageError("\(path): /index row \(i) is \(row), outside the \(images.count) rows of \(images.path)")
-            }
-            guard labelsFile[Int(row)] == labels[i] else {
-                throw StageError("\(path): /labels row \(i) is \(labels[i]), but \(images.path) row \(row) has label \(labelsFile[Int(row)])")
-            }
-        }
-    }
+    return file.hasAttribute("model") ? try file.attribute("model").stringValue ?? "" : ""
 }
 
 /// Throws unless the SJE was fitted on features of this model: the SJE's training

@@ -89,11 +89,15 @@ struct Ground: ParsableCommand {
     func run() throws {
         Engine.configure(threads: common.threads)
         let network = try ResNet.load(from: model)
-        let truth = try DatasetTruth(images)
+        let imageSet = try ImageSet(images)
+        let truth = try DatasetTruth(imageSet)
         let sjeFile = try H5File.open(sje)
         let embedding = try SJE.read(from: sjeFile)
         let sjeClasses = try sjeFile.readStrings("class_names"), sjeAttributes = try sjeFile.readStrings("attribute_names")
-        let adv = try AdversarialInput(adversarial)
+        // Files that do not belong together are refused before anything is written. The
+        // adversarial file's rows, labels and pixels are checked against the images as read.
+        let attackedModel = try checkAdversarialSource(adversarial, images: images)
+        let adv = try AdversarialReader(adversarial, source: imageSet)
         var inputs = [model, sje, images, adversarial]
         inputs += [attributeParts, detections, adversarialDetections].compactMap { $0 }
         let withDetections = [detections != nil, adversarialDetections != nil]
@@ -107,7 +111,6 @@ struct Ground: ParsableCommand {
                                     shard: shardPlan)
         let hashes = Dictionary(stageRun.provenance.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
 
-        // Files that do not belong together are refused before anything is written.
         guard embedding.featureDimension == network.config.featureDimension else {
             throw StageError("\(sje): /W has \(embedding.featureDimension) feature rows, but \(model) gives \(network.config.featureDimension)-d features")
         }
@@ -123,7 +126,6 @@ struct Ground: ParsableCommand {
         }
         try checkSJEFitsModel(sjePath: sje, sjeFile: sjeFile, modelPath: model, modelHash: hashes[model] ?? "")
         sjeFile.close()
-        try adv.checkMadeFrom(truth, imagesHash: hashes[images] ?? "")
         let stage: Int? = try layer.map { l in
             guard (1...network.stageCount).contains(l) else {
                 throw ValidationError("--layer \(l): \(model) has stages 1…\(network.stageCount)")
@@ -152,9 +154,6 @@ struct Ground: ParsableCommand {
         let tolerancePx = PointingGame.tolerance(imageSize: truth.imageSize, at224: tolerance)
         let scorer = GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize, attributeParts: parts)
         let mapper = AttributeMapper(sje: embedding)
-        let images = try ImageSet(self.images)
-        // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
-        let adversarialPixels = try AdversarialReader(adversarial, source: images)
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)
         let n = part.count
@@ -167,8 +166,9 @@ struct Ground: ParsableCommand {
                 let rows = start..<min(start + batchSize, part.upperBound)
                 let index = rows.map { Int(adv.index[$0]) }
                 let labels = rows.map { Int(adv.labels[$0]) }
-                let clean = try images.batch(index)
-                let attacked = try adversarialPixels.batch(rows)
+                let clean = try imageSet.batch(index)
+                // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
+                let attacked = try adv.batch(rows)
                 let masks = try truth.masks(index)
                 let passes = try [clean, attacked].map { try Analysis(network, mapper, $0, stage: stage) }
                 var scoresBySet: [[Float]] = []
@@ -230,7 +230,7 @@ struct Ground: ParsableCommand {
                 guard adv.count > 0 else { throw StageError("\(adversarial): no rows to ground") }
                 // A part without rows (more parts than batches): empty datasets of the map size
                 // one image's pass gives.
-                let probe = try Analysis(network, mapper, try images.batch([Int(adv.index[0])]), stage: stage)
+                let probe = try Analysis(network, mapper, try imageSet.batch([Int(adv.index[0])]), stage: stage)
                 try columns.create(in: file, k: k, mapRows: probe.mapSize.0, mapColumns: probe.mapSize.1, detections: withDetections)
             }
             try file.write("index", Array(adv.index[part]), shape: [n])
@@ -243,7 +243,7 @@ struct Ground: ParsableCommand {
             try file.write("attribute_parts", parts.padded, shape: [parts.count, parts.width])
             if !truth.partNames.isEmpty { try file.writeStrings("part_names", truth.partNames) }
             try file.write("map_offset", mapper.offset, shape: [mapper.attributeCount])
-            let adversarialModel = Self.baseName(adv.attackedModel)
+            let adversarialModel = Self.baseName(attackedModel)
             let attributes: [(String, H5AttributeValue)] = [
                 ("method", .string(method.rawValue)), ("top_k", .int(Int64(k))), ("tolerance_px", .double(Double(tolerancePx))),
                 ("tolerance_px_at_224", .double(Double(tolerance))), ("eps", .double(adv.eps)), ("model", .string(Self.baseName(model))),
