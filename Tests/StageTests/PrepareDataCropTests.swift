@@ -153,4 +153,47 @@ final class PrepareDataCropTests: XCTestCase {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("bad") }
         XCTAssertEqual(leftovers, [], "nothing written")
     }
+
+    // MARK: The real-dataset pipelines
+
+    /// `make` in the repository with the debug stages, data under this test's folder.
+    func make(_ arguments: [String]) throws -> ProcessResult {
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"] { environment[name] = nil }
+        return try runProcess(URL(fileURLWithPath: "/usr/bin/make"),
+                              ["-C", TestPaths.repositoryRoot.path, "DATA_ROOT=\(path("data"))", "BIN=\(TestPaths.productsDirectory.path)",
+                               "SKIP_BUILD=1"] + arguments, environment: environment)
+    }
+
+    /// cub, awa2 and lad store the centre crop at 224 px outside the smoke profile, and a
+    /// change of the setting reruns prepare-data.
+    func testRealDatasetPipelinesStoreTheCentreCropAndRerunWhenItChanges() throws {
+        let root = try tree()
+        let weights = path("weights.safetensors")
+        try Data("not read by prepare-data".utf8).write(to: URL(fileURLWithPath: weights))
+        for ds in ["cub", "awa2", "lad"] {
+            let variables = ["DATASET=\(ds)", "\(ds.uppercased())_ROOT=\(root)", "\(ds.uppercased())_WEIGHTS=\(weights)"]
+            let real = try make(variables + ["-n", path("data/\(ds)/images.h5")])
+            XCTAssertEqual(real.status, 0, real.stderr)
+            XCTAssertTrue(real.stdout.contains("prepare-data --dataset \(ds) --root \(root) --size 224 --centre-crop"), real.stdout)
+            let smoke = try make(variables + ["PROFILE=smoke", "-n", path("data/smoke/\(ds)/images.h5")])
+            XCTAssertEqual(smoke.status, 0, smoke.stderr)
+            XCTAssertTrue(smoke.stdout.contains("--size 64") && !smoke.stdout.contains("--centre-crop"), smoke.stdout)
+        }
+
+        let cub = ["DATASET=cub", "CUB_ROOT=\(root)", "CUB_WEIGHTS=\(weights)"]
+        let images = path("data/cub/images.h5")
+        let built = try make(cub + [images])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        let file = try H5File.open(images)
+        XCTAssertEqual(try file.shape("images"), [8, 224, 224, 3])
+        XCTAssertEqual(try file.attribute("image_transform").stringValue, "resize-centre-crop")
+        XCTAssertEqual(try file.attribute("resize_shorter").intValue, 256)
+        file.close()
+        XCTAssertEqual(try make(cub + ["-q", images]).status, 0, "up to date after the run")
+        let changed = try make(cub + ["cub.PREPARE=--dataset cub --root \(root) --size 224", "-n", images])
+        XCTAssertEqual(changed.status, 0, changed.stderr)
+        XCTAssertTrue(changed.stdout.contains("prepare-data --dataset cub --root \(root) --size 224 --seed"),
+                      "without --centre-crop the settings differ and prepare-data reruns: \(changed.stdout)")
+    }
 }
