@@ -94,6 +94,8 @@ targets += [
     .executableTarget(name: "report", dependencies: ["ReportKit", "PipelineKit", argumentParser]),
     .testTarget(name: "ReportTests", dependencies: ["ReportKit", "Plotting", "HDF5Store", "ImageIO", "TestSupport"]),
 ]
+// The report reads grounding files (maps, peaks, summaries) through Grounding's reader too.
+targets.first { $0.name == "ReportKit" }?.dependencies.append("Grounding")
 
 // MARK: Data-parallel training over MPI (issue 14)
 targets += [

@@ -108,9 +108,23 @@ public struct GroundingSummary: Sendable {
 
     public func value(_ measure: String, _ set: GroundingFile.ImageSet) -> Double { values[measure]?[set] ?? .nan }
 
+    /// The summary stored as root attribute `name` (`pointing_accuracy_clean`, …); NaN for another name.
+    public func value(named name: String) -> Double {
+        for (measure, sets) in values {
+            for (set, value) in sets where GroundingFile.summaryName(measure, set) == name { return value }
+        }
+        return .nan
+    }
+
     public static func read(_ path: String) throws -> GroundingSummary {
         let file = try H5File.open(path)
         defer { file.close() }
+        return try read(from: file)
+    }
+
+    /// The summaries of an open grounding file.
+    public static func read(from file: H5File) throws -> GroundingSummary {
+        let path = file.path
         func number(_ name: String) throws -> Double {
             guard file.hasAttribute(name) else { return .nan }
             return try file.attribute(name).doubleValue ?? .nan
@@ -123,5 +137,58 @@ public struct GroundingSummary: Sendable {
                                 eps: try number("eps"), method: try file.attribute("method").stringValue ?? "",
                                 transfer: try number("transfer") == 1, hasPartTruth: try number("has_part_truth") == 1,
                                 values: values, referencePointingAccuracy: try number("reference_pointing_accuracy"))
+    }
+}
+
+/// One image set (clean or adversarial) of a grounding file: its per-row arrays.
+public struct GroundedSet: Sendable {
+    /// Attribute-based class (argmax_y Aᵀφ(y)) and the CNN's class, per row.
+    public let predictions: [Int32]
+    public let generalPredictions: [Int32]
+    /// [N, k] attribute ids, ranked (eq. 7 on clean, eq. 8 on adversarial).
+    public let attributes: [Int32]
+    /// [N, k, 2] (row, column) in image pixels.
+    public let peaks: [Float]
+    /// [N, k] 0/1.
+    public let grounded: [UInt8]
+    /// [N, k, h, w] at feature resolution.
+    public let maps: [Float]
+    public let mapHeight: Int
+    public let mapWidth: Int
+}
+
+/// A grounding file's rows (index, labels, both image sets' arrays) and its summaries: the
+/// one reader of the arrays (the report draws maps and peaks from it; quantify needs only
+/// `GroundingSummary`).
+public struct GroundingContents: Sendable {
+    public let path: String
+    public let index: [Int64]
+    public let labels: [Int32]
+    public let topK: Int
+    public let clean: GroundedSet
+    public let adversarial: GroundedSet
+    public let summary: GroundingSummary
+
+    public static func read(_ path: String) throws -> GroundingContents {
+        let file = try H5File.open(path)
+        defer { file.close() }
+        let index = try file.read("index", as: Int64.self, expectingShape: [nil]).data
+        let n = index.count
+        let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
+        func set(_ name: String) throws -> GroundedSet {
+            let attributes = try file.read("\(name)/attributes", as: Int32.self, expectingShape: [n, nil])
+            let k = attributes.shape[1]
+            let maps = try file.read("\(name)/maps", as: Float.self, expectingShape: [n, k, nil, nil])
+            return GroundedSet(predictions: try file.read("\(name)/predictions", as: Int32.self, expectingShape: [n]).data,
+                               generalPredictions: try file.read("\(name)/general_predictions", as: Int32.self, expectingShape: [n]).data,
+                               attributes: attributes.data,
+                               peaks: try file.read("\(name)/peaks", as: Float.self, expectingShape: [n, k, 2]).data,
+                               grounded: try file.read("\(name)/grounded", as: UInt8.self, expectingShape: [n, k]).data,
+                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3])
+        }
+        let clean = try set(GroundingFile.ImageSet.clean.rawValue), adversarial = try set(GroundingFile.ImageSet.adversarial.rawValue)
+        let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
+        return GroundingContents(path: path, index: index, labels: labels, topK: topK > 0 ? topK : clean.attributes.count / max(n, 1),
+                                 clean: clean, adversarial: adversarial, summary: try GroundingSummary.read(from: file))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Grounding
 import HDF5Store
 import ImageIO
 import PipelineKit

@@ -1,5 +1,5 @@
 import Foundation
-import HDF5Store
+import Grounding
 import PipelineKit
 
 /// Which model's grounding: the standard or robust model on its own (white-box) adversarials,
@@ -25,80 +25,30 @@ public enum GroundingRole: String, CaseIterable, Sendable {
     }
 }
 
-/// One image set (clean or adversarial) of a grounding file.
-public struct GroundedSet: Sendable {
-    /// Attribute-based class (argmax_y Aᵀφ(y)) and the CNN's class, per row.
-    public let predictions: [Int32]
-    public let generalPredictions: [Int32]
-    /// [N, k] attribute ids, ranked (eq. 7 on clean, eq. 8 on adversarial).
-    public let attributes: [Int32]
-    /// [N, k, 2] (row, column) in image pixels.
-    public let peaks: [Float]
-    /// [N, k] 0/1.
-    public let grounded: [UInt8]
-    /// [N, k, h, w] at feature resolution.
-    public let maps: [Float]
-    public let mapHeight: Int
-    public let mapWidth: Int
-}
-
-/// A grounding file (the ground stage's schema), as far as the report uses it.
+/// A grounding file (the ground stage's schema, read by Grounding's `GroundingContents`)
+/// in its place in the report: which model and eps it grounds.
 public struct GroundingFile: Sendable {
-    public let path: String
     public let role: GroundingRole
     public let eps: String
-    public let index: [Int64]
-    public let labels: [Int32]
-    public let topK: Int
-    public let method: String
-    public let hasPartTruth: Bool
-    public let clean: GroundedSet
-    public let adversarial: GroundedSet
-    /// Root summary attributes by name (pointing_accuracy_clean, baseline_random_adversarial, …); NaN when absent.
-    public let summaries: [String: Double]
+    public let contents: GroundingContents
 
-    public static let summaryNames: [String] = {
-        var names: [String] = []
-        for set in ["clean", "adversarial"] {
-            names += ["pointing_accuracy_\(set)", "grounded_fraction_\(set)", "baseline_random_\(set)",
-                      "baseline_centre_\(set)", "baseline_box_centre_\(set)"]
-        }
-        return names
-    }()
+    public var path: String { contents.path }
+    public var index: [Int64] { contents.index }
+    public var labels: [Int32] { contents.labels }
+    public var topK: Int { contents.topK }
+    public var method: String { contents.summary.method }
+    public var hasPartTruth: Bool { contents.summary.hasPartTruth }
+    public var clean: GroundedSet { contents.clean }
+    public var adversarial: GroundedSet { contents.adversarial }
 
-    public func summary(_ name: String) -> Double { summaries[name] ?? .nan }
+    /// Root summary attribute by name (pointing_accuracy_clean, baseline_random_adversarial, …); NaN when absent.
+    public func summary(_ name: String) -> Double { contents.summary.value(named: name) }
 
     /// Row of image `imageIndex` (a row of images.h5), if the file holds it.
     public func row(of imageIndex: Int64) -> Int? { index.firstIndex(of: imageIndex) }
 
     public static func read(_ path: String, role: GroundingRole, eps: String) throws -> GroundingFile {
-        let file = try H5File.open(path)
-        defer { file.close() }
-        let index = try file.read("index", as: Int64.self, expectingShape: [nil]).data
-        let n = index.count
-        let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
-        let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
-        func set(_ name: String) throws -> GroundedSet {
-            let attributes = try file.read("\(name)/attributes", as: Int32.self, expectingShape: [n, nil])
-            let k = attributes.shape[1]
-            let maps = try file.read("\(name)/maps", as: Float.self, expectingShape: [n, k, nil, nil])
-            return GroundedSet(predictions: try file.read("\(name)/predictions", as: Int32.self, expectingShape: [n]).data,
-                               generalPredictions: try file.read("\(name)/general_predictions", as: Int32.self, expectingShape: [n]).data,
-                               attributes: attributes.data,
-                               peaks: try file.read("\(name)/peaks", as: Float.self, expectingShape: [n, k, 2]).data,
-                               grounded: try file.read("\(name)/grounded", as: UInt8.self, expectingShape: [n, k]).data,
-                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3])
-        }
-        var summaries: [String: Double] = [:]
-        for name in summaryNames where file.hasAttribute(name) {
-            summaries[name] = try file.attribute(name).doubleValue ?? .nan
-        }
-        let clean = try set("clean"), adversarial = try set("adversarial")
-        return GroundingFile(path: path, role: role, eps: eps, index: index, labels: labels,
-                             topK: topK > 0 ? topK : clean.attributes.count / max(n, 1),
-                             method: try file.attribute("method").stringValue ?? "",
-                             hasPartTruth: (try file.attribute("has_part_truth").doubleValue ?? 0) == 1,
-                             clean: clean, adversarial: adversarial, summaries: summaries)
+        GroundingFile(role: role, eps: eps, contents: try GroundingContents.read(path))
     }
 }
 
