@@ -7,6 +7,15 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+# Two stages at a time by default, so a plain `make` keeps both cores of a small machine busy
+# where stages are independent (measured: the default profile in 16 instead of 22 minutes on
+# 2 cores; each stage also uses every core for its own kernels). `make JOBS=1` or `make -j1`
+# runs one stage at a time; a -j on the command line wins over this default. Only the
+# command line sets JOBS: a JOBS in the environment is ignored.
+ifeq ($(filter command line override,$(origin JOBS)),)
+JOBS := 2
+endif
+MAKEFLAGS += -j$(JOBS)
 .DEFAULT_GOAL := all
 
 # MARK: Settings
