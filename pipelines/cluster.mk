@@ -79,6 +79,10 @@ attack.TIME := 12:00:00
 extract-features.CPUS := 8
 extract-features.MEM := 8G
 extract-features.TIME := 4:00:00
+# ground: a forward pass and one map per selected attribute per image, like extract-features.
+ground.CPUS := 8
+ground.MEM := 8G
+ground.TIME := 4:00:00
 fit-sje.MEM := 8G
 predict-attributes.CPUS := 1
 quantify.CPUS := 1
