@@ -11,7 +11,7 @@ synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation sta
 ifeq ($(PROFILE),full)
 synth-coarse.PREPARE := --dataset synth-coarse --size 64 --images-per-class 1000
 synth-coarse.TRAIN := --arch cifar-resnet20 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
-synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
+synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 7
 else ifeq ($(PROFILE),smoke)
 synth-coarse.PREPARE := --dataset synth-coarse --size 16 --images-per-class 20
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --learning-rate 0.1
@@ -20,7 +20,11 @@ synth-coarse.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation stan
 else
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 200
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 20 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
-synth-coarse.ADV_TRAIN := --epochs 2 --batch-size 128 --learning-rate 0.01 --pgd-steps 3
+# Robust models: ten one-cycle epochs (peak 0.05, Nesterov) of PGD-2 from the standard model.
+# Measured at eps 0.01 against two cosine epochs at 0.01 with PGD-3 (README § Fidelity):
+# robust accuracy under attack 82.5 → 86.8% on synth-coarse (R 0.68 → 0.45) and 48.4 → 58.3%
+# on synth-fine (R 0.67 → 0.46); PGD-2 did as well as PGD-3 at two thirds of the cost.
+synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
 synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif

@@ -12,7 +12,7 @@ synth-fine.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation stand
 ifeq ($(PROFILE),full)
 synth-fine.PREPARE := --dataset synth-fine --size 64 --classes 50 --images-per-class 200
 synth-fine.TRAIN := --arch cifar-resnet20 --epochs 60 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
-synth-fine.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.02 --pgd-steps 7
+synth-fine.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 7
 else ifeq ($(PROFILE),smoke)
 synth-fine.PREPARE := --dataset synth-fine --size 16 --classes 5 --images-per-class 20
 synth-fine.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --learning-rate 0.1
@@ -24,7 +24,8 @@ else
 # take clean test accuracy from 38% to 79.6% at 313 CPU s of training.
 synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 20 --images-per-class 200
 synth-fine.TRAIN := --arch cifar-resnet8 --width 16 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
-synth-fine.ADV_TRAIN := --epochs 2 --batch-size 128 --learning-rate 0.01 --pgd-steps 3
+# Robust models: the same recipe as synth-coarse.mk (measured there, for both datasets).
+synth-fine.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2
 # The largest budget needs more: two epochs ramping eps up, two at full eps.
 synth-fine.ADV_TRAIN.0.12 := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 5 --eps-ramp-epochs 2
 endif
