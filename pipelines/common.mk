@@ -43,6 +43,7 @@ STAGES := prepare-data train adv-train attack extract-features fit-sje predict-a
 # A dataset that sets `<ds>.WEIGHTS` (a torchvision safetensors file) and `<ds>.ARCH`
 # fine-tunes those weights with a new head instead of training from random weights.
 $(foreach ds,$(DATASETS),$(eval $(ds).WEIGHTS :=))
+include pipelines/real-dataset.mk
 include $(foreach ds,$(DATASETS),pipelines/$(ds).mk)
 # train's extra prerequisite and options for dataset $(1): the imported model when it has weights.
 imported_model = $(if $($(1).WEIGHTS),$(DATA)/$(1)/models/imported.h5)

@@ -38,6 +38,28 @@ public enum BatchNormKernels {
         }
     }
 
+    /// Channel c of dx = gamma·invstd·(g − Σg/M − x̂·Σg·(x − mean)/M) over `count` = M values,
+    /// written as dx = g·k1 + x·k2 + k3; g is dy, masked where `reluOutput` ≤ 0 when given.
+    /// The one loop behind `trainBackward` and `trainBackwardInput`.
+    @inline(__always)
+    static func inputGradient(channel c: Int, sumG: Float, sumGX: Float, count: Float, mean: Float, invstd: Float,
+                              gamma: Float, dy: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
+                              x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                              dx: UnsafeMutablePointer<Float>) {
+        let k1 = gamma * invstd
+        let k2 = -k1 * invstd * invstd * sumGX / count
+        let k3 = -k1 * sumG / count - k2 * mean
+        for n in 0..<batch {
+            let off = (n * channels + c) * plane
+            let d = dy + off, xs = x + off, out = dx + off
+            if let r = reluOutput.map({ $0 + off }) {
+                for i in 0..<plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3 }
+            } else {
+                for i in 0..<plane { out[i] = d[i] * k1 + xs[i] * k2 + k3 }
+            }
+        }
+    }
+
     /// The input gradient of `trainBackward` from given channel sums Σg and Σg·(x − mean)
     /// over `count` values (summed across replicas in synchronised batch norm).
     public static func trainBackwardInput(dy: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
@@ -46,19 +68,9 @@ public enum BatchNormKernels {
                                           count: Float, batch: Int, channels: Int, plane: Int, dx: UnsafeMutablePointer<Float>) {
         Parallel.chunks(channels) { cs, _ in
             for c in cs {
-                let istd = invstd[c]
-                let k1 = gamma[c] * istd
-                let k2 = -k1 * istd * istd * sumGX[c] / count
-                let k3 = -k1 * sumG[c] / count - k2 * mean[c]
-                for n in 0..<batch {
-                    let off = (n * channels + c) * plane
-                    let d = dy + off, xs = x + off, out = dx + off
-                    if let r = reluOutput.map({ $0 + off }) {
-                        for i in 0..<plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3 }
-                    } else {
-                        for i in 0..<plane { out[i] = d[i] * k1 + xs[i] * k2 + k3 }
-                    }
-                }
+                inputGradient(channel: c, sumG: sumG[c], sumGX: sumGX[c], count: count, mean: mean[c], invstd: invstd[c],
+                              gamma: gamma[c], dy: dy, reluOutput: reluOutput, x: x,
+                              batch: batch, channels: channels, plane: plane, dx: dx)
             }
         }
     }
@@ -101,21 +113,11 @@ public enum BatchNormKernels {
                     let (s, sx) = maskedSums(dy + off, reluOutput.map { $0 + off }, x + off, plane, mu)
                     sumG += Double(s); sumGX += Double(sx)
                 }
-                let istd = invstd[c]
                 dbeta[c] = Float(sumG)
-                dgamma[c] = Float(sumGX) * istd
-                let k1 = gamma[c] * istd
-                let k2 = -k1 * istd * istd * Float(sumGX) / m
-                let k3 = -k1 * Float(sumG) / m - k2 * mu
-                for n in 0..<batch {
-                    let off = (n * channels + c) * plane
-                    let d = dy + off, xs = x + off, out = dx + off
-                    if let r = reluOutput.map({ $0 + off }) {
-                        for i in 0..<plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3 }
-                    } else {
-                        for i in 0..<plane { out[i] = d[i] * k1 + xs[i] * k2 + k3 }
-                    }
-                }
+                dgamma[c] = Float(sumGX) * invstd[c]
+                inputGradient(channel: c, sumG: Float(sumG), sumGX: Float(sumGX), count: m, mean: mu, invstd: invstd[c],
+                              gamma: gamma[c], dy: dy, reluOutput: reluOutput, x: x,
+                              batch: batch, channels: channels, plane: plane, dx: dx)
             }
         }
     }
