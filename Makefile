@@ -7,14 +7,17 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+# $(call command_line_or,NAME,VALUE): NAME keeps a value from the command line (or an
+# `override`); otherwise, set in the environment or not at all, it becomes VALUE. For
+# settings an unrelated environment variable of the same name must not change (DATA, JOBS…).
+command_line_or = $(if $(filter command line override,$(origin $(1))),,$(eval $(1) := $(2)))
+
 # Two stages at a time by default, so a plain `make` keeps both cores of a small machine busy
-# where stages are independent (measured: the default profile in 16 instead of 22 minutes on
-# 2 cores; each stage also uses every core for its own kernels). `make JOBS=1` or `make -j1`
-# runs one stage at a time; a -j on the command line wins over this default. Only the
-# command line sets JOBS: a JOBS in the environment is ignored.
-ifeq ($(filter command line override,$(origin JOBS)),)
-JOBS := 2
-endif
+# where stages are independent (docs/results.md has the measured gain); each stage also uses
+# every core for its own kernels. `make JOBS=1` or `make -j1` runs one stage at a time; a -j
+# on the command line wins over this default.
+$(call command_line_or,JOBS,2)
 MAKEFLAGS += -j$(JOBS)
 .DEFAULT_GOAL := all
 

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // attrib-adv: understanding misclassifications by attributes, as a batch pipeline of
-// stage executables exchanging HDF5 artifacts. Layout: see README.md.
+// stage executables exchanging HDF5 artifacts. Layout: README.md § Layout.
 import PackageDescription
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")

@@ -17,9 +17,7 @@
 ## SHARDS=n: run attack, extract-features, predict-attributes and ground as n parts each, joined by merge-shards
 # Only the command line (or a makefile) sets SHARDS and CLUSTER: a CLUSTER variable in the
 # environment (some sites set one to the cluster's name) must not change how stages run.
-ifeq ($(filter command line override,$(origin SHARDS)),)
-SHARDS := 1
-endif
+$(call command_line_or,SHARDS,1)
 ifneq ($(shell [[ '$(SHARDS)' =~ ^[1-9][0-9]*$$ ]] && echo ok),ok)
 $(error SHARDS must be a whole number of parts (at least 1), got '$(SHARDS)')
 endif
@@ -37,15 +35,14 @@ define sharded_rule
 $(if $(filter 1,$(SHARDS)),$(call stage_rule,$(1),$(2),$(3),$(4),$(5) --output $(DATA)/$(1)/$(2)),
 $(foreach i,$(SHARD_INDICES),
 $(call stage_rule,$(1),$(call part_path,$(2),$(i)),$(3),$(4),$(5) --shard $(i)/$(SHARDS) --output $(DATA)/$(1)/$(call part_path,$(2),$(i))))
-$(call stage_rule,$(1),$(2),merge-shards,$(call part_files,$(1),$(2)),--parts $(call part_files,$(1),$(2)) --output $(DATA)/$(1)/$(2)))
+$(call stage_rule,$(1),$(2),merge-shards,$(call part_files,$(1),$(2)),--parts $(call part_files,$(1),$(2)) --output $(DATA)/$(1)/$(2))
+$(call stage_file,$(1),$(3),$(2)))
 endef
 
 # MARK: Slurm
 
 ## CLUSTER=slurm: run every stage through srun with the per-stage resources <stage>.CPUS/MEM/TIME/NODES/NTASKS
-ifeq ($(filter command line override,$(origin CLUSTER)),)
-CLUSTER :=
-endif
+$(call command_line_or,CLUSTER,)
 ifneq ($(filter-out slurm,$(CLUSTER)),)
 $(error unknown CLUSTER '$(CLUSTER)': leave it unset to run locally, or CLUSTER=slurm)
 endif

@@ -9,7 +9,7 @@
 
 # MARK: Profile and data folder
 
-## Profiles: PROFILE=default (the default), smoke (tiny, about a minute), full (long).
+## Profiles: PROFILE=default (the default), smoke (tiny: every stage in seconds), full (long).
 ## The default profile writes under data/, the others under data/<profile>/; DATA=DIR
 ## puts the artifacts of this run in DIR instead, DATA_ROOT=DIR moves data/ as a whole.
 PROFILES := default smoke full
@@ -20,14 +20,10 @@ endif
 ifneq ($(words $(PROFILE)) $(filter $(PROFILE),$(PROFILES)),1 $(PROFILE))
 $(error unknown PROFILE '$(PROFILE)': choose one of $(PROFILES))
 endif
-# Only the command line (or a makefile) sets these: an unrelated DATA in the environment
-# must not move the artifacts.
-ifeq ($(filter command line override,$(origin DATA_ROOT)),)
-DATA_ROOT := data
-endif
-ifeq ($(filter command line override,$(origin DATA)),)
-DATA := $(if $(filter default,$(PROFILE)),$(DATA_ROOT),$(DATA_ROOT)/$(PROFILE))
-endif
+# Only the command line sets these: an unrelated DATA in the environment must not move the
+# artifacts.
+$(call command_line_or,DATA_ROOT,data)
+$(call command_line_or,DATA,$(if $(filter default,$(PROFILE)),$(DATA_ROOT),$(DATA_ROOT)/$(PROFILE)))
 
 # The eps list of each profile; `make EPSILONS="0.01 0.03"` replaces it.
 EPSILONS.default := 0.01 0.06 0.12
@@ -35,10 +31,16 @@ EPSILONS.smoke := 0.03 0.06
 EPSILONS.full := 0.01 0.06 0.12
 EPSILONS ?= $(EPSILONS.$(PROFILE))
 
+# Every stage binary the rules run, and those that get a per-dataset target (`make <ds>-<stage>`).
+STAGES := prepare-data import-weights train adv-train attack extract-features fit-sje predict-attributes ground \
+    quantify report inspect merge-shards
+DATASET_STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes ground quantify report
 SYNTH_DATASETS := synth-fine synth-coarse
+KNOWN_DATASETS := $(SYNTH_DATASETS) cub awa2 lad
 DATASET ?=
-DATASETS := $(if $(DATASET),$(DATASET),$(SYNTH_DATASETS))
-STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes quantify inspect import-weights merge-shards
+# The datasets named by the goals (`make synth-fine`, `make cub-attack`), in KNOWN_DATASETS order.
+GOAL_DATASETS := $(strip $(foreach ds,$(KNOWN_DATASETS),$(if $(filter $(ds) $(addprefix $(ds)-,$(DATASET_STAGES)),$(MAKECMDGOALS)),$(ds))))
+DATASETS := $(or $(DATASET),$(GOAL_DATASETS),$(SYNTH_DATASETS))
 
 # A dataset that sets `<ds>.WEIGHTS` (a torchvision safetensors file) and `<ds>.ARCH`
 # fine-tunes those weights with a new head instead of training from random weights.
@@ -88,6 +90,11 @@ $(1): $(if $(call text_differs,$(strip $(file < $(1))),$(2)),settings-changed)
 	@$(call write_stamp,$(1),$(2))
 endef
 
+# $(call stage_file,DS,STAGE,PATH): the line that lists $(DATA)/DS/PATH among the files STAGE
+# writes for DS (DS.STAGE.FILES), which `make DS-STAGE` builds; part files are not listed,
+# the merged artifact is (in its stage's list, not merge-shards').
+stage_file = $(1).$(2).FILES += $(DATA)/$(1)/$(3)
+
 # $(call stage_rule,DS,PATH,STAGE,INPUTS,ARGUMENTS[,AFTER]): the rule for $(DATA)/DS/PATH,
 # written by `$(RUN) $(BIN)/STAGE ARGUMENTS`; AFTER is an optional second recipe line.
 # Arguments name their files explicitly (not $@) so that the stamp records them.
@@ -96,6 +103,7 @@ $(DATA)/$(1)/$(2): $(4) $(BIN)/$(3) $(DATA)/$(1)/.settings/$(2)
 	$$(RUN) $(BIN)/$(3) $(5)$(if $(6),
 	$(6))
 $(DATA)/$(1)/$(2): STAGE := $(3)
+$(if $(filter parts/%,$(2)),,$(call stage_file,$(1),$(3),$(2)))
 $(call settings_stamp,$(DATA)/$(1)/.settings/$(2),$(strip $(3) $(subst $(DATA)/,<DATA>/,$(5))),$(DATA)/$(1)/$(2))
 endef
 
@@ -113,8 +121,6 @@ robust_largest = $(filter largest,$($(1).ROBUST_TRAINING))
 robust_model = robust-eps$(if $(call robust_largest,$(1)),$(EPS_MAX),$(2))
 robust_models = $(sort $(foreach e,$(EPSILONS),$(call robust_model,$(1),$(e))))
 models_of = standard $(call robust_models,$(1))
-ROBUST = $(foreach e,$(EPSILONS),robust-eps$(e))
-MODELS = standard $(ROBUST)
 SPLITS := train val test
 # Adversarial-training settings for dataset $(1) at eps $(2): `<ds>.ADV_TRAIN.<e>` if the
 # dataset sets one for that eps, else `<ds>.ADV_TRAIN`.
@@ -131,9 +137,6 @@ quantify_inputs = $(foreach m,$(call models_of,$(1)),$(DATA)/$(1)/attributes/$(m
 # and the robust model on their own (white-box) adversarials, and the robust model on the
 # standard model's (transfer). CUB reads the shipped group → parts table; rendered sets
 # carry their own in images.h5; AwA2 and LAD get maps without scores.
-ifeq ($(SKIP_BUILD),)
-$(BIN)/ground: $(BIN)/.built ;
-endif
 ground_parts = $(if $(filter cub,$(1)),data/attributes/cub/attribute_parts.tsv)
 grounding_files = $(foreach e,$(EPSILONS),$(DATA)/$(1)/grounding/standard-eps$(e).h5 \
     $(DATA)/$(1)/grounding/$(call robust_model,$(1),$(e))-eps$(e).h5 \
@@ -261,9 +264,6 @@ endif
 # requires them all: a missing one is an error naming the make target). Across datasets:
 # report/index.html after every dataset's page, with CUB/AwA2/LAD added when their metrics
 # exist in DATA, and the cross-dataset findings when DATA/findings.json exists.
-ifeq ($(SKIP_BUILD),)
-$(BIN)/report: $(BIN)/.built ;
-endif
 
 define report_rules
 $(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call grounding_files,$(1)),\
@@ -315,3 +315,22 @@ data: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/images.h5)
 ## models  : the standard and robust models for DATASETS
 .PHONY: models
 models: $(foreach ds,$(DATASETS),$(foreach m,$(call models_of,$(ds)),$(DATA)/$(ds)/models/$(m).h5))
+
+# MARK: Targets per dataset and per stage
+
+## <ds>    : one dataset's whole chain, e.g. `make synth-fine`, `make cub CUB_ROOT=… CUB_WEIGHTS=…`
+## <ds>-<stage> : one stage's artifacts for one dataset (and what they need), e.g.
+##           `make synth-coarse-attack`, `make synth-fine-ground`, `make synth-fine-report`;
+##           stages: prepare-data train adv-train attack extract-features fit-sje
+##           predict-attributes ground quantify report
+# Naming a dataset in a goal runs that dataset alone: DATASETS becomes the datasets named
+# (see KNOWN_DATASETS above), so `make synth-fine` neither builds nor plans synth-coarse.
+define dataset_targets
+.PHONY: $(1) $(addprefix $(1)-,$(DATASET_STAGES))
+$(1): $(call dataset_finals,$(1))
+	@echo; cat $(DATA)/$(1)/summary.txt; echo; cat $(DATA)/$(1)/grounding/summary.txt
+	@echo; echo "metrics: $(DATA)/$(1)/metrics.json"; echo "report: $(DATA)/$(1)/report/index.html"
+$(foreach s,$(DATASET_STAGES),
+$(1)-$(s): $($(1).$(s).FILES))
+endef
+$(foreach ds,$(DATASETS),$(eval $(call dataset_targets,$(ds))))

@@ -2,15 +2,15 @@
 # ImageNet-pretrained torchvision ResNet (<DS>_ARCH, default resnet152) fine-tuned at 224 px
 # with a new head for the dataset's classes: SGD lr 1e-3, momentum 0.9, no weight decay, ×0.1
 # every 20 epochs, batch 16, random resized crop + flip; ImageNet mean/std inside the model.
-# <DS>_WEIGHTS is torchvision's state dict as safetensors (README: "Fine-tuning ImageNet
-# weights"); import-weights turns it into models/imported.h5 first, and refuses a file of
+# <DS>_WEIGHTS is torchvision's state dict as safetensors (docs/operations.md § Fine-tuning ImageNet
+# weights); import-weights turns it into models/imported.h5 first, and refuses a file of
 # another architecture. <DS>_FREEZE=layer3 (stem, layer1 … layer4) keeps the early layers
 # fixed for CPU budgets. pipelines/<ds>.mk calls it as $(eval $(call real_dataset,ds,DS)).
 #
 # Images are stored as the authors' evaluation transform, torchvision's Resize(256) +
 # CenterCrop(224) (--centre-crop), for every split: one images.h5 holds one geometry, and the
 # SJE is fitted on train features that must look like the test ones; the random resized crop
-# of fine-tuning then draws from the stored 224 px window (README: "Fine-tuning ImageNet weights").
+# of fine-tuning then draws from the stored 224 px window (docs/operations.md § Fine-tuning ImageNet weights).
 define real_dataset
 $(2)_ROOT ?=
 ifeq ($$(strip $$($(2)_ROOT)),)
@@ -19,7 +19,7 @@ endif
 $(2)_ARCH ?= resnet152
 $(2)_WEIGHTS ?=
 ifeq ($$(strip $$($(2)_WEIGHTS)),)
-$$(error $(2)_WEIGHTS is not set: the $(1) pipeline fine-tunes ImageNet weights; give torchvision's $$($(2)_ARCH) state dict as safetensors: make DATASET=$(1) $(2)_ROOT=… $(2)_WEIGHTS=$$($(2)_ARCH).safetensors (README: "Fine-tuning ImageNet weights"))
+$$(error $(2)_WEIGHTS is not set: the $(1) pipeline fine-tunes ImageNet weights; give torchvision's $$($(2)_ARCH) state dict as safetensors: make DATASET=$(1) $(2)_ROOT=… $(2)_WEIGHTS=$$($(2)_ARCH).safetensors (docs/operations.md § Fine-tuning ImageNet weights))
 endif
 ifeq ($$(wildcard $$($(2)_WEIGHTS)),)
 $$(error $(2)_WEIGHTS=$$($(2)_WEIGHTS): no such file)

@@ -10,9 +10,9 @@ synth-coarse.ATTACK := --method ifgsm --split test
 synth-coarse.SJE := --epochs 50 --learning-rate 0.01 --feature-normalisation standardise
 ifeq ($(PROFILE),full)
 # The default's recipe with more of everything, within about 40 minutes on 2 cores for both
-# datasets (README § Profiles): more rendered images, more epochs, ten robust epochs at every
+# datasets (docs/results.md § The full profile): more rendered images, more epochs, ten robust epochs at every
 # eps (eps 0.12 ramping over three). The paper-scale settings (64 px, ResNet-20, about 21 hours
-# here) are a command line in the README.
+# here) are a command line in docs/results.md.
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 400
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2
@@ -26,7 +26,7 @@ else
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 200
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 20 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
 # Robust models: ten one-cycle epochs (peak 0.05, Nesterov) of PGD-2 from the standard model.
-# Measured at eps 0.01 against two cosine epochs at 0.01 with PGD-3 (README § Fidelity):
+# Measured at eps 0.01 against two cosine epochs at 0.01 with PGD-3 (docs/results.md § The default profile's recipe):
 # robust accuracy under attack 82.5 → 86.8% on synth-coarse (R 0.68 → 0.45) and 48.4 → 58.3%
 # on synth-fine (R 0.67 → 0.46); PGD-2 did as well as PGD-3 at two thirds of the cost.
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2

@@ -6,7 +6,7 @@ import NeuralNet
 /// Throughput of the engine on the reference workloads. PyTorch's figures are never built
 /// in (they vary with the machine and the day): run the PyTorch twin, pytorch_bench.py,
 /// minutes apart on the same machine and pass its JSON with --pytorch for one table with
-/// ratios (README § Engine speed).
+/// ratios (docs/operations.md § Engine speed).
 @main
 struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
