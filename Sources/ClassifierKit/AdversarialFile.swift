@@ -174,15 +174,7 @@ public final class AdversarialReader {
     deinit { file.close() }
 
     /// `adv-eps<e>`, the set name of features made from this file.
-    public var setName: String { "adv-eps\(Self.format(eps))" }
-
-    /// eps as a short decimal (0.01, 0.06, 0.12).
-    public static func format(_ eps: Double) -> String {
-        var text = String(format: "%.6f", eps)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
-    }
+    public var setName: String { DatasetLayout.adversarialSet(Epsilon(value: Float(eps))) }
 
     /// Rows `rows` as (N, 3, H, W) in [0, 1], checked against their source images.
     public func batch(_ rows: Range<Int>) throws -> Tensor {

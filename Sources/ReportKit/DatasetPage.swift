@@ -1,3 +1,4 @@
+import PipelineKit
 import Foundation
 import Plotting
 
@@ -19,12 +20,14 @@ public struct DatasetReport {
     }
 
     /// Where the ground stage would write its first file (for messages).
-    var groundingTarget: String { "\(metrics.directory)/grounding/\(GroundingRole.standard.fileName(eps: metrics.eps.first ?? "<e>")).h5" }
+    var groundingTarget: String {
+        metrics.eps.first.map { metrics.layout.grounding(.standard, eps: $0) } ?? metrics.layout.groundingFolder
+    }
 
     /// Reads everything, then writes the report folder in one step; returns its index path.
     @discardableResult
     public func write() throws -> String {
-        let target = "\(metrics.directory)/report"
+        let target = metrics.layout.reportFolder
         try ReportDirectory.write(to: target) { out in
             let panels = try PanelWriter(metrics: metrics, grounding: grounding, selection: selection, root: out.temporary, scale: scale).write()
             try out.write(page(out: out, panels: panels), to: "index.html")
@@ -32,12 +35,12 @@ public struct DatasetReport {
         return "\(target)/index.html"
     }
 
-    func page(out: ReportDirectory, panels: [String: [ExplanationPanel]]) throws -> String {
+    func page(out: ReportDirectory, panels: [Epsilon: [ExplanationPanel]]) throws -> String {
         let m = metrics
         var body = "<input type=\"checkbox\" id=\"allmaps\" class=\"tog\"><label for=\"allmaps\">show every attribute map</label>\n<main>\n"
         body += "<h1>\(HTML.esc(m.title))</h1>\n"
         body += "<p class=\"sub\">attrib-adv report · \(m.classNames.count) classes (chance \(HTML.percent(m.chance))%) · "
-            + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.joined(separator: ", "))} (L∞, pixels in [0,1])</p>\n"
+            + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.map(\.text).joined(separator: ", "))} (L∞, pixels in [0,1])</p>\n"
         body += "<nav><a href=\"#headline\">headline</a><a href=\"#figures\">figures</a><a href=\"#grounding\">grounding</a>"
             + "<a href=\"#panels\">explanation panels</a></nav>\n"
 
@@ -50,8 +53,8 @@ public struct DatasetReport {
             + "(lower is better); 1 − R, the share recovered.</p>\n"
         body += groundingSummary()
         body += "</div><div>\n<h3>The paper's findings, checked on this dataset</h3>\n"
-        body += HTML.findings(m.findings, missing: "The findings were not computed: \(m.directory)/metrics.json has no \"findings\" list "
-                              + "(quantify writes it; rerun `make \(m.directory)/metrics.h5` with a quantify that checks them).")
+        body += HTML.findings(m.findings, missing: "The findings were not computed: \(m.layout.metricsJSON) has no \"findings\" list "
+                              + "(quantify writes it; rerun `make \(m.layout.metrics)` with a quantify that checks them).")
         body += "<p class=\"caption\">Each claim of the paper as quantify checked it on this dataset's metrics, with the numbers "
             + "it rests on; read from metrics.json, not typed in.</p>\n</div></div></section>\n"
 
@@ -66,7 +69,7 @@ public struct DatasetReport {
         body += "</section>\n<section id=\"grounding\"><h2>Grounding</h2>\n"
         switch grounding {
         case .notRun:
-            body += "<p class=\"note\">Grounding not run: there are no grounding files under \(HTML.esc(m.directory))/grounding/. "
+            body += "<p class=\"note\">Grounding not run: there are no grounding files under \(HTML.esc(m.layout.groundingFolder))/. "
                 + "Run <code>make \(HTML.esc(groundingTarget))</code> (stage ground), then rebuild this report.</p>\n"
         case .present where !grounding.hasPartTruth:
             body += "<p class=\"note\">This dataset has no part annotations (has_part_truth = 0 in its grounding files), so pointing "
@@ -91,7 +94,7 @@ public struct DatasetReport {
         for _ in Classifier.allCases { html += "<th>clean</th><th>adv</th><th>robust</th><th>transfer</th><th>R</th><th>1 − R</th>" }
         html += "</tr>\n"
         for (i, e) in m.eps.enumerated() {
-            html += "<tr><td>\(HTML.esc(e))</td>"
+            html += "<tr><td>\(HTML.esc(e.description))</td>"
             for c in Classifier.allCases {
                 let r = m.robustRatio[c]![i]
                 html += "<td>\(HTML.percent(m.accuracy(c, .standardClean)[i]))</td><td>\(HTML.percent(m.accuracy(c, .standardAdversarial)[i]))</td>"
@@ -112,7 +115,7 @@ public struct DatasetReport {
             + "<th rowspan=\"2\">random point</th></tr><tr><th>clean</th><th>adv</th><th>clean</th><th>adv</th></tr>\n"
         for e in metrics.eps {
             guard let s = files[e]?[.standard], let r = files[e]?[.robust] else { continue }
-            html += "<tr><td>\(HTML.esc(e))</td><td>\(HTML.percent(s.summary("pointing_accuracy_clean")))</td>"
+            html += "<tr><td>\(HTML.esc(e.description))</td><td>\(HTML.percent(s.summary("pointing_accuracy_clean")))</td>"
                 + "<td>\(HTML.percent(s.summary("pointing_accuracy_adversarial")))</td><td>\(HTML.percent(r.summary("pointing_accuracy_clean")))</td>"
                 + "<td>\(HTML.percent(r.summary("pointing_accuracy_adversarial")))</td><td>\(HTML.percent(s.summary("baseline_random_clean")))</td></tr>\n"
         }
@@ -121,7 +124,7 @@ public struct DatasetReport {
             + "attributes), beside a random point's.</p>\n"
     }
 
-    func panelSection(_ panels: [String: [ExplanationPanel]]) -> String {
+    func panelSection(_ panels: [Epsilon: [ExplanationPanel]]) -> String {
         var html = "<section id=\"panels\"><h2>Explanation panels (Figs. 1, 6 and 8)</h2>\n"
         html += "<p class=\"caption\">Per ε: the clean test image, its adversarial against the standard model and its adversarial "
             + "against the robust model, enlarged with nearest-neighbour so every pixel stays as computed. Caption: the true class and "
@@ -139,7 +142,7 @@ public struct DatasetReport {
         }
         for e in metrics.eps {
             let list = panels[e] ?? []
-            html += "<h3>ε = \(HTML.esc(e))</h3>\n"
+            html += "<h3>ε = \(HTML.esc(e.description))</h3>\n"
             if list.isEmpty { html += "<p class=\"note\">No image to show at this ε (no misclassification and no sample).</p>\n" }
             for p in list { html += panelHTML(p) }
         }
@@ -148,9 +151,9 @@ public struct DatasetReport {
 
     func panelHTML(_ p: ExplanationPanel) -> String {
         var html = "<figure class=\"panel\" style=\"--w:\(p.width)px;--h:\(p.height)px\">\n<figcaption>\(HTML.esc(p.caption)) "
-            + "<span class=\"why\">· image \(p.image) · ε \(HTML.esc(p.eps)) · \(HTML.esc(p.reason.text))</span></figcaption>\n<div class=\"cols\">\n"
+            + "<span class=\"why\">· image \(p.image) · ε \(HTML.esc(p.eps.text)) · \(HTML.esc(p.reason.text))</span></figcaption>\n<div class=\"cols\">\n"
         for (c, column) in p.columns.enumerated() {
-            let id = "m-\(p.eps)-\(p.image)-\(c)"
+            let id = "m-\(p.eps.text)-\(p.image)-\(c)"
             html += "<div class=\"col\"><div class=\"h\">\(HTML.esc(column.heading))</div>\n"
             if column.map != nil { html += "<input type=\"checkbox\" id=\"\(id)\" class=\"tog\"><label for=\"\(id)\">map</label>\n" }
             html += "<div class=\"img\"><img src=\"\(column.image)\" width=\"\(p.width)\" height=\"\(p.height)\" alt=\"\(HTML.esc(column.heading))\">"

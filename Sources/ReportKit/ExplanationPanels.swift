@@ -107,7 +107,7 @@ struct PanelColumn {
 
 /// A panel: the clean image and its adversarials against the standard and the robust model.
 struct ExplanationPanel {
-    let eps: String
+    let eps: Epsilon
     let image: Int64
     let reason: PanelReason
     let caption: String
@@ -136,9 +136,9 @@ struct PanelWriter {
     let root: String
     let scale: Int?
 
-    func write() throws -> [String: [ExplanationPanel]] {
-        let dir = metrics.directory
-        let imagesPath = "\(dir)/images.h5"
+    func write() throws -> [Epsilon: [ExplanationPanel]] {
+        let layout = metrics.layout
+        let imagesPath = layout.images
         guard FileManager.default.fileExists(atPath: imagesPath) else {
             throw StageError("\(imagesPath): missing. The explanation panels need the dataset's images; run `make \(imagesPath)` "
                              + "(stage prepare-data) first.")
@@ -150,14 +150,14 @@ struct PanelWriter {
             throw H5Error(file: imagesPath, object: "/images", message: "expected shape [N, H, W, 3], found \(imageShape)")
         }
         let factor = scale ?? max(1, 192 / max(imageShape[1], imageShape[2]))
-        var result: [String: [ExplanationPanel]] = [:]
+        var result: [Epsilon: [ExplanationPanel]] = [:]
         for eps in metrics.eps {
-            let standardPath = "\(dir)/adv/standard-eps\(eps).h5", robustPath = "\(dir)/adv/robust-eps\(eps)-eps\(eps).h5"
+            let standardPath = layout.adversarial(of: .standard, eps: eps), robustPath = layout.adversarial(of: .robust, eps: eps)
             let standard = try AdversarialImages.open(standardPath, producedBy: standardPath)
             defer { standard.file.close() }
             let robust = try AdversarialImages.open(robustPath, producedBy: robustPath)
             defer { robust.file.close() }
-            let featuresPath = "\(dir)/features/standard-adv-eps\(eps).h5"
+            let featuresPath = layout.features(DatasetLayout.standard, DatasetLayout.adversarialSet(eps))
             guard FileManager.default.fileExists(atPath: featuresPath) else {
                 throw StageError("\(featuresPath): missing. The panels rank misclassifications by the standard model's logits; "
                                  + "run `make \(featuresPath)` (stage extract-features) first.")
@@ -191,7 +191,7 @@ struct PanelWriter {
         return result
     }
 
-    func panel(eps: String, image: Int64, reason: PanelReason, images: H5File, standard: AdversarialImages, robust: AdversarialImages,
+    func panel(eps: Epsilon, image: Int64, reason: PanelReason, images: H5File, standard: AdversarialImages, robust: AdversarialImages,
                grounding: [GroundingRole: GroundingFile], factor: Int) throws -> ExplanationPanel {
         let name = { (i: Int) in i >= 0 && i < metrics.classNames.count ? displayClass(metrics.classNames[i]) : "class \(i)" }
         let s = standard.row(of: image)!, r = robust.row(of: image)!
@@ -199,7 +199,7 @@ struct PanelWriter {
         let cleanImage = RGBImage(width: clean.shape[2], height: clean.shape[1], pixels: clean.data)
         let caption = "true: \(name(Int(standard.labels[s]))) · standard: \(name(Int(standard.advPredictions[s]))) · "
             + "robust: \(name(Int(robust.advPredictions[r])))"
-        let folder = "panels/eps\(eps)"
+        let folder = "panels/\(eps.fileTag)"
         try FileManager.default.createDirectory(atPath: "\(root)/\(folder)", withIntermediateDirectories: true)
         var columns: [PanelColumn] = []
         let sources: [(String, String, RGBImage, GroundingRole, Bool)] = [

@@ -1,3 +1,4 @@
+import PipelineKit
 import Plotting
 
 /// The report's figures, built from the metrics (and grounding) of one dataset or several.
@@ -11,8 +12,8 @@ public enum ReportFigures {
     static let datasetColours: [Colour] = [.orange, .green, .red, .sky, .darkGrey, .purple]
 
     /// eps as categories: "0" (clean) then the dataset's eps.
-    static func epsAxis(_ eps: [String], clean: Bool) -> Axis {
-        .categories((clean ? ["0"] : []) + eps, label: "ε (L∞ budget, pixels in [0,1]; ordinal axis)")
+    static func epsAxis(_ eps: [Epsilon], clean: Bool) -> Axis {
+        .categories((clean ? ["0"] : []) + eps.map(\.text), label: "ε (L∞ budget, pixels in [0,1]; ordinal axis)")
     }
 
     // MARK: Fig. 4
@@ -80,7 +81,7 @@ public enum ReportFigures {
         let yTop = NiceTicks.ticks(lower: 0, upper: max(highest, 0.05), target: 4).last!
         for (study, i, h1, h2) in heights {
             let n = m.distances[i][study]!.d1.count
-            panels.append(Panel(title: "ε \(m.eps[i]) · \(study.short) (n = \(n))",
+            panels.append(Panel(title: "ε \(m.eps[i].text) · \(study.short) (n = \(n))",
                                 x: Axis(label: "distance over the top \(Int((m.topFraction * 100).rounded()))% attributes",
                                         range: bins.edges.first!...bins.edges.last!),
                                 y: Axis(label: "fraction of images", range: 0...yTop),
@@ -145,7 +146,7 @@ public enum ReportFigures {
 
     /// Pointing accuracy and grounded fraction, clean vs adversarial, standard vs robust, with
     /// the pointing baselines (a random point; the image centre) as ticks over each bar.
-    public static func grounding(_ m: DatasetMetrics, _ files: [String: [GroundingRole: GroundingFile]]) -> Figure {
+    public static func grounding(_ m: DatasetMetrics, _ files: [Epsilon: [GroundingRole: GroundingFile]]) -> Figure {
         let width = 0.16
         func panel(_ metric: String, title: String, baselines: Bool) -> Panel {
             var marks: [Mark] = []
@@ -224,8 +225,6 @@ public enum ReportFigures {
                       panels: panels, columns: 2, panelWidth: 340, panelHeight: 240, legend: legend)
     }
 
-    /// eps strings of several datasets, merged and sorted by value.
-    static func sortedUnion(_ lists: [[String]]) -> [String] {
-        Array(Set(lists.joined())).sorted { (Double($0) ?? 0, $0) < (Double($1) ?? 0, $1) }
-    }
+    /// eps of several datasets, merged and sorted by value.
+    static func sortedUnion(_ lists: [[Epsilon]]) -> [Epsilon] { Array(Set(lists.joined())).sorted() }
 }

@@ -2,34 +2,11 @@ import Foundation
 import Grounding
 import PipelineKit
 
-/// Which model's grounding: the standard or robust model on its own (white-box) adversarials,
-/// or the robust model on the standard model's adversarials (transfer).
-public enum GroundingRole: String, CaseIterable, Sendable {
-    case standard, robust, transfer
-
-    /// The grounding file's name for `eps` (`grounding/<name>.h5`).
-    public func fileName(eps: String) -> String {
-        switch self {
-        case .standard: return "standard-eps\(eps)"
-        case .robust: return "robust-eps\(eps)-eps\(eps)"
-        case .transfer: return "robust-eps\(eps)-transfer-eps\(eps)"
-        }
-    }
-
-    public var display: String {
-        switch self {
-        case .standard: return "standard model"
-        case .robust: return "robust model (white-box)"
-        case .transfer: return "robust model on the standard model's adversarials"
-        }
-    }
-}
-
 /// A grounding file (the ground stage's schema, read by Grounding's `GroundingContents`)
 /// in its place in the report: which model and eps it grounds.
 public struct GroundingFile: Sendable {
     public let role: GroundingRole
-    public let eps: String
+    public let eps: Epsilon
     public let contents: GroundingContents
 
     public var path: String { contents.path }
@@ -47,7 +24,7 @@ public struct GroundingFile: Sendable {
     /// Row of image `imageIndex` (a row of images.h5), if the file holds it.
     public func row(of imageIndex: Int64) -> Int? { index.firstIndex(of: imageIndex) }
 
-    public static func read(_ path: String, role: GroundingRole, eps: String) throws -> GroundingFile {
+    public static func read(_ path: String, role: GroundingRole, eps: Epsilon) throws -> GroundingFile {
         GroundingFile(role: role, eps: eps, contents: try GroundingContents.read(path))
     }
 }
@@ -55,21 +32,20 @@ public struct GroundingFile: Sendable {
 /// The grounding of one dataset: not run at all, or every file for every eps.
 public enum DatasetGrounding: Sendable {
     case notRun
-    case present([String: [GroundingRole: GroundingFile]])
+    case present([Epsilon: [GroundingRole: GroundingFile]])
 
-    /// Reads `<dir>/grounding/*` for every eps. No grounding folder means the stage has not
-    /// run (an error when `required`); a folder with some files missing is always an error
+    /// Reads the layout's grounding files for every eps. No grounding file at all means the
+    /// stage has not run (an error when `required`); some files missing is always an error
     /// naming the stage and the make target of the first missing file.
-    public static func read(directory: String, eps: [String], required: Bool) throws -> DatasetGrounding {
-        let folder = "\(directory)/grounding"
-        let paths = eps.flatMap { e in GroundingRole.allCases.map { (e, $0, "\(folder)/\($0.fileName(eps: e)).h5") } }
+    public static func read(layout: DatasetLayout, eps: [Epsilon], required: Bool) throws -> DatasetGrounding {
+        let paths = eps.flatMap { e in GroundingRole.allCases.map { (e, $0, layout.grounding($0, eps: e)) } }
         let present = paths.filter { FileManager.default.fileExists(atPath: $0.2) }
         if present.isEmpty && !required { return .notRun }
         if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0.2) }) {
             throw StageError("\(missing.2): missing. The report needs the ground stage's grounding files; run `make \(missing.2)` "
                              + "(stage ground) first.")
         }
-        var files: [String: [GroundingRole: GroundingFile]] = [:]
+        var files: [Epsilon: [GroundingRole: GroundingFile]] = [:]
         for (e, role, path) in paths { files[e, default: [:]][role] = try GroundingFile.read(path, role: role, eps: e) }
         return .present(files)
     }

@@ -80,7 +80,9 @@ public struct DatasetMetrics: Sendable {
     public let name: String
     /// The title quantify was given (e.g. "synth-fine (default profile)").
     public let title: String
-    public let eps: [String]
+    public let eps: [Epsilon]
+    /// Where the dataset's files are, with the robust model quantify evaluated at each eps.
+    public let layout: DatasetLayout
     public let classNames: [String]
     public let attributeNames: [String]
     public let topFraction: Double
@@ -99,14 +101,25 @@ public struct DatasetMetrics: Sendable {
     /// Reads `<dir>/metrics.h5` and `<dir>/metrics.json`; a missing file is reported with the
     /// stage and the make target that write it.
     public static func read(directory: String) throws -> DatasetMetrics {
-        let h5Path = "\(directory)/metrics.h5", jsonPath = "\(directory)/metrics.json"
+        let perEps = DatasetLayout(root: directory)
+        let h5Path = perEps.metrics, jsonPath = perEps.metricsJSON
         for path in [h5Path, jsonPath] where !FileManager.default.fileExists(atPath: path) {
             throw StageError("\(path): missing. The report needs the quantify stage's metrics; run `make \(h5Path)` "
                              + "(stage quantify) first.")
         }
         let file = try H5File.open(h5Path)
         defer { file.close() }
-        let eps = try file.readStrings("eps")
+        let eps = try file.readStrings("eps").map { text in
+            guard let eps = Epsilon(text) else { throw H5Error(file: h5Path, object: "/eps", message: "\(text) is not an eps value") }
+            return eps
+        }
+        // Written by quantify since the robust models became part of the layout; older files
+        // were always one robust model per eps.
+        let robustText = (try? file.attribute("robust_eps").stringValue ?? "") ?? ""
+        guard robustText.isEmpty || Epsilon(robustText) != nil else {
+            throw H5Error(file: h5Path, object: "robust_eps", message: "\(robustText) is not an eps value")
+        }
+        let layout = DatasetLayout(root: directory, robust: RobustModels(robustEps: Epsilon(robustText)))
         let e = eps.count
         var accuracy: [Classifier: [AccuracySet: [Double]]] = [:]
         var ratio: [Classifier: [Double]] = [:], transfer: [Classifier: [Double]] = [:]
@@ -122,7 +135,7 @@ public struct DatasetMetrics: Sendable {
         let distances = try eps.map { value in
             var studies: [DistanceStudyKind: (d1: [Double], d2: [Double])] = [:]
             for study in DistanceStudyKind.allCases {
-                let group = "eps\(value)/distances/\(study.rawValue)"
+                let group = "\(value.fileTag)/distances/\(study.rawValue)"
                 let d1 = try file.read("\(group)/d1", as: Double.self, expectingShape: [nil]).data
                 let d2 = try file.read("\(group)/d2", as: Double.self, expectingShape: [d1.count]).data
                 studies[study] = (d1, d2)
@@ -141,7 +154,7 @@ public struct DatasetMetrics: Sendable {
         }
         let findings = try json["findings"].map { try Finding.parse($0, source: jsonPath) }
         let name = (directory as NSString).lastPathComponent
-        return DatasetMetrics(directory: directory, name: name, title: json["dataset"] as? String ?? name, eps: eps,
+        return DatasetMetrics(directory: directory, name: name, title: json["dataset"] as? String ?? name, eps: eps, layout: layout,
                               classNames: classNames, attributeNames: attributeNames, topFraction: topFraction,
                               accuracy: accuracy, robustRatio: ratio, transferRobustRatio: transfer,
                               distances: distances, findings: findings)

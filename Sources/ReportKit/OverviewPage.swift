@@ -1,3 +1,4 @@
+import PipelineKit
 import Foundation
 import Plotting
 
@@ -19,7 +20,7 @@ public struct OverviewReport {
 
     @discardableResult
     public func write() throws -> String {
-        let target = "\(dataRoot)/report"
+        let target = DataLayout(root: dataRoot).reportFolder
         try ReportDirectory.write(to: target) { out in try out.write(page(out: out), to: "index.html") }
         return "\(target)/index.html"
     }
@@ -28,7 +29,7 @@ public struct OverviewReport {
         var body = "<main>\n<h1>attrib-adv: attributes under attack, across datasets</h1>\n"
         body += "<p class=\"sub\">\(datasets.map { HTML.esc($0.title) }.joined(separator: " · "))</p>\n"
         body += "<nav>" + datasets.map { m in
-            FileManager.default.fileExists(atPath: "\(m.directory)/report/index.html")
+            FileManager.default.fileExists(atPath: (m.layout.reportFolder as NSString).appendingPathComponent("index.html"))
                 ? "<a href=\"../\(HTML.esc(m.name))/report/index.html\">\(HTML.esc(m.name)) report</a>" : ""
         }.joined() + "</nav>\n"
         body += "<section id=\"headline\"><h2>Headline numbers</h2>\n<div class=\"headline\"><div>\n" + comparisonTable()
@@ -36,7 +37,7 @@ public struct OverviewReport {
             + "and of the robust model under its white-box attack, for f and F; the drop clean → adv is the attack's effect, the "
             + "paper's central comparison is how it differs between fine-grained and coarse datasets.</p>\n</div><div>\n"
         body += "<h3>The paper's findings across datasets</h3>\n"
-        body += HTML.findings(findings, missing: "The cross-dataset findings were not computed: \(dataRoot)/findings.json is absent.")
+        body += HTML.findings(findings, missing: "The cross-dataset findings were not computed: \(DataLayout(root: dataRoot).findings) is absent.")
         body += "<p class=\"caption\">Claims comparing fine-grained and coarse datasets, read from findings.json, with the evidence "
             + "behind each verdict.</p>\n"
         for m in datasets {
@@ -68,7 +69,7 @@ public struct OverviewReport {
         for _ in datasets { html += String(repeating: "<th>clean</th><th>adv</th><th>robust</th>", count: 2) }
         html += "</tr>\n"
         for e in eps {
-            html += "<tr><td>\(HTML.esc(e))</td>"
+            html += "<tr><td>\(HTML.esc(e.description))</td>"
             for m in datasets {
                 guard let i = m.eps.firstIndex(of: e) else { html += String(repeating: "<td>–</td>", count: 6); continue }
                 for c in Classifier.allCases {

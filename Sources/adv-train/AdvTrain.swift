@@ -26,7 +26,7 @@ struct AdvTrain: ParsableCommand {
     @Option(help: "Output model file.")
     var output: String
     @Option(help: "L∞ budget in [0,1] pixel units.")
-    var eps: Float
+    var eps: Epsilon
     @Option(help: "λ, the weight of the clean loss (paper eq. 2).")
     var lambda: Float = 0.5
     @Option(help: "PGD steps per batch.")
@@ -41,7 +41,7 @@ struct AdvTrain: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        do { try AttackSettings.pgd(eps: eps, steps: pgdSteps, alpha: pgdAlpha).validate() } catch let error as StageError {
+        do { try AttackSettings.pgd(eps: eps.value, steps: pgdSteps, alpha: pgdAlpha).validate() } catch let error as StageError {
             throw ValidationError(error.message)
         }
         guard (0...1).contains(lambda) else { throw ValidationError("--lambda must be in [0, 1], got \(lambda)") }
@@ -50,7 +50,7 @@ struct AdvTrain: ParsableCommand {
 
     /// The eq. 2 schedule these options describe.
     var adversarialTraining: AdversarialTraining {
-        AdversarialTraining(eps: eps, lambda: lambda, pgdSteps: pgdSteps, pgdAlpha: pgdAlpha, warmupEpochs: warmupEpochs,
+        AdversarialTraining(eps: eps.value, lambda: lambda, pgdSteps: pgdSteps, pgdAlpha: pgdAlpha, warmupEpochs: warmupEpochs,
                             epsRampEpochs: epsRampEpochs, seed: common.seed)
     }
 
@@ -63,8 +63,8 @@ struct AdvTrain: ParsableCommand {
         let start = try ResNet.load(from: initModel)
         try imageSet.checkCompatible(with: start, modelPath: initModel)
         var parameters = training.parameters
-        parameters.merge(["eps": Double(eps), "lambda": Double(lambda), "pgd_steps": pgdSteps,
-                          "pgd_alpha": Double(pgdAlpha ?? 2.5 * eps / Float(pgdSteps)), "warmup_epochs": warmupEpochs,
+        parameters.merge(["eps": Double(eps.value), "lambda": Double(lambda), "pgd_steps": pgdSteps,
+                          "pgd_alpha": Double(pgdAlpha ?? 2.5 * eps.value / Float(pgdSteps)), "warmup_epochs": warmupEpochs,
                           "eps_ramp_epochs": epsRampEpochs, "arch": start.config.name]) { $1 }
         let run = try StageRun(stage: "adv-train", output: output, seed: common.seed, parameters: parameters,
                                inputs: [images, initModel],
@@ -90,13 +90,13 @@ struct AdvTrain: ParsableCommand {
         }
         let test = imageSet.indices(of: .test)
         let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
-        let testAdvAccuracy = try schedule.adversarialAccuracy(model, images: imageSet, indices: test, eps: eps,
+        let testAdvAccuracy = try schedule.adversarialAccuracy(model, images: imageSet, indices: test, eps: eps.value,
                                                                batchSize: training.batchSize, across: loop)
         if loop.isWriter {
             try run.run { file in
                 try model.save(to: file)
                 try loop.log.write(to: file)
-                try file.setAttribute("eps", .double(Double(eps)), on: "training")
+                try file.setAttribute("eps", .double(Double(eps.value)), on: "training")
                 try file.setAttribute("lambda", .double(Double(lambda)), on: "training")
                 try file.setAttribute("pgd_steps", .int(Int64(pgdSteps)), on: "training")
                 if let testAccuracy, let testAdvAccuracy {
@@ -109,8 +109,8 @@ struct AdvTrain: ParsableCommand {
         }
         communicator?.finish()
         if let testAccuracy, let testAdvAccuracy {
-            Log.info(String(format: "adv-train: test accuracy %.4f clean, %.4f under PGD eps %g → %@",
-                            testAccuracy, testAdvAccuracy, eps, output))
+            Log.info(String(format: "adv-train: test accuracy %.4f clean, %.4f under PGD eps %@ → %@",
+                            testAccuracy, testAdvAccuracy, eps.description, output))
         } else {
             Log.info("adv-train: no test images → \(output)")
         }

@@ -39,7 +39,7 @@ struct AttackStage: ParsableCommand {
     @Option(help: "The model file to attack.")
     var model: String
     @Option(parsing: .upToNextOption, help: "One or more L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12.")
-    var eps: [String]
+    var eps: [Epsilon]
     @Option(help: "Split to attack: train, val or test.")
     var split = DataSplit.test
     @Option(help: "Attack: ifgsm or pgd.")
@@ -64,8 +64,7 @@ struct AttackStage: ParsableCommand {
     func validate() throws {
         guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
         for e in eps {
-            guard let value = Float(e) else { throw ValidationError("--eps \(e) is not a number") }
-            do { try settings(eps: value).validate() } catch let error as StageError { throw ValidationError(error.message) }
+            do { try settings(eps: e.value).validate() } catch let error as StageError { throw ValidationError(error.message) }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         var isDirectory: ObjCBool = false
@@ -94,10 +93,10 @@ struct AttackStage: ParsableCommand {
         let modelName = modelFile.lastIndex(of: ".").map { $0 == modelFile.startIndex ? modelFile : String(modelFile[..<$0]) } ?? modelFile
 
         var table: [String] = []
-        for epsText in eps {
-            let attack = settings(eps: Float(epsText)!)
+        for epsilon in eps {
+            let attack = settings(eps: epsilon.value)
             let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
-            let target = eps.count == 1 ? output : OutputPaths.join(output, "\(modelName)-eps\(epsText)\(partSuffix).h5")
+            let target = eps.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(epsilon.fileTag)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let shard = sharding.value.map {
@@ -110,7 +109,7 @@ struct AttackStage: ParsableCommand {
             // --resume the attack continues after its last finished batch.
             let work = try AttackWorkFile(path: OutputPaths.checkpoint(of: target), fingerprint: run.fingerprint,
                                           indices: indices, imageSize: imageSet.imageSize, resume: resume)
-            let progress = Progress("attack \(attack.method.rawValue) eps \(epsText)", total: indices.count - work.rowsDone)
+            let progress = Progress("attack \(attack.method.rawValue) eps \(epsilon)", total: indices.count - work.rowsDone)
             var zeroGradients = 0
             for start in stride(from: work.rowsDone, to: indices.count, by: batchSize) {
                 let batch = Array(indices[start..<min(start + batchSize, indices.count)])
@@ -140,7 +139,7 @@ struct AttackStage: ParsableCommand {
                 Log.warning("\(zeroGradients) of \(indices.count) images had an all-zero input gradient at the first step: "
                             + "the model may mask its gradients, so this attack can overstate its robustness")
             }
-            table.append(String(format: "%-8@ %-6@ %6d %9.4f %9.4f %8.1f", epsText as NSString,
+            table.append(String(format: "%-8@ %-6@ %6d %9.4f %9.4f %8.1f", epsilon.text as NSString,
                                 attack.method.rawValue as NSString, attack.steps,
                                 Double(cleanCorrect) / Double(indices.count), Double(advCorrect) / Double(indices.count),
                                 progress.rate))

@@ -1,9 +1,10 @@
+import PipelineKit
 import AttributeSpace
 import Foundation
 
 /// Everything quantify measures at one eps.
 struct EpsMetrics {
-    let eps: String
+    let eps: Epsilon
     /// Accuracy by classifier ("general" f, "attribute" F) and by (model, image set).
     var accuracy: [String: [String: Double]] = [:]
     /// R against white-box adversarials of the robust model, per classifier.

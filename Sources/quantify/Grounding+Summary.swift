@@ -10,21 +10,18 @@ import PipelineKit
 /// runs after every ground of a dataset (grounding/summary.txt).
 struct GroundingTable {
     struct Row {
-        var eps: String
+        var eps: Epsilon
         var label: String
         var summary: GroundingSummary
     }
     var rows: [Row]
 
-    /// Reads `<dir>/grounding/{standard,robust-eps<e>,robust-eps<e>-transfer}-eps<e>.h5` where present.
-    /// `robustModel` names the robust model evaluated at an eps (robust-eps<e>, or one for every eps).
-    static func read(layout: DatasetLayout, eps: [String],
-                     robustModel: (String) -> String = DatasetLayout.robust) throws -> GroundingTable? {
+    /// Reads the layout's grounding files (standard, robust, transfer) for every eps where present.
+    static func read(layout: DatasetLayout, eps: [Epsilon]) throws -> GroundingTable? {
         var rows: [Row] = []
         for e in eps {
-            for (model, label) in [(DatasetLayout.standard, "standard"), (robustModel(e), "robust"),
-                                   (robustModel(e) + "-transfer", "robust/transfer")] {
-                let path = layout.grounding(model, eps: e)
+            for (role, label) in [(GroundingRole.standard, "standard"), (.robust, "robust"), (.transfer, "robust/transfer")] {
+                let path = layout.grounding(role, eps: e)
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 rows.append(Row(eps: e, label: label, summary: try GroundingSummary.read(path)))
             }
@@ -46,7 +43,7 @@ struct GroundingTable {
         for row in rows {
             for set in GroundingFile.ImageSet.allCases where !(row.label == "robust/transfer" && set == .clean) {
                 let s = row.summary
-                out += row.eps.leftPadded(6) + " | "
+                out += row.eps.text.leftPadded(6) + " | "
                 out += row.label.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
                 out += set.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                 out += "\(Self.percent(s.value("pointing_accuracy", set))) \(Self.percent(s.value("grounded_fraction", set))) | "
@@ -79,7 +76,7 @@ struct GroundingTable {
                 let se = (p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2).squareRoot()
                 let diff = p2 - p1
                 if diff > 2 * se { better += 1 } else if diff < -2 * se { worse += 1 } else { tied += 1 }
-                details.append(String(format: "eps %@ %@ %+.1f pts (±%.1f)", e, set.rawValue, 100 * diff, 200 * se))
+                details.append(String(format: "eps %@ %@ %+.1f pts (±%.1f)", e.text, set.rawValue, 100 * diff, 200 * se))
                 let chance = [robust.value("baseline_random", set), robust.value("baseline_centre", set),
                               robust.value("baseline_box_centre", set)].filter(\.isFinite).max() ?? 0
                 if p2 <= chance { aboveChance = false }
@@ -111,7 +108,7 @@ struct GroundingTable {
                 let s = row.summary
                 let values = ["pointing_accuracy", "grounded_fraction", "baseline_random", "baseline_centre", "baseline_box_centre",
                               "energy_share", "scored_items"].map { String(s.value($0, set)) }
-                out += ([row.eps, row.label, set.rawValue] + values + [set == .clean ? String(s.referencePointingAccuracy) : ""])
+                out += ([row.eps.text, row.label, set.rawValue] + values + [set == .clean ? String(s.referencePointingAccuracy) : ""])
                     .joined(separator: ",") + "\n"
             }
         }
@@ -120,9 +117,9 @@ struct GroundingTable {
 
     /// Prints the table and writes tables/grounding.csv (`quantify --grounding-only`);
     /// throws when there is no grounding file at all.
-    static func report(layout: DatasetLayout, eps: [String], robustModel: (String) -> String = DatasetLayout.robust) throws {
-        guard let table = try read(layout: layout, eps: eps, robustModel: robustModel) else {
-            throw StageError("\(layout.root)/grounding: no grounding file for eps \(eps.joined(separator: ", ")) (run ground first)")
+    static func report(layout: DatasetLayout, eps: [Epsilon]) throws {
+        guard let table = try read(layout: layout, eps: eps) else {
+            throw StageError("\(layout.groundingFolder): no grounding file for eps \(eps.map(\.text).joined(separator: ", ")) (run ground first)")
         }
         try AtomicOutput.write(to: layout.table("grounding")) { try table.csv.write(toFile: $0, atomically: false, encoding: .utf8) }
         print(table.text, terminator: "")

@@ -66,23 +66,22 @@ struct Predictions {
 /// Everything quantify reads for one eps: f and F of the standard and the robust model on
 /// clean test images, white-box adversarials, and (robust) the standard model's adversarials.
 struct EpsInputs {
-    let eps: String
+    let eps: Epsilon
     let standardClean: (f: Predictions, attributes: Predictions)
     let standardAdversarial: (f: Predictions, attributes: Predictions)
     let robustClean: (f: Predictions, attributes: Predictions)
     let robustAdversarial: (f: Predictions, attributes: Predictions)
     let robustTransfer: (f: Predictions, attributes: Predictions)
 
-    /// `robustModel` names the robust model evaluated at `eps` (robust-eps<e>, or one model for every eps).
-    static func read(eps: String, layout: DatasetLayout, dataset: ClassAttributeTable,
-                     robustModel: String? = nil) throws -> EpsInputs {
+    /// The robust model is the layout's robust model at `eps`.
+    static func read(eps: Epsilon, layout: DatasetLayout, dataset: ClassAttributeTable) throws -> EpsInputs {
         func pair(_ model: String, _ set: String) throws -> (f: Predictions, attributes: Predictions) {
             let f = try Predictions.read(layout.features(model, set), dataset: dataset, withAttributes: false)
             let a = try Predictions.read(layout.attributes(model, set), dataset: dataset, withAttributes: true)
             try f.checkAligned(with: a)
             return (f, a)
         }
-        let robust = robustModel ?? DatasetLayout.robust(eps)
+        let robust = layout.robustModel(at: eps)
         let inputs = EpsInputs(eps: eps,
                                standardClean: try pair(DatasetLayout.standard, "test"),
                                standardAdversarial: try pair(DatasetLayout.standard, DatasetLayout.adversarialSet(eps)),
@@ -100,9 +99,9 @@ struct EpsInputs {
     /// transfer, made against the right model), its attributes by its SJE from those
     /// features, and everything from the dataset's images.h5. Links to files that are not
     /// in the directory, and files without provenance, are not checked.
-    static func checkChain(eps: String, layout: DatasetLayout, chain: ProvenanceChain, robustModel: String? = nil) throws {
+    static func checkChain(eps: Epsilon, layout: DatasetLayout, chain: ProvenanceChain) throws {
         func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-        let robust = robustModel ?? DatasetLayout.robust(eps)
+        let robust = layout.robustModel(at: eps)
         let slots = [(DatasetLayout.standard, "test"), (DatasetLayout.standard, DatasetLayout.adversarialSet(eps)),
                      (robust, "test"), (robust, DatasetLayout.adversarialSet(eps)), (robust, DatasetLayout.transferSet(eps))]
         for (model, set) in slots {

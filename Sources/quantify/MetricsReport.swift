@@ -1,6 +1,7 @@
 import AttributeSpace
 import Foundation
 import HDF5Store
+import PipelineKit
 
 /// Turns per-eps metrics into metrics.h5, metrics.json, CSV tables and the printed summary.
 struct MetricsReport {
@@ -8,6 +9,8 @@ struct MetricsReport {
     let dataset: ClassAttributeTable
     let metrics: [EpsMetrics]
     let topFraction: Double
+    /// Which robust model each eps was evaluated with (recorded so that the report finds its files).
+    let robust: RobustModels
 
     static let classifiers = ["general", "attribute"]
     static let sets = ["standard_clean", "standard_adversarial", "robust_clean", "robust_adversarial", "robust_transfer"]
@@ -15,9 +18,12 @@ struct MetricsReport {
     // MARK: metrics.h5
 
     /// Per-eps groups `eps<e>/` (scalar attributes, distance arrays, explanations) and
-    /// root arrays `summary/<classifier>/<metric>` over eps for plotting.
+    /// root arrays `summary/<classifier>/<metric>` over eps for plotting; the root attribute
+    /// `robust_eps` names the one robust model's eps (`--robust-eps`), empty for one model per eps.
     func write(to file: H5File) throws {
-        try file.writeStrings("eps", metrics.map(\.eps))
+        try file.writeStrings("eps", metrics.map(\.eps.text))
+        if case .one(let trainedAt) = robust { try file.setAttribute("robust_eps", .string(trainedAt.text)) }
+        else { try file.setAttribute("robust_eps", .string("")) }
         for classifier in Self.classifiers {
             for set in Self.sets {
                 try file.write("summary/\(classifier)/accuracy_\(set)", metrics.map { $0.accuracy[classifier]![set]! },
@@ -30,7 +36,7 @@ struct MetricsReport {
                            shape: [metrics.count])
         }
         for m in metrics {
-            let group = "eps\(m.eps)"
+            let group = m.eps.fileTag
             try file.createGroup(group)
             for classifier in Self.classifiers {
                 for (set, value) in m.accuracy[classifier]! {
@@ -85,12 +91,12 @@ struct MetricsReport {
                 ["images": s.count, "mean_d1": number(s.meanD1), "mean_d2": number(s.meanD2), "median_d1": number(s.medianD1),
                  "median_d2": number(s.medianD2), "fraction_d1_below_d2": number(s.fractionD1BelowD2)]
             }
-            return ["eps": m.eps, "accuracy": accuracy, "robust_ratio": ratios,
+            return ["eps": m.eps.text, "accuracy": accuracy, "robust_ratio": ratios,
                     "distances": ["standard_attack": study(m.standardAttack), "robust_recovery": study(m.robustRecovery)],
                     "explanations_count": m.explanations.count,
                     "explanations_sample": m.explanations.prefix(20).map(explanationRecord)]
         }
-        let object: [String: Any] = ["dataset": title, "top_fraction": topFraction, "eps": metrics.map(\.eps), "per_eps": perEps]
+        let object: [String: Any] = ["dataset": title, "top_fraction": topFraction, "eps": metrics.map(\.eps.text), "per_eps": perEps]
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
@@ -116,13 +122,13 @@ struct MetricsReport {
         var result: [(String, String)] = []
         for m in metrics {
             for classifier in Self.classifiers {
-                accuracy += "\(m.eps),\(classifier)," + Self.sets.map { format(m.accuracy[classifier]![$0]!) }.joined(separator: ",") + "\n"
+                accuracy += "\(m.eps.text),\(classifier)," + Self.sets.map { format(m.accuracy[classifier]![$0]!) }.joined(separator: ",") + "\n"
                 let r = m.ratio[classifier]!, t = m.transferRatio[classifier]!
-                ratio += "\(m.eps),\(classifier),\(format(r.robustLoss)),\(format(r.standardLoss)),\(format(r.ratio)),"
+                ratio += "\(m.eps.text),\(classifier),\(format(r.robustLoss)),\(format(r.standardLoss)),\(format(r.ratio)),"
                     + "\(format(r.recoveredFraction)),\(format(t.ratio)),\(format(t.recoveredFraction))\n"
             }
             for (name, s) in [("standard_attack", m.standardAttack), ("robust_recovery", m.robustRecovery)] {
-                distances += "\(m.eps),\(name),\(s.count),\(format(s.meanD1)),\(format(s.meanD2)),\(format(s.medianD1)),"
+                distances += "\(m.eps.text),\(name),\(s.count),\(format(s.meanD1)),\(format(s.meanD2)),\(format(s.medianD1)),"
                     + "\(format(s.medianD2)),\(format(s.fractionD1BelowD2))\n"
             }
             var explanations = "image,true_class,wrong_class,direction,rank,attribute,true_class_value,wrong_class_value\n"
@@ -136,7 +142,7 @@ struct MetricsReport {
                     }
                 }
             }
-            result.append(("explanations-eps\(m.eps)", explanations))
+            result.append(("explanations-\(m.eps.fileTag)", explanations))
         }
         return [("accuracy", accuracy), ("robust_ratio", ratio), ("distances", distances)] + result
     }
@@ -160,7 +166,7 @@ struct MetricsReport {
                      "   eps |  f clean  f adv f robust      R recov |  F clean  F adv F robust      R recov"]
         lines.append(String(repeating: "-", count: lines[3].count))
         for m in metrics {
-            var line = pad(m.eps, 6) + " |"
+            var line = pad(m.eps.text, 6) + " |"
             for classifier in Self.classifiers {
                 let acc = m.accuracy[classifier]!, r = m.ratio[classifier]!
                 line += "   " + [pct(acc["standard_clean"]!), pct(acc["standard_adversarial"]!), " " + pct(acc["robust_adversarial"]!),
@@ -172,7 +178,7 @@ struct MetricsReport {
                   "   eps | study            images  mean d1  mean d2  d1<d2"]
         for m in metrics {
             for (name, s) in [("standard attack", m.standardAttack), ("robust recovery", m.robustRecovery)] {
-                lines.append(pad(m.eps, 6) + " | " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                lines.append(pad(m.eps.text, 6) + " | " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
                              + String(format: " %6d   ", s.count) + num(s.meanD1) + "   " + num(s.meanD2) + "  " + pct(s.fractionD1BelowD2))
             }
         }

@@ -36,9 +36,9 @@ struct Quantify: ParsableCommand {
     @Option(help: "The dataset's artifact directory (e.g. data/synth-fine).")
     var datasetDir: String?
     @Option(parsing: .upToNextOption, help: "The eps values, written as in the file names (e.g. 0.01 0.06 0.12).")
-    var eps: [String] = []
+    var eps: [Epsilon] = []
     @Option(help: "Evaluate the one robust model robust-eps<this> at every eps (default: robust-eps<e> at eps e).")
-    var robustEps: String?
+    var robustEps: Epsilon?
     @Option(parsing: .upToNextOption, help: "Two metrics.json files, fine-grained then coarse: write the cross-dataset findings to --output.")
     var compare: [String] = []
     @Option(help: "Output of --compare (e.g. data/findings.json).")
@@ -68,8 +68,8 @@ struct Quantify: ParsableCommand {
 
     func run() throws {
         if groundingOnly, let datasetDir {
-            return try GroundingTable.report(layout: DatasetLayout(root: datasetDir), eps: eps,
-                                             robustModel: { DatasetLayout.robust(robustEps ?? $0) })
+            return try GroundingTable.report(layout: DatasetLayout(root: datasetDir, robust: RobustModels(robustEps: robustEps)),
+                                             eps: eps)
         }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
@@ -80,31 +80,30 @@ struct Quantify: ParsableCommand {
             return
         }
         guard let datasetDir else { return }
-        let robustModel = { (e: String) in DatasetLayout.robust(robustEps ?? e) }
-        let layout = DatasetLayout(root: datasetDir)
+        let layout = DatasetLayout(root: datasetDir, robust: RobustModels(robustEps: robustEps))
         let dataset = try ClassAttributeTable.read(layout.images)
         let sjeFile = try H5File.open(layout.sje(DatasetLayout.standard))
         let phi = try sjeFile.read("class_embeddings", as: Float.self,
                                    expectingShape: [dataset.classCount, dataset.attributeCount]).data
         try NumberCheck.requireFinite(phi, rowWidth: dataset.attributeCount, file: sjeFile.path, object: "/class_embeddings")
         sjeFile.close()
-        let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset, robustModel: robustModel($0)) }
+        let inputs = try eps.map { try EpsInputs.read(eps: $0, layout: layout, dataset: dataset) }
         let chain = ProvenanceChain()
-        for e in eps { try EpsInputs.checkChain(eps: e, layout: layout, chain: chain, robustModel: robustModel(e)) }
+        for e in eps { try EpsInputs.checkChain(eps: e, layout: layout, chain: chain) }
         let metrics = inputs.map { EpsMetrics($0, phi: phi, attributeCount: dataset.attributeCount, fraction: topFraction, k: explain) }
         let title = name ?? (datasetDir as NSString).lastPathComponent
 
-        let report = MetricsReport(title: title, dataset: dataset, metrics: metrics, topFraction: topFraction)
-        let run = try StageRun(stage: "quantify", output: "\(datasetDir)/metrics.h5", seed: common.seed,
-                               parameters: ["eps": eps, "top_fraction": topFraction, "explain": explain]
-                                   .merging(robustEps.map { ["robust_eps": $0] } ?? [:]) { $1 },
+        let report = MetricsReport(title: title, dataset: dataset, metrics: metrics, topFraction: topFraction,
+                                   robust: layout.robust)
+        let run = try StageRun(stage: "quantify", output: layout.metrics, seed: common.seed,
+                               parameters: ["eps": eps.map(\.text), "top_fraction": topFraction, "explain": explain]
+                                   .merging(robustEps.map { ["robust_eps": $0.text] } ?? [:]) { $1 },
                                inputs: [layout.images, layout.sje(DatasetLayout.standard)] + inputs.flatMap(\.paths))
         try run.run { file in try report.write(to: file) }
-        let (json, findings) = try QuantifyFindings.add(to: try report.json(), datasetDir: datasetDir, eps: eps,
-                                                        robustModel: robustModel)
-        try AtomicOutput.write(to: "\(datasetDir)/metrics.json") { try json.write(to: URL(fileURLWithPath: $0)) }
+        let (json, findings) = try QuantifyFindings.add(to: try report.json(), layout: layout, eps: eps)
+        try AtomicOutput.write(to: layout.metricsJSON) { try json.write(to: URL(fileURLWithPath: $0)) }
         for (name, text) in report.tables() {
-            try AtomicOutput.write(to: "\(datasetDir)/tables/\(name).csv") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
+            try AtomicOutput.write(to: layout.table(name)) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
         }
         print(report.summary())
         print((["", "the paper's findings on these metrics"] + Finding.lines(findings)).joined(separator: "\n"))

@@ -8,23 +8,23 @@ import PipelineKit
 enum QuantifyFindings {
     /// Adds `"findings"` to the metrics.json object `json`; grounding summaries come from
     /// `<dir>/grounding/<model>-eps<e>.h5` when the ground stage wrote them.
-    static func add(to json: Data, datasetDir: String, eps: [String], robustModel: (String) -> String) throws -> (Data, [Finding]) {
+    static func add(to json: Data, layout: DatasetLayout, eps: [Epsilon]) throws -> (Data, [Finding]) {
         guard var object = try JSONSerialization.jsonObject(with: json) as? [String: Any] else {
             throw StageError("quantify: metrics.json is not an object")
         }
         var metrics = try FindingMetrics(json: object)
-        metrics.grounding = try readGrounding(datasetDir: datasetDir, eps: eps, robustModel: robustModel)
+        metrics.grounding = try readGrounding(layout: layout, eps: eps)
         let findings = Findings.evaluate(metrics)
         object["findings"] = findings.map(\.record)
         return (try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), findings)
     }
 
     /// The grounding files' summary attributes, or nil when none exists.
-    static func readGrounding(datasetDir: String, eps: [String], robustModel: (String) -> String) throws -> [FindingMetrics.Grounding]? {
+    static func readGrounding(layout: DatasetLayout, eps: [Epsilon]) throws -> [FindingMetrics.Grounding]? {
         var result: [FindingMetrics.Grounding] = []
         for e in eps {
-            for model in ["standard", robustModel(e)] {
-                let path = "\(datasetDir)/grounding/\(model)-eps\(e).h5"
+            for role in [GroundingRole.standard, .robust] {
+                let model = layout.model(of: role, at: e), path = layout.grounding(role, eps: e)
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 let file = try H5File.open(path)
                 defer { file.close() }
@@ -34,7 +34,7 @@ enum QuantifyFindings {
                     }
                     return v
                 }
-                result.append(.init(model: model, eps: e, pointingClean: try value("pointing_accuracy_clean"),
+                result.append(.init(model: model, eps: e.text, pointingClean: try value("pointing_accuracy_clean"),
                                     pointingAdversarial: try value("pointing_accuracy_adversarial"),
                                     groundedClean: try value("grounded_fraction_clean"),
                                     groundedAdversarial: try value("grounded_fraction_adversarial")))

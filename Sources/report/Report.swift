@@ -53,12 +53,12 @@ struct DatasetCommand: ParsableCommand {
     func run() throws {
         Log.isVerbose = common.verbose
         let metrics = try DatasetMetrics.read(directory: datasetDir)
-        let grounding = try DatasetGrounding.read(directory: datasetDir, eps: metrics.eps, required: requireGrounding)
+        let grounding = try DatasetGrounding.read(layout: metrics.layout, eps: metrics.eps, required: requireGrounding)
         let report = DatasetReport(metrics: metrics, grounding: grounding,
                                    selection: PanelSelection(confident: confident, random: random, requested: images?.rows, seed: common.seed),
                                    scale: scale, command: CommandLine.arguments.joined(separator: " "))
         let index = try report.write()
-        let bytes = ReportDirectory.size(of: "\(datasetDir)/report")
+        let bytes = ReportDirectory.size(of: metrics.layout.reportFolder)
         Log.info("report: \(index) (\(bytes / 1024) KiB)")
         print(index)
     }
@@ -82,11 +82,12 @@ struct OverviewCommand: ParsableCommand {
     func run() throws {
         Log.isVerbose = common.verbose
         var names = datasets
-        for name in optionalDatasets where !names.contains(name) && FileManager.default.fileExists(atPath: "\(data)/\(name)/metrics.h5") {
+        let layout = DataLayout(root: data)
+        for name in optionalDatasets where !names.contains(name) && FileManager.default.fileExists(atPath: layout.dataset(name).metrics) {
             names.append(name)
         }
-        let metrics = try names.map { try DatasetMetrics.read(directory: "\(data)/\($0)") }
-        let findings = try Finding.readFile("\(data)/findings.json")
+        let metrics = try names.map { try DatasetMetrics.read(directory: layout.dataset($0).root) }
+        let findings = try Finding.readFile(layout.findings)
         let index = try OverviewReport(dataRoot: data, datasets: metrics, findings: findings,
                                        command: CommandLine.arguments.joined(separator: " ")).write()
         Log.info("report: \(index)")

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5Store
 import TestSupport
 import XCTest
 
@@ -245,6 +246,53 @@ final class MakeContractTests: XCTestCase {
         XCTAssertTrue(planned.allSatisfy { !$0.contains("robust-eps\(small)") }, "\(planned)")
         let plan = try make(["-n", setting, metrics])
         XCTAssertTrue(plan.stdout.contains("--robust-eps \(large)"), plan.stdout)
+    }
+
+    /// The report runs on a dataset whose one robust model was trained at the largest eps: a
+    /// copy of the smoke run, rerun with ROBUST_TRAINING=largest up to the report, finds every
+    /// file through the layout's robust model (quantify records it as metrics.h5's robust_eps).
+    func testReportRunsOnLargestRobustTraining() throws {
+        let large = Self.smokeEpsilons.max { Double($0)! < Double($1)! }!
+        let copy = root.appendingPathComponent("largest")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        let copied = try runProcess(URL(fileURLWithPath: "/bin/cp"), ["-a", datasetDir.path, copy.path],
+                                    environment: ProcessInfo.processInfo.environment)
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        let dataset = copy.appendingPathComponent(Self.dataset)
+        let report = dataset.appendingPathComponent("report/index.html").path
+        let run = try make(["DATA=\(copy.path)", "\(Self.dataset).ROBUST_TRAINING=largest", report])
+        XCTAssertEqual(run.status, 0, String(run.stdout.suffix(2000)) + String(run.stderr.suffix(2000)))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: report))
+        let file = try H5File.open(dataset.appendingPathComponent("metrics.h5").path)
+        defer { file.close() }
+        XCTAssertEqual(try file.attribute("robust_eps").stringValue, large)
+        let page = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertTrue(page.contains("panels/eps\(Self.smokeEpsilons[0])/"), "the page shows panels at every eps")
+    }
+
+    /// `make <ds>` runs one dataset alone and `make <ds>-<stage>` one stage's artifacts of it
+    /// (with what they need); `make help` lists both.
+    func testDatasetAndStageTargets() throws {
+        let coarse = try make(["-n", "DATASET=", "synth-coarse"])
+        XCTAssertEqual(coarse.status, 0, coarse.stderr)
+        XCTAssertTrue(coarse.stdout.contains("--dataset synth-coarse"), coarse.stdout)
+        XCTAssertFalse(coarse.stdout.contains("synth-fine"), "make synth-coarse plans synth-fine too")
+
+        let attack = try make(["-n", "DATASET=", "synth-coarse-attack"])
+        XCTAssertEqual(attack.status, 0, attack.stderr)
+        let stages = Set(attack.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix(TestPaths.productsDirectory.path) else { return nil }
+            return String(line.dropFirst(TestPaths.productsDirectory.path.count + 1).prefix { $0 != " " })
+        })
+        XCTAssertEqual(stages, ["prepare-data", "train", "adv-train", "attack"], attack.stdout)
+
+        // On the finished smoke run, a stage target of synth-fine has nothing to do.
+        let ground = try make(["-q", "\(Self.dataset)-ground"])
+        XCTAssertEqual(ground.status, 0, ground.stdout + ground.stderr)
+
+        let help = try make(["help"])
+        XCTAssertTrue(help.stdout.contains("<ds>-<stage>"), help.stdout)
+        XCTAssertTrue(help.stdout.contains("synth-coarse-attack"), help.stdout)
     }
 
     /// A rebuilt stage binary reruns what it writes, with its dependents (make -W: "as if new").
