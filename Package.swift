@@ -75,7 +75,7 @@ targets += [
 
 // MARK: Grounding: attribute maps on the image, scored against part truth (issue 10)
 targets += [
-    .target(name: "Grounding", dependencies: ["AttributeSpace", "NeuralNet", "HDF5Store", "Randomness"], swiftSettings: fastMath),
+    .target(name: "Grounding", dependencies: ["AttributeSpace", "ClassifierKit", "NeuralNet", "HDF5Store", "Randomness"], swiftSettings: fastMath),
     .executableTarget(name: "ground", dependencies: ["Grounding", "AttributeSpace", "ClassifierKit", "NeuralNet", "HDF5Store",
                                                      "PipelineKit", "Randomness", argumentParser]),
     .testTarget(name: "GroundingTests", dependencies: ["Grounding", "AttributeSpace", "NeuralNet", "Randomness", "HDF5Store", "TestSupport"]),

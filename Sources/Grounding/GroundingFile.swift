@@ -1,7 +1,8 @@
 import HDF5Store
 
-/// The grounding file (`<ds>/grounding/<model>-eps<e>.h5`, written by `ground`); rows
-/// follow the adversarial file's row order:
+/// A grounding file (`<ds>/grounding/<model>-eps<e>.h5`, written by `ground`): its schema,
+/// the summaries computed from it, and the one reader of its rows. Rows follow the
+/// adversarial file's row order:
 ///
 /// - `index` int64 [N] (rows of images.h5), `labels` int32 [N]
 /// - `clean/`, `adversarial/`: `predictions` (attribute-based class) and
@@ -17,11 +18,38 @@ import HDF5Store
 /// - `attribute_parts` int32 [A,m] (−1 padded), `part_names` string [P], `map_offset` float32 [A] (b)
 /// - root attributes `method`, `top_k`, `tolerance_px`, `eps`, `model`, `adversarial_model`,
 ///   `transfer`, `has_part_truth`, `map_stage`, and the summaries below.
-public enum GroundingFile {
+public struct GroundingFile: Sendable {
     /// The two image sets of a grounding file.
     public enum ImageSet: String, CaseIterable, Sendable {
         case clean, adversarial
     }
+
+    /// The three attribute selections a file holds, one group each: eq. 7 on the clean image,
+    /// eq. 8 on the adversarial image, and the true class's most present attributes
+    /// (reference), which are mapped on the clean image.
+    public enum Selection: String, CaseIterable, Sendable {
+        case clean, adversarial, reference
+
+        /// The image whose forward pass maps the selection.
+        public var image: ImageSet { self == .adversarial ? .adversarial : .clean }
+    }
+
+    public let path: String
+    public let index: [Int64]
+    public let labels: [Int32]
+    public let topK: Int
+    public let clean: GroundedSet
+    public let adversarial: GroundedSet
+    public let summary: GroundingSummary
+
+    public var method: String { summary.method }
+    public var hasPartTruth: Bool { summary.hasPartTruth }
+
+    /// Root summary attribute by name (pointing_accuracy_clean, baseline_random_adversarial, …); NaN when absent.
+    public func summary(_ name: String) -> Double { summary.value(named: name) }
+
+    /// Row of image `imageIndex` (a row of images.h5), if the file holds it.
+    public func row(of imageIndex: Int64) -> Int? { index.firstIndex(of: imageIndex) }
 
     /// Root attribute of a summary: `pointing_accuracy_clean`, `baseline_box_centre_adversarial`, ….
     public static func summaryName(_ measure: String, _ set: ImageSet) -> String { "\(measure)_\(set.rawValue)" }
@@ -91,6 +119,30 @@ public enum GroundingFile {
         for (name, value) in values { try file.setAttribute(name, .double(value)) }
         return values
     }
+
+    /// Reads the file's rows (index, labels, both image sets' arrays) and its summaries.
+    public static func read(_ path: String) throws -> GroundingFile {
+        let file = try H5File.open(path)
+        defer { file.close() }
+        let index = try file.read("index", as: Int64.self, expectingShape: [nil]).data
+        let n = index.count
+        let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
+        func set(_ name: String) throws -> GroundedSet {
+            let attributes = try file.read("\(name)/attributes", as: Int32.self, expectingShape: [n, nil])
+            let k = attributes.shape[1]
+            let maps = try file.read("\(name)/maps", as: Float.self, expectingShape: [n, k, nil, nil])
+            return GroundedSet(predictions: try file.read("\(name)/predictions", as: Int32.self, expectingShape: [n]).data,
+                               generalPredictions: try file.read("\(name)/general_predictions", as: Int32.self, expectingShape: [n]).data,
+                               attributes: attributes.data,
+                               peaks: try file.read("\(name)/peaks", as: Float.self, expectingShape: [n, k, 2]).data,
+                               grounded: try file.read("\(name)/grounded", as: UInt8.self, expectingShape: [n, k]).data,
+                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3])
+        }
+        let clean = try set(ImageSet.clean.rawValue), adversarial = try set(ImageSet.adversarial.rawValue)
+        let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
+        return GroundingFile(path: path, index: index, labels: labels, topK: topK > 0 ? topK : clean.attributes.count / max(n, 1),
+                                 clean: clean, adversarial: adversarial, summary: try GroundingSummary.read(from: file))
+    }
 }
 
 /// The summary attributes of one grounding file, for quantify and report.
@@ -155,40 +207,4 @@ public struct GroundedSet: Sendable {
     public let maps: [Float]
     public let mapHeight: Int
     public let mapWidth: Int
-}
-
-/// A grounding file's rows (index, labels, both image sets' arrays) and its summaries: the
-/// one reader of the arrays (the report draws maps and peaks from it; quantify needs only
-/// `GroundingSummary`).
-public struct GroundingContents: Sendable {
-    public let path: String
-    public let index: [Int64]
-    public let labels: [Int32]
-    public let topK: Int
-    public let clean: GroundedSet
-    public let adversarial: GroundedSet
-    public let summary: GroundingSummary
-
-    public static func read(_ path: String) throws -> GroundingContents {
-        let file = try H5File.open(path)
-        defer { file.close() }
-        let index = try file.read("index", as: Int64.self, expectingShape: [nil]).data
-        let n = index.count
-        let labels = try file.read("labels", as: Int32.self, expectingShape: [n]).data
-        func set(_ name: String) throws -> GroundedSet {
-            let attributes = try file.read("\(name)/attributes", as: Int32.self, expectingShape: [n, nil])
-            let k = attributes.shape[1]
-            let maps = try file.read("\(name)/maps", as: Float.self, expectingShape: [n, k, nil, nil])
-            return GroundedSet(predictions: try file.read("\(name)/predictions", as: Int32.self, expectingShape: [n]).data,
-                               generalPredictions: try file.read("\(name)/general_predictions", as: Int32.self, expectingShape: [n]).data,
-                               attributes: attributes.data,
-                               peaks: try file.read("\(name)/peaks", as: Float.self, expectingShape: [n, k, 2]).data,
-                               grounded: try file.read("\(name)/grounded", as: UInt8.self, expectingShape: [n, k]).data,
-                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3])
-        }
-        let clean = try set(GroundingFile.ImageSet.clean.rawValue), adversarial = try set(GroundingFile.ImageSet.adversarial.rawValue)
-        let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
-        return GroundingContents(path: path, index: index, labels: labels, topK: topK > 0 ? topK : clean.attributes.count / max(n, 1),
-                                 clean: clean, adversarial: adversarial, summary: try GroundingSummary.read(from: file))
-    }
 }

@@ -11,11 +11,10 @@ public struct Epsilon: Hashable, Comparable, Sendable, CustomStringConvertible, 
     /// The budget as written (`0.01`): what file names and metrics groups use.
     public let text: String
 
-    /// Parses a budget: a finite, non-negative decimal number. Nil otherwise (so that an option
-    /// parser reports the value it could not read).
+    /// Parses a budget: a decimal number in [0, 1]. Nil otherwise.
     public init?(_ text: String) {
         guard !text.isEmpty, text.allSatisfy({ $0.isNumber || $0 == "." || $0 == "e" || $0 == "E" || $0 == "-" || $0 == "+" }),
-              let value = Float(text), value.isFinite, value >= 0 else { return nil }
+              let value = Float(text), value.isFinite, (0...1).contains(value) else { return nil }
         self.value = value
         self.text = text
     }
@@ -23,12 +22,19 @@ public struct Epsilon: Hashable, Comparable, Sendable, CustomStringConvertible, 
     /// A budget from a number, written as a short decimal (`0.01`, six decimals at most); for
     /// budgets read back from a file's attribute, whose text is not kept.
     public init(value: Float) {
-        precondition(value.isFinite && value >= 0, "eps must be finite and non-negative, got \(value)")
+        precondition(value.isFinite && (0...1).contains(value), "eps must be in [0, 1], got \(value)")
         self.value = value
         self.text = Self.trimmed(Double(value), decimals: 6)
     }
 
     public init?(argument: String) { self.init(argument) }
+
+    /// Parses an option's value, or throws the usage error that says what a budget is (for
+    /// `@Option(transform: Epsilon.parse)`, so the user reads why the value was refused).
+    public static func parse(_ text: String) throws -> Epsilon {
+        guard let eps = Epsilon(text) else { throw ValidationError("eps must be in [0, 1] (pixel units), got \(text)") }
+        return eps
+    }
 
     /// What a person reads: both units, `0.01 (2.55/255)`.
     public var description: String { "\(text) (\(Self.trimmed(Double(value) * 255, decimals: 2))/255)" }

@@ -1,3 +1,4 @@
+import Grounding
 import PipelineKit
 import Plotting
 

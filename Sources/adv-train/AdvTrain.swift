@@ -25,7 +25,7 @@ struct AdvTrain: ParsableCommand {
     var initModel: String
     @Option(help: "Output model file.")
     var output: String
-    @Option(help: "L∞ budget in [0,1] pixel units.")
+    @Option(help: "L∞ budget in [0,1] pixel units.", transform: Epsilon.parse)
     var eps: Epsilon
     @Option(help: "λ, the weight of the clean loss (paper eq. 2).")
     var lambda: Float = 0.5

@@ -38,7 +38,7 @@ struct AttackStage: ParsableCommand {
     var images: String
     @Option(help: "The model file to attack.")
     var model: String
-    @Option(parsing: .upToNextOption, help: "One or more L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12.")
+    @Option(parsing: .upToNextOption, help: "One or more L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12.", transform: Epsilon.parse)
     var eps: [Epsilon]
     @Option(help: "Split to attack: train, val or test.")
     var split = DataSplit.test

@@ -100,12 +100,11 @@ struct Ground: ParsableCommand {
         let adv = try AdversarialReader(adversarial, source: imageSet)
         var inputs = [model, sje, images, adversarial]
         inputs += [attributeParts, detections, adversarialDetections].compactMap { $0 }
-        let withDetections = [detections != nil, adversarialDetections != nil]
+        let detectionSets = Set(GroundingFile.ImageSet.allCases.filter { ($0 == .clean ? detections : adversarialDetections) != nil })
         let shardPlan = sharding.value.map { shard in
-            ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: Columns.rowDatasets(detections: withDetections),
-                      combine: Dictionary(uniqueKeysWithValues: GroundingFile.summaryAttributes(
-                          detections: Set(GroundingFile.ImageSet.allCases.filter { withDetections[$0 == .clean ? 0 : 1] })
-                      ).map { ($0, ShardCombine.recomputed) }))
+            ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: GroundingColumns.rowDatasets(detections: detectionSets),
+                      combine: Dictionary(uniqueKeysWithValues: GroundingFile.summaryAttributes(detections: detectionSets)
+                          .map { ($0, ShardCombine.recomputed) }))
         }
         let stageRun = try StageRun(stage: "ground", output: output, seed: common.seed, parameters: parameters, inputs: inputs,
                                     shard: shardPlan)
@@ -147,102 +146,51 @@ struct Ground: ParsableCommand {
             let why = truth.partNames.isEmpty ? "no part_names" : localisable == 0 ? "no attribute → parts table (--attribute-parts)" : "no part_masks or part_keypoints"
             Log.info("ground: \(images) has no part truth (\(why)): maps are written, pointing scores are NaN")
         }
-        let cleanDetections = try detections.map { try Detections.read($0, imageCount: truth.count) }
-        let advDetections = try adversarialDetections.map { try Detections.read($0, imageCount: truth.count) }
+        var boxes: [GroundingFile.ImageSet: Detections] = [:]
+        boxes[.clean] = try detections.map { try Detections.read($0, imageCount: truth.count) }
+        boxes[.adversarial] = try adversarialDetections.map { try Detections.read($0, imageCount: truth.count) }
 
         let k = min(topK, truth.attributeNames.count)
         let tolerancePx = PointingGame.tolerance(imageSize: truth.imageSize, at224: tolerance)
-        let scorer = GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize, attributeParts: parts)
-        let mapper = AttributeMapper(sje: embedding)
+        let grounder = Grounder(network: network, embedding: embedding,
+                                scorer: GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize,
+                                                        attributeParts: parts),
+                                truth: truth, k: k, stage: stage, l2: attributeNormalisation == .l2, detections: boxes,
+                                detectionConfidence: detectionConfidence, seed: common.seed)
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)
         let n = part.count
         let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
-        var columns = Columns()
+        var columns = GroundingColumns(detections: detectionSets)
 
         let summaries = try stageRun.run { file in
             var created = false
             for start in stride(from: part.lowerBound, to: part.upperBound, by: batchSize) {
                 let rows = start..<min(start + batchSize, part.upperBound)
-                let index = rows.map { Int(adv.index[$0]) }
-                let labels = rows.map { Int(adv.labels[$0]) }
-                let clean = try imageSet.batch(index)
                 // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
-                let attacked = try adv.batch(rows)
-                let masks = try truth.masks(index)
-                let passes = try [clean, attacked].map { try Analysis(network, mapper, $0, stage: stage) }
-                var scoresBySet: [[Float]] = []
-                var batch = BatchColumns()
-                for (s, pass) in passes.enumerated() {
-                    let stored = AttributeMapper.normalised(pass.rawScores, attributes: mapper.attributeCount,
-                                                            l2: attributeNormalisation == .l2)
-                    let classScores = embedding.scores(attributes: stored)
-                    scoresBySet.append(classScores)
-                    batch.predictions[s] = SJE.argmax(scores: classScores, classes: embedding.classCount)
-                    batch.general[s] = ResNet.argmax(pass.logits).map(Int32.init)
-                    batch.attributeVectors[s] = stored
-                }
-                let a = mapper.attributeCount, c = embedding.classCount
-                var selections: [[[Int]]] = [[], [], []]  // clean, adversarial, reference
-                for (j, label) in labels.enumerated() {
-                    let phi = embedding.classEmbeddings
-                    let wrong = AttributeSelection.wrongClass(label: label, adversarialScores: scoresBySet[1][(j * c)..<((j + 1) * c)])
-                    batch.wrongClass.append(Int32(wrong))
-                    let cleanRank = AttributeSelection.clean(batch.attributeVectors[0][(j * a)..<((j + 1) * a)],
-                                                             phiWrong: phi[(wrong * a)..<((wrong + 1) * a)], k: k)
-                    let advRank = AttributeSelection.adversarial(batch.attributeVectors[1][(j * a)..<((j + 1) * a)],
-                                                                 phiTrue: phi[(label * a)..<((label + 1) * a)], k: k)
-                    let reference = AttributeSelection.reference(classRow: truth.classAttributes[(label * a)..<((label + 1) * a)], k: k)
-                    selections[0].append(cleanRank.attributes); batch.rankScores[0] += cleanRank.scores
-                    selections[1].append(advRank.attributes); batch.rankScores[1] += advRank.scores
-                    selections[2].append(reference.attributes); batch.rankScores[2] += reference.scores
-                }
-                // Maps: clean and reference on the clean pass, adversarial on the adversarial pass.
-                let mapsBySet = try [passes[0].maps(selections[0]), passes[1].maps(selections[1]), passes[0].maps(selections[2])]
-                let (mh, mw) = passes[0].mapSize
-                for set in 0..<3 {
-                    for (j, row) in index.enumerated() {
-                        var rng = SplitMix(seed: common.seed, stream: UInt64(row) &* 4 &+ UInt64(set))
-                        let scale = passes[set == 1 ? 1 : 0].scales[j]
-                        if set < 2 { batch.mapScale[set].append(scale) }
-                        for (q, attribute) in selections[set][j].enumerated() {
-                            let base = (j * k + q) * mh * mw
-                            let map = Map2D(rows: mh, columns: mw, values: Array(mapsBySet[set][base..<(base + mh * mw)]))
-                            let item = scorer.score(map: map, attribute: attribute, truth: truth.truth(row: row, mask: masks[j]),
-                                                    present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
-                            batch.add(item, set: set, attribute: attribute)
-                            if set < 2, let detectionFile = set == 0 ? cleanDetections : advDetections {
-                                batch.detectionGrounded[set].append(detectionFile.grounds(truth.attributeNames[attribute], image: row,
-                                                                                           minConfidence: detectionConfidence) ? 1 : 0)
-                            }
-                        }
-                    }
-                    batch.maps[set] = mapsBySet[set]
-                }
+                let index = rows.map { Int(adv.index[$0]) }
+                let (batch, mapSize) = try grounder.ground(index: index, labels: rows.map { Int(adv.labels[$0]) },
+                                                           clean: try imageSet.batch(index), attacked: try adv.batch(rows))
                 if !created {
-                    try columns.create(in: file, k: k, mapRows: mh, mapColumns: mw, detections: withDetections)
+                    try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
                     created = true
                 }
-                try columns.append(batch, to: file, k: k)
+                try columns.append(batch, to: file)
                 progress.advance(by: rows.count)
             }
             if !created {
                 guard adv.count > 0 else { throw StageError("\(adversarial): no rows to ground") }
                 // A part without rows (more parts than batches): empty datasets of the map size
                 // one image's pass gives.
-                let probe = try Analysis(network, mapper, try imageSet.batch([Int(adv.index[0])]), stage: stage)
-                try columns.create(in: file, k: k, mapRows: probe.mapSize.0, mapColumns: probe.mapSize.1, detections: withDetections)
+                let mapSize = try grounder.mapSize(probe: try imageSet.batch([Int(adv.index[0])]))
+                try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
             }
             try file.write("index", Array(adv.index[part]), shape: [n])
             try file.write("labels", Array(adv.labels[part]), shape: [n])
-            for (s, name) in GroundingFile.ImageSet.allCases.enumerated() {
-                try file.write("\(name.rawValue)/predictions", columns.predictions[s], shape: [n])
-                try file.write("\(name.rawValue)/general_predictions", columns.general[s], shape: [n])
-            }
-            try file.write("clean/wrong_class", columns.wrongClass, shape: [n])
+            try columns.writeKept(to: file, rows: n)
             try file.write("attribute_parts", parts.padded, shape: [parts.count, parts.width])
             if !truth.partNames.isEmpty { try file.writeStrings("part_names", truth.partNames) }
-            try file.write("map_offset", mapper.offset, shape: [mapper.attributeCount])
+            try file.write("map_offset", grounder.mapper.offset, shape: [grounder.mapper.attributeCount])
             let adversarialModel = Self.baseName(attackedModel)
             let attributes: [(String, H5AttributeValue)] = [
                 ("method", .string(method.rawValue)), ("top_k", .int(Int64(k))), ("tolerance_px", .double(Double(tolerancePx))),
@@ -254,8 +202,9 @@ struct Ground: ParsableCommand {
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
-            if let cleanDetections { try file.setAttribute("detections_clean", .string(cleanDetections.path)) }
-            if let advDetections { try file.setAttribute("detections_adversarial", .string(advDetections.path)) }
+            for set in GroundingFile.ImageSet.allCases {
+                if let detections = boxes[set] { try file.setAttribute("detections_\(set.rawValue)", .string(detections.path)) }
+            }
             // Over this file's rows: a part's are recomputed over all rows when merge-shards joins them.
             return try GroundingFile.writeSummaries(in: file)
         }
@@ -283,57 +232,5 @@ struct Ground: ParsableCommand {
     static func baseName(_ path: String) -> String {
         let last = path.split(separator: "/").last.map(String.init) ?? path
         return last.hasSuffix(".h5") ? String(last.dropLast(3)) : last
-    }
-}
-
-/// One forward pass over a batch: pooled features, logits, raw attribute scores and what
-/// the maps are made from (the last map for CAM, a recorded stage pass for Grad-CAM).
-struct Analysis {
-    let rawScores: [Float]
-    let logits: Tensor
-    let scales: [Float]
-    let mapper: AttributeMapper
-    let finalMap: Tensor
-    let pass: ResNet.StagePass?
-    let network: ResNet
-
-    init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?) throws {
-        self.network = network
-        self.mapper = mapper
-        if let stage {
-            let p = try network.stagePass(x, stage: stage)
-            pass = p
-            finalMap = p.finalMap
-        } else {
-            pass = nil
-            finalMap = try network.featureMap(x)
-        }
-        let (n, d, h, w) = (finalMap.shape[0], finalMap.shape[1], finalMap.shape[2], finalMap.shape[3])
-        var pooled = [Float](repeating: 0, count: n * d)
-        for i in 0..<(n * d) {
-            var sum: Float = 0
-            for p in 0..<(h * w) { sum += finalMap.data[i * h * w + p] }
-            pooled[i] = sum / Float(h * w)
-        }
-        logits = try network.logits(fromFeatures: Tensor(shape: [n, d], data: pooled))
-        rawScores = mapper.scores(pooled: pooled)
-        scales = mapper.scales(pooled: pooled)
-    }
-
-    /// Rows × columns of the maps.
-    var mapSize: (Int, Int) {
-        let m = pass?.stageMap ?? finalMap
-        return (m.shape[2], m.shape[3])
-    }
-
-    /// Maps of `attributes[i]` for each image i: [N, k, h·w].
-    func maps(_ attributes: [[Int]]) throws -> [Float] {
-        if let pass { return try GradCAM(model: network, mapper: mapper).maps(pass, attributes: attributes, scales: scales) }
-        let (d, positions) = (finalMap.shape[1], finalMap.shape[2] * finalMap.shape[3])
-        var out: [Float] = []
-        for (i, chosen) in attributes.enumerated() {
-            out += mapper.maps(featureMap: finalMap.data[(i * d * positions)..<((i + 1) * d * positions)], positions: positions, attributes: chosen)
-        }
-        return out
     }
 }

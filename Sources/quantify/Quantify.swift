@@ -35,9 +35,11 @@ struct Quantify: ParsableCommand {
 
     @Option(help: "The dataset's artifact directory (e.g. data/synth-fine).")
     var datasetDir: String?
-    @Option(parsing: .upToNextOption, help: "The eps values, written as in the file names (e.g. 0.01 0.06 0.12).")
+    @Option(parsing: .upToNextOption, help: "The eps values, written as in the file names (e.g. 0.01 0.06 0.12).",
+            transform: Epsilon.parse)
     var eps: [Epsilon] = []
-    @Option(help: "Evaluate the one robust model robust-eps<this> at every eps (default: robust-eps<e> at eps e).")
+    @Option(help: "Evaluate the one robust model robust-eps<this> at every eps (default: robust-eps<e> at eps e).",
+            transform: Epsilon.parse)
     var robustEps: Epsilon?
     @Option(parsing: .upToNextOption, help: "Two metrics.json files, fine-grained then coarse: write the cross-dataset findings to --output.")
     var compare: [String] = []

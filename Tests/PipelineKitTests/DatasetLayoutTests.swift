@@ -51,7 +51,7 @@ final class DatasetLayoutTests: XCTestCase {
         XCTAssertEqual(eps("0.12").description, "0.12 (30.6/255)")
         XCTAssertEqual(Epsilon(value: 0.06).text, "0.06")
         XCTAssertEqual(Epsilon(value: 0.00001).text, "0.00001")
-        for bad in ["", "-0.1", "nan", "inf", "abc", "0.1x", "1e40"] { XCTAssertNil(Epsilon(bad), bad) }
+        for bad in ["", "-0.1", "nan", "inf", "abc", "0.1x", "1e40", "1.5"] { XCTAssertNil(Epsilon(bad), bad) }
         XCTAssertEqual([eps("0.12"), eps("0.01"), eps("0.06")].sorted().map(\.text), ["0.01", "0.06", "0.12"])
     }
 }

@@ -2,33 +2,6 @@ import Foundation
 import Grounding
 import PipelineKit
 
-/// A grounding file (the ground stage's schema, read by Grounding's `GroundingContents`)
-/// in its place in the report: which model and eps it grounds.
-public struct GroundingFile: Sendable {
-    public let role: GroundingRole
-    public let eps: Epsilon
-    public let contents: GroundingContents
-
-    public var path: String { contents.path }
-    public var index: [Int64] { contents.index }
-    public var labels: [Int32] { contents.labels }
-    public var topK: Int { contents.topK }
-    public var method: String { contents.summary.method }
-    public var hasPartTruth: Bool { contents.summary.hasPartTruth }
-    public var clean: GroundedSet { contents.clean }
-    public var adversarial: GroundedSet { contents.adversarial }
-
-    /// Root summary attribute by name (pointing_accuracy_clean, baseline_random_adversarial, …); NaN when absent.
-    public func summary(_ name: String) -> Double { contents.summary.value(named: name) }
-
-    /// Row of image `imageIndex` (a row of images.h5), if the file holds it.
-    public func row(of imageIndex: Int64) -> Int? { index.firstIndex(of: imageIndex) }
-
-    public static func read(_ path: String, role: GroundingRole, eps: Epsilon) throws -> GroundingFile {
-        GroundingFile(role: role, eps: eps, contents: try GroundingContents.read(path))
-    }
-}
-
 /// The grounding of one dataset: not run at all, or every file for every eps.
 public enum DatasetGrounding: Sendable {
     case notRun
@@ -46,7 +19,7 @@ public enum DatasetGrounding: Sendable {
                              + "(stage ground) first.")
         }
         var files: [Epsilon: [GroundingRole: GroundingFile]] = [:]
-        for (e, role, path) in paths { files[e, default: [:]][role] = try GroundingFile.read(path, role: role, eps: e) }
+        for (e, role, path) in paths { files[e, default: [:]][role] = try GroundingFile.read(path) }
         return .present(files)
     }
 

@@ -1,0 +1,118 @@
+import AttributeSpace
+import NeuralNet
+import Randomness
+
+/// Grounds one batch of (clean, adversarial) image pairs: a forward pass of each gives the
+/// predicted attributes (the SJE's, as predict-attributes stores them) and the maps; the
+/// top-k attributes by eq. 7 (clean), eq. 8 (adversarial) and the true class's k most
+/// present ones (reference, on the clean image) are mapped and scored against the part
+/// truth, and marked grounded by a detector's boxes where a detections file is given.
+public struct Grounder {
+    public let network: ResNet
+    public let embedding: SJE
+    public let mapper: AttributeMapper
+    public let scorer: GroundingScorer
+    public let truth: DatasetTruth
+    /// Attributes selected per image and selection.
+    public let k: Int
+    /// The residual stage Grad-CAM maps (0-based), or nil for CAM on the last map.
+    public let stage: Int?
+    /// Whether the attribute vectors are L2-normalised, as predict-attributes stores them.
+    public let l2: Bool
+    /// Detector boxes per image set, and the confidence below which a box grounds nothing.
+    public let detections: [GroundingFile.ImageSet: Detections]
+    public let detectionConfidence: Float
+    /// The run's seed: each scored item's random baseline draws from (seed, image, selection).
+    public let seed: UInt64
+
+    public init(network: ResNet, embedding: SJE, scorer: GroundingScorer, truth: DatasetTruth, k: Int, stage: Int?, l2: Bool,
+                detections: [GroundingFile.ImageSet: Detections], detectionConfidence: Float, seed: UInt64) {
+        self.network = network
+        self.embedding = embedding
+        self.mapper = AttributeMapper(sje: embedding)
+        self.scorer = scorer
+        self.truth = truth
+        self.k = k
+        self.stage = stage
+        self.l2 = l2
+        self.detections = detections
+        self.detectionConfidence = detectionConfidence
+        self.seed = seed
+    }
+
+    /// The random stream of the baselines of image `row`'s `selection`.
+    public static func baselineStream(row: Int, _ selection: GroundingFile.Selection) -> UInt64 {
+        UInt64(row) &* 4 &+ UInt64(GroundingFile.Selection.allCases.firstIndex(of: selection)!)
+    }
+
+    /// The rows × columns of the maps this grounder makes (one image's pass).
+    public func mapSize(probe x: Tensor) throws -> (Int, Int) {
+        try GroundingPass(network, mapper, x, stage: stage).mapSize
+    }
+
+    /// Grounds images `index` (rows of images.h5) with true `labels`: `clean` and `attacked`
+    /// are their clean and adversarial pixels (N, H, W, 3). Returns the batch's columns and
+    /// the maps' size.
+    public func ground(index: [Int], labels: [Int], clean: Tensor, attacked: Tensor) throws -> (GroundingBatch, mapSize: (Int, Int)) {
+        let masks = try truth.masks(index)
+        let passes: [GroundingFile.ImageSet: GroundingPass] = [
+            .clean: try GroundingPass(network, mapper, clean, stage: stage),
+            .adversarial: try GroundingPass(network, mapper, attacked, stage: stage),
+        ]
+        var batch = GroundingBatch()
+        var classScores: [GroundingFile.ImageSet: [Float]] = [:]
+        for set in GroundingFile.ImageSet.allCases {
+            let pass = passes[set]!
+            let stored = AttributeMapper.normalised(pass.rawScores, attributes: mapper.attributeCount, l2: l2)
+            let scores = embedding.scores(attributes: stored)
+            classScores[set] = scores
+            batch.predictions[set] = SJE.argmax(scores: scores, classes: embedding.classCount)
+            batch.general[set] = ResNet.argmax(pass.logits).map(Int32.init)
+            batch.attributeVectors[set] = stored
+        }
+
+        // Eqs. 7–8 and the reference selection, per image.
+        let (a, c) = (mapper.attributeCount, embedding.classCount)
+        let phi = embedding.classEmbeddings
+        var selections: [GroundingFile.Selection: [[Int]]] = [:]
+        for (j, label) in labels.enumerated() {
+            let wrong = AttributeSelection.wrongClass(label: label, adversarialScores: classScores[.adversarial]![(j * c)..<((j + 1) * c)])
+            batch.wrongClass.append(Int32(wrong))
+            let ranked: [GroundingFile.Selection: AttributeSelection.Ranked] = [
+                .clean: AttributeSelection.clean(batch.attributeVectors[.clean]![(j * a)..<((j + 1) * a)],
+                                                 phiWrong: phi[(wrong * a)..<((wrong + 1) * a)], k: k),
+                .adversarial: AttributeSelection.adversarial(batch.attributeVectors[.adversarial]![(j * a)..<((j + 1) * a)],
+                                                             phiTrue: phi[(label * a)..<((label + 1) * a)], k: k),
+                .reference: AttributeSelection.reference(classRow: truth.classAttributes[(label * a)..<((label + 1) * a)], k: k),
+            ]
+            for selection in GroundingFile.Selection.allCases {
+                selections[selection, default: []].append(ranked[selection]!.attributes)
+                batch.rankScores[selection, default: []] += ranked[selection]!.scores
+            }
+        }
+
+        // Maps, scored item by item: clean and reference on the clean pass, adversarial on its own.
+        let (mh, mw) = passes[.clean]!.mapSize
+        for selection in GroundingFile.Selection.allCases {
+            let pass = passes[selection.image]!
+            let maps = try pass.maps(selections[selection]!)
+            for (j, row) in index.enumerated() {
+                var rng = SplitMix(seed: seed, stream: Self.baselineStream(row: row, selection))
+                if selection != .reference { batch.mapScale[selection.image, default: []].append(pass.scales[j]) }
+                for (q, attribute) in selections[selection]![j].enumerated() {
+                    let base = (j * k + q) * mh * mw
+                    let map = Map2D(rows: mh, columns: mw, values: Array(maps[base..<(base + mh * mw)]))
+                    let item = scorer.score(map: map, attribute: attribute, truth: truth.truth(row: row, mask: masks[j]),
+                                            present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
+                    batch.add(item, selection, attribute: attribute)
+                    if selection != .reference, let boxes = detections[selection.image] {
+                        let found = boxes.grounds(truth.attributeNames[attribute], image: row, minConfidence: detectionConfidence)
+                        batch.detectionGrounded[selection.image, default: []].append(found ? 1 : 0)
+                    }
+                }
+            }
+            batch.maps[selection] = maps
+        }
+        return (batch, (mh, mw))
+    }
+}

@@ -1,0 +1,56 @@
+import NeuralNet
+
+/// One forward pass over a batch: pooled features, logits, raw attribute scores (with the
+/// per-image scales s of A = s·mean(M) + b) and what the maps are made from (the last map
+/// for CAM, a recorded stage pass for Grad-CAM).
+public struct GroundingPass {
+    public let rawScores: [Float]
+    public let logits: Tensor
+    public let scales: [Float]
+    let mapper: AttributeMapper
+    let finalMap: Tensor
+    let pass: ResNet.StagePass?
+    let network: ResNet
+
+    /// The pass of `x` (N, H, W, 3) through `network`, recording stage `stage` (0-based) for
+    /// Grad-CAM, or the last feature map for CAM when nil.
+    public init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?) throws {
+        self.network = network
+        self.mapper = mapper
+        if let stage {
+            let p = try network.stagePass(x, stage: stage)
+            pass = p
+            finalMap = p.finalMap
+        } else {
+            pass = nil
+            finalMap = try network.featureMap(x)
+        }
+        let (n, d, h, w) = (finalMap.shape[0], finalMap.shape[1], finalMap.shape[2], finalMap.shape[3])
+        var pooled = [Float](repeating: 0, count: n * d)
+        for i in 0..<(n * d) {
+            var sum: Float = 0
+            for p in 0..<(h * w) { sum += finalMap.data[i * h * w + p] }
+            pooled[i] = sum / Float(h * w)
+        }
+        logits = try network.logits(fromFeatures: Tensor(shape: [n, d], data: pooled))
+        rawScores = mapper.scores(pooled: pooled)
+        scales = mapper.scales(pooled: pooled)
+    }
+
+    /// Rows × columns of the maps.
+    public var mapSize: (Int, Int) {
+        let m = pass?.stageMap ?? finalMap
+        return (m.shape[2], m.shape[3])
+    }
+
+    /// Maps of `attributes[i]` for each image i: [N, k, h·w].
+    public func maps(_ attributes: [[Int]]) throws -> [Float] {
+        if let pass { return try GradCAM(model: network, mapper: mapper).maps(pass, attributes: attributes, scales: scales) }
+        let (d, positions) = (finalMap.shape[1], finalMap.shape[2] * finalMap.shape[3])
+        var out: [Float] = []
+        for (i, chosen) in attributes.enumerated() {
+            out += mapper.maps(featureMap: finalMap.data[(i * d * positions)..<((i + 1) * d * positions)], positions: positions, attributes: chosen)
+        }
+        return out
+    }
+}
