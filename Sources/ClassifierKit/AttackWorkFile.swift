@@ -9,7 +9,7 @@ import PipelineKit
 /// most the batch being written, and never leaves a half-written batch behind.
 ///
 /// On resume the batches are checked in order before any is trusted: fingerprint (settings,
-/// inputs and seed), the five datasets present with the same row count, rows contiguous from
+/// inputs and seed), the eight datasets present with the same row count, rows contiguous from
 /// 0, `index` equal to the rows this run attacks, every value readable and matching the
 /// batch's checksum (a damaged chunk fails here, not later). The first batch that fails the check is reported and removed with
 /// everything after it, and the attack continues from there; a work directory made under
@@ -17,7 +17,7 @@ import PipelineKit
 /// `OutputLock` uses the directory, so anything else in it is debris of a killed run.
 ///
 /// Each batch file holds `images` float32 [n, H, W, 3], `index` int64 [n], `labels`,
-/// `clean_predictions`, `adv_predictions` int32 [n] and the attributes `fingerprint`,
+/// `clean_predictions`, `adv_predictions` int32 [n], `perturbation_norm`, `minimal_norm` float32 [n], `broken_by` int32 [n] and the attributes `fingerprint`,
 /// `first_row`, `max_linf` and `checksum` (SHA-256 of the values).
 public final class AttackWorkFile {
     /// The work directory.
@@ -33,7 +33,8 @@ public final class AttackWorkFile {
     /// Rows finished so far (the attack continues with `indices[rowsDone...]`).
     public var rowsDone: Int { batches.last.map { $0.first + $0.count } ?? 0 }
 
-    static let datasets = ["images", "index", "labels", "clean_predictions", "adv_predictions"]
+    static let datasets = ["images", "index", "labels", "clean_predictions", "adv_predictions", "perturbation_norm",
+                           "minimal_norm", "broken_by"]
 
     /// Opens the work directory at `path`. With `resume`, keeps the finished batches that
     /// pass the checks (printing why any were dropped); otherwise starts empty.
@@ -77,6 +78,9 @@ public final class AttackWorkFile {
             try file.write("labels", rows.labels, shape: [rows.count])
             try file.write("clean_predictions", rows.cleanPredictions, shape: [rows.count])
             try file.write("adv_predictions", rows.advPredictions, shape: [rows.count])
+            try file.write("perturbation_norm", rows.perturbationNorm, shape: [rows.count])
+            try file.write("minimal_norm", rows.minimalNorm, shape: [rows.count])
+            try file.write("broken_by", rows.brokenBy, shape: [rows.count])
             try file.setAttribute("fingerprint", .string(fingerprint))
             try file.setAttribute("first_row", .int(Int64(first)))
             try file.setAttribute("max_linf", .double(Double(rows.maxDistance)))
@@ -116,6 +120,9 @@ public final class AttackWorkFile {
             labels: try file.read("labels", as: Int32.self).data,
             cleanPredictions: try file.read("clean_predictions", as: Int32.self).data,
             advPredictions: try file.read("adv_predictions", as: Int32.self).data,
+            perturbationNorm: try file.read("perturbation_norm", as: Float.self).data,
+            minimalNorm: try file.read("minimal_norm", as: Float.self).data,
+            brokenBy: try file.read("broken_by", as: Int32.self).data,
             maxDistance: Float(try file.attribute("max_linf").doubleValue ?? .nan))
         guard rows.maxDistance.isFinite else { throw StageError("\(file.path): attribute max_linf is missing") }
         guard (try? file.attribute("checksum").stringValue) == Self.checksum(rows) else {
@@ -133,6 +140,9 @@ public final class AttackWorkFile {
         rows.labels.withUnsafeBytes { hash.update($0) }
         rows.cleanPredictions.withUnsafeBytes { hash.update($0) }
         rows.advPredictions.withUnsafeBytes { hash.update($0) }
+        rows.perturbationNorm.withUnsafeBytes { hash.update($0) }
+        rows.minimalNorm.withUnsafeBytes { hash.update($0) }
+        rows.brokenBy.withUnsafeBytes { hash.update($0) }
         withUnsafeBytes(of: rows.maxDistance) { hash.update($0) }
         return hash.finalizeHex()
     }

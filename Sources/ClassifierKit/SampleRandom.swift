@@ -15,6 +15,10 @@ public enum SampleRandom {
         case randomStart = 0xA77A_C4_0001
         case shuffle = 0x5AFF_1E_0002
         case augment = 0xA06_3E47_0003
+        /// APGD's random starts: (image, component << 20 | target << 10 | restart).
+        case apgdStart = 0xA96D_57_0004
+        /// Square Attack's initial stripes and per-query windows: (image, restart).
+        case squareSearch = 0x5C0A_3E_0005
     }
 
     /// Uniform Float in [lo, hi) from 24 random bits.

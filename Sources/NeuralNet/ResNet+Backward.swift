@@ -97,6 +97,20 @@ extension ResNet {
         return (loss, dx!, logits)
     }
 
+    /// Eval-mode logits of `x` (N, 3, H, W) and the gradient with respect to `x` of any loss of
+    /// the logits, given as `dLogits(logits)` = ∂loss/∂logits (N, K). For attacks with losses
+    /// other than mean cross-entropy (DLR, Carlini–Wagner, DeepFool's class differences): one
+    /// forward, one backward, no parameter gradients.
+    public func inputGradient(_ x: Tensor, dLogits: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
+        var (logits, _, trace) = try run(x, mode: .eval, record: true)
+        let d = try dLogits(logits)
+        guard d.shape == logits.shape else {
+            throw TensorError.shapeMismatch("\(config.name): dlogits \(d.shape) for logits \(logits.shape)")
+        }
+        let (dx, _) = backward(&trace!, dLogits: d, parameterGradients: false, inputGradient: true)
+        return (logits, dx!)
+    }
+
     /// Mean cross-entropy and the gradients of every parameter (no input gradient), in
     /// `mode` (train: batch statistics, running statistics updated). For custom updates
     /// such as adversarial training's mixed loss: scale and add, then `SGD.step`.

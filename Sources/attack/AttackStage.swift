@@ -20,65 +20,136 @@ enum LabelMode: String, ExpressibleByArgument, CaseIterable {
 struct AttackStage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
-        abstract: "Generate adversarial images with IFGSM or PGD (L∞, pixels in [0,1]) and report robust accuracy per eps.",
+        abstract: "Generate adversarial images (IFGSM, PGD, APGD-CE, APGD-T, Square, AutoAttack under an L∞ budget; C&W-L2, DeepFool under an L2 budget; pixels in [0,1]) and report robust accuracy per budget.",
         discussion: """
             IFGSM (paper eq. 1): x ← clip_[0,1](clip_{x±eps}(x + α·sign(∇ₓL))), from the clean image,
             α = 1/255 and steps = ceil(min(eps·255 + 4, 1.25·eps·255)) by default (Kurakin et al.).
             PGD: uniform random start in the eps-ball, 10 steps of α = 2.5·eps/steps by default;
-            with --restarts, each image keeps its worst case. The model runs in eval mode, so
-            results do not depend on --batch-size. One output file per eps: with one eps,
-            --output is the file; with several, --output is a directory and files are named
-            <model>-eps<e>.h5 with e as written on the command line. With --shard i/n only that
-            contiguous part of the split is attacked (per-image random streams make every image's
-            result the same as in an unsharded run); merge-shards joins the parts, which in
-            directory mode are named <model>-eps<e>.part<i>of<n>.h5.
+            with --restarts, each image keeps its worst case.
+            apgd-ce / apgd-dlr: APGD (Croce & Hein 2020) with the cross-entropy loss / the targeted
+            DLR loss over the top --targets classes (APGD-T), 100 iterations by default. square:
+            Square Attack, score-based, --queries 5000. autoattack: APGD-CE, APGD-T, then Square on
+            what is still robust (AutoAttack's standard version without FAB-T). cw-l2 (binary search
+            over c) and deepfool find minimal L2 perturbations; --l2-eps is the budget under which a
+            found perturbation counts. docs/attacks.md has every setting and the reference checks.
+            The model runs in eval mode, so results do not depend on --batch-size. One output file per
+            budget: with one, --output is the file; with several, --output is a directory and files are
+            named <model>-eps<e>.h5 (<model>-l2eps<e>.h5 for L2 budgets) with e as written on the command
+            line. With --shard i/n only that contiguous part of the split is attacked (per-image random
+            streams make every image's result the same as in an unsharded run); merge-shards joins the
+            parts, which in directory mode are named <model>-eps<e>.part<i>of<n>.h5.
             """)
 
     @Option(help: "The dataset (prepare-data output).")
     var images: String
     @Option(help: "The model file to attack.")
     var model: String
-    @Option(parsing: .upToNextOption, help: "One or more L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12.", transform: Epsilon.parse)
-    var eps: [Epsilon]
+    @Option(parsing: .upToNextOption, help: "L∞ budgets in [0,1] pixel units, e.g. 0.01 0.06 0.12 (the L∞ attacks).",
+            transform: Epsilon.parse)
+    var eps: [Epsilon] = []
+    @Option(name: .customLong("l2-eps"), parsing: .upToNextOption,
+            help: "L2 budgets (‖x_adv − x‖₂ with pixels in [0,1]), e.g. 0.5 1 (cw-l2 and deepfool).")
+    var l2Eps: [String] = []
     @Option(help: "Split to attack: train, val or test.")
     var split = DataSplit.test
-    @Option(help: "Attack: ifgsm or pgd.")
+    @Option(help: "Attack: \(AttackMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method = AttackMethod.ifgsm
-    @Option(help: "Steps (default: Kurakin's rule for ifgsm, 10 for pgd).")
+    @Option(help: "Steps (default: Kurakin's rule for ifgsm, 10 for pgd, 100 for APGD and autoattack, 50 for cw-l2 and deepfool).")
     var steps: Int?
-    @Option(help: "Step size α (default: 1/255 for ifgsm, 2.5·eps/steps for pgd).")
+    @Option(help: "Step size α of ifgsm and pgd (default: 1/255 for ifgsm, 2.5·eps/steps for pgd).")
     var alpha: Float?
-    @Option(help: "PGD restarts (the per-image worst case is kept).")
-    var restarts = 1
+    @Option(help: "Restarts of pgd, apgd-ce, apgd-dlr and square (the per-image worst case is kept).")
+    var restarts: Int?
+    @Option(help: "Target classes of apgd-dlr and autoattack's APGD-T (default: 9, or the model's classes − 1 if fewer).")
+    var targets: Int?
+    @Option(help: "Queries of square and autoattack's Square (default 5000).")
+    var queries: Int?
+    @Option(name: .customLong("p-init"), help: "Initial fraction of pixels Square changes per query (default 0.8).")
+    var pInit: Float?
+    @Option(help: "cw-l2: binary-search steps over c (default 5).")
+    var searchSteps: Int?
+    @Option(help: "cw-l2: initial c (default 1).")
+    var initialConst: Float?
+    @Option(help: "cw-l2: Adam learning rate (default 0.01).")
+    var learningRate: Float?
+    @Option(help: "cw-l2: margin κ (default 0).")
+    var confidence: Float?
+    @Option(help: "deepfool: overshoot per step (default 0.02).")
+    var overshoot: Float?
     @Option(help: "Attack away from the true label or from the model's clean prediction.")
     var label = LabelMode.true
     @Option(help: "Images per batch (results do not depend on it).")
     var batchSize = 128
-    @Option(help: "Output file (one eps) or directory (several).")
+    @Option(help: "Output file (one budget) or directory (several).")
     var output: String
     @Flag(help: "Continue an interrupted attack from <output>.checkpoint if it matches these settings and inputs.")
     var resume = false
     @OptionGroup var sharding: ShardOptions
     @OptionGroup var common: CommonOptions
 
+    /// The budgets given, and the option that gave them.
+    var budgets: [String] { method.norm == .l2 ? l2Eps : eps.map(\.text) }
+    var budgetOption: String { method.norm == .l2 ? "--l2-eps" : "--eps" }
+
     func validate() throws {
-        guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
-        for e in eps {
-            do { try settings(eps: e.value).validate() } catch let error as StageError { throw ValidationError(error.message) }
+        switch method.norm {
+        case .linf:
+            guard l2Eps.isEmpty else {
+                throw ValidationError("--l2-eps is an L2 budget, but \(method.rawValue) is an L∞ attack: give --eps")
+            }
+            guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
+        case .l2:
+            guard eps.isEmpty else {
+                throw ValidationError("--eps is an L∞ budget, but \(method.rawValue) is an L2 attack: give --l2-eps")
+            }
+            guard !l2Eps.isEmpty else { throw ValidationError("\(method.rawValue) is an L2 attack: give at least one --l2-eps") }
+        }
+        let uses: [(String, Bool, [AttackMethod])] = [
+            ("--alpha", alpha != nil, [.ifgsm, .pgd]),
+            ("--restarts", restarts != nil, [.pgd, .apgdCE, .apgdDLR, .square]),
+            ("--targets", targets != nil, [.apgdDLR, .autoattack]),
+            ("--queries", queries != nil, [.square, .autoattack]),
+            ("--p-init", pInit != nil, [.square, .autoattack]),
+            ("--search-steps", searchSteps != nil, [.cwL2]), ("--initial-const", initialConst != nil, [.cwL2]),
+            ("--learning-rate", learningRate != nil, [.cwL2]), ("--confidence", confidence != nil, [.cwL2]),
+            ("--overshoot", overshoot != nil, [.deepfool]),
+        ]
+        for (option, given, methods) in uses where given && !methods.contains(method) {
+            throw ValidationError("\(option) does not apply to --method \(method.rawValue) (only to \(methods.map(\.rawValue).joined(separator: ", ")))")
+        }
+        for e in budgets {
+            guard let value = Float(e), value.isFinite else { throw ValidationError("\(budgetOption) \(e) is not a finite number") }
+            do { try settings(eps: value, classes: nil).validate() } catch let error as StageError {
+                throw ValidationError("\(budgetOption) \(e): \(error.message)")
+            }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         var isDirectory: ObjCBool = false
-        if eps.count > 1, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ValidationError("with several --eps, --output names a directory (one <model>-eps<e>.h5 per eps), "
+        if budgets.count > 1, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("with several \(budgetOption), --output names a directory (one file per budget), "
                                   + "but \(output) is an existing file")
         }
     }
 
-    func settings(eps: Float) -> AttackSettings {
+    /// The settings at budget `eps`; `classes` (the model's) sets the default number of targets.
+    func settings(eps: Float, classes: Int?) -> AttackSettings {
+        let defaultTargets = min(9, max((classes ?? 10) - 1, 1))
+        var s: AttackSettings
         switch method {
-        case .ifgsm: .ifgsm(eps: eps, alpha: alpha, steps: steps)
-        case .pgd: .pgd(eps: eps, steps: steps ?? 10, alpha: alpha, restarts: restarts)
+        case .ifgsm: s = .ifgsm(eps: eps, alpha: alpha, steps: steps)
+        case .pgd: s = .pgd(eps: eps, steps: steps ?? 10, alpha: alpha, restarts: restarts ?? 1)
+        case .apgdCE: s = .apgdCE(eps: eps, steps: steps ?? 100, restarts: restarts ?? 1)
+        case .apgdDLR: s = .apgdDLR(eps: eps, targets: targets ?? defaultTargets, steps: steps ?? 100, restarts: restarts ?? 1)
+        case .square: s = .square(eps: eps, queries: queries ?? 5000, pInit: pInit ?? 0.8, restarts: restarts ?? 1)
+        case .cwL2:
+            s = .cwL2(eps: eps, steps: steps ?? 50, searchSteps: searchSteps ?? 5, initialConst: initialConst ?? 1,
+                      learningRate: learningRate ?? 0.01, confidence: confidence ?? 0)
+        case .deepfool: s = .deepfool(eps: eps, steps: steps ?? 50, overshoot: overshoot ?? 0.02)
+        case .autoattack:
+            s = .autoattack(eps: eps, targets: targets ?? defaultTargets, steps: steps ?? 100, queries: queries ?? 5000)
+            if let pInit { s.pInit = pInit }
         }
+        return s
     }
 
     func run() throws {
@@ -91,12 +162,17 @@ struct AttackStage: ParsableCommand {
         let indices = Array(splitIndices[sharding.rows(of: splitIndices.count, batch: batchSize)])
         let modelFile = OutputPaths.fileName(of: model)
         let modelName = modelFile.lastIndex(of: ".").map { $0 == modelFile.startIndex ? modelFile : String(modelFile[..<$0]) } ?? modelFile
+        let classes = network.config.numClasses
+        do { try settings(eps: 0, classes: classes).validate(classes: classes) } catch let error as StageError {
+            throw ValidationError("\(model): \(error.message)")
+        }
 
         var table: [String] = []
-        for epsilon in eps {
-            let attack = settings(eps: epsilon.value)
+        let budgetName = method.norm == .l2 ? "l2eps" : "eps"
+        for epsText in budgets {
+            let attack = settings(eps: Float(epsText)!, classes: classes)
             let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
-            let target = eps.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(epsilon.fileTag)\(partSuffix).h5")
+            let target = budgets.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(budgetName)\(epsText)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let shard = sharding.value.map {
@@ -109,7 +185,8 @@ struct AttackStage: ParsableCommand {
             // --resume the attack continues after its last finished batch.
             let work = try AttackWorkFile(path: OutputPaths.checkpoint(of: target), fingerprint: run.fingerprint,
                                           indices: indices, imageSize: imageSet.imageSize, resume: resume)
-            let progress = Progress("attack \(attack.method.rawValue) eps \(epsilon)", total: indices.count - work.rowsDone)
+            let shown = method.norm == .l2 ? "l2 eps \(epsText)" : "eps \(Epsilon(epsText)!)"
+            let progress = Progress("attack \(attack.method.rawValue) \(shown)", total: indices.count - work.rowsDone)
             var zeroGradients = 0
             for start in stride(from: work.rowsDone, to: indices.count, by: batchSize) {
                 let batch = Array(indices[start..<min(start + batchSize, indices.count)])
@@ -122,11 +199,13 @@ struct AttackStage: ParsableCommand {
                 zeroGradients += result.zeroGradientCount
                 progress.advance(by: batch.count)
             }
+            var brokenBy: [Int32: Int] = [:]
             let (cleanCorrect, advCorrect) = try run.run { file in
                 let writer = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack,
                                                    sourceImages: images, model: model, split: split.rawValue,
                                                    labelMode: label.rawValue)
                 try work.copy(into: writer)
+                for value in try file.read("broken_by", as: Int32.self).data { brokenBy[value, default: 0] += 1 }
                 let (cleanCorrect, advCorrect) = try writer.correct
                 try file.setAttribute("fingerprint", .string(run.fingerprint))
                 try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
@@ -139,12 +218,21 @@ struct AttackStage: ParsableCommand {
                 Log.warning("\(zeroGradients) of \(indices.count) images had an all-zero input gradient at the first step: "
                             + "the model may mask its gradients, so this attack can overstate its robustness")
             }
-            table.append(String(format: "%-8@ %-6@ %6d %9.4f %9.4f %8.1f", epsilon.text as NSString,
+            if attack.method == .autoattack, let blackBox = brokenBy[3], blackBox > 0 {
+                Log.warning("Square (black-box) broke \(blackBox) of \(indices.count) images that APGD-CE and APGD-T (white-box) "
+                            + "did not: the model may mask its gradients, so gradient-based attacks overstate its robustness")
+            }
+            if attack.method == .autoattack {
+                Log.info("autoattack eps \(epsText): broken by APGD-CE \(brokenBy[1] ?? 0), APGD-T \(brokenBy[2] ?? 0), "
+                         + "Square \(brokenBy[3] ?? 0) of \(indices.count)")
+            }
+            table.append(String(format: "%-8@ %-10@ %6d %9.4f %9.4f %8.1f", epsText as NSString,
                                 attack.method.rawValue as NSString, attack.steps,
                                 Double(cleanCorrect) / Double(indices.count), Double(advCorrect) / Double(indices.count),
                                 progress.rate))
         }
-        print("eps      method  steps     clean    robust    img/s")
+        print(method.norm == .l2 ? "l2eps    method      steps     clean    robust    img/s"
+                                 : "eps      method      steps     clean    robust    img/s")
         table.forEach { print($0) }
     }
 }

@@ -21,7 +21,8 @@ final class AttackWorkFileTests: XCTestCase {
         return AdversarialRows(images: rows.flatMap { r in (0..<pixels).map { Float(r * 100 + $0) / 1000 } },
                                index: rows.map { Int64(indices[$0]) }, labels: rows.map { Int32($0 % 2) },
                                cleanPredictions: rows.map { _ in 0 }, advPredictions: rows.map { _ in 1 },
-                               maxDistance: Float(first) / 100)
+                               perturbationNorm: rows.map { Float($0) / 50 }, minimalNorm: rows.map { Float($0) / 40 },
+                               brokenBy: rows.map { Int32($0 % 3) }, maxDistance: Float(first) / 100)
     }
 
     func work(resume: Bool, fingerprint: String = "f1") throws -> AttackWorkFile {

@@ -1,0 +1,117 @@
+import Foundation
+import HDF5Store
+import PipelineKit
+import TestSupport
+import XCTest
+
+/// `attack --method` beyond IFGSM as a binary on a tiny 5-class image set: every method
+/// writes the adversarial schema with its norms and settings, budgets hold, AutoAttack is at
+/// least as strong as APGD-CE, bad budgets are usage errors, and a resumed attack with other
+/// settings starts afresh.
+final class AttackMethodStageTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("attack-methods") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func setUpModel() throws -> (images: String, model: String) {
+        let images = path("images.h5")
+        try makeTinyImages(at: images, classes: 5, perClass: 10, size: 8)
+        let model = path("standard.h5")
+        let trained = try runStage("train", ["--images", images, "--output", model, "--epochs", "2", "--arch", "cifar-resnet8",
+                                             "--width", "4", "--batch-size", "8", "--learning-rate", "0.05", "--threads", "2"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        return (images, model)
+    }
+
+    func testEveryMethodWritesTheSchemaWithinItsBudget() throws {
+        let (images, model) = try setUpModel()
+        let runs: [(String, [String])] = [
+            ("apgd-ce", ["--eps", "0.03", "--steps", "10"]),
+            ("apgd-dlr", ["--eps", "0.03", "--steps", "10", "--targets", "3"]),
+            ("square", ["--eps", "0.03", "--queries", "50"]),
+            ("autoattack", ["--eps", "0.03", "--steps", "10", "--queries", "50"]),
+            ("cw-l2", ["--l2-eps", "0.4", "--steps", "20", "--search-steps", "2"]),
+            ("deepfool", ["--l2-eps", "0.4", "--steps", "10"]),
+        ]
+        var robust: [String: Double] = [:]
+        for (method, options) in runs {
+            let output = path("\(method).h5")
+            let result = try runStage("attack", ["--images", images, "--model", model, "--method", method, "--output", output,
+                                                 "--batch-size", "7"] + options)
+            XCTAssertEqual(result.status, 0, "\(method): \(result.stderr)")
+            XCTAssertTrue(result.stdout.contains(method), result.stdout)
+            let file = try H5File.open(output)
+            defer { file.close() }
+            XCTAssertEqual(try file.attribute("method").stringValue, method)
+            let l2 = method == "cw-l2" || method == "deepfool"
+            XCTAssertEqual(try file.attribute("norm").stringValue, l2 ? "l2" : "linf")
+            let n = try file.shape("index")[0]
+            let norms = try file.read("perturbation_norm", as: Float.self).data
+            let minimal = try file.read("minimal_norm", as: Float.self).data
+            XCTAssertEqual(norms.count, n)
+            XCTAssertEqual(minimal.count, n)
+            let eps = Float(try file.attribute("eps").doubleValue!)
+            XCTAssertTrue(norms.allSatisfy { $0 <= eps * (1 + 1e-5) + 1e-6 }, "\(method): \(norms.max()!) > \(eps)")
+            XCTAssertEqual(Double(norms.max() ?? 0), try file.attribute("max_norm").doubleValue!, accuracy: 1e-9)
+            if method == "apgd-dlr" { XCTAssertEqual(try file.attribute("targets").intValue, 3) }
+            if method == "autoattack" { XCTAssertEqual(try file.attribute("targets").intValue, 4, "default: classes − 1 below 10") }
+            if method == "square" { XCTAssertEqual(try file.attribute("queries").intValue, 50) }
+            if method == "cw-l2" { XCTAssertEqual(try file.attribute("search_steps").intValue, 2) }
+            robust[method] = try file.attribute("robust_accuracy").doubleValue!
+            // Downstream stages read every method's file (the L2 files' budget checked in L2).
+            let features = try runStage("extract-features", ["--model", model, "--adversarial", output, "--output", path("f-\(method).h5")])
+            XCTAssertEqual(features.status, 0, "\(method): \(features.stderr)")
+        }
+        XCTAssertLessThanOrEqual(robust["autoattack"]!, robust["apgd-ce"]!)
+    }
+
+    func testBadBudgetsAndTargetsAreUsageErrors() throws {
+        let (images, model) = try setUpModel()
+        let base = ["--images", images, "--model", model, "--output", path("bad.h5")]
+        let cases: [([String], String)] = [
+            (["--method", "apgd-ce", "--l2-eps", "0.5"], "--l2-eps"),
+            (["--method", "cw-l2", "--eps", "0.03"], "--eps"),
+            (["--method", "deepfool", "--l2-eps", "nan"], "--l2-eps"),
+            (["--method", "cw-l2", "--l2-eps=-1"], "--l2-eps"),
+            (["--method", "square", "--eps", "inf"], "--eps"),
+            (["--method", "apgd-dlr", "--eps", "0.03", "--targets", "5"], "--targets"),
+            (["--method", "ifgsm", "--eps", "0.03", "--queries", "5"], "--queries"),
+        ]
+        for (options, named) in cases {
+            let result = try runStage("attack", base + options)
+            XCTAssertEqual(result.status, 64, "\(options): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(named), "\(options): \(result.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.h5")))
+        }
+    }
+
+    /// The finished batches of an APGD-CE run whose final write failed are not resumed by a
+    /// Square run on the same output, nor by APGD-CE with other steps: each starts afresh and
+    /// writes what a fresh run writes.
+    func testResumeWithOtherSettingsRestarts() throws {
+        let (images, model) = try setUpModel()
+        let output = path("adv.h5")
+        let common = ["--images", images, "--model", model, "--eps", "0.03", "--batch-size", "4", "--resume"]
+        let fault = ["ATTRIB_ADV_INJECT_FAULT": "close:adv.h5.partial"]   // the final file, not the batches
+        for other in [["--method", "square", "--queries", "20"], ["--method", "apgd-ce", "--steps", "7"]] {
+            let failed = try runStage("attack", common + ["--output", output, "--method", "apgd-ce", "--steps", "5"],
+                                      environment: fault)
+            XCTAssertNotEqual(failed.status, 0)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: output + ".checkpoint"), "the finished batches stay")
+            let reference = path("reference.h5")
+            try? FileManager.default.removeItem(atPath: reference)
+            XCTAssertEqual(try runStage("attack", common + ["--output", reference] + other).status, 0)
+            let resumed = try runStage("attack", common + ["--output", output] + other)
+            XCTAssertEqual(resumed.status, 0, resumed.stderr)
+            XCTAssertTrue(resumed.stderr.contains("other settings"), resumed.stderr)
+            let expected = try H5File.open(reference), actual = try H5File.open(output)
+            XCTAssertEqual(try actual.read("images", as: Float.self).data, try expected.read("images", as: Float.self).data)
+            XCTAssertEqual(try actual.attribute("steps"), try expected.attribute("steps"))
+            XCTAssertEqual(try actual.attribute("method"), try expected.attribute("method"))
+            actual.close()
+            expected.close()
+            try FileManager.default.removeItem(atPath: output)
+        }
+    }
+}
