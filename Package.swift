@@ -97,6 +97,18 @@ targets += [
 // The report reads grounding files (maps, peaks, summaries) through Grounding's reader too.
 targets.first { $0.name == "ReportKit" }?.dependencies.append("Grounding")
 
+// MARK: Verdicts: the metrics document, the paper's claims and their bootstrap verdicts (issue 20)
+targets += [
+    .target(name: "Verdicts", dependencies: ["Randomness"]),
+    .testTarget(name: "VerdictsTests", dependencies: ["Verdicts"]),
+]
+// quantify writes the metrics document and its findings; report and the tests read them.
+targets.first { $0.name == "quantify" }?.dependencies.append("Verdicts")
+targets.first { $0.name == "ReportKit" }?.dependencies.append("Verdicts")
+targets.first { $0.name == "report" }?.dependencies.append("Verdicts")
+targets.first { $0.name == "StageTests" }?.dependencies.append("Verdicts")
+targets.first { $0.name == "ReportTests" }?.dependencies.append("Verdicts")
+
 // MARK: Data-parallel training over MPI (issue 14)
 targets += [
     // Open MPI from Debian (libopenmpi-dev): handles re-exported by a shim; only

@@ -171,6 +171,10 @@ $(foreach ds,$(DATASETS),$(eval $(call ground_summary_rule,$(ds))))
 
 # MARK: Rules per dataset
 
+# Fine-grained or coarse: which of the paper's claims quantify checks on a dataset (docs/claims.md).
+DATASET_KINDS := synth-fine:fine cub:fine synth-coarse:coarse awa2:coarse lad:coarse
+dataset_kind = $(patsubst $(1):%,%,$(filter $(1):%,$(DATASET_KINDS)))
+
 define dataset_rules
 $(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEED) --output $(DATA)/$(1)/images.h5)
 
@@ -179,7 +183,8 @@ $(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5 $(call im
 
 $(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5 $(call grounding_files,$(1)),\
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) \
-    --name "$(1) ($(PROFILE) profile)" > $(DATA)/$(1)/summary.txt.tmp,\
+    --name "$(1) ($(PROFILE) profile)" $(if $(call dataset_kind,$(1)),--kind $(call dataset_kind,$(1))) --seed $($(1).SEED) \
+    > $(DATA)/$(1)/summary.txt.tmp,\
     mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)
 endef
 

@@ -1,6 +1,7 @@
 import PipelineKit
 import Foundation
 import Plotting
+import Verdicts
 
 /// The report of one dataset: `<dir>/report/index.html`, its figures (SVG + CSV) and panels.
 public struct DatasetReport {
@@ -40,7 +41,8 @@ public struct DatasetReport {
         var body = "<input type=\"checkbox\" id=\"allmaps\" class=\"tog\"><label for=\"allmaps\">show every attribute map</label>\n<main>\n"
         body += "<h1>\(HTML.esc(m.title))</h1>\n"
         body += "<p class=\"sub\">attrib-adv report · \(m.classNames.count) classes (chance \(HTML.percent(m.chance))%) · "
-            + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.map(\.text).joined(separator: ", "))} (L∞, pixels in [0,1])</p>\n"
+            + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.map(\.text).joined(separator: ", "))} (L∞, pixels in [0,1]; the paper's units "
+            + "{\(m.eps.map { EpsText.paper($0.text) }.joined(separator: ", "))}, inputs in [−1,1])</p>\n"
         body += "<nav><a href=\"#headline\">headline</a><a href=\"#figures\">figures</a><a href=\"#grounding\">grounding</a>"
             + "<a href=\"#panels\">explanation panels</a></nav>\n"
 
@@ -53,10 +55,11 @@ public struct DatasetReport {
             + "(lower is better); 1 − R, the share recovered.</p>\n"
         body += groundingSummary()
         body += "</div><div>\n<h3>The paper's findings, checked on this dataset</h3>\n"
-        body += HTML.findings(m.findings, missing: "The findings were not computed: \(m.layout.metricsJSON) has no \"findings\" list "
-                              + "(quantify writes it; rerun `make \(m.layout.metrics)` with a quantify that checks them).")
-        body += "<p class=\"caption\">Each claim of the paper as quantify checked it on this dataset's metrics, with the numbers "
-            + "it rests on; read from metrics.json, not typed in.</p>\n</div></div></section>\n"
+        body += HTML.findings(m.findings, missing: "The findings were not computed: \(m.layout.metricsJSON) has an empty \"findings\" list.")
+        body += "<p class=\"caption\">Each claim of the paper (docs/claims.md) as quantify checked it on this dataset's metrics: "
+            + "the quote, the criterion, each estimate with its 95% bootstrap interval over the test images (bar), the run's value "
+            + "(square) and the boundary (dashed). One seed: the interval does not cover seed-to-seed variation "
+            + "(make SEEDS=\"1 2 3\" does). Read from metrics.json, not typed in.</p>\n</div></div></section>\n"
 
         // Figures.
         body += "<section id=\"figures\"><h2>Figures</h2>\n"
@@ -94,7 +97,7 @@ public struct DatasetReport {
         for _ in Classifier.allCases { html += "<th>clean</th><th>adv</th><th>robust</th><th>transfer</th><th>R</th><th>1 − R</th>" }
         html += "</tr>\n"
         for (i, e) in m.eps.enumerated() {
-            html += "<tr><td>\(HTML.esc(e.description))</td>"
+            html += "<tr><td>\(HTML.eps(e))</td>"
             for c in Classifier.allCases {
                 let r = m.robustRatio[c]![i]
                 html += "<td>\(HTML.percent(m.accuracy(c, .standardClean)[i]))</td><td>\(HTML.percent(m.accuracy(c, .standardAdversarial)[i]))</td>"
@@ -115,7 +118,7 @@ public struct DatasetReport {
             + "<th rowspan=\"2\">random point</th></tr><tr><th>clean</th><th>adv</th><th>clean</th><th>adv</th></tr>\n"
         for e in metrics.eps {
             guard let s = files[e]?[.standard], let r = files[e]?[.robust] else { continue }
-            html += "<tr><td>\(HTML.esc(e.description))</td><td>\(HTML.percent(s.summary("pointing_accuracy_clean")))</td>"
+            html += "<tr><td>\(HTML.eps(e))</td><td>\(HTML.percent(s.summary("pointing_accuracy_clean")))</td>"
                 + "<td>\(HTML.percent(s.summary("pointing_accuracy_adversarial")))</td><td>\(HTML.percent(r.summary("pointing_accuracy_clean")))</td>"
                 + "<td>\(HTML.percent(r.summary("pointing_accuracy_adversarial")))</td><td>\(HTML.percent(s.summary("baseline_random_clean")))</td></tr>\n"
         }
@@ -142,7 +145,7 @@ public struct DatasetReport {
         }
         for e in metrics.eps {
             let list = panels[e] ?? []
-            html += "<h3>ε = \(HTML.esc(e.description))</h3>\n"
+            html += "<h3>ε = \(HTML.eps(e))</h3>\n"
             if list.isEmpty { html += "<p class=\"note\">No image to show at this ε (no misclassification and no sample).</p>\n" }
             for p in list { html += panelHTML(p) }
         }

@@ -1,9 +1,14 @@
+import PipelineKit
 import Plotting
+import Verdicts
 
 /// Small pieces of the report's HTML: one stylesheet and one script, both inline, so a
 /// page opens from the file system with nothing fetched.
 enum HTML {
     static func esc(_ text: String) -> String { Plotting.escape(text) }
+
+    /// eps in every unit: pixels, /255 and the paper's ([−1, 1] inputs): "0.005 (1.28/255; paper 0.01)".
+    static func eps(_ e: Epsilon) -> String { esc(e.description.replacingOccurrences(of: ")", with: "; paper \(EpsText.paper(e.text)))")) }
 
     static func percent(_ x: Double) -> String { x.isFinite ? String(format: "%.1f", 100 * x) : "–" }
     static func number(_ x: Double) -> String { x.isFinite ? String(format: "%.2f", x) : "–" }
@@ -27,6 +32,8 @@ enum HTML {
         ol.attrs{margin:4px 0 0;padding-left:20px;font-size:12px}ol.attrs li.u{color:#8a8a8a}ol.attrs li.g{font-weight:bold}
         label{font-size:12px;color:#333}.tog{margin:0 3px 0 0;vertical-align:middle}footer{font-size:11px;color:#666;margin-top:24px;border-top:1px solid #ccc}
         code{font-size:12px}.side{display:flex;gap:16px;flex-wrap:wrap}.side>div{flex:1 1 500px}
+        table.findings td{vertical-align:top;font-size:12px}blockquote{margin:3px 0 0 8px;color:#333;font-style:italic}
+        .sec{color:#666;font-size:11px;font-style:normal}.est{display:flex;gap:6px;align-items:center;margin:1px 0}svg.iv{flex:none}
         """
 
     /// Records script errors and resources that fail to load in the page's
@@ -74,19 +81,67 @@ enum HTML {
             """
     }
 
+    /// The findings table: verdict; claim with its verbatim quote; criterion (and reading of
+    /// R); each estimate with its interval drawn, the seeds' values as dots.
     static func findings(_ findings: [Finding]?, missing: String) -> String {
         guard let findings else { return "<p class=\"note\">\(esc(missing))</p>" }
-        if findings.isEmpty { return "<p class=\"note\">The findings list is empty.</p>" }
+        if findings.isEmpty { return "<p class=\"note\">\(esc(missing))</p>" }
         var rows = ""
         for f in findings {
             let status: String
-            switch f.reproduced {
-            case true?: status = "<span class=\"yes\">reproduced</span>"
-            case false?: status = "<span class=\"no\">not reproduced</span>"
-            case nil: status = "<span class=\"na\">undetermined</span>"
+            switch f.verdict {
+            case .reproduced: status = "<span class=\"yes\">reproduced</span>"
+            case .contradicted: status = "<span class=\"no\">contradicted</span>"
+            case .undetermined: status = "<span class=\"na\">undetermined</span>"
             }
-            rows += "<tr><td class=\"l\">\(status)</td><td class=\"l\">\(esc(f.claim))</td><td class=\"l\">\(esc(f.evidence))</td></tr>\n"
+            var estimates = f.note.map { "<div>\(esc($0))</div>" } ?? ""
+            for e in f.estimates {
+                estimates += "<div class=\"est\">\(IntervalPlot.svg(e))<span>\(esc(e.label)): \(esc(e.format(e.value))) "
+                    + "[\(esc(e.format(e.lower))), \(esc(e.format(e.upper)))] \(esc(e.criterion.text(e.format))) · "
+                    + "\(esc(e.verdict.rawValue))\(e.note.map { " (\(esc($0)))" } ?? "")</span></div>"
+            }
+            rows += "<tr><td class=\"l\">\(status)</td><td class=\"l\"><b>\(esc(f.id))</b> \(esc(f.claim))"
+                + "<blockquote>“\(esc(f.quote))” <span class=\"sec\">\(esc(f.section))</span></blockquote></td>"
+                + "<td class=\"l\">\(esc(f.criterion))\(f.reading.map { "<br><i>reading: \(esc($0))</i>" } ?? "")"
+                + "<br><span class=\"sec\">\(esc(f.seeds.joined(separator: "; ")))</span></td>"
+                + "<td class=\"l\">\(estimates)</td></tr>\n"
         }
-        return "<table><tr><th class=\"l\">status</th><th class=\"l\">the paper's claim</th><th class=\"l\">evidence</th></tr>\n\(rows)</table>"
+        return "<table class=\"findings\"><tr><th class=\"l\">verdict</th><th class=\"l\">the paper's claim (verbatim)</th>"
+            + "<th class=\"l\">criterion</th><th class=\"l\">estimate, 95% interval (bar), per-seed values (dots), boundary (dashed)</th></tr>\n"
+            + "\(rows)</table>"
+    }
+}
+
+/// A small inline SVG per estimate: the 95% interval as a bar, the estimate as a square,
+/// each seed's value as a hollow dot above the bar, the criterion's boundary dashed.
+enum IntervalPlot {
+    static let width = 200.0, height = 22.0
+
+    static func svg(_ e: Estimate) -> String {
+        let bounds = e.criterion.kind == .inside ? [e.criterion.lower, e.criterion.upper] : [e.criterion.lower]
+        let values = ([e.value, e.lower, e.upper] + e.perSeed + bounds).filter(\.isFinite)
+        guard var lo = values.min(), var hi = values.max() else { return "" }
+        if hi - lo < 1e-9 { lo -= 0.05; hi += 0.05 }
+        let pad = (hi - lo) * 0.08
+        lo -= pad; hi += pad
+        func x(_ v: Double) -> String { String(format: "%.1f", (v - lo) / (hi - lo) * width) }
+        var out = "<svg class=\"iv\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
+            + "role=\"img\" aria-label=\"interval\">"
+        for b in bounds where b.isFinite {
+            out += "<line x1=\"\(x(b))\" x2=\"\(x(b))\" y1=\"1\" y2=\"21\" stroke=\"#888\" stroke-dasharray=\"3,2\"/>"
+        }
+        let colour = e.verdict == .reproduced ? "#0a6b2e" : e.verdict == .contradicted ? "#b0161b" : "#555"
+        if e.lower.isFinite && e.upper.isFinite {
+            out += "<line x1=\"\(x(e.lower))\" x2=\"\(x(e.upper))\" y1=\"15\" y2=\"15\" stroke=\"\(colour)\" stroke-width=\"3\"/>"
+        }
+        if e.value.isFinite {
+            out += "<rect x=\"\(String(format: "%.1f", Double(x(e.value))! - 3.5))\" y=\"11.5\" width=\"7\" height=\"7\" fill=\"\(colour)\"/>"
+        }
+        if e.perSeed.count > 1 {
+            for v in e.perSeed where v.isFinite {
+                out += "<circle class=\"seed\" cx=\"\(x(v))\" cy=\"6\" r=\"3\" fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"1.3\"/>"
+            }
+        }
+        return out + "</svg>"
     }
 }

@@ -1,51 +1,7 @@
 import Foundation
 import HDF5Store
 import PipelineKit
-
-/// A paper claim checked from the metrics (quantify's `metrics.json` "findings", or the
-/// cross-dataset `<DATA>/findings.json`): shown on the page as read, never typed in.
-public struct Finding: Sendable, Equatable {
-    public let id: String
-    public let claim: String
-    /// true reproduced, false not reproduced, nil undetermined.
-    public let reproduced: Bool?
-    public let evidence: String
-
-    /// Parses a findings list; throws naming `source` when an entry lacks a field.
-    static func parse(_ value: Any, source: String) throws -> [Finding] {
-        guard let list = value as? [[String: Any]] else {
-            throw StageError("\(source): \"findings\" is not a list of objects")
-        }
-        return try list.enumerated().map { i, entry in
-            guard let id = entry["id"] as? String, let claim = entry["claim"] as? String else {
-                throw StageError("\(source): findings[\(i)] needs string fields \"id\" and \"claim\"")
-            }
-            let reproduced: Bool?
-            switch entry["reproduced"] {
-            case let b as Bool: reproduced = b
-            case nil, is NSNull: reproduced = nil
-            default: throw StageError("\(source): findings[\(i)].reproduced must be true, false or null")
-            }
-            return Finding(id: id, claim: claim, reproduced: reproduced, evidence: entry["evidence"] as? String ?? "")
-        }
-    }
-
-    /// `<DATA>/findings.json` (a findings list, or an object with a "findings" list); nil when absent.
-    public static func readFile(_ path: String) throws -> [Finding]? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw StageError("\(path): not valid JSON (\(error.localizedDescription))")
-        }
-        if let dictionary = object as? [String: Any] {
-            guard let list = dictionary["findings"] else { throw StageError("\(path): no \"findings\" list") }
-            return try parse(list, source: path)
-        }
-        return try parse(object, source: path)
-    }
-}
+import Verdicts
 
 /// The two classifiers of the paper: the CNN's own (general, f) and the attribute-based one (F).
 public enum Classifier: String, CaseIterable, Sendable {
@@ -93,8 +49,8 @@ public struct DatasetMetrics: Sendable {
     public let transferRobustRatio: [Classifier: [Double]]
     /// d1 and d2 per eps index and study.
     public let distances: [[DistanceStudyKind: (d1: [Double], d2: [Double])]]
-    /// nil when metrics.json has no "findings".
-    public let findings: [Finding]?
+    /// The paper's claims as quantify checked them on this dataset (metrics.json).
+    public let findings: [Finding]
 
     public var chance: Double { classNames.isEmpty ? .nan : 1 / Double(classNames.count) }
 
@@ -146,18 +102,17 @@ public struct DatasetMetrics: Sendable {
         let attributeNames = try file.readStrings("attribute_names")
         let topFraction = try file.attribute("top_fraction").doubleValue ?? .nan
 
-        let json: [String: Any]
+        let document: MetricsDocument
         do {
-            json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as? [String: Any] ?? [:]
+            document = try MetricsDocument.read(jsonPath)
         } catch {
-            throw StageError("\(jsonPath): not valid JSON (\(error.localizedDescription)); rerun `make \(h5Path)` (stage quantify)")
+            throw StageError("\(error); rerun `make \(h5Path)` (stage quantify)")
         }
-        let findings = try json["findings"].map { try Finding.parse($0, source: jsonPath) }
         let name = (directory as NSString).lastPathComponent
-        return DatasetMetrics(directory: directory, name: name, title: json["dataset"] as? String ?? name, eps: eps, layout: layout,
+        return DatasetMetrics(directory: directory, name: name, title: document.dataset, eps: eps, layout: layout,
                               classNames: classNames, attributeNames: attributeNames, topFraction: topFraction,
                               accuracy: accuracy, robustRatio: ratio, transferRobustRatio: transfer,
-                              distances: distances, findings: findings)
+                              distances: distances, findings: document.findings)
     }
 
     public func accuracy(_ classifier: Classifier, _ set: AccuracySet) -> [Double] { accuracy[classifier]![set]! }

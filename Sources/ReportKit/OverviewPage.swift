@@ -1,6 +1,7 @@
 import PipelineKit
 import Foundation
 import Plotting
+import Verdicts
 
 /// The cross-dataset report `<DATA>/report/index.html`: fine vs coarse side by side (and
 /// CUB / AwA2 / LAD when present), the findings of `<DATA>/findings.json`, and links to
@@ -41,11 +42,7 @@ public struct OverviewReport {
         body += "<p class=\"caption\">Claims comparing fine-grained and coarse datasets, read from findings.json, with the evidence "
             + "behind each verdict.</p>\n"
         for m in datasets {
-            let counts = m.findings.map { list in
-                "\(list.filter { $0.reproduced == true }.count) reproduced, \(list.filter { $0.reproduced == false }.count) not reproduced, "
-                    + "\(list.filter { $0.reproduced == nil }.count) undetermined"
-            } ?? "findings not computed"
-            body += "<p class=\"caption\">\(HTML.esc(m.name)): \(counts).</p>\n"
+            body += "<p class=\"caption\">\(HTML.esc(m.name)): \(Finding.tally(m.findings)).</p>\n"
         }
         body += "</div></div></section>\n<section id=\"figures\"><h2>Figures</h2>\n"
         let accuracy = ReportFigures.accuracyAcross(datasets)
@@ -69,7 +66,7 @@ public struct OverviewReport {
         for _ in datasets { html += String(repeating: "<th>clean</th><th>adv</th><th>robust</th>", count: 2) }
         html += "</tr>\n"
         for e in eps {
-            html += "<tr><td>\(HTML.esc(e.description))</td>"
+            html += "<tr><td>\(HTML.eps(e))</td>"
             for m in datasets {
                 guard let i = m.eps.firstIndex(of: e) else { html += String(repeating: "<td>–</td>", count: 6); continue }
                 for c in Classifier.allCases {

@@ -2,6 +2,7 @@ import AttributeSpace
 import Foundation
 import HDF5Store
 import PipelineKit
+import Verdicts
 
 /// Turns per-eps metrics into metrics.h5, metrics.json, CSV tables and the printed summary.
 struct MetricsReport {
@@ -12,8 +13,8 @@ struct MetricsReport {
     /// Which robust model each eps was evaluated with (recorded so that the report finds its files).
     let robust: RobustModels
 
-    static let classifiers = ["general", "attribute"]
-    static let sets = ["standard_clean", "standard_adversarial", "robust_clean", "robust_adversarial", "robust_transfer"]
+    static let classifiers = ClassifierName.allCases
+    static let sets = AccuracySetName.allCases
 
     // MARK: metrics.h5
 
@@ -24,25 +25,26 @@ struct MetricsReport {
         try file.writeStrings("eps", metrics.map(\.eps.text))
         if case .one(let trainedAt) = robust { try file.setAttribute("robust_eps", .string(trainedAt.text)) }
         else { try file.setAttribute("robust_eps", .string("")) }
-        for classifier in Self.classifiers {
+        for c in Self.classifiers {
+            let classifier = c.rawValue
             for set in Self.sets {
-                try file.write("summary/\(classifier)/accuracy_\(set)", metrics.map { $0.accuracy[classifier]![set]! },
-                               shape: [metrics.count])
+                try file.write("summary/\(classifier)/accuracy_\(set.rawValue)", metrics.map { $0.accuracy[c][set] }, shape: [metrics.count])
             }
-            try file.write("summary/\(classifier)/robust_ratio", metrics.map { $0.ratio[classifier]!.ratio }, shape: [metrics.count])
-            try file.write("summary/\(classifier)/recovered_fraction", metrics.map { $0.ratio[classifier]!.recoveredFraction },
+            try file.write("summary/\(classifier)/robust_ratio", metrics.map { $0.ratio[c].ratio }, shape: [metrics.count])
+            try file.write("summary/\(classifier)/recovered_fraction", metrics.map { $0.ratio[c].recoveredFraction },
                            shape: [metrics.count])
-            try file.write("summary/\(classifier)/transfer_robust_ratio", metrics.map { $0.transferRatio[classifier]!.ratio },
+            try file.write("summary/\(classifier)/transfer_robust_ratio", metrics.map { $0.transferRatio[c].ratio },
                            shape: [metrics.count])
         }
         for m in metrics {
             let group = m.eps.fileTag
             try file.createGroup(group)
-            for classifier in Self.classifiers {
-                for (set, value) in m.accuracy[classifier]! {
-                    try file.setAttribute("\(classifier)_accuracy_\(set)", .double(value), on: group)
+            for c in Self.classifiers {
+                let classifier = c.rawValue
+                for set in Self.sets {
+                    try file.setAttribute("\(classifier)_accuracy_\(set.rawValue)", .double(m.accuracy[c][set]), on: group)
                 }
-                let r = m.ratio[classifier]!, t = m.transferRatio[classifier]!
+                let r = m.ratio[c], t = m.transferRatio[c]
                 try file.setAttribute("\(classifier)_robust_ratio", .double(r.ratio), on: group)
                 try file.setAttribute("\(classifier)_recovered_fraction", .double(r.recoveredFraction), on: group)
                 try file.setAttribute("\(classifier)_loss_robust", .double(r.robustLoss), on: group)
@@ -75,55 +77,61 @@ struct MetricsReport {
 
     // MARK: metrics.json
 
-    func json() throws -> Data {
-        func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-        let perEps: [[String: Any]] = metrics.map { m in
-            var accuracy: [String: Any] = [:], ratios: [String: Any] = [:]
-            for classifier in Self.classifiers {
-                accuracy[classifier] = m.accuracy[classifier]!.mapValues(number)
-                let r = m.ratio[classifier]!, t = m.transferRatio[classifier]!
-                ratios[classifier] = ["robust_ratio": number(r.ratio), "recovered_fraction": number(r.recoveredFraction),
-                                      "loss_robust": number(r.robustLoss), "loss_standard": number(r.standardLoss),
-                                      "transfer_robust_ratio": number(t.ratio),
-                                      "transfer_recovered_fraction": number(t.recoveredFraction)]
+    /// The metrics document (metrics.json) without findings; `grounding` holds each eps's
+    /// grounding records (empty when ground did not run).
+    func document(name: String, kind: DatasetKind?, seed: Int, grounding: [String: [GroundingRecord]]) -> MetricsDocument {
+        let perEps = metrics.map { m in
+            func summary(_ s: DistanceStudy) -> StudySummary {
+                StudySummary(images: s.count, meanD1: s.meanD1, meanD2: s.meanD2, medianD1: s.medianD1, medianD2: s.medianD2,
+                             fractionD1BelowD2: s.fractionD1BelowD2)
             }
-            func study(_ s: DistanceStudy) -> [String: Any] {
-                ["images": s.count, "mean_d1": number(s.meanD1), "mean_d2": number(s.meanD2), "median_d1": number(s.medianD1),
-                 "median_d2": number(s.medianD2), "fraction_d1_below_d2": number(s.fractionD1BelowD2)]
+            let attack = m.standardAttack.rows.indices.map { j in
+                StudyImage(image: m.standardAttack.rows[j], d1: m.standardAttack.d1[j], d2: m.standardAttack.d2[j],
+                           nearerTrueClass: m.attackNearerTrue[j], adversarialNearerWrongClass: m.attackAdversarialNearerWrong[j])
             }
-            return ["eps": m.eps.text, "accuracy": accuracy, "robust_ratio": ratios,
-                    "distances": ["standard_attack": study(m.standardAttack), "robust_recovery": study(m.robustRecovery)],
-                    "explanations_count": m.explanations.count,
-                    "explanations_sample": m.explanations.prefix(20).map(explanationRecord)]
+            let recovery = m.robustRecovery.rows.indices.map { j in
+                StudyImage(image: m.robustRecovery.rows[j], d1: m.robustRecovery.d1[j], d2: m.robustRecovery.d2[j],
+                           nearerTrueClass: m.recoveryNearerTrue[j])
+            }
+            let ratios = PerClassifier { c in
+                RatioRecord(robustRatio: m.ratio[c].ratio, recoveredFraction: m.ratio[c].recoveredFraction,
+                            lossRobust: m.ratio[c].robustLoss, lossStandard: m.ratio[c].standardLoss,
+                            transferRobustRatio: m.transferRatio[c].ratio, transferRecoveredFraction: m.transferRatio[c].recoveredFraction)
+            }
+            return EpsRecord(eps: m.eps.text, accuracy: m.accuracy, robustRatio: ratios,
+                             distances: .init(standardAttack: summary(m.standardAttack), robustRecovery: summary(m.robustRecovery),
+                                              standardAttackImages: attack, robustRecoveryImages: recovery),
+                             outcomes: m.outcomes, grounding: grounding[m.eps.text] ?? [], explanationsCount: m.explanations.count,
+                             explanationsSample: m.explanations.prefix(20).map(explanationRecord))
         }
-        let object: [String: Any] = ["dataset": title, "top_fraction": topFraction, "eps": metrics.map(\.eps.text), "per_eps": perEps]
-        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return MetricsDocument(name: name, dataset: title, kind: kind, seed: seed, classCount: dataset.classCount,
+                               attributeCount: dataset.attributeCount, testImages: metrics.first?.outcomes.labels.count ?? 0,
+                               topFraction: topFraction, perEps: perEps)
     }
 
     /// One explanation with names and values, for people.
-    func explanationRecord(_ e: Explanation) -> [String: Any] {
-        ["image": e.index, "true_class": dataset.classNames[e.trueClass], "wrong_class": dataset.classNames[e.wrongClass],
-         "rose": e.rose.map { attributeRecord($0, e) }, "fell": e.fell.map { attributeRecord($0, e) }]
-    }
-
-    func attributeRecord(_ i: Int, _ e: Explanation) -> [String: Any] {
+    func explanationRecord(_ e: Explanation) -> ExplanationRecord {
         let a = dataset.attributeCount
-        return ["attribute": dataset.attributeNames[i],
-                "true_class_value": Double(dataset.values[e.trueClass * a + i]),
-                "wrong_class_value": Double(dataset.values[e.wrongClass * a + i])]
+        func attribute(_ i: Int) -> ExplanationRecord.Attribute {
+            .init(attribute: dataset.attributeNames[i], trueClassValue: Double(dataset.values[e.trueClass * a + i]),
+                  wrongClassValue: Double(dataset.values[e.wrongClass * a + i]))
+        }
+        return ExplanationRecord(image: e.index, trueClass: dataset.classNames[e.trueClass], wrongClass: dataset.classNames[e.wrongClass],
+                                 rose: e.rose.map(attribute), fell: e.fell.map(attribute))
     }
 
     // MARK: CSV
 
     func tables() -> [(String, String)] {
-        var accuracy = "eps,classifier," + Self.sets.joined(separator: ",") + "\n"
+        var accuracy = "eps,classifier," + Self.sets.map(\.rawValue).joined(separator: ",") + "\n"
         var ratio = "eps,classifier,loss_robust,loss_standard,robust_ratio,recovered_fraction,transfer_robust_ratio,transfer_recovered_fraction\n"
         var distances = "eps,study,images,mean_d1,mean_d2,median_d1,median_d2,fraction_d1_below_d2\n"
         var result: [(String, String)] = []
         for m in metrics {
-            for classifier in Self.classifiers {
-                accuracy += "\(m.eps.text),\(classifier)," + Self.sets.map { format(m.accuracy[classifier]![$0]!) }.joined(separator: ",") + "\n"
-                let r = m.ratio[classifier]!, t = m.transferRatio[classifier]!
+            for c in Self.classifiers {
+                let classifier = c.rawValue
+                accuracy += "\(m.eps.text),\(classifier)," + Self.sets.map { format(m.accuracy[c][$0]) }.joined(separator: ",") + "\n"
+                let r = m.ratio[c], t = m.transferRatio[c]
                 ratio += "\(m.eps.text),\(classifier),\(format(r.robustLoss)),\(format(r.standardLoss)),\(format(r.ratio)),"
                     + "\(format(r.recoveredFraction)),\(format(t.ratio)),\(format(t.recoveredFraction))\n"
             }
@@ -162,23 +170,24 @@ struct MetricsReport {
         func num(_ x: Double) -> String { x.isFinite ? String(format: "%6.2f", x) : "     –" }
         var lines = ["\(title): accuracy % (clean = standard model on clean test images; adv = standard model under attack;",
                      "robust = robust-eps<e> model under its own white-box attack); R = L_R/L_S, recovered = 1 − R",
+                     "eps: L∞ budget in [0, 1] pixel units (paper: the authors' [−1, 1] input units, twice the number)",
                      "",
-                     "   eps |  f clean  f adv f robust      R recov |  F clean  F adv F robust      R recov"]
-        lines.append(String(repeating: "-", count: lines[3].count))
+                     "     eps (paper) |  f clean  f adv f robust      R recov |  F clean  F adv F robust      R recov"]
+        lines.append(String(repeating: "-", count: lines[4].count))
         for m in metrics {
-            var line = pad(m.eps.text, 6) + " |"
-            for classifier in Self.classifiers {
-                let acc = m.accuracy[classifier]!, r = m.ratio[classifier]!
-                line += "   " + [pct(acc["standard_clean"]!), pct(acc["standard_adversarial"]!), " " + pct(acc["robust_adversarial"]!),
-                                 num(r.ratio), num(r.recoveredFraction)].joined(separator: " ") + (classifier == "general" ? " |" : "")
+            var line = pad(m.eps.text, 7) + pad("(\(EpsText.paper(m.eps.text)))", 9) + " |"
+            for c in Self.classifiers {
+                let acc = m.accuracy[c], r = m.ratio[c]
+                line += "   " + [pct(acc.standardClean), pct(acc.standardAdversarial), " " + pct(acc.robustAdversarial),
+                                 num(r.ratio), num(r.recoveredFraction)].joined(separator: " ") + (c == .general ? " |" : "")
             }
             lines.append(line)
         }
         lines += ["", "distances over the top \(Int(topFraction * 100))% discriminative attributes (d1: predicted attributes, d2: class attributes)",
-                  "   eps | study            images  mean d1  mean d2  d1<d2"]
+                  "     eps (paper) | study            images  mean d1  mean d2  d1<d2"]
         for m in metrics {
             for (name, s) in [("standard attack", m.standardAttack), ("robust recovery", m.robustRecovery)] {
-                lines.append(pad(m.eps.text, 6) + " | " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                lines.append(pad(m.eps.text, 7) + pad("(\(EpsText.paper(m.eps.text)))", 9) + " | " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
                              + String(format: " %6d   ", s.count) + num(s.meanD1) + "   " + num(s.meanD2) + "  " + pct(s.fractionD1BelowD2))
             }
         }

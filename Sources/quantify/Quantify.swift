@@ -4,6 +4,7 @@ import Foundation
 import HDF5Store
 import PipelineKit
 import Tensors
+import Verdicts
 
 /// The paper's quantitative analysis for one dataset.
 @main
@@ -27,10 +28,19 @@ struct Quantify: ParsableCommand {
 
             With --robust-eps E, one robust model, robust-eps<E>, is evaluated at every eps (the
             authors' set-up): its sets are then named adv-eps<e> and transfer-eps<e> as before.
-            metrics.json gains "findings": the paper's claims (2)–(6) checked on these metrics.
+
+            metrics.json is the metrics document (Verdicts' MetricsDocument): the numbers above,
+            the per-image outcomes (each set's predictions, each study image's distances, each
+            grounding file's items per image) and "findings": the paper's claims of
+            docs/claims.md for this dataset's kind (--kind), each with its quote, criterion,
+            estimate, 95% bootstrap interval over the test images (--bootstrap-resamples,
+            --bootstrap-seed) and verdict reproduced / contradicted / undetermined.
 
             quantify --compare FINE/metrics.json COARSE/metrics.json --output findings.json writes
-            the cross-dataset finding (1) instead (fine-grained vs coarse).
+            the claims comparing a fine-grained with a coarse dataset instead.
+            quantify --aggregate RUN1 RUN2 … --datasets A B --output DIR reads RUNi/<ds>/metrics.json
+            (one run folder per seed) and writes DIR/metrics.json and DIR/summary.txt: every claim
+            over the seeds (mean, per-seed values and sd, a bootstrap over seeds and images).
             """)
 
     @Option(help: "The dataset's artifact directory (e.g. data/synth-fine).")
@@ -43,8 +53,18 @@ struct Quantify: ParsableCommand {
     var robustEps: Epsilon?
     @Option(parsing: .upToNextOption, help: "Two metrics.json files, fine-grained then coarse: write the cross-dataset findings to --output.")
     var compare: [String] = []
-    @Option(help: "Output of --compare (e.g. data/findings.json).")
+    @Option(help: "Output of --compare (e.g. data/findings.json) or folder of --aggregate (e.g. data/seeds).")
     var output: String?
+    @Option(parsing: .upToNextOption, help: "Run folders, one per seed (each holding <ds>/metrics.json): aggregate over them.")
+    var aggregate: [String] = []
+    @Option(parsing: .upToNextOption, help: "With --aggregate: the datasets to aggregate (fine-grained and coarse pair across).")
+    var datasets: [String] = []
+    @Option(help: "fine or coarse: which of the paper's claims concern this dataset (default: from the directory name).")
+    var kind: DatasetKind?
+    @Option(help: "Bootstrap resamples for every interval.")
+    var bootstrapResamples = 2000
+    @Option(help: "Seed of the bootstrap resamples (the same resamples for every claim).")
+    var bootstrapSeed: UInt64 = 20
     @Option(help: "Name shown in the summary (default: the directory's name).")
     var name: String?
     @Option(help: "Share of the most discriminative attributes used for the distances.")
@@ -56,6 +76,11 @@ struct Quantify: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        guard bootstrapResamples >= 100 else { throw ValidationError("--bootstrap-resamples must be at least 100") }
+        if !aggregate.isEmpty {
+            guard !datasets.isEmpty, output != nil else { throw ValidationError("--aggregate needs --datasets and --output") }
+            return
+        }
         if !compare.isEmpty {
             guard compare.count == 2, output != nil else {
                 throw ValidationError("--compare takes two metrics.json files (fine, coarse) and needs --output")
@@ -75,10 +100,16 @@ struct Quantify: ParsableCommand {
         }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")
+        let settings = BootstrapSettings(resamples: bootstrapResamples, seed: bootstrapSeed)
+        if !aggregate.isEmpty, let output {
+            print(try QuantifyFindings.aggregate(runs: aggregate, datasets: datasets, output: output, settings: settings),
+                  terminator: "")
+            return
+        }
         if !compare.isEmpty, let output {
-            let findings = try QuantifyFindings.compare(fine: compare[0], coarse: compare[1], output: output)
-            print((["findings across datasets (fine: \(compare[0]), coarse: \(compare[1]))"] + Finding.lines(findings))
-                .joined(separator: "\n"))
+            let document = try QuantifyFindings.compare(fine: [compare[0]], coarse: [compare[1]], output: output, settings: settings)
+            print((["the paper's claims across datasets (fine: \(compare[0]), coarse: \(compare[1])): "
+                    + Finding.tally(document.findings)] + Finding.lines(document.findings)).joined(separator: "\n"))
             return
         }
         guard let datasetDir else { return }
@@ -97,17 +128,27 @@ struct Quantify: ParsableCommand {
 
         let report = MetricsReport(title: title, dataset: dataset, metrics: metrics, topFraction: topFraction,
                                    robust: layout.robust)
+        // Everything is computed before anything is written, so a failure leaves no half output.
+        let directoryName = (datasetDir as NSString).lastPathComponent
+        let grounding = try QuantifyFindings.groundingRecords(layout: layout, eps: eps,
+                                                              testIndex: inputs.first?.standardClean.f.index ?? [])
+        var document = report.document(name: directoryName, kind: kind ?? DatasetKind(datasetName: directoryName), seed: Int(common.seed),
+                                       grounding: grounding)
+        document.findings = ClaimCatalog.evaluate(dataset: [document], settings: settings)
         let run = try StageRun(stage: "quantify", output: layout.metrics, seed: common.seed,
                                parameters: ["eps": eps.map(\.text), "top_fraction": topFraction, "explain": explain]
                                    .merging(robustEps.map { ["robust_eps": $0.text] } ?? [:]) { $1 },
                                inputs: [layout.images, layout.sje(DatasetLayout.standard)] + inputs.flatMap(\.paths))
         try run.run { file in try report.write(to: file) }
-        let (json, findings) = try QuantifyFindings.add(to: try report.json(), layout: layout, eps: eps)
-        try AtomicOutput.write(to: layout.metricsJSON) { try json.write(to: URL(fileURLWithPath: $0)) }
+        try AtomicOutput.write(to: layout.metricsJSON) { try JSONFiles.write(document, to: $0) }
         for (name, text) in report.tables() {
             try AtomicOutput.write(to: layout.table(name)) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
         }
         print(report.summary())
-        print((["", "the paper's findings on these metrics"] + Finding.lines(findings)).joined(separator: "\n"))
+        print((["", "the paper's claims on these metrics (docs/claims.md; \(document.kind?.rawValue ?? "kind unknown") dataset, seed "
+                + "\(common.seed), one seed: 95% intervals over the \(document.testImages) test images only): "
+                + Finding.tally(document.findings)] + Finding.lines(document.findings)).joined(separator: "\n"))
     }
 }
+
+extension DatasetKind: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipelineKit
 import ReportKit
+import Verdicts
 
 /// The report stage: HTML pages with the paper's figures and explanation panels.
 @main
@@ -13,9 +14,11 @@ struct Report: ParsableCommand {
             (ground; optional unless --require-grounding), D/images.h5, D/adv/*.h5 and D/features/standard-adv-eps<e>.h5,
             and writes D/report/index.html with figures/ (SVG + CSV) and panels/ (PNG).
             `report overview --data DATA --datasets A B` writes DATA/report/index.html comparing the datasets.
+            `report seeds --folder DIR` writes DIR/report/index.html from DIR/metrics.json (quantify --aggregate):
+            every claim over the seeds, each seed's value drawn as a dot beside the interval.
             Pages open from the file system: no server, no network, nothing external.
             """,
-        subcommands: [DatasetCommand.self, OverviewCommand.self])
+        subcommands: [DatasetCommand.self, OverviewCommand.self, SeedsCommand.self])
 }
 
 /// Image numbers for --images: rows of images.h5, comma separated.
@@ -87,9 +90,32 @@ struct OverviewCommand: ParsableCommand {
             names.append(name)
         }
         let metrics = try names.map { try DatasetMetrics.read(directory: layout.dataset($0).root) }
-        let findings = try Finding.readFile(layout.findings)
+        let path = layout.findings
+        let findings: [Finding]?
+        do {
+            findings = FileManager.default.fileExists(atPath: path) ? try FindingsDocument.read(path).findings : nil
+        } catch {
+            throw StageError("\(error)")
+        }
         let index = try OverviewReport(dataRoot: data, datasets: metrics, findings: findings,
                                        command: CommandLine.arguments.joined(separator: " ")).write()
+        Log.info("report: \(index)")
+        print(index)
+    }
+}
+
+struct SeedsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "seeds", abstract: "The page of a multi-seed run: DIR/report/index.html.")
+
+    @Option(help: "The aggregate's folder (e.g. data/seeds), holding quantify --aggregate's metrics.json.")
+    var folder: String
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        Log.isVerbose = common.verbose
+        let aggregate: SeedsAggregate
+        do { aggregate = try SeedsAggregate.read("\(folder)/metrics.json") } catch { throw StageError("\(error)") }
+        let index = try SeedsReport(folder: folder, aggregate: aggregate, command: CommandLine.arguments.joined(separator: " ")).write()
         Log.info("report: \(index)")
         print(index)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HDF5Store
 import TestSupport
+import Verdicts
 import XCTest
 
 /// A tiny dataset folder with everything the report reads, written by hand except
@@ -136,14 +137,28 @@ struct ReportFixture {
         }
     }
 
-    /// Adds a findings list to metrics.json, as quantify will.
+    /// Replaces metrics.json's findings with three made-up ones, one per verdict.
     func addFindings() throws {
-        let url = URL(fileURLWithPath: file("metrics.json"))
-        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        json["findings"] = [["id": "attack-drop", "claim": "Accuracy drops under attack", "reproduced": true, "evidence": "f: 83% → 33% at 0.01"],
-                            ["id": "robust-helps", "claim": "Robust training recovers accuracy", "reproduced": false, "evidence": "R = 1.2"],
-                            ["id": "grounding", "claim": "Adversarial attributes are grounded less", "reproduced": NSNull(), "evidence": ""]]
-        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: url)
+        var document = try MetricsDocument.read(file("metrics.json"))
+        document.findings = ReportFixture.madeUpFindings
+        try document.write(to: file("metrics.json"))
+    }
+
+    /// Three findings, one per verdict, with estimates over three seeds.
+    static var madeUpFindings: [Finding] {
+        func estimate(_ value: Double, _ lower: Double, _ upper: Double, _ verdict: Verdict) -> Estimate {
+            Estimate(label: "ε 0.005 px (paper 0.01): a share", value: value, lower: lower, upper: upper, criterion: .above(0.5),
+                     verdict: verdict, perSeed: [value - 0.02, value, value + 0.02], seedDeviation: 0.02, resamples: 200,
+                     undefinedResamples: 0, note: nil, unit: .percent)
+        }
+        func finding(_ id: String, _ claim: String, _ e: Estimate) -> Finding {
+            Finding(id: id, claim: claim, quote: "A quoted sentence of \(id).", section: "§ 5", kind: "both", metric: "a share",
+                    criterion: "> 1/2", reading: nil, seeds: ["synth-tiny seeds 1, 2, 3"], seedLabels: ["1", "2", "3"],
+                    estimates: [e], note: nil)
+        }
+        return [finding("X1", "Accuracy drops under attack", estimate(0.8, 0.7, 0.9, .reproduced)),
+                finding("X2", "Robust training recovers accuracy", estimate(0.3, 0.2, 0.4, .contradicted)),
+                finding("X3", "Adversarial attributes are grounded less", estimate(0.5, 0.4, 0.6, .undetermined))]
     }
 }
 

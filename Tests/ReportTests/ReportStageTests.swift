@@ -2,6 +2,7 @@ import Foundation
 import HDF5Store
 import ImageIO
 import TestSupport
+import Verdicts
 import XCTest
 
 /// `text` as the page escapes it.
@@ -63,8 +64,10 @@ final class ReportStageTests: XCTestCase {
         }
         // The summary table shows quantify's numbers: f clean 5/6, adv 2/6 on the standard model.
         XCTAssertTrue(html.contains("<td>83.3</td><td>33.3</td>"), "summary table")
-        XCTAssertTrue(html.contains("reproduced</span>") && html.contains("not reproduced</span>") && html.contains("undetermined"))
-        XCTAssertTrue(html.contains("Robust training recovers accuracy") && html.contains("R = 1.2"))
+        XCTAssertTrue(html.contains(">reproduced</span>") && html.contains(">contradicted</span>") && html.contains(">undetermined</span>"))
+        XCTAssertTrue(html.contains("Robust training recovers accuracy") && html.contains("A quoted sentence of X2."))
+        // Three seeds: a dot per seed beside each interval.
+        XCTAssertEqual(html.components(separatedBy: "<circle class=\"seed\"").count - 1, 9)
         // Panels: the standard model is fooled on rows 0, 2, 3 clean-correct ones: 0 (image 4), 2 (14), 3 (19); f's adv
         // logits grow with the row, so the most confident are images 19 then 14.
         XCTAssertTrue(html.contains("true: class 1 · standard: class 0 · robust: class 0"), "caption of image 19")
@@ -99,15 +102,20 @@ final class ReportStageTests: XCTestCase {
         try checkFolder(f.file("report/index.html"))
         XCTAssertTrue(html.contains("Grounding not run"))
         // quantify's own findings are shown, one row each, with their claims.
-        let url = URL(fileURLWithPath: f.file("metrics.json"))
-        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        let findings = try XCTUnwrap(json["findings"] as? [[String: Any]])
+        var document = try MetricsDocument.read(f.file("metrics.json"))
+        let findings = document.findings
         XCTAssertFalse(findings.isEmpty)
-        for finding in findings { XCTAssertTrue(html.contains(escapeHTML(finding["claim"] as! String)), "\(finding)") }
+        for finding in findings {
+            XCTAssertTrue(html.contains(escapeHTML(finding.claim)) && html.contains(escapeHTML(finding.quote)), finding.id)
+            XCTAssertTrue(html.contains(escapeHTML(finding.criterion)), finding.id)
+        }
         XCTAssertEqual(html.components(separatedBy: "<tr><td class=\"l\"><span class=").count - 1, findings.count)
-        // Without the key, the page says the findings were not computed.
-        json["findings"] = nil
-        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        XCTAssertEqual(html.components(separatedBy: "<svg class=\"iv\"").count - 1, findings.map(\.estimates.count).reduce(0, +),
+                       "one interval plot per estimate")
+        XCTAssertTrue(html.contains("0.01 (paper 0.02)"), "eps in both units")
+        // With no findings, the page says so.
+        document.findings = []
+        try document.write(to: f.file("metrics.json"))
         XCTAssertEqual(try runStage("report", ["dataset", "--dataset-dir", f.path]).status, 0)
         XCTAssertTrue(try read(f.file("report/index.html")).contains("The findings were not computed"))
         XCTAssertFalse(html.contains("figures/grounding.svg"))
@@ -163,9 +171,10 @@ final class ReportStageTests: XCTestCase {
         // A second dataset: a copy of the first under another name, without a page of its own.
         try FileManager.default.copyItem(at: f.directory, to: root.appendingPathComponent("synth-copy"))
         XCTAssertEqual(try runStage("report", ["dataset", "--dataset-dir", f.path]).status, 0)
-        try JSONSerialization.data(withJSONObject: [["id": "fine-vs-coarse", "claim": "The attack hurts fine-grained more",
-                                                     "reproduced": false, "evidence": "drop 50% vs 50%"]])
-            .write(to: root.appendingPathComponent("findings.json"))
+        var contradicted = ReportFixture.madeUpFindings[1]
+        contradicted.claim = "The attack hurts fine-grained more"
+        try FindingsDocument(fine: ["a/metrics.json"], coarse: ["b/metrics.json"], findings: [contradicted])
+            .write(to: root.appendingPathComponent("findings.json").path)
         let result = try runStage("report", ["overview", "--data", root.path, "--datasets", "synth-tiny", "synth-copy"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let index = root.appendingPathComponent("report/index.html").path
@@ -173,7 +182,7 @@ final class ReportStageTests: XCTestCase {
         let html = try read(index)
         XCTAssertTrue(html.contains("href=\"../synth-tiny/report/index.html\""))
         XCTAssertFalse(html.contains("href=\"../synth-copy/report/index.html\""), "no link to a page that does not exist")
-        XCTAssertTrue(html.contains("The attack hurts fine-grained more") && html.contains("not reproduced"))
+        XCTAssertTrue(html.contains("The attack hurts fine-grained more") && html.contains(">contradicted<"))
         XCTAssertTrue(html.contains("synth-tiny (3 classes)") && html.contains("synth-copy (3 classes)"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HDF5Store
 import TestSupport
+import Verdicts
 import XCTest
 
 /// quantify on hand-made predictions: every number is recomputed here independently.
@@ -84,25 +85,25 @@ final class QuantifyTests: XCTestCase {
         let result = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("f clean"), result.stdout)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("metrics.json")))) as! [String: Any]
-        let eps = (json["per_eps"] as! [[String: Any]])[0]
-        let accuracyTable = eps["accuracy"] as! [String: [String: Double]]
-        let names = ["standard-test": "standard_clean", "standard-adv-eps0.1": "standard_adversarial",
-                     "robust-eps0.1-test": "robust_clean", "robust-eps0.1-adv-eps0.1": "robust_adversarial",
-                     "robust-eps0.1-transfer-eps0.1": "robust_transfer"]
+        let document = try MetricsDocument.read(path("metrics.json"))
+        let eps = try XCTUnwrap(document.record("0.1"))
+        let names: [(String, AccuracySetName)] = [("standard-test", .standardClean), ("standard-adv-eps0.1", .standardAdversarial),
+                                                  ("robust-eps0.1-test", .robustClean), ("robust-eps0.1-adv-eps0.1", .robustAdversarial),
+                                                  ("robust-eps0.1-transfer-eps0.1", .robustTransfer)]
         for (set, key) in names {
-            XCTAssertEqual(accuracyTable["general"]![key]!, accuracy(general[set]!), accuracy: 1e-12, key)
-            XCTAssertEqual(accuracyTable["attribute"]![key]!, accuracy(attributeBased[set]!), accuracy: 1e-12, key)
+            XCTAssertEqual(eps.accuracy.general[key], accuracy(general[set]!), accuracy: 1e-12, key.rawValue)
+            XCTAssertEqual(eps.accuracy.attribute[key], accuracy(attributeBased[set]!), accuracy: 1e-12, key.rawValue)
+            XCTAssertEqual(eps.outcomes.predictions.general[key], general[set]!, key.rawValue)
         }
-        let ratios = eps["robust_ratio"] as! [String: [String: Any]]
-        for (classifier, table) in [("general", general), ("attribute", attributeBased)] {
+        XCTAssertEqual(eps.outcomes.labels, labels)
+        for (classifier, table) in [(ClassifierName.general, general), (.attribute, attributeBased)] {
             let clean = accuracy(table["standard-test"]!), adv = accuracy(table["standard-adv-eps0.1"]!)
             let robust = accuracy(table["robust-eps0.1-adv-eps0.1"]!)
             let r = (clean - robust) / (clean - adv)
-            XCTAssertEqual(ratios[classifier]!["robust_ratio"] as! Double, r, accuracy: 1e-12, classifier)
-            XCTAssertEqual(ratios[classifier]!["recovered_fraction"] as! Double, 1 - r, accuracy: 1e-12, classifier)
+            XCTAssertEqual(eps.robustRatio[classifier].robustRatio, r, accuracy: 1e-12, classifier.rawValue)
+            XCTAssertEqual(eps.robustRatio[classifier].recoveredFraction, 1 - r, accuracy: 1e-12, classifier.rawValue)
         }
-        XCTAssertEqual(ratios["general"]!["robust_ratio"] as! Double, 1.0 / 3.0, accuracy: 1e-12)  // (5/6 − 4/6) / (5/6 − 2/6)
+        XCTAssertEqual(eps.robustRatio.general.robustRatio, 1.0 / 3.0, accuracy: 1e-12)  // (5/6 − 4/6) / (5/6 − 2/6)
 
         // Study (a): right when clean, wrong when attacked (standard model): images 0, 2, 3.
         // Study (b): wrong on the standard model's adversarial, right on the robust model: 0, 2, 3, 5.
@@ -113,14 +114,30 @@ final class QuantifyTests: XCTestCase {
         let wrong = general["standard-adv-eps0.1"]!
         let studyA = [0, 2, 3].map { distances(first: row(clean, $0), second: row(adv, $0), truth: Int(labels[$0]), wrong: Int(wrong[$0])) }
         let studyB = [0, 2, 3, 5].map { distances(first: row(robust, $0), second: row(adv, $0), truth: Int(labels[$0]), wrong: Int(wrong[$0])) }
-        let distancesJSON = eps["distances"] as! [String: [String: Any]]
-        for (name, study) in [("standard_attack", studyA), ("robust_recovery", studyB)] {
-            let summary = distancesJSON[name]!
-            XCTAssertEqual(summary["images"] as! Int, study.count, name)
-            XCTAssertEqual(summary["mean_d1"] as! Double, study.map(\.0).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
-            XCTAssertEqual(summary["mean_d2"] as! Double, study.map(\.1).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
-            XCTAssertEqual(summary["fraction_d1_below_d2"] as! Double,
-                           Double(study.filter { $0.0 < $0.1 }.count) / Double(study.count), accuracy: 1e-12, name)
+        for (name, study, summary, images) in [("standard_attack", studyA, eps.distances.standardAttack, eps.distances.standardAttackImages),
+                                                ("robust_recovery", studyB, eps.distances.robustRecovery, eps.distances.robustRecoveryImages)] {
+            XCTAssertEqual(summary.images, study.count, name)
+            XCTAssertEqual(summary.meanD1, study.map(\.0).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
+            XCTAssertEqual(summary.meanD2, study.map(\.1).reduce(0, +) / Double(study.count), accuracy: 1e-6, name)
+            XCTAssertEqual(summary.fractionD1BelowD2, Double(study.filter { $0.0 < $0.1 }.count) / Double(study.count), accuracy: 1e-12, name)
+            for (image, d) in zip(images, study) {
+                XCTAssertEqual(image.d1, d.0, accuracy: 1e-6, name); XCTAssertEqual(image.d2, d.1, accuracy: 1e-6, name)
+            }
+        }
+        XCTAssertEqual(eps.distances.standardAttackImages.map(\.image), [0, 2, 3])
+        XCTAssertEqual(eps.distances.robustRecoveryImages.map(\.image), [0, 2, 3, 5])
+        // "Nearer the true class", recomputed over the full attribute vectors.
+        func nearer(_ v: [Float], _ c: Int, than d: Int) -> Bool {
+            let to = { (k: Int) in (0..<a).reduce(0.0) { $0 + pow(Double(v[$1] - self.phi[k * a + $1]), 2) } }
+            return to(c) < to(d)
+        }
+        for (j, i) in [0, 2, 3].enumerated() {
+            let image = eps.distances.standardAttackImages[j]
+            XCTAssertEqual(image.nearerTrueClass, nearer(row(clean, i), Int(labels[i]), than: Int(wrong[i])))
+            XCTAssertEqual(image.adversarialNearerWrongClass, nearer(row(adv, i), Int(wrong[i]), than: Int(labels[i])))
+        }
+        for (j, i) in [0, 2, 3, 5].enumerated() {
+            XCTAssertEqual(eps.distances.robustRecoveryImages[j].nearerTrueClass, nearer(row(robust, i), Int(labels[i]), than: Int(wrong[i])))
         }
         let metrics = try H5File.open(path("metrics.h5"))
         XCTAssertEqual(try metrics.read("eps0.1/distances/standard_attack/row", as: Int64.self).data, [0, 2, 3])
@@ -131,21 +148,35 @@ final class QuantifyTests: XCTestCase {
         XCTAssertEqual(Int(try metrics.read("eps0.1/explanations/rose", as: Int32.self).data[0]), change.indices.max { change[$0] < change[$1] }!)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("tables/robust_ratio.csv")))
 
-        // The findings: R = 1/3 at the only eps (4b reproduced), no grounding files (6 null).
-        let findings = Dictionary(uniqueKeysWithValues: (json["findings"] as! [[String: Any]]).map { ($0["id"] as! String, $0) })
-        XCTAssertEqual(findings["4b"]?["reproduced"] as? Bool, true, "\(findings["4b"] ?? [:])")
-        XCTAssertTrue(findings["6"]?["reproduced"] is NSNull)
-        XCTAssertEqual(findings["6"]?["evidence"] as? String, "ground not run")
-        XCTAssertTrue(result.stdout.contains("[reproduced] (4b)"), result.stdout)
+        // The findings: the claims for a dataset of unknown kind (the directory's name says
+        // nothing), each with its quote and estimates; C13's gain is recomputed here.
+        let findings = document.findings
+        XCTAssertEqual(findings.map(\.id), ClaimCatalog.perDataset(nil).map(\.id))
+        let gain = try XCTUnwrap(findings.first { $0.id == "C13" })
+        XCTAssertEqual(gain.estimates.count, 2, "f and F at one eps")
+        XCTAssertEqual(gain.estimates[0].value, accuracy(general["robust-eps0.1-adv-eps0.1"]!) - accuracy(general["standard-adv-eps0.1"]!),
+                       accuracy: 1e-12)
+        XCTAssertTrue(gain.estimates[0].lower <= gain.estimates[0].value && gain.estimates[0].value <= gain.estimates[0].upper)
+        XCTAssertFalse(gain.quote.isEmpty)
+        let grounded = try XCTUnwrap(findings.first { $0.id == "C17" })
+        XCTAssertEqual(grounded.verdict, .undetermined)
+        XCTAssertTrue(grounded.note?.contains("ground not run") ?? false, grounded.note ?? "")
+        XCTAssertTrue(result.stdout.contains("] C13 "), result.stdout)
+        XCTAssertTrue(result.stdout.contains("0.1 (paper 0.2)") || result.stdout.contains("(0.2)"), result.stdout)
 
-        // Cross-dataset mode on the same metrics twice: equal drops, so (1a) is not reproduced.
+        // --kind fine adds the fine-grained claims.
+        XCTAssertEqual(try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1", "--kind", "fine"]).status, 0)
+        XCTAssertEqual(try MetricsDocument.read(path("metrics.json")).findings.map(\.id), ClaimCatalog.perDataset(.fine).map(\.id))
+
+        // Cross-dataset mode on the same metrics twice: equal drops give a difference of exactly 0, undetermined.
         let compare = try runStage("quantify", ["--compare", path("metrics.json"), path("metrics.json"), "--output", path("findings.json")])
         XCTAssertEqual(compare.status, 0, compare.stderr)
-        let cross = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("findings.json")))) as! [String: Any]
-        let first = (cross["findings"] as! [[String: Any]])[0]
-        XCTAssertEqual(first["id"] as? String, "1a")
-        XCTAssertEqual(first["reproduced"] as? Bool, false)
-        XCTAssertTrue(compare.stdout.contains("(1a)"), compare.stdout)
+        let cross = try FindingsDocument.read(path("findings.json"))
+        XCTAssertEqual(cross.findings.map(\.id), ClaimCatalog.across.map(\.id))
+        let drop = try XCTUnwrap(cross.findings.first { $0.id == "C7" })
+        XCTAssertEqual(drop.estimates[0].value, 0)
+        XCTAssertEqual(drop.verdict, .undetermined)
+        XCTAssertTrue(compare.stdout.contains("C7"), compare.stdout)
         XCTAssertEqual(try runStage("quantify", ["--compare", path("metrics.json")]).status, 64, "one file and no --output")
     }
 
@@ -160,9 +191,8 @@ final class QuantifyTests: XCTestCase {
         XCTAssertNotEqual(try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1"]).status, 0)
         let result = try runStage("quantify", ["--dataset-dir", directory.path, "--eps", "0.1", "--robust-eps", "0.3"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("metrics.json")))) as! [String: Any]
-        let ratios = (json["per_eps"] as! [[String: Any]])[0]["robust_ratio"] as! [String: [String: Any]]
-        XCTAssertEqual(ratios["general"]!["robust_ratio"] as! Double, 1.0 / 3.0, accuracy: 1e-12)
+        let document = try MetricsDocument.read(path("metrics.json"))
+        XCTAssertEqual(try XCTUnwrap(document.record("0.1")).robustRatio.general.robustRatio, 1.0 / 3.0, accuracy: 1e-12)
     }
 
     func testMissingEpsAndForeignAttributesFailWithoutOutput() throws {
