@@ -63,7 +63,7 @@ public enum SJETrainer {
         normaliser.apply(to: &xVal, dimension: d)
         let phi = options.classNormalisation.apply(classAttributes, attributes: a)  // (C, A)
 
-        var rng = SplitMix(seed: options.seed, stream: 0x5E1E_C7ED)
+        var rng = SplitMix(seed: options.seed, stream: RandomStreams.sje)
         let w0 = initialW(options.initialisation, d: d, a: a, rng: &rng)  // (D, A)
         var m = [Float](repeating: 0, count: d * c)  // (D, C) = W φᵀ
         gemm(w0, phi, into: &m, m: d, n: c, k: a, transB: true)

@@ -10,16 +10,8 @@ public enum SampleRandom {
         return SplitMix(seed: first.next(), stream: UInt64(bitPattern: Int64(b)))
     }
 
-    /// What a stream is for; distinct constants keep the streams apart.
-    public enum Purpose: UInt64 {
-        case randomStart = 0xA77A_C4_0001
-        case shuffle = 0x5AFF_1E_0002
-        case augment = 0xA06_3E47_0003
-        /// APGD's random starts: (image, component << 20 | target << 10 | restart).
-        case apgdStart = 0xA96D_57_0004
-        /// Square Attack's initial stripes and per-query windows: (image, restart).
-        case squareSearch = 0x5C0A_3E_0005
-    }
+    /// What a stream is for (the constants live with every other stream's, in Randomness).
+    public typealias Purpose = RandomStreams.Purpose
 
     /// Uniform Float in [lo, hi) from 24 random bits.
     @inline(__always)

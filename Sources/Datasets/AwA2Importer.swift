@@ -49,7 +49,7 @@ public enum AwA2Importer {
                 throw .malformed(path: file("classes.txt"), line: classLines[label].number,
                                  reason: "class \(name) has no images in \(directory)")
             }
-            var rng = SplitMix(seed: seed, stream: 0xA3A2_0000 &+ UInt64(label))
+            var rng = SplitMix(seed: seed, stream: RandomStreams.awa2Splits(label: label))
             let splits = SplitAssignment.stratified(count: images.count, train: train, val: val, rng: &rng)
             for (image, split) in zip(images, splits) {
                 let relative = "JPEGImages/\(name)/\(image)"

@@ -30,7 +30,7 @@ public enum SplitAssignment {
         for (i, s) in splits.enumerated() where s == .train { byClass[labels[i], default: []].append(i) }
         for c in byClass.keys.sorted() {
             let items = byClass[c]!
-            var rng = SplitMix(seed: seed, stream: UInt64(c) &+ 0x5A17)
+            var rng = SplitMix(seed: seed, stream: RandomStreams.validationCarve(classIndex: c))
             let n = min(items.count - 1, Int((Double(items.count) * fraction).rounded()))
             guard n > 0 else { continue }
             for i in items.seededShuffle(&rng).prefix(n) { splits[i] = .val }

@@ -26,7 +26,7 @@ public struct SyntheticBirds: Sendable {
         let c = profiles.count
         var splits = [Split](repeating: .train, count: c * imagesPerClass)
         for k in 0..<c {
-            var rng = SplitMix(seed: seed, stream: 0xC1A5_5000 &+ UInt64(k))
+            var rng = SplitMix(seed: seed, stream: RandomStreams.birdSplits(classIndex: k))
             for (j, s) in SplitAssignment.stratified(count: imagesPerClass, train: trainFraction, val: valFraction, rng: &rng).enumerated() {
                 splits[j * c + k] = s
             }
@@ -45,7 +45,7 @@ public struct SyntheticBirds: Sendable {
     /// Renders image `index` (with its part map when asked, for tests).
     public func render(_ index: Int, partMap: Bool = false) -> (sample: DatasetSample, attributes: BirdAttributes, bird: RenderedBird) {
         let label = index % profiles.count
-        var rng = SplitMix(seed: seed, stream: UInt64(index))
+        var rng = SplitMix(seed: seed, stream: RandomStreams.birdImage(index))
         let attributes = profiles[label].sample(&rng)
         let bird = renderer.render(attributes, rng: &rng, partMap: partMap)
         let sample = DatasetSample(image: bird.image, label: label, split: splits[index], attributes: attributes.vector,

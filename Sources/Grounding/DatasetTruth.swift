@@ -1,5 +1,6 @@
 import ClassifierKit
 import HDF5Store
+import ImageIO
 
 /// What images.h5 says about where things are: names, class and image attributes, part
 /// masks (rendered sets), keypoints (CUB), boxes and a stored attribute → parts table.
@@ -88,7 +89,7 @@ public final class DatasetTruth {
             let p = partNames.count
             return .keypoints((0..<p).map { j in
                 let base = (row * p + j) * 3
-                return PartPoint(x: keypoints[base], y: keypoints[base + 1], visible: keypoints[base + 2] > 0.5)
+                return Keypoint(x: Double(keypoints[base]), y: Double(keypoints[base + 1]), visible: keypoints[base + 2] > 0.5)
             })
         }
         return .none

@@ -42,7 +42,7 @@ public struct Grounder {
 
     /// The random stream of the baselines of image `row`'s `selection`.
     public static func baselineStream(row: Int, _ selection: GroundingFile.Selection) -> UInt64 {
-        UInt64(row) &* 4 &+ UInt64(GroundingFile.Selection.allCases.firstIndex(of: selection)!)
+        RandomStreams.groundingBaseline(row: row, selection: GroundingFile.Selection.allCases.firstIndex(of: selection)!)
     }
 
     /// The rows × columns of the maps this grounder makes (one image's pass).

@@ -1,25 +1,13 @@
+import ImageIO
 import Randomness
-
-/// A part keypoint in image pixels (x to the right, y down), as images.h5's
-/// `part_keypoints` stores it.
-public struct PartPoint: Sendable, Equatable {
-    public var x: Float
-    public var y: Float
-    public var visible: Bool
-
-    public init(x: Float, y: Float, visible: Bool) {
-        self.x = x
-        self.y = y
-        self.visible = visible
-    }
-}
 
 /// Where one image's parts are.
 public enum PartTruth: Sendable {
     /// Per-pixel part labels (rows × columns, row-major): 0 background, p + 1 for part p.
     case mask(rows: Int, columns: Int, labels: [UInt8])
     /// One keypoint per part.
-    case keypoints([PartPoint])
+    /// One keypoint per part (images.h5's `part_keypoints`, stored-image pixels).
+    case keypoints([Keypoint])
     /// No part truth (AwA2, LAD).
     case none
 }
@@ -51,7 +39,7 @@ public struct PointingGame: Sendable {
             let shown = parts.filter { $0 < points.count && points[$0].visible }
             guard !shown.isEmpty else { return nil }
             return shown.contains { p in
-                let dx = points[p].x - column, dy = points[p].y - row
+                let dx = Float(points[p].x) - column, dy = Float(points[p].y) - row
                 return dx * dx + dy * dy <= tolerance * tolerance
             }
         case .mask(let rows, let columns, let labels):

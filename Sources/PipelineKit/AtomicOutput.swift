@@ -31,7 +31,7 @@ public final class AtomicOutput {
     public func commit() throws {
         precondition(!finished, "AtomicOutput committed or discarded twice")
         guard rename(temporaryPath, target) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = StageError.systemMessage()
             discard()
             throw StageError("\(target): cannot move the finished output into place: \(reason)")
         }
@@ -43,7 +43,7 @@ public final class AtomicOutput {
     /// keep their own resumable work file instead of a partial that is removed on SIGINT.
     public static func publish(_ path: String, to target: String) throws {
         guard rename(path, target) == 0 else {
-            throw StageError("\(target): cannot move the finished output \(path) into place: \(String(cString: strerror(errno)))")
+            throw StageError("\(target): cannot move the finished output \(path) into place: \(StageError.systemMessage())")
         }
     }
 

@@ -37,4 +37,7 @@ public struct StageError: Error, CustomStringConvertible, LocalizedError {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
     public var errorDescription: String? { message }
+
+    /// The system's words for an errno value (`strerror`), by default the current `errno`.
+    public static func systemMessage(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }

@@ -36,14 +36,14 @@ public enum OutputLock {
         for _ in 0..<8 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw StageError("\(target): cannot create the lock file \(path): \(String(cString: strerror(errno)))")
+                throw StageError("\(target): cannot create the lock file \(path): \(StageError.systemMessage())")
             }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 let reason = errno
                 let holder = ownerPid(fd)
                 close(fd)
                 guard reason == EWOULDBLOCK else {
-                    throw StageError("\(target): cannot lock \(path): \(String(cString: strerror(reason)))")
+                    throw StageError("\(target): cannot lock \(path): \(StageError.systemMessage(reason))")
                 }
                 throw StageError("\(target): another run\(holder.map { " (pid \($0))" } ?? "") is writing this output "
                                  + "(lock \(path) is held); wait for it to finish or stop it, then run again")

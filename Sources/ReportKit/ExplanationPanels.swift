@@ -88,7 +88,7 @@ public struct PanelSelection: Sendable {
         scored.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         var chosen = scored.prefix(confident).map { ($0.0, PanelReason.confident(probability: $0.1)) }
         // The random sample is drawn from every attacked image, the same draw for every eps.
-        var rng = SplitMix(seed: seed, stream: 11)
+        var rng = SplitMix(seed: seed, stream: RandomStreams.reportSample)
         let pool = standard.index.filter(available.contains).sorted()
         for i in rng.permutation(pool.count) where chosen.count < confident + random && !chosen.contains(where: { $0.0 == pool[i] }) {
             chosen.append((pool[i], .random))

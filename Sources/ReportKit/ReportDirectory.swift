@@ -42,10 +42,10 @@ public struct ReportDirectory {
         let fm = FileManager.default
         let old = "\(target).old-\(getpid())"
         if fm.fileExists(atPath: target) {
-            guard rename(target, old) == 0 else { throw StageError("\(target): cannot move the old report aside: \(String(cString: strerror(errno)))") }
+            guard rename(target, old) == 0 else { throw StageError("\(target): cannot move the old report aside: \(StageError.systemMessage())") }
         }
         guard rename(temporary, target) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = StageError.systemMessage()
             _ = rename(old, target)
             throw StageError("\(target): cannot move the finished report into place: \(reason)")
         }

@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
                 model.frozenUntil = freezeUntil
             }
         } else {
-            let (mean, std) = try channelStatistics(imageSet)
+            let (mean, std) = try imageSet.channelStatistics(of: .train)
             let config = try ResNetConfig.named(arch, numClasses: imageSet.classCount, width: width,
                                                 inputSize: imageSet.imageSize, mean: mean, std: std)
             model = ResNet(config: config, seed: common.seed)
@@ -93,25 +93,6 @@ struct Train: ParsableCommand {
         let val = loop.valIndices.isEmpty ? "no validation images" : String(format: "validation accuracy %.4f", loop.log.columns["val_accuracy"]?.last ?? 0)
         let testText = testAccuracy.map { String(format: "test accuracy %.4f", $0) } ?? "no test images"
         Log.info("train: \(val), \(testText) → \(output)")
-    }
-
-    /// Per-channel mean and standard deviation of the training images, for the model's
-    /// built-in normalisation (computed in one streaming pass).
-    func channelStatistics(_ set: ImageSet) throws -> ([Float], [Float]) {
-        let indices = set.indices(of: .train)
-        var sum = [Double](repeating: 0, count: 3), squares = [Double](repeating: 0, count: 3)
-        for start in stride(from: 0, to: indices.count, by: 512) {
-            let raw = try set.loadRaw(Array(indices[start..<min(start + 512, indices.count)]))
-            for (i, value) in raw.enumerated() {
-                let v = Double(value) / 255
-                sum[i % 3] += v
-                squares[i % 3] += v * v
-            }
-        }
-        let count = Double(max(1, indices.count * set.imageSize * set.imageSize))
-        let mean = sum.map { $0 / count }
-        let std = zip(squares, mean).map { max(($0 / count - $1 * $1), 1e-6).squareRoot() }
-        return (mean.map(Float.init), std.map(Float.init))
     }
 }
 

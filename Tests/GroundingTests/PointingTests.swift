@@ -1,4 +1,5 @@
 import Grounding
+import ImageIO
 import Randomness
 import TestSupport
 import XCTest
@@ -46,8 +47,8 @@ final class PointingTests: XCTestCase {
     }
 
     func testKeypointHitsAreWithinTheToleranceOfAVisiblePoint() {
-        let points: PartTruth = .keypoints([PartPoint(x: 20, y: 10, visible: true), PartPoint(x: 50, y: 50, visible: false),
-                                            PartPoint(x: 80, y: 40, visible: true)])
+        let points: PartTruth = .keypoints([Keypoint(x: 20, y: 10, visible: true), Keypoint(x: 50, y: 50, visible: false),
+                                            Keypoint(x: 80, y: 40, visible: true)])
         let game = PointingGame(tolerance: PointingGame.tolerance(imageSize: 112))   // 7.5 px at 112 px
         XCTAssertEqual(game.tolerance, 7.5)
         XCTAssertEqual(game.hit(row: 10, column: 27, parts: [0], truth: points), true)      // 7 px right of it

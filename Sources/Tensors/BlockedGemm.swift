@@ -1,16 +1,14 @@
-import Tensors
-
-/// GEMMs for the attribute space whose results do not depend on `--threads`: C is cut into
+/// GEMMs whose results do not depend on `--threads` (the attribute space's): C is cut into
 /// row blocks of a fixed size (never by the thread count), each block one single-threaded
 /// OpenBLAS call, and the blocks are spread over the engine's threads. Every element is
 /// then computed by the same call whatever the thread count, so 1 and 8 threads give the
 /// same bits (splitting by thread count would change OpenBLAS's blocking at the seams).
-enum BlockedGemm {
+public enum BlockedGemm {
     /// Rows of C per block.
-    static let blockRows = 64
+    public static let blockRows = 64
 
     /// Same contract as `BLAS.sgemm` (row-major, C = alpha · op(A) · op(B) + beta · C).
-    static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
         let blocks = (m + blockRows - 1) / blockRows
