@@ -42,7 +42,7 @@ let targets: [Target] = [
     .target(name: "MessagePassing", dependencies: ["CMPI", "ClassifierKit", "PipelineKit"]),
 
     // MARK: Analysis: attribute space, grounding, figures, report
-    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness"]),
+    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness", argumentParser]),
     .target(name: "Grounding", dependencies: ["AttributeSpace", "ClassifierKit", "ImageIO", "NeuralNet", "HDF5Store", "Randomness"]),
     // SVG figures (axes, ticks, lines, bars, histograms, legends) with a CSV of the plotted numbers.
     .target(name: "Plotting"),

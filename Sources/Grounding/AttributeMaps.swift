@@ -99,14 +99,4 @@ public struct AttributeMapper: Sendable {
         }
         return out
     }
-
-    /// Stored attribute vectors as predict-attributes writes them: raw A, or A/‖A‖ per row
-    /// when `l2` (its default). Eqs. 7–8 subtract φ from these, so the choice matters and
-    /// must match the attribute files'.
-    public static func normalised(_ scores: [Float], attributes: Int, l2: Bool) -> [Float] {
-        guard l2 else { return scores }
-        var out = scores
-        FeatureNormaliser(kind: .l2).apply(to: &out, dimension: attributes)
-        return out
-    }
 }

@@ -17,15 +17,15 @@ public struct Grounder {
     public let k: Int
     /// The residual stage Grad-CAM maps (0-based), or nil for CAM on the last map.
     public let stage: Int?
-    /// Whether the attribute vectors are L2-normalised, as predict-attributes stores them.
-    public let l2: Bool
+    /// How the attribute vectors are normalised: as predict-attributes stores them.
+    public let normalisation: AttributeNormalisation
     /// Detector boxes per image set, and the confidence below which a box grounds nothing.
     public let detections: [GroundingFile.ImageSet: Detections]
     public let detectionConfidence: Float
     /// The run's seed: each scored item's random baseline draws from (seed, image, selection).
     public let seed: UInt64
 
-    public init(network: ResNet, embedding: SJE, scorer: GroundingScorer, truth: DatasetTruth, k: Int, stage: Int?, l2: Bool,
+    public init(network: ResNet, embedding: SJE, scorer: GroundingScorer, truth: DatasetTruth, k: Int, stage: Int?, normalisation: AttributeNormalisation,
                 detections: [GroundingFile.ImageSet: Detections], detectionConfidence: Float, seed: UInt64) {
         self.network = network
         self.embedding = embedding
@@ -34,7 +34,7 @@ public struct Grounder {
         self.truth = truth
         self.k = k
         self.stage = stage
-        self.l2 = l2
+        self.normalisation = normalisation
         self.detections = detections
         self.detectionConfidence = detectionConfidence
         self.seed = seed
@@ -63,7 +63,8 @@ public struct Grounder {
         var classScores: [GroundingFile.ImageSet: [Float]] = [:]
         for set in GroundingFile.ImageSet.allCases {
             let pass = passes[set]!
-            let stored = AttributeMapper.normalised(pass.rawScores, attributes: mapper.attributeCount, l2: l2)
+            var stored = pass.rawScores
+            normalisation.apply(to: &stored, attributes: mapper.attributeCount)
             let scores = embedding.scores(attributes: stored)
             classScores[set] = scores
             batch.predictions[set] = SJE.argmax(scores: scores, classes: embedding.classCount)

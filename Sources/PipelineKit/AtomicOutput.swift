@@ -15,14 +15,7 @@ public final class AtomicOutput {
     /// Reserves a temporary path beside `target`, creating the parent directory.
     public init(target: String) throws {
         self.target = target
-        let directory = OutputPaths.directory(of: target)
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StageError("\(target): cannot create the output directory \(directory): \(error.localizedDescription)")
-            }
-        }
+        try OutputPaths.createDirectory(of: target)
         temporaryPath = OutputPaths.partial(of: target)
         PartialFiles.shared.register(temporaryPath)
     }

@@ -23,14 +23,7 @@ public enum OutputLock {
         defer { lock.unlock() }
         _ = cleanupInstalled
         guard held[path] == nil else { return }
-        let directory = OutputPaths.directory(of: target)
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StageError("\(target): cannot create the output directory \(directory): \(error.localizedDescription)")
-            }
-        }
+        try OutputPaths.createDirectory(of: target)
         // A holder removes the file when it ends; a lock won on a file that was removed (or
         // replaced) meanwhile guards nothing, so open the path again.
         for _ in 0..<8 {

@@ -20,6 +20,17 @@ public enum OutputPaths {
         return directory.isEmpty ? "/" : directory
     }
 
+    /// Creates the folder `target` will be written in (with its parents), or throws naming both.
+    public static func createDirectory(of target: String) throws {
+        let directory = directory(of: target)
+        guard !directory.isEmpty else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StageError("\(target): cannot create the output directory \(directory): \(error.localizedDescription)")
+        }
+    }
+
     /// The last path component of `path`.
     public static func fileName(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }

@@ -16,11 +16,6 @@ enum MapMethod: String, ExpressibleByArgument, CaseIterable {
     case gradcam
 }
 
-/// How the attribute vectors used for selection are normalised (as predict-attributes stores them).
-enum StoredNormalisation: String, ExpressibleByArgument, CaseIterable {
-    case l2, none
-}
-
 /// Grounds the discriminative attributes of clean and adversarial images on the image and
 /// scores them against where the parts really are.
 @main
@@ -67,7 +62,7 @@ struct Ground: ParsableCommand {
     @Option(help: "Boxes with a confidence below this do not ground an attribute.")
     var detectionConfidence: Float = 0
     @Option(help: "Attribute vectors for eqs. 7–8 as predict-attributes stores them: l2 (its default) or none.")
-    var attributeNormalisation = StoredNormalisation.l2
+    var attributeNormalisation = AttributeNormalisation.l2
     @Option(help: "Images per batch.")
     var batchSize = 64
 
@@ -155,7 +150,7 @@ struct Ground: ParsableCommand {
         let grounder = Grounder(network: network, embedding: embedding,
                                 scorer: GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize,
                                                         attributeParts: parts),
-                                truth: truth, k: k, stage: stage, l2: attributeNormalisation == .l2, detections: boxes,
+                                truth: truth, k: k, stage: stage, normalisation: attributeNormalisation, detections: boxes,
                                 detectionConfidence: detectionConfidence, seed: common.seed)
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)

@@ -5,15 +5,6 @@ import HDF5Store
 import PipelineKit
 import Tensors
 
-/// How predicted attribute vectors are stored.
-enum AttributeNormalisation: String, ExpressibleByArgument, CaseIterable {
-    /// Each A = θ(x)W scaled to unit L2 norm, as the authors did, so it is comparable with
-    /// the L2-normalised class vectors φ(y). Class scores and predictions do not change.
-    case l2
-    /// A = θ(x)W as it is.
-    case none
-}
-
 /// Maps features (clean or adversarial) to predicted attributes with a trained SJE.
 @main
 struct PredictAttributes: ParsableCommand {
@@ -78,9 +69,7 @@ struct PredictAttributes: ParsableCommand {
             for start in stride(from: rows.lowerBound, to: rows.upperBound, by: batchSize) {
                 let batch = start..<min(start + batchSize, rows.upperBound)
                 var attributes = model.attributes(features: try input.features(batch))
-                if attributeNormalisation == .l2 {
-                    FeatureNormaliser(kind: .l2).apply(to: &attributes, dimension: model.attributeCount)
-                }
+                attributeNormalisation.apply(to: &attributes, attributes: model.attributeCount)
                 let scores = model.scores(attributes: attributes)
                 predictions += SJE.argmax(scores: scores, classes: model.classCount)
                 try file.append("attributes", attributes)

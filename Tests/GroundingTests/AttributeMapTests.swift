@@ -52,8 +52,10 @@ final class AttributeMapTests: XCTestCase {
             }
             assertClose(fromMaps, expected, tolerance: 1e-4, "\(kind): s·mean(M) + b vs θW")
             assertClose(mapper.scores(pooled: features), expected, tolerance: 1e-4, "\(kind): folded scores vs θW")
-            assertClose(AttributeMapper.normalised(fromMaps, attributes: a, l2: true),
-                        AttributeMapper.normalised(expected, attributes: a, l2: true), tolerance: 1e-4, "\(kind): after L2")
+            var (normalisedMaps, normalisedExpected) = (fromMaps, expected)
+            AttributeNormalisation.l2.apply(to: &normalisedMaps, attributes: a)
+            AttributeNormalisation.l2.apply(to: &normalisedExpected, attributes: a)
+            assertClose(normalisedMaps, normalisedExpected, tolerance: 1e-4, "\(kind): after L2")
             if kind != .standardise { XCTAssertEqual(mapper.offset, [Float](repeating: 0, count: a)) }
         }
     }
