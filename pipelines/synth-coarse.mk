@@ -16,7 +16,7 @@ ifeq ($(PROFILE),full)
 synth-coarse.PREPARE := --dataset synth-coarse --size 32 --images-per-class 400
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 30 --batch-size 128 --learning-rate 0.1 --schedule one-cycle --nesterov
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2
-synth-coarse.ADV_TRAIN.0.12 := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2 --eps-ramp-epochs 3
+synth-coarse.ADV_TRAIN.LARGEST := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2 --eps-ramp-epochs 3
 else ifeq ($(PROFILE),smoke)
 synth-coarse.PREPARE := --dataset synth-coarse --size 16 --images-per-class 20
 synth-coarse.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --learning-rate 0.1
@@ -31,6 +31,6 @@ synth-coarse.TRAIN := --arch cifar-resnet8 --width 16 --epochs 20 --batch-size 1
 # on synth-fine (R 0.67 → 0.46); PGD-2 did as well as PGD-3 at two thirds of the cost.
 synth-coarse.ADV_TRAIN := --epochs 10 --batch-size 128 --learning-rate 0.05 --schedule one-cycle --nesterov --pgd-steps 2
 # The largest budget: two epochs ramping eps up, two at full eps; PGD-3 rather than PGD-5 for
-# time (with PGD-5 the model recovered almost nothing at 0.12 either: R 0.98 / 0.99).
-synth-coarse.ADV_TRAIN.0.12 := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 3 --eps-ramp-epochs 2
+# time (with PGD-5 the model recovered almost nothing at 0.12 px either: R 0.98 / 0.99).
+synth-coarse.ADV_TRAIN.LARGEST := --epochs 4 --batch-size 128 --learning-rate 0.02 --pgd-steps 3 --eps-ramp-epochs 2
 endif
