@@ -312,6 +312,10 @@ final class MakeContractTests: XCTestCase {
         XCTAssertTrue(planned.contains("\(Self.dataset)/models/standard.h5"))
         XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("\(Self.dataset)/") }, "\(planned)")
         XCTAssertTrue(result.stdout.contains("--size 32"), "the default profile renders 32 px images")
+        // The paper's budgets (0.01, 0.06, 0.12 on [−1, 1] inputs) in pixel units, and synth-fine
+        // with as many classes as synth-coarse (docs/claims.md).
+        XCTAssertTrue(result.stdout.contains("--eps 0.005 0.03 0.06"), "quantify at the paper's budgets")
+        XCTAssertTrue(result.stdout.contains("--classes 10 "), "ten classes")
 
         let full = try make(["-n", root.appendingPathComponent("full/\(Self.dataset)/metrics.h5").path], profile: "full")
         XCTAssertTrue(stageOutputs(full.stdout, relativeTo: root).allSatisfy { $0.hasPrefix("full/") })
@@ -325,5 +329,22 @@ final class MakeContractTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("unknown PROFILE 'fast'"), result.stderr)
         XCTAssertTrue(result.stderr.contains("default smoke full"), result.stderr)
+    }
+
+    /// SEEDS="1 2": one sub-make per seed, each seeding every dataset with its seed in its own
+    /// folder (make runs the sub-makes under -n too, so their plans show); SEED and SEEDS together
+    /// are an error.
+    func testSeedsPlanOneChainPerSeedInItsOwnFolder() throws {
+        let result = try make(["-n", "SEEDS=1 2"])
+        for s in ["1", "2"] {
+            let folder = data.appendingPathComponent("seed-\(s)").path
+            XCTAssertTrue(result.stdout.contains("== seed \(s): \(folder) "), result.stdout.prefix(3000).description)
+            XCTAssertTrue(result.stdout.contains("--seed \(s) --output \(folder)/\(Self.dataset)/images.h5"), "seed \(s)'s own images")
+            XCTAssertTrue(result.stdout.contains("--dataset-dir \(folder)/\(Self.dataset) --eps"), "seed \(s)'s own quantify")
+        }
+        XCTAssertFalse(result.stdout.contains("--output \(datasetDir.path)/images.h5"), "nothing in the one-seed folder")
+        let both = try make(["-n", "SEEDS=1 2", "SEED=3"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("not both"), both.stderr)
     }
 }

@@ -210,4 +210,47 @@ final class QuantifyTests: XCTestCase {
         XCTAssertTrue(foreign.stderr.contains("attribute_names"), foreign.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("metrics.h5")))
     }
+
+    /// --aggregate over two seeds' run folders: every claim over both seeds, with each seed's
+    /// value; report seeds draws a dot per seed beside each interval.
+    func testAggregateOverSeeds() throws {
+        try makeInputs()
+        let root = directory.appendingPathComponent("runs")
+        for seed in ["1", "2"] {
+            let run = root.appendingPathComponent("seed-\(seed)/synth-fine")
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            for item in ["images.h5", "sje", "features", "attributes"] {
+                try FileManager.default.copyItem(atPath: path(item), toPath: run.appendingPathComponent(item).path)
+            }
+            let result = try runStage("quantify", ["--dataset-dir", run.path, "--eps", "0.1", "--seed", seed, "--bootstrap-resamples", "200"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stdout.contains("fine dataset, seed \(seed), one seed"), result.stdout)
+        }
+        let output = root.appendingPathComponent("seeds").path
+        let runs = ["1", "2"].map { root.appendingPathComponent("seed-\($0)").path }
+        let aggregate = try runStage("quantify", ["--aggregate"] + runs + ["--datasets", "synth-fine", "--output", output,
+                                                                          "--bootstrap-resamples", "200"])
+        XCTAssertEqual(aggregate.status, 0, aggregate.stderr)
+        let document = try SeedsAggregate.read(output + "/metrics.json")
+        XCTAssertEqual(document.datasets.map(\.name), ["synth-fine"])
+        XCTAssertEqual(document.datasets[0].seeds, [1, 2])
+        XCTAssertNil(document.across, "no coarse dataset")
+        let gain = try XCTUnwrap(document.datasets[0].findings.first { $0.id == "C13" })
+        XCTAssertEqual(gain.seedLabels, ["1", "2"])
+        XCTAssertEqual(gain.estimates[0].perSeed.count, 2)
+        XCTAssertEqual(gain.estimates[0].perSeed[0], gain.estimates[0].perSeed[1], "the same predictions under both seeds")
+        XCTAssertTrue(try String(contentsOfFile: output + "/summary.txt", encoding: .utf8).contains("synth-fine seeds 1, 2"))
+        XCTAssertEqual(try runStage("quantify", ["--aggregate"] + runs + ["--output", output]).status, 64, "no --datasets")
+        // A run folder without the dataset: an error naming the file.
+        let missing = try runStage("quantify", ["--aggregate", runs[0], root.path, "--datasets", "synth-fine", "--output", output])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("\(root.path)/synth-fine/metrics.json"), missing.stderr)
+
+        let page = try runStage("report", ["seeds", "--folder", output])
+        XCTAssertEqual(page.status, 0, page.stderr)
+        let html = try String(contentsOfFile: output + "/report/index.html", encoding: .utf8)
+        let finite = document.datasets[0].findings.flatMap(\.estimates).filter { $0.perSeed.allSatisfy(\.isFinite) }.count
+        XCTAssertEqual(html.components(separatedBy: "<circle class=\"seed\"").count - 1, 2 * finite, "a dot per seed and estimate")
+        XCTAssertTrue(html.contains("Our evaluation on the standard and adversarially robust networks"), "the quote")
+    }
 }
