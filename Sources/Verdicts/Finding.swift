@@ -154,3 +154,21 @@ public struct FindingsDocument: Codable, Sendable, Equatable {
     public static func read(_ path: String) throws -> FindingsDocument { try JSONFiles.read(path, what: "a findings.json") }
     public func write(to path: String) throws { try JSONFiles.write(self, to: path) }
 }
+
+extension Finding {
+    /// A row of the fidelity table (docs/results.md): id, claim, dataset, criterion, each
+    /// estimate with its interval and per-seed values, verdict.
+    public func markdownRow(dataset: String) -> String {
+        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        let parts = note.map { [$0] } ?? estimates.map { e in
+            "\(e.label): \(e.format(e.value)) [\(e.format(e.lower)), \(e.format(e.upper))]"
+                + (e.perSeed.count > 1 ? " (seeds " + e.perSeed.map(e.format).joined(separator: ", ") + ")" : "")
+        }
+        let verdictText = verdict == .reproduced ? "reproduced" : verdict == .contradicted ? "**contradicted**" : "undetermined"
+        return "| \(cell(id)) | \(cell(claim)) | \(cell(dataset)) | \(cell(criterion)) | "
+            + parts.map(cell).joined(separator: "<br>") + " | \(verdictText) |"
+    }
+
+    /// The fidelity table's header.
+    public static let markdownHeader = "| id | claim (quoted in docs/claims.md) | dataset | criterion | estimate [95% interval] (per-seed values) | verdict |\n|---|---|---|---|---|---|"
+}

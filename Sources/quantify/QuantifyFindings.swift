@@ -98,7 +98,8 @@ enum QuantifyFindings {
     }
 
     /// `--aggregate`: reads `<run>/<ds>/metrics.json` for every run folder and dataset, writes
-    /// `<output>/metrics.json` and `<output>/summary.txt`, and returns the summary text.
+    /// `<output>/metrics.json`, `<output>/summary.txt` and `<output>/fidelity.md` (the table of
+    /// docs/results.md), and returns the summary text.
     static func aggregate(runs: [String], datasets: [String], output: String, settings: BootstrapSettings) throws -> String {
         var entries: [SeedsAggregate.Dataset] = []
         var documents: [String: [MetricsDocument]] = [:]
@@ -129,6 +130,12 @@ enum QuantifyFindings {
         }
         let text = lines.joined(separator: "\n") + "\n"
         try AtomicOutput.write(to: "\(output)/summary.txt") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
+        // The fidelity table of docs/results.md, regenerated from this aggregate.
+        var rows = [Finding.markdownHeader]
+        for entry in entries { rows += entry.findings.map { $0.markdownRow(dataset: entry.name) } }
+        if let across { rows += across.findings.map { $0.markdownRow(dataset: "fine vs coarse") } }
+        let table = rows.joined(separator: "\n") + "\n"
+        try AtomicOutput.write(to: "\(output)/fidelity.md") { try table.write(toFile: $0, atomically: false, encoding: .utf8) }
         return text
     }
 }

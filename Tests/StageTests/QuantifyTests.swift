@@ -240,6 +240,9 @@ final class QuantifyTests: XCTestCase {
         XCTAssertEqual(gain.estimates[0].perSeed.count, 2)
         XCTAssertEqual(gain.estimates[0].perSeed[0], gain.estimates[0].perSeed[1], "the same predictions under both seeds")
         XCTAssertTrue(try String(contentsOfFile: output + "/summary.txt", encoding: .utf8).contains("synth-fine seeds 1, 2"))
+        let table = try String(contentsOfFile: output + "/fidelity.md", encoding: .utf8)
+        XCTAssertEqual(table.split(separator: "\n").count, 2 + document.datasets[0].findings.count, "header, rule, one row per finding")
+        XCTAssertTrue(table.contains("| C13 |"), table)
         XCTAssertEqual(try runStage("quantify", ["--aggregate"] + runs + ["--output", output]).status, 64, "no --datasets")
         // A run folder without the dataset: an error naming the file.
         let missing = try runStage("quantify", ["--aggregate", runs[0], root.path, "--datasets", "synth-fine", "--output", output])
