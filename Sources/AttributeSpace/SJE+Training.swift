@@ -66,9 +66,9 @@ public enum SJETrainer {
         var rng = SplitMix(seed: options.seed, stream: RandomStreams.sje)
         let w0 = initialW(options.initialisation, d: d, a: a, rng: &rng)  // (D, A)
         var m = [Float](repeating: 0, count: d * c)  // (D, C) = W φᵀ
-        gemm(w0, phi, into: &m, m: d, n: c, k: a, transB: true)
+        BLAS.gemm(w0, phi, into: &m, m: d, n: c, k: a, transB: true, threadIndependent: true)
         var gram = [Float](repeating: 0, count: c * c)  // (C, C) = φ φᵀ, so φ(φ_y − φ_y*) = G[:,y] − G[:,y*]
-        gemm(phi, phi, into: &gram, m: c, n: c, k: a, transB: true)
+        BLAS.gemm(phi, phi, into: &gram, m: c, n: c, k: a, transB: true, threadIndependent: true)
 
         var gamma = [Float](repeating: 0, count: n * a)  // (N, A)
         var bestGamma = gamma
@@ -100,14 +100,7 @@ public enum SJETrainer {
 
         // W = W₀ + η Θᵀ Γ_best
         var w = w0
-        x.withUnsafeBufferPointer { xs in
-            bestGamma.withUnsafeBufferPointer { g in
-                w.withUnsafeMutableBufferPointer { wp in
-                    BlockedGemm.sgemm(transA: true, m: d, n: a, k: n, alpha: eta, a: xs.baseAddress!, lda: d,
-                               b: g.baseAddress!, ldb: a, beta: 1, c: wp.baseAddress!, ldc: a)
-                }
-            }
-        }
+        BLAS.gemm(x, bestGamma, into: &w, m: d, n: a, k: n, transA: true, alpha: eta, beta: 1, threadIndependent: true)
         return (SJE(w: w, featureDimension: d, classEmbeddings: phi, classCount: c, normaliser: normaliser), history)
     }
 
@@ -127,9 +120,9 @@ public enum SJETrainer {
             for i in 0..<d { xb[j * d + i] = x[sample * d + i] }
         }
         var scores = [Float](repeating: 0, count: b * c)  // (B, C) = X_B M
-        gemm(xb, m, into: &scores, m: b, n: c, k: d, transB: false)
+        BLAS.gemm(xb, m, into: &scores, m: b, n: c, k: d, transB: false, threadIndependent: true)
         var kernel = [Float](repeating: 0, count: b * b)  // (B, B) = X_B X_Bᵀ
-        gemm(xb, xb, into: &kernel, m: b, n: b, k: d, transB: true)
+        BLAS.gemm(xb, xb, into: &kernel, m: b, n: b, k: d, transB: true, threadIndependent: true)
         var g = [Float](repeating: 0, count: b * c)  // (B, C): row j = η φ(φ_y − φ_y*) if j updated
         var updated: [Int] = []
         for j in 0..<b {
@@ -159,34 +152,16 @@ public enum SJETrainer {
             for i in 0..<d { xu[row * d + i] = xb[j * d + i] }
             for k in 0..<c { gu[row * c + k] = g[j * c + k] }
         }
-        xu.withUnsafeBufferPointer { xp in
-            gu.withUnsafeBufferPointer { gp in
-                m.withUnsafeMutableBufferPointer { mp in
-                    BlockedGemm.sgemm(transA: true, m: d, n: c, k: updated.count, a: xp.baseAddress!, lda: d,
-                               b: gp.baseAddress!, ldb: c, beta: 1, c: mp.baseAddress!, ldc: c)
-                }
-            }
-        }
+        BLAS.gemm(xu, gu, into: &m, m: d, n: c, k: updated.count, transA: true, beta: 1, threadIndependent: true)
     }
 
     /// Fraction of rows of normalised features whose argmax of xᵀM is the label.
     static func accuracy(_ x: [Float], _ labels: [Int32], _ m: [Float], d: Int, c: Int) -> Double {
         guard !labels.isEmpty else { return 0 }
         var s = [Float](repeating: 0, count: labels.count * c)
-        gemm(x, m, into: &s, m: labels.count, n: c, k: d, transB: false)
+        BLAS.gemm(x, m, into: &s, m: labels.count, n: c, k: d, transB: false, threadIndependent: true)
         let predictions = SJE.argmax(scores: s, classes: c)
         return Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(labels.count)
-    }
-
-    static func gemm(_ lhs: [Float], _ rhs: [Float], into out: inout [Float], m: Int, n: Int, k: Int, transB: Bool) {
-        lhs.withUnsafeBufferPointer { l in
-            rhs.withUnsafeBufferPointer { r in
-                out.withUnsafeMutableBufferPointer { o in
-                    BlockedGemm.sgemm(transB: transB, m: m, n: n, k: k, a: l.baseAddress!, lda: k,
-                               b: r.baseAddress!, ldb: transB ? k : n, c: o.baseAddress!, ldc: n)
-                }
-            }
-        }
     }
 
     static func initialW(_ kind: SJEInitialisation, d: Int, a: Int, rng: inout SplitMix) -> [Float] {

@@ -34,15 +34,7 @@ public struct SJE: Sendable {
         normaliser.apply(to: &normalised, dimension: featureDimension)
         let rows = normalised.count / featureDimension
         var result = [Float](repeating: 0, count: rows * attributeCount)
-        normalised.withUnsafeBufferPointer { x in
-            w.withUnsafeBufferPointer { w in
-                result.withUnsafeMutableBufferPointer { a in
-                    BlockedGemm.sgemm(m: rows, n: attributeCount, k: featureDimension,
-                               a: x.baseAddress!, lda: featureDimension, b: w.baseAddress!, ldb: attributeCount,
-                               c: a.baseAddress!, ldc: attributeCount)
-                }
-            }
-        }
+        BLAS.gemm(normalised, w, into: &result, m: rows, n: attributeCount, k: featureDimension, threadIndependent: true)
         return result
     }
 
@@ -50,15 +42,8 @@ public struct SJE: Sendable {
     public func scores(attributes: [Float]) -> [Float] {
         let rows = attributes.count / attributeCount
         var result = [Float](repeating: 0, count: rows * classCount)
-        attributes.withUnsafeBufferPointer { a in
-            classEmbeddings.withUnsafeBufferPointer { phi in
-                result.withUnsafeMutableBufferPointer { s in
-                    BlockedGemm.sgemm(transB: true, m: rows, n: classCount, k: attributeCount,
-                               a: a.baseAddress!, lda: attributeCount, b: phi.baseAddress!, ldb: attributeCount,
-                               c: s.baseAddress!, ldc: classCount)
-                }
-            }
-        }
+        BLAS.gemm(attributes, classEmbeddings, into: &result, m: rows, n: classCount, k: attributeCount, transB: true,
+                  threadIndependent: true)
         return result
     }
 

@@ -60,14 +60,7 @@ public struct AttributeMapper: Sendable {
     public func scores(pooled: [Float]) -> [Float] {
         let n = pooled.count / featureDimension
         var out = [Float](repeating: 0, count: n * attributeCount)
-        pooled.withUnsafeBufferPointer { x in
-            foldedW.withUnsafeBufferPointer { w in
-                out.withUnsafeMutableBufferPointer { o in
-                    BLAS.sgemm(m: n, n: attributeCount, k: featureDimension, a: x.baseAddress!, lda: featureDimension,
-                               b: w.baseAddress!, ldb: attributeCount, c: o.baseAddress!, ldc: attributeCount)
-                }
-            }
-        }
+        BLAS.gemm(pooled, foldedW, into: &out, m: n, n: attributeCount, k: featureDimension)
         let s = scales(pooled: pooled)
         for i in 0..<n {
             for k in 0..<attributeCount { out[i * attributeCount + k] = s[i] * out[i * attributeCount + k] + offset[k] }

@@ -20,3 +20,29 @@ public enum BlockedGemm {
         }
     }
 }
+
+extension BLAS {
+    /// The array form of `sgemm`: C = alpha · op(A) · op(B) + beta · C for row-major arrays
+    /// whose strides follow from the shapes (A [m, k] or, transposed, [k, m]; B [k, n] or
+    /// [n, k]; C [m, n]). With `threadIndependent` the product goes through `BlockedGemm`, so
+    /// its bits do not depend on the thread count.
+    public static func gemm(_ a: [Float], _ b: [Float], into c: inout [Float], m: Int, n: Int, k: Int,
+                            transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 0,
+                            threadIndependent: Bool = false) {
+        precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "gemm: arrays smaller than their shapes")
+        let (lda, ldb) = (transA ? m : k, transB ? k : n)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    if threadIndependent {
+                        BlockedGemm.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.baseAddress!, lda: lda,
+                                          b: b.baseAddress!, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: n)
+                    } else {
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.baseAddress!, lda: lda,
+                              b: b.baseAddress!, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }
+    }
+}
