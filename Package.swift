@@ -43,7 +43,8 @@ let targets: [Target] = [
 
     // MARK: Analysis: attribute space, grounding, figures, report
     .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness", argumentParser]),
-    .target(name: "Grounding", dependencies: ["AttributeSpace", "ClassifierKit", "ImageIO", "NeuralNet", "HDF5Store", "Randomness"]),
+    .target(name: "Grounding", dependencies: ["AttributeSpace", "ClassifierKit", "ImageIO", "NeuralNet", "HDF5Store", "PipelineKit",
+                                              "Randomness"]),
     // SVG figures (axes, ticks, lines, bars, histograms, legends) with a CSV of the plotted numbers.
     .target(name: "Plotting"),
     .target(name: "ReportKit", dependencies: ["Plotting", "Grounding", "Verdicts", "HDF5Store", "ImageIO", "PipelineKit",

@@ -105,3 +105,23 @@ public final class DatasetTruth {
         boxes.map { Array($0[(row * 4)..<(row * 4 + 4)]) }
     }
 }
+
+extension DatasetTruth {
+    /// Where each attribute lives: the group → parts table at `table` (TSV) when given, else
+    /// the table images.h5 stores (rendered sets), else no part for any attribute.
+    public func attributeParts(table: String?) throws -> AttributeParts {
+        if let table {
+            return try AttributeParts(attributeNames: attributeNames, partNames: partNames,
+                                      groups: try AttributeParts.readGroupTable(table), source: table)
+        }
+        return storedParts ?? AttributeParts(parts: attributeNames.map { _ in [] })
+    }
+
+    /// Whether maps can be scored with `parts`: nil when they can, else why not.
+    public func whyUnscorable(with parts: AttributeParts) -> String? {
+        let localisable = parts.parts.filter { !$0.isEmpty }.count
+        if (hasMasks || keypoints != nil) && localisable > 0 { return nil }
+        return partNames.isEmpty ? "no part_names" : localisable == 0 ? "no attribute → parts table (--attribute-parts)"
+            : "no part_masks or part_keypoints"
+    }
+}

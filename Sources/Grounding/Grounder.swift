@@ -1,5 +1,8 @@
 import AttributeSpace
+import ClassifierKit
+import HDF5Store
 import NeuralNet
+import PipelineKit
 import Randomness
 
 /// Grounds one batch of (clean, adversarial) image pairs: a forward pass of each gives the
@@ -115,5 +118,38 @@ public struct Grounder {
             batch.maps[selection] = maps
         }
         return (batch, (mh, mw))
+    }
+}
+
+extension Grounder {
+    /// Grounds rows `part` of an adversarial file (made from `images`) in batches of
+    /// `batchSize`, appending every batch to `file` (a grounding file being written), and
+    /// returns the per-image columns kept for the end. Pixels are checked as they are read:
+    /// finite, in [0, 1], within eps of the source image.
+    public func groundRows(_ part: Range<Int>, of adversarial: AdversarialReader, images: ImageSet, batchSize: Int,
+                           into file: H5File, detections: Set<GroundingFile.ImageSet>,
+                           progress: (Int) -> Void) throws -> GroundingColumns {
+        var columns = GroundingColumns(detections: detections)
+        var created = false
+        for start in stride(from: part.lowerBound, to: part.upperBound, by: batchSize) {
+            let rows = start..<min(start + batchSize, part.upperBound)
+            let index = rows.map { Int(adversarial.index[$0]) }
+            let (batch, mapSize) = try ground(index: index, labels: rows.map { Int(adversarial.labels[$0]) },
+                                              clean: try images.batch(index), attacked: try adversarial.batch(rows))
+            if !created {
+                try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
+                created = true
+            }
+            try columns.append(batch, to: file)
+            progress(rows.count)
+        }
+        if !created {
+            // A part without rows (more parts than batches): empty datasets of the map size
+            // one image's pass gives.
+            guard adversarial.count > 0 else { throw StageError("\(adversarial.path): no rows to ground") }
+            let mapSize = try mapSize(probe: try images.batch([Int(adversarial.index[0])]))
+            try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
+        }
+        return columns
     }
 }

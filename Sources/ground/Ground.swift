@@ -88,7 +88,6 @@ struct Ground: ParsableCommand {
         let truth = try DatasetTruth(imageSet)
         let sjeFile = try H5File.open(sje)
         let embedding = try SJE.read(from: sjeFile)
-        let sjeClasses = try sjeFile.readStrings("class_names"), sjeAttributes = try sjeFile.readStrings("attribute_names")
         // Files that do not belong together are refused before anything is written. The
         // adversarial file's rows, labels and pixels are checked against the images as read.
         let attackedModel = try checkAdversarialSource(adversarial, images: images)
@@ -105,19 +104,7 @@ struct Ground: ParsableCommand {
                                     shard: shardPlan)
         let hashes = Dictionary(stageRun.provenance.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
 
-        guard embedding.featureDimension == network.config.featureDimension else {
-            throw StageError("\(sje): /W has \(embedding.featureDimension) feature rows, but \(model) gives \(network.config.featureDimension)-d features")
-        }
-        guard embedding.classCount == network.config.numClasses, network.config.numClasses == truth.classNames.count else {
-            throw StageError("\(sje): \(embedding.classCount) classes, \(model): \(network.config.numClasses), \(images): \(truth.classNames.count); they must agree")
-        }
-        guard sjeClasses == truth.classNames else { throw StageError("\(sje): /class_names differ from \(images)'s /class_names") }
-        guard sjeAttributes == truth.attributeNames, embedding.attributeCount == truth.attributeNames.count else {
-            throw StageError("\(sje): /attribute_names differ from \(images)'s /attribute_names")
-        }
-        guard network.config.inputSize == truth.imageSize else {
-            throw StageError("\(model): takes \(network.config.inputSize)×\(network.config.inputSize) images, but \(images) stores \(truth.imageSize)×\(truth.imageSize)")
-        }
+        try checkAgree(model: model, network, sje: sje, embedding, sjeFile: sjeFile, images: images, truth)
         try checkSJEFitsModel(sjePath: sje, sjeFile: sjeFile, modelPath: model, modelHash: hashes[model] ?? "")
         sjeFile.close()
         let stage: Int? = try layer.map { l in
@@ -128,19 +115,9 @@ struct Ground: ParsableCommand {
         }
 
         // Where each attribute lives, and whether this dataset can be scored at all.
-        let parts: AttributeParts
-        if let attributeParts {
-            let groups = try AttributeParts.readGroupTable(attributeParts)
-            parts = try AttributeParts(attributeNames: truth.attributeNames, partNames: truth.partNames, groups: groups, source: attributeParts)
-        } else {
-            parts = truth.storedParts ?? AttributeParts(parts: truth.attributeNames.map { _ in [] })
-        }
-        let localisable = parts.parts.filter { !$0.isEmpty }.count
-        let hasPartTruth = (truth.hasMasks || truth.keypoints != nil) && localisable > 0
-        if !hasPartTruth {
-            let why = truth.partNames.isEmpty ? "no part_names" : localisable == 0 ? "no attribute → parts table (--attribute-parts)" : "no part_masks or part_keypoints"
-            Log.info("ground: \(images) has no part truth (\(why)): maps are written, pointing scores are NaN")
-        }
+        let parts = try truth.attributeParts(table: attributeParts)
+        let unscorable = truth.whyUnscorable(with: parts)
+        if let unscorable { Log.info("ground: \(images) has no part truth (\(unscorable)): maps are written, pointing scores are NaN") }
         var boxes: [GroundingFile.ImageSet: Detections] = [:]
         boxes[.clean] = try detections.map { try Detections.read($0, imageCount: truth.count) }
         boxes[.adversarial] = try adversarialDetections.map { try Detections.read($0, imageCount: truth.count) }
@@ -156,30 +133,10 @@ struct Ground: ParsableCommand {
         let part = sharding.rows(of: adv.count, batch: batchSize)
         let n = part.count
         let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
-        var columns = GroundingColumns(detections: detectionSets)
 
         let summaries = try stageRun.run { file in
-            var created = false
-            for start in stride(from: part.lowerBound, to: part.upperBound, by: batchSize) {
-                let rows = start..<min(start + batchSize, part.upperBound)
-                // Pixels are checked as they are read: finite, in [0, 1], within eps of the source.
-                let index = rows.map { Int(adv.index[$0]) }
-                let (batch, mapSize) = try grounder.ground(index: index, labels: rows.map { Int(adv.labels[$0]) },
-                                                           clean: try imageSet.batch(index), attacked: try adv.batch(rows))
-                if !created {
-                    try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
-                    created = true
-                }
-                try columns.append(batch, to: file)
-                progress.advance(by: rows.count)
-            }
-            if !created {
-                guard adv.count > 0 else { throw StageError("\(adversarial): no rows to ground") }
-                // A part without rows (more parts than batches): empty datasets of the map size
-                // one image's pass gives.
-                let mapSize = try grounder.mapSize(probe: try imageSet.batch([Int(adv.index[0])]))
-                try columns.create(in: file, k: k, mapRows: mapSize.0, mapColumns: mapSize.1)
-            }
+            let columns = try grounder.groundRows(part, of: adv, images: imageSet, batchSize: batchSize, into: file,
+                                                  detections: detectionSets, progress: { progress.advance(by: $0) })
             try file.write("index", Array(adv.index[part]), shape: [n])
             try file.write("labels", Array(adv.labels[part]), shape: [n])
             try columns.writeKept(to: file, rows: n)
@@ -192,7 +149,7 @@ struct Ground: ParsableCommand {
                 ("tolerance_px_at_224", .double(Double(tolerance))), ("eps", .double(adv.eps)), ("model", .string(Self.baseName(model))),
                 ("adversarial_model", .string(adversarialModel)),
                 ("transfer", .int(adversarialModel.isEmpty || adversarialModel == Self.baseName(model) ? 0 : 1)),
-                ("has_part_truth", .int(hasPartTruth ? 1 : 0)),
+                ("has_part_truth", .int(unscorable == nil ? 1 : 0)),
                 ("map_stage", .int(Int64((stage ?? network.stageCount - 1) + 1))),
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
             ]
@@ -204,7 +161,7 @@ struct Ground: ParsableCommand {
             return try GroundingFile.writeSummaries(in: file)
         }
         progress.finish()
-        if hasPartTruth {
+        if unscorable == nil {
             func value(_ measure: String, _ set: GroundingFile.ImageSet) -> Double { summaries[GroundingFile.summaryName(measure, set)] ?? .nan }
             Log.info(String(format: "ground: pointing accuracy clean %.3f, adversarial %.3f (random %.3f, centre %.3f); grounded %.3f / %.3f → %@",
                             value("pointing_accuracy", .clean), value("pointing_accuracy", .adversarial), value("baseline_random", .clean),

@@ -1,6 +1,8 @@
-import ClassifierKit
+import AttributeSpace
 import Foundation
+import Grounding
 import HDF5Store
+import NeuralNet
 import PipelineKit
 
 /// Throws unless the adversarial file at `path` was made from `images`: its attack's
@@ -42,5 +44,25 @@ func checkSJEFitsModel(sjePath: String, sjeFile: H5File, modelPath: String, mode
     guard recorded.sha256 == modelHash else {
         throw StageError("\(sjePath): fitted on features of \(recordedModel) (SHA-256 \(recorded.sha256.prefix(12))…), "
                          + "but --model \(modelPath) has SHA-256 \(modelHash.prefix(12))…: the SJE belongs to another model")
+    }
+}
+
+/// Throws unless the model, the SJE (read from `sjeFile`) and the images agree: feature
+/// dimension, classes (count and names), attributes (count and names) and image size.
+func checkAgree(model modelPath: String, _ network: ResNet, sje sjePath: String, _ embedding: SJE, sjeFile: H5File,
+                images imagesPath: String, _ truth: DatasetTruth) throws {
+    let sjeClasses = try sjeFile.readStrings("class_names"), sjeAttributes = try sjeFile.readStrings("attribute_names")
+    guard embedding.featureDimension == network.config.featureDimension else {
+        throw StageError("\(sjePath): /W has \(embedding.featureDimension) feature rows, but \(modelPath) gives \(network.config.featureDimension)-d features")
+    }
+    guard embedding.classCount == network.config.numClasses, network.config.numClasses == truth.classNames.count else {
+        throw StageError("\(sjePath): \(embedding.classCount) classes, \(modelPath): \(network.config.numClasses), \(imagesPath): \(truth.classNames.count); they must agree")
+    }
+    guard sjeClasses == truth.classNames else { throw StageError("\(sjePath): /class_names differ from \(imagesPath)'s /class_names") }
+    guard sjeAttributes == truth.attributeNames, embedding.attributeCount == truth.attributeNames.count else {
+        throw StageError("\(sjePath): /attribute_names differ from \(imagesPath)'s /attribute_names")
+    }
+    guard network.config.inputSize == truth.imageSize else {
+        throw StageError("\(modelPath): takes \(network.config.inputSize)×\(network.config.inputSize) images, but \(imagesPath) stores \(truth.imageSize)×\(truth.imageSize)")
     }
 }
