@@ -10,7 +10,7 @@ import HDF5Store
 ///   clean, eq. 8 on adversarial), `scores` float32 [N,k] (the ranking value), `peaks`
 ///   float32 [N,k,2] (row, column in image pixels), `hit`, `grounded`, `scored` uint8 [N,k],
 ///   `energy` float32 [N,k] (NaN without a part mask), `maps` float32 [N,k,h,w] at feature
-///   resolution, `map_scale` float32 [N] (s: A = s·mean(M) + b), `baseline_hits` uint8 [N,k,3]
+///   resolution, `map_scale` float32 [N] (s: A = s·mean(M) + b), `baseline_hits` uint8 [N,k,5]
 ///   (the chance baselines in `PointingBaseline.allCases` order: 1 hit, 0 miss, 255 not
 ///   played); `clean/wrong_class` int32 [N]; with detections, `detection_grounded` uint8 [N,k]
 /// - `reference/attributes` int32 [N,k] (the true class's k most present attributes) with
@@ -55,8 +55,11 @@ public struct GroundingFile: Sendable {
     public static func summaryName(_ measure: String, _ set: ImageSet) -> String { "\(measure)_\(set.rawValue)" }
 
     /// Measures stored per image set as root attributes (NaN where there is no part truth).
-    public static let measures = ["pointing_accuracy", "grounded_fraction", "baseline_random", "baseline_centre",
-                                  "baseline_box_centre", "energy_share", "scored_items"]
+    public static let measures = ["pointing_accuracy", "grounded_fraction"] + PointingBaseline.allCases.map(baselineMeasure)
+        + ["energy_share", "scored_items"]
+
+    /// The measure of a baseline: `baseline_random`, …, `baseline_wrong_part`.
+    public static func baselineMeasure(_ baseline: PointingBaseline) -> String { "baseline_\(baseline.rawValue)" }
 
     /// The root attributes `writeSummaries` computes over every row (with detections on
     /// the sets in `detections`). A part of a sharded run holds its own rows' values, so
@@ -97,11 +100,11 @@ public struct GroundingFile: Sendable {
             // Summed in row order, in double precision.
             let energies = try file.read("\(set.rawValue)/energy", as: Float.self).data.filter(\.isFinite)
             let energy = energies.isEmpty ? .nan : energies.reduce(0.0) { $0 + Double($1) } / Double(energies.count)
-            let measured: [String: Double] = [
+            var measured: [String: Double] = [
                 "pointing_accuracy": t.pointingAccuracy, "grounded_fraction": t.groundedFraction,
-                "baseline_random": t.baselineAccuracy(.random), "baseline_centre": t.baselineAccuracy(.centre),
-                "baseline_box_centre": t.baselineAccuracy(.boxCentre), "energy_share": energy, "scored_items": Double(t.scored),
+                "energy_share": energy, "scored_items": Double(t.scored),
             ]
+            for baseline in PointingBaseline.allCases { measured[baselineMeasure(baseline)] = t.baselineAccuracy(baseline) }
             for (measure, value) in measured {
                 values[summaryName(measure, set)] = hasPartTruth || measure == "scored_items" ? value : .nan
             }
@@ -116,7 +119,7 @@ public struct GroundingFile: Sendable {
         let reference = try tally("reference")
         values["reference_pointing_accuracy"] = hasPartTruth ? reference.pointingAccuracy : .nan
         values["reference_grounded_fraction"] = hasPartTruth ? reference.groundedFraction : .nan
-        for (name, value) in values { try file.setAttribute(name, .double(value)) }
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, .double(value)) }
         return values
     }
 

@@ -5,7 +5,6 @@ import Randomness
 public enum PartTruth: Sendable {
     /// Per-pixel part labels (rows × columns, row-major): 0 background, p + 1 for part p.
     case mask(rows: Int, columns: Int, labels: [UInt8])
-    /// One keypoint per part.
     /// One keypoint per part (images.h5's `part_keypoints`, stored-image pixels).
     case keypoints([Keypoint])
     /// No part truth (AwA2, LAD).
@@ -84,7 +83,10 @@ public struct PointingGame: Sendable {
     }
 }
 
-/// Chance baselines for the pointing game: where a map that knows nothing would point.
+/// Chance baselines for the pointing game: where a map that knows nothing but where the
+/// bird is would point, and a control that scores the map's own peak against a part the
+/// attribute does not belong to. A map explains an attribute only where it beats the best
+/// of them (docs/ground.md § Baselines).
 public enum PointingBaseline: String, CaseIterable, Sendable {
     /// A uniform random point in the image (seeded per image and set).
     case random
@@ -92,22 +94,68 @@ public enum PointingBaseline: String, CaseIterable, Sendable {
     case centre
     /// The centre of the bird's box (images.h5 `boxes`), when the dataset has boxes.
     case boxCentre = "box_centre"
+    /// A uniform random pixel on the bird: of its part mask (rendered sets), else a uniform
+    /// random point in its box (CUB); not played without either.
+    case birdPixel = "bird_pixel"
+    /// Control: the map's own peak, scored against one part shown in the image that is not
+    /// among the attribute's parts (drawn uniformly). A map that points at the attribute's
+    /// part, not just at the bird, hits its own part more often than this wrong one.
+    case wrongPart = "wrong_part"
 
     /// The `baseline_hits` code of a baseline that was not played on an item (the item is
     /// not scored, or the image has no box).
     public static let notPlayed: UInt8 = 255
 
     /// The baseline's point (row, column) for an image of `rows` × `columns`; nil for
-    /// `boxCentre` without a box. `box` is (x, y, width, height).
-    public func point(rows: Int, columns: Int, box: [Float]?, rng: inout SplitMix) -> (row: Float, column: Float)? {
+    /// `boxCentre` without a box, `birdPixel` without a mask or box, and `wrongPart` (which
+    /// scores the map's own peak). `box` is (x, y, width, height). Each baseline draws the
+    /// same number of values whatever the image holds, so later draws do not depend on it.
+    public func point(rows: Int, columns: Int, box: [Float]?, truth: PartTruth = .none,
+                      rng: inout SplitMix) -> (row: Float, column: Float)? {
+        let hasBox = box.map { $0.count == 4 && $0[2] > 0 && $0[3] > 0 } ?? false
         switch self {
         case .random:
             return (Float(rng.uniform(0, Double(rows))), Float(rng.uniform(0, Double(columns))))
         case .centre:
             return (Float(rows) / 2, Float(columns) / 2)
         case .boxCentre:
-            guard let box, box.count == 4, box[2] > 0, box[3] > 0 else { return nil }
+            guard let box, hasBox else { return nil }
             return (box[1] + box[3] / 2, box[0] + box[2] / 2)
+        case .birdPixel:
+            let (u, v) = (rng.uniform(), rng.uniform())
+            if case .mask(let maskRows, let maskColumns, let labels) = truth {
+                let bird = labels.indices.filter { labels[$0] > 0 }
+                guard !bird.isEmpty else { return nil }
+                let pixel = bird[min(bird.count - 1, Int(u * Double(bird.count)))]
+                // The pixel's centre, in the image's coordinates.
+                return ((Float(pixel / maskColumns) + 0.5) * Float(rows) / Float(maskRows),
+                        (Float(pixel % maskColumns) + 0.5) * Float(columns) / Float(maskColumns))
+            }
+            guard let box, hasBox else { return nil }
+            return (box[1] + Float(u) * box[3], box[0] + Float(v) * box[2])
+        case .wrongPart:
+            return nil
         }
+    }
+
+    /// The control's part for an attribute on `parts`: one part shown in the image (a mask
+    /// label present, a visible keypoint) that is not among `parts`, drawn uniformly with one
+    /// draw; nil when there is none.
+    public static func wrongPart(besides parts: [Int], truth: PartTruth, rng: inout SplitMix) -> Int? {
+        let u = rng.uniform()
+        let shown: [Int]
+        switch truth {
+        case .mask(_, _, let labels):
+            var present = Set<Int>()
+            for label in labels where label > 0 { present.insert(Int(label) - 1) }
+            shown = present.sorted()
+        case .keypoints(let points):
+            shown = points.indices.filter { points[$0].visible }
+        case .none:
+            shown = []
+        }
+        let candidates = shown.filter { !parts.contains($0) }
+        guard !candidates.isEmpty else { return nil }
+        return candidates[min(candidates.count - 1, Int(u * Double(candidates.count)))]
     }
 }

@@ -49,7 +49,12 @@ public struct GroundingScorer: Sendable {
         let baselineHits: [Bool?] = PointingBaseline.allCases.map { baseline in
             // Every baseline draws (or not) the same way whether or not the item is scored,
             // so the random points do not depend on which items have truth.
-            let point = baseline.point(rows: imageSize, columns: imageSize, box: box, rng: &rng)
+            if baseline == .wrongPart {
+                let control = PointingBaseline.wrongPart(besides: parts, truth: truth, rng: &rng)
+                guard hit != nil, let control else { return nil }
+                return game.hit(row: peak.row, column: peak.column, parts: [control], truth: truth)
+            }
+            let point = baseline.point(rows: imageSize, columns: imageSize, box: box, truth: truth, rng: &rng)
             guard hit != nil, let point else { return nil }
             return game.hit(row: point.row, column: point.column, parts: parts, truth: truth)
         }

@@ -36,19 +36,22 @@ struct GroundingTable {
         let method = rows.first?.summary.method ?? "cam"
         var out = "grounding (\(method) maps of the top-k attributes by eq. 7 on clean and eq. 8 on adversarial images): % of scored items\n"
         out += "whose map peak lies on the attribute's part (point), that also truly have the attribute (grnd), and the chance\n"
-        out += "baselines on the same items: a random point, the image centre, the centre of the bird's box; energy = mean share\n"
-        out += "of the map's positive mass on the part; ref = the true class's top-k attributes on clean images\n\n"
-        out += "   eps | model            set          point  grnd | random centre   box | energy  items |   ref\n"
-        out += String(repeating: "-", count: 98) + "\n"
+        out += "baselines on the same items: a random point, the image centre, the centre of the bird's box, a random pixel on\n"
+        out += "the bird; ctrl = the same peak scored against a wrong part the image shows (a map that only finds the bird hits\n"
+        out += "that as often as its own); energy = mean share of the map's positive mass on the part; ref = the true class's\n"
+        out += "top-k attributes on clean images\n\n"
+        out += "   eps | model            set          point  grnd | random centre   box  bird | ctrl | energy  items |   ref\n"
+        out += String(repeating: "-", count: 111) + "\n"
         for row in rows {
             for set in GroundingFile.ImageSet.allCases where !(row.label == "robust/transfer" && set == .clean) {
                 let s = row.summary
+                func value(_ baseline: PointingBaseline) -> String { Self.percent(s.value(GroundingFile.baselineMeasure(baseline), set)) }
                 out += row.eps.text.leftPadded(6) + " | "
                 out += row.label.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
                 out += set.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                 out += "\(Self.percent(s.value("pointing_accuracy", set))) \(Self.percent(s.value("grounded_fraction", set))) | "
-                out += "\(Self.percent(s.value("baseline_random", set)))  \(Self.percent(s.value("baseline_centre", set))) "
-                out += "\(Self.percent(s.value("baseline_box_centre", set))) | \(Self.percent(s.value("energy_share", set)))  "
+                out += "\(value(.random))  \(value(.centre)) \(value(.boxCentre)) \(value(.birdPixel)) | \(value(.wrongPart)) | "
+                out += "\(Self.percent(s.value("energy_share", set)))  "
                 let items = s.value("scored_items", set)
                 out += (items.isNaN ? "–" : String(Int(items))).leftPadded(5) + " | "
                 out += set == .clean ? Self.percent(s.referencePointingAccuracy) : "     "
@@ -77,8 +80,8 @@ struct GroundingTable {
                 let diff = p2 - p1
                 if diff > 2 * se { better += 1 } else if diff < -2 * se { worse += 1 } else { tied += 1 }
                 details.append(String(format: "eps %@ %@ %+.1f pts (±%.1f)", e.text, set.rawValue, 100 * diff, 200 * se))
-                let chance = [robust.value("baseline_random", set), robust.value("baseline_centre", set),
-                              robust.value("baseline_box_centre", set)].filter(\.isFinite).max() ?? 0
+                let chance = PointingBaseline.allCases.map { robust.value(GroundingFile.baselineMeasure($0), set) }
+                    .filter(\.isFinite).max() ?? 0
                 if p2 <= chance { aboveChance = false }
             }
         }
@@ -97,17 +100,18 @@ struct GroundingTable {
         }
         return "Do the robust model's maps point at the right part more often than the standard model's? \(verdict).\n"
             + "  robust − standard pointing accuracy (±2 SE): " + details.joined(separator: "; ")
-            + (aboveChance ? "" : "\n  note: in some comparison the robust model's maps point no better than the best chance baseline.")
+            + (aboveChance ? "" : "\n  note: in some comparison the robust model's maps point no better than the best baseline or the control.")
     }
 
     /// The table as CSV (tables/grounding.csv).
     var csv: String {
-        var out = "eps,model,set,pointing_accuracy,grounded_fraction,baseline_random,baseline_centre,baseline_box_centre,energy_share,scored_items,reference_pointing_accuracy\n"
+        let measures = ["pointing_accuracy", "grounded_fraction"] + PointingBaseline.allCases.map(GroundingFile.baselineMeasure)
+            + ["energy_share", "scored_items"]
+        var out = (["eps", "model", "set"] + measures + ["reference_pointing_accuracy"]).joined(separator: ",") + "\n"
         for row in rows {
             for set in GroundingFile.ImageSet.allCases where !(row.label == "robust/transfer" && set == .clean) {
                 let s = row.summary
-                let values = ["pointing_accuracy", "grounded_fraction", "baseline_random", "baseline_centre", "baseline_box_centre",
-                              "energy_share", "scored_items"].map { String(s.value($0, set)) }
+                let values = measures.map { String(s.value($0, set)) }
                 out += ([row.eps.text, row.label, set.rawValue] + values + [set == .clean ? String(s.referencePointingAccuracy) : ""])
                     .joined(separator: ",") + "\n"
             }

@@ -95,6 +95,7 @@ final class PointingTests: XCTestCase {
         XCTAssertFalse(item.grounded, "a hit on an attribute the image does not have is not grounded")
         XCTAssertEqual(item.baselineHits[1], true)
         XCTAssertEqual(item.baselineHits[2], false)
+        XCTAssertEqual(item.baselineHits[4], false, "the control scores the same peak against part 0, in the far corner")
         XCTAssertEqual(scorer.score(map: map, attribute: 0, truth: mask, present: true, box: nil, rng: &r).grounded, true)
         let unscored = scorer.score(map: map, attribute: 2, truth: mask, present: true,
                                     box: nil, rng: &r)
@@ -104,6 +105,35 @@ final class PointingTests: XCTestCase {
         XCTAssertEqual(tally.items, 2); XCTAssertEqual(tally.scored, 1)
         XCTAssertEqual(tally.pointingAccuracy, 1); XCTAssertEqual(tally.groundedFraction, 0)
         XCTAssertEqual(tally.baselineAccuracy(.centre), 1); XCTAssertEqual(tally.baselineAccuracy(.boxCentre), 0)
+    }
+
+    /// The random pixel on the bird lands on the mask (or in the box without one); the
+    /// wrong-part control picks a shown part the attribute does not have; both draw the same
+    /// number of values whatever the image holds.
+    func testBirdPixelAndWrongPartControl() {
+        guard case .mask(_, _, let labels) = mask else { return XCTFail("mask") }
+        var rng = SplitMix(seed: 9)
+        for _ in 0..<50 {
+            let p = PointingBaseline.birdPixel.point(rows: 10, columns: 10, box: nil, truth: mask, rng: &rng)!
+            XCTAssertGreaterThan(labels[Int(p.row) * 10 + Int(p.column)], 0, "\(p) is not on the bird")
+        }
+        let inBox = PointingBaseline.birdPixel.point(rows: 10, columns: 10, box: [2, 4, 3, 2], truth: .none, rng: &rng)!
+        XCTAssertTrue((4...6).contains(inBox.row) && (2...5).contains(inBox.column), "\(inBox)")
+        XCTAssertNil(PointingBaseline.birdPixel.point(rows: 10, columns: 10, box: nil, truth: .none, rng: &rng))
+
+        XCTAssertEqual(PointingBaseline.wrongPart(besides: [2], truth: mask, rng: &rng), 0)
+        XCTAssertNil(PointingBaseline.wrongPart(besides: [0, 2], truth: mask, rng: &rng), "no other part shown")
+        let points: PartTruth = .keypoints([Keypoint(x: 1, y: 1, visible: true), Keypoint(x: 0, y: 0, visible: false),
+                                            Keypoint(x: 5, y: 5, visible: true)])
+        XCTAssertEqual(PointingBaseline.wrongPart(besides: [0], truth: points, rng: &rng), 2, "the visible part that is not the attribute's")
+        XCTAssertNil(PointingBaseline.wrongPart(besides: [0, 2], truth: points, rng: &rng))
+
+        var a = SplitMix(seed: 3), b = SplitMix(seed: 3)
+        _ = PointingBaseline.birdPixel.point(rows: 10, columns: 10, box: nil, truth: mask, rng: &a)
+        _ = PointingBaseline.birdPixel.point(rows: 10, columns: 10, box: nil, truth: .none, rng: &b)
+        _ = PointingBaseline.wrongPart(besides: [2], truth: mask, rng: &a)
+        _ = PointingBaseline.wrongPart(besides: [], truth: .none, rng: &b)
+        XCTAssertEqual(a.next(), b.next(), "draws do not depend on the image")
     }
 
     func testSelectionFollowsEquationsSevenAndEight() {

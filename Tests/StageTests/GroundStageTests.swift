@@ -227,7 +227,7 @@ final class GroundStageTests: XCTestCase {
         }
         let whole = try H5File.open(path("sharded-3.h5"))
         defer { whole.close() }
-        XCTAssertEqual(try whole.shape("clean/baseline_hits"), [rows, 4, 3])
+        XCTAssertEqual(try whole.shape("clean/baseline_hits"), [rows, 4, 5], "five baselines: random, centre, box centre, bird pixel, wrong part")
         XCTAssertTrue(try whole.attribute("pointing_accuracy_clean").doubleValue!.isFinite, "summaries with part truth")
         let part = try H5File.open(path("parts/sharded-3.part0of3.h5"))
         defer { part.close() }
