@@ -61,6 +61,7 @@ let targets: [Target] = [
     .executableTarget(name: "adv-train", dependencies: ["ClassifierKit", "MessagePassing", "NeuralNet", "HDF5Store", "PipelineKit",
                                                         argumentParser]),
     .executableTarget(name: "attack", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "attack-summary", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "extract-features", dependencies: ["ClassifierKit", "AttributeSpace", "NeuralNet", "HDF5Store",
                                                                "PipelineKit", argumentParser]),
     .executableTarget(name: "fit-sje", dependencies: ["AttributeSpace", "Tensors", "HDF5Store", "PipelineKit", argumentParser]),

@@ -37,7 +37,7 @@ EPSILONS.full := $(PAPER_EPSILONS)
 EPSILONS ?= $(EPSILONS.$(PROFILE))
 
 # Every stage binary the rules run, and those that get a per-dataset target (`make <ds>-<stage>`).
-STAGES := prepare-data import-weights train adv-train attack extract-features fit-sje predict-attributes ground \
+STAGES := prepare-data import-weights train adv-train attack attack-summary extract-features fit-sje predict-attributes ground \
     quantify report inspect merge-shards
 DATASET_STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes ground quantify report
 SYNTH_DATASETS := synth-fine synth-coarse
@@ -192,9 +192,15 @@ $(call stage_rule,$(1),images.h5,prepare-data,,$($(1).PREPARE) --seed $($(1).SEE
 $(call stage_rule,$(1),models/standard.h5,train,$(DATA)/$(1)/images.h5 $(call imported_model,$(1)),\
     --images $(DATA)/$(1)/images.h5 $(call init_options,$(1)) $($(1).TRAIN) --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/standard.h5)
 
+$(call quantify_rule,$(1),$(1) ($(PROFILE) profile),$(call dataset_kind,$(1)))
+endef
+
+# $(call quantify_rule,DS,NAME,KIND): metrics.h5 and summary.txt of DS (a dataset, or one
+# attack's chain of it: pipelines/attacks.mk).
+define quantify_rule
 $(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/$(1)/sje/standard.h5 $(call grounding_files,$(1)),\
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) \
-    --name "$(1) ($(PROFILE) profile)" $(if $(call dataset_kind,$(1)),--kind $(call dataset_kind,$(1))) --seed $($(1).SEED) \
+    --name "$(2)" $(if $(3),--kind $(3)) --seed $($(1).SEED) \
     > $(DATA)/$(1)/summary.txt.tmp,\
     mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)
 endef
@@ -205,7 +211,12 @@ define eps_rules
 $(if $(filter robust-eps$(2),$(3)),$(call stage_rule,$(1),models/robust-eps$(2).h5,adv-train,$(DATA)/$(1)/models/standard.h5 $(DATA)/$(1)/images.h5,\
     --images $(DATA)/$(1)/images.h5 --init $(DATA)/$(1)/models/standard.h5 --eps $(2) $(call adv_train_settings,$(1),$(2)) \
     --seed $($(1).SEED) --resume --output $(DATA)/$(1)/models/robust-eps$(2).h5))
+$(call attack_chain_rules,$(1),$(2),$(3))
+endef
 
+# The attacks at eps $(2) on dataset $(1)'s standard and robust model $(3), and the features
+# and attributes of their adversarials (white-box and transfer).
+define attack_chain_rules
 $(foreach m,standard $(3),
 $(call sharded_rule,$(1),adv/$(m)-eps$(2).h5,attack,$(DATA)/$(1)/models/$(m).h5 $(DATA)/$(1)/images.h5,\
     --images $(DATA)/$(1)/images.h5 --model $(DATA)/$(1)/models/$(m).h5 --eps $(2) $($(1).ATTACK) \
@@ -304,6 +315,9 @@ $(eval $(call settings_stamp,$(DATA)/.settings/report/index.html,report $(REPORT
 report: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(DATA)/report/index.html
 	@echo "report: $(DATA)/report/index.html"
 
+# MARK: Attacks beyond IFGSM through the whole chain (ATTACKS)
+include pipelines/attacks.mk
+
 # MARK: Targets
 
 # What `all` builds: per dataset ($(1)) and across datasets. A later stage (ground,
@@ -313,7 +327,7 @@ dataset_finals = $(DATA)/$(1)/metrics.h5
 dataset_finals += $(DATA)/$(1)/grounding/summary.txt
 dataset_finals += $(DATA)/$(1)/report/index.html
 GLOBAL_FINALS := $(if $(call findings_pair),$(DATA)/findings.json) $(DATA)/report/index.html
-FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(GLOBAL_FINALS)
+FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(ATTACK_FINALS) $(GLOBAL_FINALS)
 
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
 ifeq ($(strip $(SEEDS)),)
@@ -321,6 +335,8 @@ ifeq ($(strip $(SEEDS)),)
 all: $(FINAL_ARTIFACTS)
 	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; \
 	  if [ -f $(DATA)/$$ds/grounding/summary.txt ]; then echo; cat $(DATA)/$$ds/grounding/summary.txt; fi; done
+	@$(if $(ATTACK_CHAINS),for c in $(ATTACK_CHAINS); do echo; cat $(DATA)/$$c/summary.txt; done)
+	@$(if $(ATTACK_SUMMARY_DATASETS),for ds in $(ATTACK_SUMMARY_DATASETS); do echo; echo "$$ds: every attack"; cat $(DATA)/$$ds/attacks/summary.txt; done)
 	@$(if $(call findings_pair),echo; cat $(DATA)/findings.txt)
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)$(if $(call findings_pair), $(DATA)/findings.json)"
 	@echo "report: $(DATA)/report/index.html (per dataset: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html))"

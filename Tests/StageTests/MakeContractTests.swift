@@ -142,6 +142,54 @@ final class MakeContractTests: XCTestCase {
 
     // MARK: The contract
 
+    /// `ATTACKS="ifgsm apgd-ce"` (pipelines/attacks.mk): the default ATTACKS plans nothing new;
+    /// apgd-ce gets its own chain under attacks/apgd-ce/ (attacks, features, attributes,
+    /// grounding, metrics, report; the clean files are links), then attacks/summary.json holds
+    /// each attack's robust accuracy and the per-image worst case, which is at most each; after
+    /// the run nothing is planned; an L2 attack in ATTACKS is an error. The chain is removed at
+    /// the end, so the other tests see the plain run.
+    func testAttacksRunOneChainPerAttack() throws {
+        let attacks = datasetDir.appendingPathComponent("attacks")
+        defer { try? FileManager.default.removeItem(at: attacks) }
+        XCTAssertEqual(try plannedFiles(["ATTACKS=ifgsm"]), [])
+        let summary = attacks.appendingPathComponent("summary.json").path
+        let report = attacks.appendingPathComponent("apgd-ce/report/index.html").path
+        let chainMetrics = attacks.appendingPathComponent("apgd-ce/metrics.h5").path
+        let plan = try make(["-n", "ATTACKS=ifgsm apgd-ce", summary, chainMetrics])
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let planned = stageOutputs(plan.stdout, relativeTo: datasetDir)
+        XCTAssertTrue(planned.allSatisfy { $0.hasPrefix("attacks/") }, "outside the attack's chain: \(planned)")
+        var expected: Set<String> = ["attacks/summary.json", "attacks/apgd-ce/metrics.h5"]
+        for e in Self.smokeEpsilons {
+            let robust = "robust-eps\(e)"
+            expected.formUnion(["attacks/apgd-ce/adv/standard-eps\(e).h5", "attacks/apgd-ce/adv/\(robust)-eps\(e).h5"])
+            expected.formUnion(groundingFiles(e).map { "attacks/apgd-ce/\($0)" })
+            for set in ["standard-adv-eps\(e)", "\(robust)-adv-eps\(e)", "\(robust)-transfer-eps\(e)"] {
+                expected.formUnion(["attacks/apgd-ce/features/\(set).h5", "attacks/apgd-ce/attributes/\(set).h5"])
+            }
+        }
+        XCTAssertEqual(planned, expected)
+
+        let run = try make(["ATTACKS=ifgsm apgd-ce", summary, report])
+        XCTAssertEqual(run.status, 0, "\(run.stdout.suffix(2000))\n\(run.stderr.suffix(2000))")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: report))
+        let adversarial = try H5File.open(attacks.appendingPathComponent("apgd-ce/adv/standard-eps0.03.h5").path)
+        XCTAssertEqual(try adversarial.attribute("method").stringValue, "apgd-ce")
+        adversarial.close()
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
+        let groups = document["groups"] as! [[String: Any]]
+        XCTAssertEqual(groups.count, 2 * Self.smokeEpsilons.count, "standard and robust model at every eps")
+        for group in groups {
+            let perAttack = group["robust_accuracy"] as! [String: Double]
+            XCTAssertEqual(Set(perAttack.keys), ["ifgsm", "apgd-ce"])
+            XCTAssertLessThanOrEqual(group["worst_case_robust_accuracy"] as! Double, perAttack.values.min()!)
+        }
+        XCTAssertEqual(try plannedFiles(["ATTACKS=ifgsm apgd-ce"], target: summary), [])
+        let l2 = try make(["-n", "ATTACKS=ifgsm cw-l2", metrics])
+        XCTAssertNotEqual(l2.status, 0)
+        XCTAssertTrue(l2.stderr.contains("cw-l2"), l2.stderr)
+    }
+
     /// After a complete run make plans nothing, and `-q` agrees.
     func testCompleteRunPlansNothing() throws {
         XCTAssertEqual(try plannedFiles([]), [])
