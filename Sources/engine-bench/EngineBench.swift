@@ -21,20 +21,25 @@ struct EngineBench: ParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224", r152 = "resnet152-224"
+        /// `resnet8-32`: the default profile's own network (CIFAR ResNet-8, width 16, 32 px, 10 classes).
+        case cifar8 = "resnet8-32", cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224",
+             r152 = "resnet152-224"
 
         var arch: String {
-            switch self { case .cifar20: "cifar-resnet20"; case .r18small, .r18: "resnet18"; case .r50: "resnet50"; case .r152: "resnet152" }
+            switch self {
+            case .cifar8: "cifar-resnet8"; case .cifar20: "cifar-resnet20"; case .r18small, .r18: "resnet18"; case .r50: "resnet50"
+            case .r152: "resnet152"
+            }
         }
-        var size: Int { switch self { case .cifar20: 32; case .r18small: 64; case .r18, .r50, .r152: 224 } }
-        var batch: Int { switch self { case .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50, .r152: 8 } }
-        var classes: Int { self == .cifar20 ? 10 : 1000 }
+        var size: Int { switch self { case .cifar8, .cifar20: 32; case .r18small: 64; case .r18, .r50, .r152: 224 } }
+        var batch: Int { switch self { case .cifar8, .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50, .r152: 8 } }
+        var classes: Int { self == .cifar8 || self == .cifar20 ? 10 : 1000 }
     }
 
     enum Phase: String, ExpressibleByArgument, CaseIterable { case inference, attack, train }
 
-    @Option(name: .customLong("workload"), help: "Workloads to run (repeatable): \(Workload.allCases.map(\.rawValue).joined(separator: ", ")). Default: the first three.")
-    var workloads: [Workload] = [.cifar20, .r18small, .r18]
+    @Option(name: .customLong("workload"), help: "Workloads to run (repeatable): \(Workload.allCases.map(\.rawValue).joined(separator: ", ")). Default: resnet8-32 (the default profile's network), resnet20-32, resnet18-64, resnet18-224.")
+    var workloads: [Workload] = [.cifar8, .cifar20, .r18small, .r18]
 
     @Option(name: .customLong("phase"), help: "Phases to run (repeatable): inference, attack, train. Default: all.")
     var phases: [Phase] = Phase.allCases

@@ -52,6 +52,7 @@ class ResNet(nn.Module):
         return s.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 WORKLOADS = {
+    "resnet8-32": (lambda: ResNet(Basic, [1, 1, 1], 16, 10, True), 32, 128, 10),
     "resnet20-32": (lambda: ResNet(Basic, [3, 3, 3], 16, 10, True), 32, 128, 10),
     "resnet18-64": (lambda: ResNet(Basic, [2, 2, 2, 2], 64, 1000, False), 64, 64, 1000),
     "resnet18-224": (lambda: ResNet(Basic, [2, 2, 2, 2], 64, 1000, False), 224, 16, 1000),
@@ -68,7 +69,7 @@ def main():
     results = []
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {a.iterations}")
-    for name in a.workload or ["resnet20-32", "resnet18-64", "resnet18-224"]:
+    for name in a.workload or ["resnet8-32", "resnet20-32", "resnet18-64", "resnet18-224"]:
         make, size, batch, classes = WORKLOADS[name]
         batch = a.batch or batch
         model = make(); x = torch.rand(batch, 3, size, size); y = torch.randint(0, classes, (batch,))

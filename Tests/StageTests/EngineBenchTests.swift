@@ -31,6 +31,15 @@ final class EngineBenchTests: XCTestCase {
         return rows
     }
 
+    /// The default profile's own network (CIFAR ResNet-8, width 16, 32 px) is a workload.
+    func testDefaultProfileNetworkIsAWorkload() throws {
+        let result = try runStage("engine-bench", ["--workload", "resnet8-32", "--phase", "train", "--batch", "2", "--iterations", "1",
+                                                   "--warmup", "0", "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let row = try XCTUnwrap(rows(result.stdout)["resnet8-32 train"], result.stdout)
+        XCTAssertGreaterThan(Double(row[0]) ?? 0, 0, result.stdout)
+    }
+
     func testWithoutFiguresThereIsNoPyTorchColumn() throws {
         let result = try runStage("engine-bench", small)
         XCTAssertEqual(result.status, 0, result.stderr)
