@@ -54,3 +54,41 @@ public struct Epsilon: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return text
     }
 }
+
+/// An attack budget: an L∞ eps (`Epsilon`, pixels in [0, 1]) or an L2 norm of the
+/// perturbation (‖x_adv − x‖₂ with pixels in [0, 1]; any finite value ≥ 0), with the text it
+/// was written as, which names its files: `eps<e>` and `l2eps<e>`.
+public struct AttackBudget: Hashable, Sendable, CustomStringConvertible {
+    public enum Norm: String, Sendable { case linf, l2 }
+
+    public let norm: Norm
+    public let value: Float
+    public let text: String
+
+    public init(_ eps: Epsilon) {
+        norm = .linf
+        value = eps.value
+        text = eps.text
+    }
+
+    /// Parses an L2 budget (an option's value), or throws the usage error that says what one is.
+    public static func parseL2(_ text: String) throws -> AttackBudget {
+        guard !text.isEmpty, text.allSatisfy({ $0.isNumber || ".eE+-".contains($0) }),
+              let value = Float(text), value.isFinite, value >= 0 else {
+            throw ValidationError("an L2 budget must be a finite number ≥ 0, got \(text)")
+        }
+        return AttackBudget(norm: .l2, value: value, text: text)
+    }
+
+    private init(norm: Norm, value: Float, text: String) {
+        self.norm = norm
+        self.value = value
+        self.text = text
+    }
+
+    /// The name part of its files: `eps0.01`, `l2eps0.5`.
+    public var fileTag: String { norm == .l2 ? "l2eps\(text)" : "eps\(text)" }
+
+    /// What a person reads: `eps 0.01 (2.55/255)`, `L2 eps 0.5`.
+    public var description: String { norm == .l2 ? "L2 eps \(text)" : "eps \(Epsilon(text).map(\.description) ?? text)" }
+}

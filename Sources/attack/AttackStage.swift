@@ -48,8 +48,8 @@ struct AttackStage: ParsableCommand {
             transform: Epsilon.parse)
     var eps: [Epsilon] = []
     @Option(name: .customLong("l2-eps"), parsing: .upToNextOption,
-            help: "L2 budgets (‖x_adv − x‖₂ with pixels in [0,1]), e.g. 0.5 1 (cw-l2 and deepfool).")
-    var l2Eps: [String] = []
+            help: "L2 budgets (‖x_adv − x‖₂ with pixels in [0,1]), e.g. 0.5 1 (cw-l2 and deepfool).", transform: AttackBudget.parseL2)
+    var l2Eps: [AttackBudget] = []
     @Option(help: "Split to attack: train, val or test.")
     var split = DataSplit.test
     @Option(help: "Attack: \(AttackMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -88,7 +88,7 @@ struct AttackStage: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     /// The budgets given, and the option that gave them.
-    var budgets: [String] { method.norm == .l2 ? l2Eps : eps.map(\.text) }
+    var budgets: [AttackBudget] { method.norm == .l2 ? l2Eps : eps.map(AttackBudget.init) }
     var budgetOption: String { method.norm == .l2 ? "--l2-eps" : "--eps" }
 
     func validate() throws {
@@ -117,10 +117,9 @@ struct AttackStage: ParsableCommand {
         for (option, given, methods) in uses where given && !methods.contains(method) {
             throw ValidationError("\(option) does not apply to --method \(method.rawValue) (only to \(methods.map(\.rawValue).joined(separator: ", ")))")
         }
-        for e in budgets {
-            guard let value = Float(e), value.isFinite else { throw ValidationError("\(budgetOption) \(e) is not a finite number") }
-            do { try settings(eps: value, classes: nil).validate() } catch let error as StageError {
-                throw ValidationError("\(budgetOption) \(e): \(error.message)")
+        for budget in budgets {
+            do { try settings(eps: budget.value, classes: nil).validate() } catch let error as StageError {
+                throw ValidationError("\(budgetOption) \(budget.text): \(error.message)")
             }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -168,11 +167,10 @@ struct AttackStage: ParsableCommand {
         }
 
         var table: [String] = []
-        let budgetName = method.norm == .l2 ? "l2eps" : "eps"
-        for epsText in budgets {
-            let attack = settings(eps: Float(epsText)!, classes: classes)
+        for budget in budgets {
+            let attack = settings(eps: budget.value, classes: classes)
             let partSuffix = sharding.value.map { ".part\($0.index)of\($0.count)" } ?? ""
-            let target = budgets.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(budgetName)\(epsText)\(partSuffix).h5")
+            let target = budgets.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(budget.fileTag)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
             let shard = sharding.value.map {
@@ -185,8 +183,7 @@ struct AttackStage: ParsableCommand {
             // --resume the attack continues after its last finished batch.
             let work = try AttackWorkFile(path: OutputPaths.checkpoint(of: target), fingerprint: run.fingerprint,
                                           indices: indices, imageSize: imageSet.imageSize, resume: resume)
-            let shown = method.norm == .l2 ? "l2 eps \(epsText)" : "eps \(Epsilon(epsText)!)"
-            let progress = Progress("attack \(attack.method.rawValue) \(shown)", total: indices.count - work.rowsDone)
+            let progress = Progress("attack \(attack.method.rawValue) \(budget)", total: indices.count - work.rowsDone)
             var zeroGradients = 0
             for start in stride(from: work.rowsDone, to: indices.count, by: batchSize) {
                 let batch = Array(indices[start..<min(start + batchSize, indices.count)])
@@ -223,10 +220,10 @@ struct AttackStage: ParsableCommand {
                             + "did not: the model may mask its gradients, so gradient-based attacks overstate its robustness")
             }
             if attack.method == .autoattack {
-                Log.info("autoattack eps \(epsText): broken by APGD-CE \(brokenBy[1] ?? 0), APGD-T \(brokenBy[2] ?? 0), "
+                Log.info("autoattack \(budget): broken by APGD-CE \(brokenBy[1] ?? 0), APGD-T \(brokenBy[2] ?? 0), "
                          + "Square \(brokenBy[3] ?? 0) of \(indices.count)")
             }
-            table.append(String(format: "%-8@ %-10@ %6d %9.4f %9.4f %8.1f", epsText as NSString,
+            table.append(String(format: "%-8@ %-10@ %6d %9.4f %9.4f %8.1f", budget.text as NSString,
                                 attack.method.rawValue as NSString, attack.steps,
                                 Double(cleanCorrect) / Double(indices.count), Double(advCorrect) / Double(indices.count),
                                 progress.rate))
