@@ -23,9 +23,8 @@ synth-fine.TRAIN := --arch cifar-resnet8 --width 4 --epochs 2 --batch-size 32 --
 synth-fine.ADV_TRAIN := --epochs 1 --batch-size 32 --learning-rate 0.01 --pgd-steps 2
 synth-fine.SJE := --epochs 5 --learning-rate 0.01 --feature-normalisation standardise
 else
-# Measured (docs/results.md § The default profile's recipe): 200 images per class (more fresh images instead of
-# epochs) and the one-cycle recipe (15% warm-up, Nesterov, batch 128, reflect-padded crops)
-# take clean test accuracy from 38% to 79.6% at 313 CPU s of training.
+# The one-cycle recipe (15% warm-up, Nesterov, batch 128, reflect-padded crops) and 200 images
+# per class, chosen by measurement (docs/results.md § The default profile's recipe).
 # Ten classes of 200 images, as synth-coarse (it had 20 until issue 20: 77.6% clean accuracy
 # against synth-coarse's 94.5%, a confound of every fine vs coarse comparison).
 synth-fine.PREPARE := --dataset synth-fine --size 32 --classes 10 --images-per-class 200
