@@ -1,6 +1,7 @@
 import Foundation
 import Grounding
 import PipelineKit
+import Verdicts
 
 /// The grounding table of the summary: for every eps, the pointing accuracy and grounded
 /// fraction of the selected attributes (eqs. 7–8), clean vs adversarial, standard vs robust
@@ -40,13 +41,13 @@ struct GroundingTable {
         out += "the bird; ctrl = the same peak scored against a wrong part the image shows (a map that only finds the bird hits\n"
         out += "that as often as its own); energy = mean share of the map's positive mass on the part; ref = the true class's\n"
         out += "top-k attributes on clean images\n\n"
-        out += "   eps | model            set          point  grnd | random centre   box  bird | ctrl | energy  items |   ref\n"
-        out += String(repeating: "-", count: 111) + "\n"
+        out += "     eps (paper) | model            set          point  grnd | random centre   box  bird | ctrl | energy  items |   ref\n"
+        out += String(repeating: "-", count: 121) + "\n"
         for row in rows {
             for set in GroundingFile.ImageSet.allCases where !(row.label == "robust/transfer" && set == .clean) {
                 let s = row.summary
                 func value(_ baseline: PointingBaseline) -> String { Self.percent(s.value(GroundingFile.baselineMeasure(baseline), set)) }
-                out += row.eps.text.leftPadded(6) + " | "
+                out += row.eps.text.leftPadded(7) + "(\(EpsText.paper(row.eps.text)))".leftPadded(9) + " | "
                 out += row.label.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
                 out += set.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                 out += "\(Self.percent(s.value("pointing_accuracy", set))) \(Self.percent(s.value("grounded_fraction", set))) | "
@@ -79,7 +80,7 @@ struct GroundingTable {
                 let se = (p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2).squareRoot()
                 let diff = p2 - p1
                 if diff > 2 * se { better += 1 } else if diff < -2 * se { worse += 1 } else { tied += 1 }
-                details.append(String(format: "eps %@ %@ %+.1f pts (±%.1f)", e.text, set.rawValue, 100 * diff, 200 * se))
+                details.append(String(format: "eps %@ %@ %+.1f pts (±%.1f)", EpsText.short(e.text), set.rawValue, 100 * diff, 200 * se))
                 let chance = PointingBaseline.allCases.map { robust.value(GroundingFile.baselineMeasure($0), set) }
                     .filter(\.isFinite).max() ?? 0
                 if p2 <= chance { aboveChance = false }
