@@ -32,14 +32,29 @@ public struct SeedsReport {
             + "claim's side, contradicted when one lies wholly on the other side, else undetermined.</p>\n"
         for d in aggregate.datasets {
             body += "<section><h2>\(HTML.esc(d.name)): \(HTML.esc(Finding.tally(d.findings)))</h2>\n"
+                + seedVerdicts(d.seedVerdicts, seeds: d.seeds.map(String.init))
                 + HTML.findings(d.findings, missing: "No claims for this dataset.") + "</section>\n"
         }
         if let across = aggregate.across {
             body += "<section><h2>Fine vs coarse: \(HTML.esc(Finding.tally(across.findings)))</h2>\n"
+                + seedVerdicts(aggregate.acrossSeedVerdicts, seeds: aggregate.datasets.first?.seeds.map(String.init) ?? [])
                 + HTML.findings(across.findings, missing: "No cross-dataset claims.") + "</section>\n"
         }
         body += "</main>\n<footer><p>Written by <code>\(HTML.esc(command))</code> from \(HTML.esc(folder))/metrics.json "
             + "(quantify --aggregate).</p></footer>\n"
         return HTML.page(title: "attrib-adv: claims over seeds", body: body)
+    }
+
+    /// Each seed's own verdict per claim, and the claims where two seeds disagree outright.
+    func seedVerdicts(_ list: [SeedVerdicts], seeds: [String]) -> String {
+        guard !list.isEmpty else { return "" }
+        let opposite = list.filter(\.opposite).map(\.id)
+        var html = "<p class=\"caption\">Each seed alone (its own one-seed intervals): "
+        html += list.map { v in
+            "\(HTML.esc(v.id)) " + zip(seeds, v.verdicts).map { "\($0): \($1.rawValue)" }.joined(separator: ", ")
+        }.joined(separator: " · ")
+        html += ". Opposite verdicts between seeds (reproduced in one, contradicted in another): "
+            + (opposite.isEmpty ? "none" : "<b>\(HTML.esc(opposite.joined(separator: ", ")))</b>") + ".</p>\n"
+        return html
     }
 }

@@ -108,25 +108,30 @@ enum QuantifyFindings {
             let seeds = try readSeeds(paths)
             documents[name] = seeds
             entries.append(.init(name: name, kind: seeds.first?.kind, seeds: seeds.map(\.seed), metrics: paths,
-                                 findings: ClaimCatalog.evaluate(dataset: seeds, settings: settings)))
+                                 findings: ClaimCatalog.evaluate(dataset: seeds, settings: settings),
+                                 seedVerdicts: SeedVerdicts.collect(seeds.map(\.findings))))
         }
         let fine = entries.first { $0.kind == .fine }, coarse = entries.first { $0.kind == .coarse }
         var across: FindingsDocument?
+        var acrossSeeds: [SeedVerdicts] = []
         if let fine, let coarse, let f = documents[fine.name], let c = documents[coarse.name] {
             across = FindingsDocument(fine: fine.metrics, coarse: coarse.metrics,
                                       findings: ClaimCatalog.evaluate(fine: f, coarse: c, settings: settings))
+            // Each run's own cross-dataset verdicts (the seeds paired in order, as the runs were).
+            acrossSeeds = SeedVerdicts.collect(zip(f, c).map { ClaimCatalog.evaluate(fine: [$0], coarse: [$1], settings: settings) })
         }
-        let aggregate = SeedsAggregate(datasets: entries, across: across, bootstrap: settings)
+        let aggregate = SeedsAggregate(datasets: entries, across: across, acrossSeedVerdicts: acrossSeeds, bootstrap: settings)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         try AtomicOutput.write(to: "\(output)/metrics.json") { try JSONFiles.write(aggregate, to: $0) }
         var lines = ["the paper's claims over \(runs.count) seed\(runs.count == 1 ? "" : "s") (\(runs.joined(separator: ", "))): "
                      + "estimate = mean over seeds; 95% interval = bootstrap over seeds and test images; per-seed values listed"]
         for entry in entries {
             lines += ["", "\(entry.name) (\(entry.kind?.rawValue ?? "kind unknown"), seeds \(entry.seeds.map(String.init).joined(separator: ", "))): "
-                      + Finding.tally(entry.findings)] + Finding.lines(entry.findings)
+                      + Finding.tally(entry.findings)] + SeedVerdicts.lines(entry.seedVerdicts) + Finding.lines(entry.findings)
         }
         if let across {
-            lines += ["", "across datasets (fine vs coarse): " + Finding.tally(across.findings)] + Finding.lines(across.findings)
+            lines += ["", "across datasets (fine vs coarse): " + Finding.tally(across.findings)] + SeedVerdicts.lines(acrossSeeds)
+                + Finding.lines(across.findings)
         }
         let text = lines.joined(separator: "\n") + "\n"
         try AtomicOutput.write(to: "\(output)/summary.txt") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }

@@ -135,6 +135,12 @@ final class VerdictRuleTests: XCTestCase {
         XCTAssertEqual(e.seedDeviation, (0.12).squareRoot(), accuracy: 1e-9)
         XCTAssertEqual(all.seedLabels, ["1", "2", "3"])
         XCTAssertTrue(all.seeds[0].contains("seeds 1, 2, 3"), "\(all.seeds)")
+        // Each seed alone: seeds 1 and 3 reproduce it, seed 2 contradicts it: opposite verdicts.
+        let alone = SeedVerdicts.collect(seeds.map { ClaimCatalog.evaluate(dataset: [$0], settings: settings) })
+        let gainAlone = try XCTUnwrap(alone.first { $0.id == "C13" })
+        XCTAssertEqual(gainAlone.verdicts, [.reproduced, .contradicted, .reproduced])
+        XCTAssertTrue(gainAlone.opposite)
+        XCTAssertTrue(SeedVerdicts.lines(alone)[1].contains("C13"))
         // Three agreeing seeds stay reproduced.
         let agreeing = [seed(1, robust: 0.8), seed(2, robust: 0.75), seed(3, robust: 0.85)]
         XCTAssertEqual(ClaimCatalog.evaluate(dataset: agreeing, settings: settings).finding("C13")?.verdict, .reproduced)
