@@ -60,8 +60,6 @@ public enum ClaimCatalog {
     /// "Almost equal" drops of F: within half of the ≈ 30-point gap of f the paper calls "higher".
     public static let almostEqualBand = 0.15
 
-    static func eps(_ d: MetricsDocument) -> [String] { d.eps }
-
     /// Eps shared by fine and coarse runs, by value.
     static func shared(_ runs: [MetricsDocument]) -> [String] {
         runs.count == 2 ? runs[0].eps.filter(runs[1].eps.contains) : []
