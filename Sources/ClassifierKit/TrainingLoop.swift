@@ -126,6 +126,16 @@ public final class TrainingLoop {
         }
         optimizer = try SGD(learningRate: settings.learningRate, momentum: settings.momentum,
                             weightDecay: settings.weightDecay, nesterov: settings.nesterov)
+        // Checked before the first epoch: the checkpoint is written after each one, and a
+        // directory (or FIFO) in its place would fail every run only then.
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: checkpointPath, isDirectory: &isDirectory) {
+            var status = stat()
+            guard !isDirectory.boolValue, lstat(checkpointPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+                throw StageError("\(checkpointPath): the checkpoint path is taken by something that is not a file "
+                                 + "(a directory?); training writes its checkpoint there after every epoch: move it away")
+            }
+        }
         var model = model
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
             do {

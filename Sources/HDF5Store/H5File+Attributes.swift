@@ -161,6 +161,7 @@ extension H5File {
             return strings
         }
         let size = H5Tget_size(type)
+        _ = try checkedCount([count], elementSize: size, object: object)
         let memoryType = H5Tcopy(h5s_T_C_S1())
         defer { H5Tclose(memoryType) }
         H5Tset_size(memoryType, size)

@@ -111,7 +111,7 @@ extension H5File {
                 throw H5Error(file: path, object: object, message: "variable-length strings cannot be read as bytes")
             }
             let shape = try dims(of: dataset, object: object)
-            let size = shape.reduce(1, *) * H5Tget_size(type)
+            let size = try checkedCount(shape, elementSize: H5Tget_size(type), object: object) * H5Tget_size(type)
             var bytes = [UInt8](repeating: 0, count: size)
             if size > 0 {
                 try H5Library.check(H5Dread(dataset, type, h5s_S_ALL(), h5s_S_ALL(), h5s_P_DEFAULT(), &bytes),

@@ -55,7 +55,7 @@ extension H5File {
         try withDataset(name) { dataset, object in
             try checkType(dataset, T.self, object: object)
             let shape = try dims(of: dataset, object: object)
-            let count = shape.reduce(1, *)
+            let count = try checkedCount(shape, elementSize: MemoryLayout<T>.stride, object: object)
             let data = try [T](unsafeUninitializedCapacity: count) { buffer, initialised in
                 if count > 0 {
                     try H5Library.check(H5Dread(dataset, T.h5DType.nativeType!, h5s_S_ALL(), h5s_S_ALL(), h5s_P_DEFAULT(),
@@ -103,8 +103,9 @@ extension H5File {
                 throw H5Error(file: path, object: object, message: "rows \(rows) out of range 0..<\(first)")
             }
             let rowShape = Array(shape.dropFirst())
-            let count = rows.count * rowShape.reduce(1, *)
             let resultShape = [rows.count] + rowShape
+            let count = try checkedCount(resultShape, elementSize: MemoryLayout<T>.stride, object: object,
+                                         what: "reading rows \(rows)")
             guard count > 0 else { return H5Array(shape: resultShape, data: []) }
             let fileSpace = try H5Library.check(H5Dget_space(dataset), file: path, object: object, "cannot read the dataspace")
             defer { H5Sclose(fileSpace) }

@@ -36,6 +36,9 @@ extension H5File {
             }
             let count = shape.first ?? 1
             guard count > 0 else { return [] }
+            // Pointers for variable-length strings, `size` bytes each for fixed-length ones.
+            _ = try checkedCount([count], elementSize: max(H5Tget_size(fileType), MemoryLayout<UnsafeRawPointer>.stride),
+                                 object: object)
             let space = try H5Library.check(H5Dget_space(dataset), file: path, object: object, "cannot read the dataspace")
             defer { H5Sclose(space) }
             if try H5Library.truth(H5Tis_variable_str(fileType), file: path, object: object, "cannot inspect the string type") {

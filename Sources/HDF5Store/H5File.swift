@@ -41,6 +41,11 @@ public final class H5File {
             guard !isDirectory.boolValue else {
                 throw H5Error(file: path, object: "/", message: "is a directory, expected an HDF5 file")
             }
+            // A FIFO, socket or device would block or never end inside HDF5's open().
+            var status = stat()
+            guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+                throw H5Error(file: path, object: "/", message: "is not a regular file (a FIFO, socket or device?), expected an HDF5 file")
+            }
             let isHDF5 = H5Fis_hdf5(path)
             guard isHDF5 > 0 else {
                 H5Eclear2(h5s_E_DEFAULT())

@@ -68,15 +68,23 @@ extension ResNet {
             }
         }
         let config: ResNetConfig
-        if let family = try attribute("family")?.stringValue.flatMap(ResNetConfig.Family.init(rawValue:)),
-           let block = try attribute("block")?.stringValue.flatMap(ResNetConfig.Block.init(rawValue:)),
-           let blocks = try attribute("blocks")?.doublesValue?.map({ Int($0) }),
-           let width = try attribute("width")?.intValue {
-            config = try ResNetConfig(family: family, block: block, blocks: blocks, width: Int(width), numClasses: Int(classes),
-                                      inputSize: inputSize ?? (family == .cifar ? 32 : 224), mean: mean, std: std)
-        } else {
-            config = try ResNetConfig.named(name, numClasses: Int(classes), width: tensors["conv1.weight"]?.shape.first,
-                                            inputSize: inputSize, mean: mean, std: std)
+        do {
+            // Int(exactly:): a block count from the file may be NaN, fractional or huge.
+            if let family = try attribute("family")?.stringValue.flatMap(ResNetConfig.Family.init(rawValue:)),
+               let block = try attribute("block")?.stringValue.flatMap(ResNetConfig.Block.init(rawValue:)),
+               let values = try attribute("blocks")?.doublesValue, let width = try attribute("width")?.intValue {
+                let blocks = try values.map { value -> Int in
+                    guard let count = Int(exactly: value) else { throw fail("arch: 'blocks' holds \(value), not a block count") }
+                    return count
+                }
+                config = try ResNetConfig(family: family, block: block, blocks: blocks, width: Int(width), numClasses: Int(classes),
+                                          inputSize: inputSize ?? (family == .cifar ? 32 : 224), mean: mean, std: std)
+            } else {
+                config = try ResNetConfig.named(name, numClasses: Int(classes), width: tensors["conv1.weight"]?.shape.first,
+                                                inputSize: inputSize, mean: mean, std: std)
+            }
+        } catch let error as TensorError {
+            throw fail("arch: \(error)")
         }
         do {
             return try ResNet(config: config, stateDict: tensors, numBatchesTracked: counters)

@@ -34,12 +34,25 @@ public struct ResNetConfig: Sendable, Equatable, CustomStringConvertible {
         guard width >= 1, numClasses >= 1, inputSize >= 1 else {
             throw TensorError.invalidArgument("ResNet width \(width), classes \(numClasses), input size \(inputSize) must be positive")
         }
+        // Upper limits, because these sizes come from model files, safetensors shapes and
+        // command lines and size every allocation of the network (torchvision's widest is
+        // width 64, 1,000 classes, 36 blocks in a stage): far above any real model, far below
+        // an allocation that cannot succeed.
+        guard width <= Self.maximumWidth, numClasses <= Self.maximumClasses, inputSize <= Self.maximumInputSize,
+              blocks.allSatisfy({ $0 <= Self.maximumBlocks }) else {
+            throw TensorError.invalidArgument("ResNet width \(width), classes \(numClasses), input size \(inputSize), blocks \(blocks) "
+                                              + "exceed the limits (width ≤ \(Self.maximumWidth), classes ≤ \(Self.maximumClasses), "
+                                              + "input size ≤ \(Self.maximumInputSize), blocks per stage ≤ \(Self.maximumBlocks))")
+        }
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
             throw TensorError.invalidArgument("ResNet mean/std need 3 entries with std > 0, got \(mean) / \(std)")
         }
         self.family = family; self.block = block; self.blocks = blocks; self.width = width
         self.numClasses = numClasses; self.inputSize = inputSize; self.mean = mean; self.std = std
     }
+
+    /// The largest sizes a configuration may have (see `init`).
+    public static let maximumWidth = 512, maximumClasses = 100_000, maximumInputSize = 2048, maximumBlocks = 64
 
     /// Standard torchvision depths.
     static let torchvisionDepths: [String: (Block, [Int])] = [

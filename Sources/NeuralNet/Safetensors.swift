@@ -67,11 +67,22 @@ public enum Safetensors {
             guard begin <= end, end <= body.count else {
                 throw fail("corrupt header: '\(key)' data_offsets [\(begin), \(end)] lie outside the \(body.count)-byte data section")
             }
-            let count = shape.reduce(1, *)
+            // Overflow-checked (this file is built with -Ounchecked, where a plain `*` wraps
+            // silently): a shape whose byte count wraps must never pass the size check below.
+            var count = 1
+            for extent in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                guard !overflow, product <= body.count else {
+                    throw fail("'\(key)': shape \(shape) holds more elements than the \(body.count)-byte data section")
+                }
+                count = product
+            }
             switch dtype {
             case "F32":
-                guard end - begin == count * 4 else {
-                    throw fail("'\(key)': shape \(shape) needs \(count * 4) bytes, data_offsets span \(end - begin)")
+                let (bytes, overflow) = count.multipliedReportingOverflow(by: 4)
+                guard !overflow, end - begin == bytes else {
+                    throw fail("'\(key)': shape \(shape) needs \(overflow ? "more than \(Int.max)" : String(bytes)) bytes, "
+                               + "data_offsets span \(end - begin)")
                 }
                 var values = [Float](repeating: 0, count: count)
                 values.withUnsafeMutableBytes { dst in

@@ -34,6 +34,8 @@ public enum ShardMerge {
     public static func merge(parts paths: [String], output: String, arguments: [String] = CommandLine.arguments,
                              recompute: [String: (H5File) throws -> Void] = [:]) throws -> Int {
         guard !paths.isEmpty else { throw StageError("merge-shards: no part files given") }
+        // Before any part is opened or anything written: `./p0.h5` or a link is still a part.
+        try StageRun.checkOutputIsNotAnInput(output, inputs: paths)
         let parts = try paths.map { path in
             let file = try H5File.open(path)
             return Part(path: path, file: file, description: try ShardPart.read(from: file), provenance: try Provenance.read(from: file))

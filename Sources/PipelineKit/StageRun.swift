@@ -29,8 +29,13 @@ public struct StageRun {
     /// skips the lock and the sweep: rank 0 holds them.
     public init(stage: String, output: String, seed: UInt64, parameters: [String: Any], inputs: [String],
                 shard: ShardPlan? = nil, claimsOutput: Bool = true) throws {
-        for input in inputs where !FileManager.default.fileExists(atPath: input) {
-            throw StageError("\(input): input file does not exist (needed by \(stage))")
+        for input in inputs {
+            var status = stat()
+            guard stat(input, &status) == 0 else { throw StageError("\(input): input file does not exist (needed by \(stage))") }
+            // Hashing a FIFO or a device would block or never end.
+            guard (status.st_mode & S_IFMT) == S_IFREG else {
+                throw StageError("\(input): input is not a regular file (a directory, FIFO, socket or device); \(stage) needs a file")
+            }
         }
         try Self.checkOutputIsNotAnInput(output, inputs: inputs)
         if claimsOutput { try Self.claim(output) }
@@ -60,12 +65,20 @@ public struct StageRun {
     /// Throws if `output` names the same file as one of `inputs` (compared by device and
     /// inode, so `./x`, symbolic links and hard links are caught): publishing would replace
     /// the input. A file name too long for the file system is refused here too.
+    /// An output that ends in `/` or names an existing directory is refused here too, before
+    /// the stage computes anything (its rename would fail at the very end).
     public static func checkOutputIsNotAnInput(_ output: String, inputs: [String]) throws {
+        guard !output.isEmpty, !OutputPaths.fileName(of: output).isEmpty else {
+            throw StageError("\(output): the output must name a file, not a directory (remove the trailing '/')")
+        }
         guard OutputPaths.fileName(of: output).utf8.count <= Int(NAME_MAX) else {
             throw StageError("\(output): the output file name is longer than \(NAME_MAX) bytes")
         }
         var target = stat()
         guard stat(output, &target) == 0 else { return }  // nothing there yet: cannot be an input
+        guard (target.st_mode & S_IFMT) != S_IFDIR else {
+            throw StageError("\(output): the output is an existing directory; give a file name")
+        }
         for input in inputs {
             var source = stat()
             if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {

@@ -8,7 +8,7 @@ import PipelineKit
 
 /// PGD adversarial training (paper eq. 2).
 @main
-struct AdvTrain: ParsableCommand {
+struct AdvTrain: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "adv-train",
         abstract: "Adversarially train a model: loss = λ·L(x, y) + (1 − λ)·L(x̂, y), x̂ from PGD against the current weights.",
@@ -41,6 +41,9 @@ struct AdvTrain: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        guard eps.value > 0 && eps.value <= 1 else {
+            throw ValidationError("--eps must be in (0, 1] (pixel units; adversarial training needs a positive budget), got \(eps.text)")
+        }
         do { try AttackSettings.pgd(eps: eps.value, steps: pgdSteps, alpha: pgdAlpha).validate() } catch let error as StageError {
             throw ValidationError(error.message)
         }

@@ -17,7 +17,7 @@ enum LabelMode: String, ExpressibleByArgument, CaseIterable {
 
 /// Attacks a model on one split of an images.h5 at one or more eps.
 @main
-struct AttackStage: ParsableCommand {
+struct AttackStage: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
         abstract: "Generate adversarial images (IFGSM, PGD, APGD-CE, APGD-T, Square, AutoAttack under an L∞ budget; C&W-L2, DeepFool under an L2 budget; pixels in [0,1]) and report robust accuracy per budget.",
@@ -118,11 +118,15 @@ struct AttackStage: ParsableCommand {
             throw ValidationError("\(option) does not apply to --method \(method.rawValue) (only to \(methods.map(\.rawValue).joined(separator: ", ")))")
         }
         for budget in budgets {
+            if method == .pgd, budget.value == 0, alpha == nil {
+                throw ValidationError("--eps 0 with --method pgd: PGD's step size is 2.5·eps/steps, so eps must be positive "
+                                      + "(an eps-0 attack leaves the images as they are; give --alpha to force one)")
+            }
             do { try settings(eps: budget.value, classes: nil).validate() } catch let error as StageError {
                 throw ValidationError("\(budgetOption) \(budget.text): \(error.message)")
             }
         }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         var isDirectory: ObjCBool = false
         if budgets.count > 1, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("with several \(budgetOption), --output names a directory (one file per budget), "

@@ -8,7 +8,7 @@ import PipelineKit
 
 /// Penultimate features, logits and predictions of a model for a split or an adversarial file.
 @main
-struct ExtractFeatures: ParsableCommand {
+struct ExtractFeatures: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract-features",
         abstract: "Write a model's penultimate features (after global average pooling), logits and predictions.",

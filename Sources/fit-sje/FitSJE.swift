@@ -11,7 +11,7 @@ extension SJEInitialisation: ExpressibleByArgument {}
 
 /// Trains the Structured Joint Embedding that maps a model's features to class attributes.
 @main
-struct FitSJE: ParsableCommand {
+struct FitSJE: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit-sje",
         abstract: "Fit an SJE (F(x,y) = θ(x)ᵀWφ(y)) on training features; keep the W with the best validation accuracy.",

@@ -19,7 +19,7 @@ enum MapMethod: String, ExpressibleByArgument, CaseIterable {
 /// Grounds the discriminative attributes of clean and adversarial images on the image and
 /// scores them against where the parts really are.
 @main
-struct Ground: ParsableCommand {
+struct Ground: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "ground",
         abstract: "Attribute maps of the selected attributes (eqs. 7–8) on clean and adversarial images, scored by the pointing game.",

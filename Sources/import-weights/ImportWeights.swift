@@ -7,7 +7,7 @@ import PipelineKit
 /// Converts a PyTorch checkpoint (safetensors, torchvision key names) into a model file,
 /// or a model file back into safetensors.
 @main
-struct ImportWeights: ParsableCommand {
+struct ImportWeights: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-weights",
         abstract: "Convert a PyTorch safetensors checkpoint (torchvision key names) into a model file, or back.",

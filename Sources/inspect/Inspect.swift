@@ -6,7 +6,7 @@ import PipelineKit
 /// Prints an artifact's provenance and a tree of its groups and datasets with shapes,
 /// dtypes and the attributes a person wants to read first.
 @main
-struct Inspect: ParsableCommand {
+struct Inspect: StageCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show an artifact's provenance and its tree of datasets (like h5ls -r, plus attributes).")
 

@@ -5,7 +5,7 @@ import PipelineKit
 
 /// Joins the part files of a sharded stage run into the artifact an unsharded run writes.
 @main
-struct MergeShards: ParsableCommand {
+struct MergeShards: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge-shards",
         abstract: "Join the part files of a stage run with --shard i/n into one artifact.",

@@ -7,7 +7,7 @@ import Tensors
 
 /// Maps features (clean or adversarial) to predicted attributes with a trained SJE.
 @main
-struct PredictAttributes: ParsableCommand {
+struct PredictAttributes: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict-attributes",
         abstract: "Predicted attributes A = θ(x)W, class scores Aᵀφ(y) and the attribute-based prediction for a features file.",

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Datasets
 import Foundation
 import ImageIO
@@ -8,9 +9,7 @@ extension PrepareData {
     func runSynthetic() throws {
         let side = size ?? 32
         let cubDirectory = attributesDir + "/cub"
-        let profiles = dataset == .synthFine
-            ? try ClassProfiles.fine(cubDirectory: cubDirectory, count: classes, sharpness: sharpness)
-            : ClassProfiles.coarse()
+        let profiles = dataset == .synthFine ? try fineProfiles(cubDirectory) : ClassProfiles.coarse()
         let birds = SyntheticBirds(profiles: profiles, size: side, imagesPerClass: imagesPerClass, seed: common.seed,
                                    trainFraction: trainFraction ?? 0.7, valFraction: valFraction ?? 0.1)
         if let preview {
@@ -35,5 +34,16 @@ extension PrepareData {
         }
         progress.finish()
         Log.info("wrote \(output): \(birds.count) images of \(profiles.count) classes, \(side)×\(side)")
+    }
+
+    /// synth-fine's class profiles; a --classes that the CUB files cannot serve is a usage
+    /// error (exit 64), like any other bad option.
+    func fineProfiles(_ cubDirectory: String) throws -> [ClassProfile] {
+        do {
+            return try ClassProfiles.fine(cubDirectory: cubDirectory, count: classes, sharpness: sharpness)
+        } catch {
+            if case .usage(let message) = error { throw ValidationError(message) }
+            throw error
+        }
     }
 }

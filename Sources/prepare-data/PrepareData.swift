@@ -15,7 +15,7 @@ enum DatasetName: String, ExpressibleByArgument, CaseIterable {
 /// Writes data/<ds>/images.h5: renders a synthetic bird dataset, or imports a real one
 /// from its official directory layout, resizing images and their annotations.
 @main
-struct PrepareData: ParsableCommand {
+struct PrepareData: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare-data",
         abstract: "Write images.h5 (schema: docs/design.md) for a rendered-bird or a real attribute dataset.",
@@ -85,7 +85,11 @@ struct PrepareData: ParsableCommand {
     mutating func validate() throws {
         if dataset.isSynthetic {
             if root != nil { throw ValidationError("--root is for cub, awa2 and lad; \(dataset.rawValue) is rendered") }
-            guard imagesPerClass >= 1 else { throw ValidationError("--images-per-class must be at least 1") }
+            // The upper limit keeps classes × images × size² × 3 bytes far from overflow.
+            guard (1...100_000).contains(imagesPerClass) else {
+                throw ValidationError("--images-per-class must be in 1...100000, got \(imagesPerClass)")
+            }
+            if dataset == .synthFine, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         } else {
             guard root != nil else { throw ValidationError("--dataset \(dataset.rawValue) needs --root DIR (the official tree)") }
             if preview != nil && output == nil { throw ValidationError("--preview for real datasets is drawn from the written output: give --output too") }

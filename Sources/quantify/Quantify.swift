@@ -8,7 +8,7 @@ import Verdicts
 
 /// The paper's quantitative analysis for one dataset.
 @main
-struct Quantify: ParsableCommand {
+struct Quantify: StageCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracies of f and F, robust ratios, the d1/d2 distance study and per-image explanations, per eps.",
         discussion: """
@@ -85,10 +85,23 @@ struct Quantify: ParsableCommand {
             guard compare.count == 2, output != nil else {
                 throw ValidationError("--compare takes two metrics.json files (fine, coarse) and needs --output")
             }
+            guard datasetDir == nil, eps.isEmpty, robustEps == nil, !groundingOnly else {
+                throw ValidationError("--compare reads only the two metrics.json files given: --dataset-dir, --eps, --robust-eps "
+                                      + "and --grounding-only do not apply (give the files' paths, e.g. DIR/metrics.json)")
+            }
             return
         }
+        guard output == nil else { throw ValidationError("--output is for --compare and --aggregate; quantify writes into --dataset-dir") }
         guard datasetDir != nil else { throw ValidationError("give --dataset-dir (or --compare)") }
         guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
+        if let twice = eps.first(where: { e in eps.filter { $0 == e }.count > 1 }) {
+            throw ValidationError("--eps \(twice) is given twice; give each eps once")
+        }
+        for e in eps + (robustEps.map { [$0] } ?? []) {
+            guard let value = Double(e), value.isFinite, value >= 0, value <= 1 else {
+                throw ValidationError("--eps \(e) is not a number in [0, 1] (eps values are written as in the file names)")
+            }
+        }
         guard topFraction > 0 && topFraction <= 1 else { throw ValidationError("--top-fraction must be in (0, 1]") }
         guard explain >= 1 else { throw ValidationError("--explain must be at least 1") }
     }
@@ -107,6 +120,7 @@ struct Quantify: ParsableCommand {
             return
         }
         if !compare.isEmpty, let output {
+            try StageRun.checkOutputIsNotAnInput(output, inputs: compare)
             let document = try QuantifyFindings.compare(fine: [compare[0]], coarse: [compare[1]], output: output, settings: settings)
             print((["the paper's claims across datasets (fine: \(compare[0]), coarse: \(compare[1])): "
                     + Finding.tally(document.findings)] + Finding.lines(document.findings)).joined(separator: "\n"))

@@ -6,7 +6,7 @@ import Verdicts
 
 /// The report stage: HTML pages with the paper's figures and explanation panels.
 @main
-struct Report: ParsableCommand {
+struct Report: StageCommand {
     static let configuration = CommandConfiguration(
         abstract: "Writes the self-contained HTML report of one dataset, or the page across datasets.",
         discussion: """
@@ -19,6 +19,12 @@ struct Report: ParsableCommand {
             Pages open from the file system: no server, no network, nothing external.
             """,
         subcommands: [DatasetCommand.self, OverviewCommand.self, SeedsCommand.self])
+
+    /// A bare `report` is a usage error (exit 64), not a successful run that wrote nothing.
+    func run() throws {
+        throw ValidationError("give a subcommand: dataset (one dataset's report), overview (the page across datasets) "
+                              + "or seeds (a folder of runs over seeds)")
+    }
 }
 
 /// Image numbers for --images: rows of images.h5, comma separated.

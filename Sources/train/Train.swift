@@ -8,7 +8,7 @@ import PipelineKit
 
 /// Standard training of a classifier on an images.h5.
 @main
-struct Train: ParsableCommand {
+struct Train: StageCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a ResNet on the train split of an images.h5 (SGD, augmentation, checkpoint per epoch, --resume).")
 
