@@ -40,6 +40,22 @@ public struct ClassAttributeTable {
         let attributeNames = try file.readStrings("attribute_names")
         let values = try file.read("class_attributes", as: Float.self, expectingShape: [classNames.count, attributeNames.count])
         try NumberCheck.requireFinite(values.data, rowWidth: attributeNames.count, file: path, object: "/class_attributes")
+        // docs/design.md § Artifact schemas: class attributes are in [0, 1] (whatever
+        // normalisation the SJE applies later), and names tell classes and attributes apart.
+        if let bad = values.data.firstIndex(where: { $0 < 0 || $0 > 1 }) {
+            let a = attributeNames.count
+            throw H5Error(file: path, object: "/class_attributes",
+                          message: "row \(bad / a) (\(classNames[bad / a])), column \(bad % a) is \(values.data[bad]); "
+                          + "class attributes must be in [0, 1]")
+        }
+        for (object, names) in [("/class_names", classNames), ("/attribute_names", attributeNames)] {
+            var seen: [String: Int] = [:]
+            for (index, name) in names.enumerated() {
+                if let first = seen.updateValue(index, forKey: name) {
+                    throw H5Error(file: path, object: object, message: "entries \(first) and \(index) are both '\(name)'; names must differ")
+                }
+            }
+        }
         return ClassAttributeTable(path: path, values: values.data, classNames: classNames, attributeNames: attributeNames)
     }
 }

@@ -48,6 +48,7 @@ public enum LADImporter {
             let f = commaFields(line)
             guard f.count >= 2, !f[0].isEmpty, !f[1].isEmpty else { throw line.error("expected 'Label_X_NN, english, chinese'") }
             guard labelIndex[f[0]] == nil else { throw line.error("label \(f[0]) listed twice") }
+            guard !classNames.contains(f[1]) else { throw line.error("label name '\(f[1])' is used by another label; names must differ") }
             labelIndex[f[0]] = classNames.count
             classNames.append(f[1])
         }
@@ -55,6 +56,7 @@ public enum LADImporter {
         for line in try readLines(file("attribute_list.txt"), what: "attribute list") {
             let f = commaFields(line)
             guard f.count >= 2, !f[0].isEmpty, !f[1].isEmpty else { throw line.error("expected 'Attr_X_NNN, english, chinese'") }
+            guard !attributeNames.contains("\(f[0])::\(f[1])") else { throw line.error("attribute \(f[0]) listed twice") }
             attributeNames.append("\(f[0])::\(f[1])")
         }
         guard !classNames.isEmpty else { throw .invalid(path: file("label_list.txt"), reason: "no labels") }

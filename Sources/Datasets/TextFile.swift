@@ -68,6 +68,7 @@ func readNumberedNames(_ path: String, what: String) throws(DatasetError) -> [St
         guard id == names.count + 1 else { throw line.error("id \(id) out of sequence (expected \(names.count + 1))") }
         let name = trimmed[split...].trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw line.error("empty name") }
+        if let first = names.firstIndex(of: name) { throw line.error("name '\(name)' repeats id \(first + 1)'s; names must differ") }
         names.append(name)
     }
     guard !names.isEmpty else { throw .invalid(path: path, reason: "no entries (\(what))") }

@@ -64,11 +64,50 @@ public final class AtomicOutput {
     }
 }
 
+/// The outputs of one run that readers use together (quantify's metrics.h5, metrics.json
+/// and tables), published as a set: each is written whole to its partial file first, and
+/// only when all are complete are they renamed, in the order added. A failure or a signal
+/// before that leaves every previous output as it was (the partials are removed); readers
+/// that must not mix two runs check a digest one output records of another (metrics.json
+/// holds metrics.h5's SHA-256), since a SIGKILL between two renames cannot be prevented.
+public final class OutputSet {
+    private var outputs: [AtomicOutput] = []
+
+    public init() {}
+
+    /// Reserves `target`'s partial file (after removing partials of killed runs) and
+    /// writes it with `body`, which gets the partial's path.
+    public func add(_ target: String, _ body: (String) throws -> Void) throws {
+        OutputPaths.sweepStalePartials(of: target)
+        let output = try AtomicOutput(target: target)
+        outputs.append(output)
+        try body(output.temporaryPath)
+    }
+
+    /// Adds an output whose partial file is already written.
+    public func add(_ output: AtomicOutput) { outputs.append(output) }
+
+    /// Renames every partial onto its target, in the order added.
+    public func commit() throws {
+        for output in outputs { try output.commit() }
+        outputs = []
+    }
+
+    deinit { outputs.forEach { $0.discard() } }
+}
+
 /// What an interrupted process says besides the removed partial files.
 public enum InterruptionNote {
     /// Installs the SIGINT/SIGTERM handlers now (they are otherwise installed with the first
     /// partial file) and sets a line printed after the interruption message; nil removes it.
     public static func set(_ text: String?) { PartialFiles.shared.setNote(text) }
+}
+
+/// Partial outputs other than `AtomicOutput` files (the report's partial folder): removed,
+/// files or whole folders, if the process is interrupted by SIGINT or SIGTERM.
+public enum PartialOutputs {
+    public static func register(_ path: String) { PartialFiles.shared.register(path) }
+    public static func unregister(_ path: String) { PartialFiles.shared.unregister(path) }
 }
 
 /// The partial files of this process, removed if it is interrupted.
@@ -100,7 +139,9 @@ final class PartialFiles: @unchecked Sendable {
 
     private func interrupted(by signalNumber: Int32) {
         lock.lock()
-        for path in paths { unlink(path) }
+        for path in paths where unlink(path) != 0 && errno == EISDIR {
+            try? FileManager.default.removeItem(atPath: path)  // a partial folder
+        }
         let count = paths.count
         let note = self.note
         lock.unlock()

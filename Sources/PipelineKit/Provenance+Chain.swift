@@ -176,3 +176,28 @@ public final class ProvenanceChain {
         }
     }
 }
+
+extension ProvenanceChain {
+    /// Throws unless the grounding file of `role` at `eps` (when present) was made in this
+    /// dataset directory by the role's model and SJE, from the attacked model's adversarial
+    /// file and the directory's images.h5, like every features and attributes file (a
+    /// grounding file copied from another dataset or model names both files and their
+    /// hashes). Inputs absent from the directory, and files without provenance, are not checked.
+    public func requireInSlot(grounding role: GroundingRole, eps: Epsilon, layout: DatasetLayout) throws {
+        let fileManager = FileManager.default, path = layout.grounding(role, eps: eps)
+        guard fileManager.fileExists(atPath: path) else { return }
+        let model = layout.model(of: role, at: eps)
+        let expected = [(layout.model(model), "model"), (layout.sje(model), "SJE"),
+                        (layout.adversarial(of: role, eps: eps), "adversarial file"), (layout.images, "images")]
+        for (input, what) in expected where fileManager.fileExists(atPath: input) {
+            try requireDerived(path, from: input, as: what)
+        }
+    }
+
+    /// `requireInSlot(grounding:…)` for every role at every eps.
+    public func requireGroundingInSlots(eps: [Epsilon], layout: DatasetLayout) throws {
+        for e in eps {
+            for role in GroundingRole.allCases { try requireInSlot(grounding: role, eps: e, layout: layout) }
+        }
+    }
+}

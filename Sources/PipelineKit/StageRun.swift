@@ -127,13 +127,19 @@ public struct StageRun {
     @discardableResult
     public func run<R>(_ body: (H5File) throws -> R) throws -> R {
         try Self.claim(output)  // already done by `init(stage:…)`; not by `init(output:provenance:)`
-        return try AtomicOutput.write(to: output) { temporaryPath in
-            let file = try H5File.create(temporaryPath)
-            defer { file.close() }
-            let result = try body(file)
-            try stamp(file)
-            try file.flushAndClose()
-            return result
-        }
+        return try AtomicOutput.write(to: output) { try write(to: $0, body) }
+    }
+
+    /// Writes the artifact to `temporaryPath` (body, provenance, flush and close, status
+    /// checked) without publishing it: for a stage whose outputs are published together
+    /// (`OutputSet`), the caller renames it.
+    @discardableResult
+    public func write<R>(to temporaryPath: String, _ body: (H5File) throws -> R) throws -> R {
+        let file = try H5File.create(temporaryPath)
+        defer { file.close() }
+        let result = try body(file)
+        try stamp(file)
+        try file.flushAndClose()
+        return result
     }
 }

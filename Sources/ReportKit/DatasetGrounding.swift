@@ -18,6 +18,8 @@ public enum DatasetGrounding: Sendable {
             throw StageError("\(missing.2): missing. The report needs the ground stage's grounding files; run `make \(missing.2)` "
                              + "(stage ground) first.")
         }
+        // Each file in its slot (made by that model from this directory's files), as quantify checks.
+        try ProvenanceChain().requireGroundingInSlots(eps: eps, layout: layout)
         var files: [Epsilon: [GroundingRole: GroundingFile]] = [:]
         for (e, role, path) in paths { files[e, default: [:]][role] = try GroundingFile.read(path) }
         return .present(files)

@@ -151,6 +151,7 @@ struct PanelWriter {
         }
         let factor = scale ?? max(1, 192 / max(imageShape[1], imageShape[2]))
         var result: [Epsilon: [ExplanationPanel]] = [:]
+        let chain = ProvenanceChain()
         for eps in metrics.eps {
             let standardPath = layout.adversarial(of: .standard, eps: eps), robustPath = layout.adversarial(of: .robust, eps: eps)
             let standard = try AdversarialImages.open(standardPath, producedBy: standardPath)
@@ -162,6 +163,13 @@ struct PanelWriter {
                 throw StageError("\(featuresPath): missing. The panels rank misclassifications by the standard model's logits; "
                                  + "run `make \(featuresPath)` (stage extract-features) first.")
             }
+            // Each file in its slot: the adversarial files made against this directory's
+            // models, the features from the standard model's adversarial file.
+            for (adversarial, model) in [(standardPath, DatasetLayout.standard), (robustPath, layout.robustModel(at: eps))]
+                where FileManager.default.fileExists(atPath: layout.model(model)) {
+                try chain.requireDerived(adversarial, from: layout.model(model), as: "model")
+            }
+            try chain.requireDerived(featuresPath, from: standardPath, as: "adversarial file")
             let features = try H5File.open(featuresPath)
             let logits = try features.read("logits", as: Float.self, expectingShape: [standard.index.count, metrics.classNames.count]).data
             let featureIndex = try features.read("index", as: Int64.self).data

@@ -108,6 +108,11 @@ public struct DatasetMetrics: Sendable {
         } catch {
             throw StageError("\(error); rerun `make \(h5Path)` (stage quantify)")
         }
+        try MetricsPair.check(h5Path: h5Path, recorded: document.metricsH5Sha256, jsonPath: jsonPath)
+        // metrics.h5 must be this directory's: made from its images.h5 (through the features).
+        if FileManager.default.fileExists(atPath: layout.images) {
+            try ProvenanceChain().requireDerived(h5Path, from: layout.images, as: "images")
+        }
         let name = (directory as NSString).lastPathComponent
         return DatasetMetrics(directory: directory, name: name, title: document.dataset, eps: eps, layout: layout,
                               classNames: classNames, attributeNames: attributeNames, topFraction: topFraction,

@@ -11,11 +11,35 @@ public struct ReportDirectory {
     public init(target: String) throws {
         self.target = target
         temporary = "\(target).partial-\(getpid())"
+        Self.sweepStale(of: target)
         try? FileManager.default.removeItem(atPath: temporary)
+        PartialOutputs.register(temporary)  // removed on SIGINT/SIGTERM
         do {
             try FileManager.default.createDirectory(atPath: "\(temporary)/figures", withIntermediateDirectories: true)
         } catch {
             throw StageError("\(target): cannot create the report folder \(temporary): \(error.localizedDescription)")
+        }
+    }
+
+    /// Removes `<target>.partial-<pid>` and `<target>.old-<pid>` folders left by runs that
+    /// were killed (their process no longer exists), printing one line each; folders of a
+    /// live process are kept. An `.old-` folder is the previous report, moved aside a moment
+    /// before the new one was renamed in: if the target is missing it is put back instead.
+    static func sweepStale(of target: String) {
+        let fm = FileManager.default
+        let directory = (target as NSString).deletingLastPathComponent, name = (target as NSString).lastPathComponent
+        guard let names = try? fm.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory) else { return }
+        for entry in names.sorted() {
+            for kind in ["partial", "old"] where entry.hasPrefix("\(name).\(kind)-") {
+                guard let pid = Int32(entry.dropFirst(name.count + kind.count + 2)), pid != getpid(),
+                      !OutputPaths.processExists(pid) else { continue }
+                let path = (directory as NSString).appendingPathComponent(entry)
+                if kind == "old" && !fm.fileExists(atPath: target) && rename(path, target) == 0 {
+                    Log.info("restored \(target) from \(path), left by process \(pid), which no longer runs")
+                } else if (try? fm.removeItem(atPath: path)) != nil {
+                    Log.info("removed \(path), left by process \(pid), which no longer runs")
+                }
+            }
         }
     }
 
@@ -49,10 +73,14 @@ public struct ReportDirectory {
             _ = rename(old, target)
             throw StageError("\(target): cannot move the finished report into place: \(reason)")
         }
+        PartialOutputs.unregister(temporary)
         try? fm.removeItem(atPath: old)
     }
 
-    public func discard() { try? FileManager.default.removeItem(atPath: temporary) }
+    public func discard() {
+        try? FileManager.default.removeItem(atPath: temporary)
+        PartialOutputs.unregister(temporary)
+    }
 
     /// Runs `body`, then commits; on an error removes the partial folder and rethrows.
     public static func write(to target: String, _ body: (ReportDirectory) throws -> Void) throws {

@@ -262,6 +262,9 @@ public struct MetricsDocument: Codable, Sendable, Equatable {
     public var eps: [String]
     public var perEps: [EpsRecord]
     public var findings: [Finding]
+    /// The SHA-256 of the metrics.h5 written with this document (`metrics_h5_sha256`): the
+    /// two are one result, and readers refuse a pair that differs (PipelineKit `MetricsPair`).
+    public var metricsH5Sha256: String?
 
     public init(name: String, dataset: String, kind: DatasetKind?, seed: Int, classCount: Int, attributeCount: Int,
                 testImages: Int, topFraction: Double, perEps: [EpsRecord], findings: [Finding] = []) {

@@ -95,18 +95,19 @@ struct Quantify: StageCommand {
         guard datasetDir != nil else { throw ValidationError("give --dataset-dir (or --compare)") }
         guard !eps.isEmpty else { throw ValidationError("give at least one --eps") }
         if let twice = eps.first(where: { e in eps.filter { $0 == e }.count > 1 }) {
-            throw ValidationError("--eps \(twice) is given twice; give each eps once")
-        }
-        for e in eps + (robustEps.map { [$0] } ?? []) {
-            guard let value = Double(e), value.isFinite, value >= 0, value <= 1 else {
-                throw ValidationError("--eps \(e) is not a number in [0, 1] (eps values are written as in the file names)")
-            }
+            throw ValidationError("--eps \(twice.text) is given twice; give each eps once")
         }
         guard topFraction > 0 && topFraction <= 1 else { throw ValidationError("--top-fraction must be in (0, 1]") }
         guard explain >= 1 else { throw ValidationError("--explain must be at least 1") }
     }
 
     func run() throws {
+        if let datasetDir {
+            // Grounding files feed the grounding claims, the summary and the grounding table:
+            // each must sit in its slot, like the features and attributes files below.
+            try ProvenanceChain().requireGroundingInSlots(eps: eps, layout: DatasetLayout(root: datasetDir,
+                                                                                          robust: RobustModels(robustEps: robustEps)))
+        }
         if groundingOnly, let datasetDir {
             return try GroundingTable.report(layout: DatasetLayout(root: datasetDir, robust: RobustModels(robustEps: robustEps)),
                                              eps: eps)
@@ -153,11 +154,19 @@ struct Quantify: StageCommand {
                                parameters: ["eps": eps.map(\.text), "top_fraction": topFraction, "explain": explain]
                                    .merging(robustEps.map { ["robust_eps": $0.text] } ?? [:]) { $1 },
                                inputs: [layout.images, layout.sje(DatasetLayout.standard)] + inputs.flatMap(\.paths))
-        try run.run { file in try report.write(to: file) }
-        try AtomicOutput.write(to: layout.metricsJSON) { try JSONFiles.write(document, to: $0) }
+        // metrics.h5, metrics.json and the tables are published as one set (docs/design.md §
+        // Make contract): all written first, metrics.h5 renamed last; metrics.json records
+        // metrics.h5's SHA-256, so `report` refuses a pair from two runs.
+        let metricsOutput = try AtomicOutput(target: layout.metrics)
+        try run.write(to: metricsOutput.temporaryPath) { file in try report.write(to: file) }
+        document.metricsH5Sha256 = try SHA256.hex(ofFile: metricsOutput.temporaryPath)
+        let outputs = OutputSet()
+        try outputs.add(layout.metricsJSON) { try JSONFiles.write(document, to: $0) }
         for (name, text) in report.tables() {
-            try AtomicOutput.write(to: layout.table(name)) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
+            try outputs.add(layout.table(name)) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
         }
+        outputs.add(metricsOutput)
+        try outputs.commit()
         print(report.summary())
         print((["", "the paper's claims on these metrics (docs/claims.md; \(document.kind?.rawValue ?? "kind unknown") dataset, seed "
                 + "\(common.seed), one seed: 95% intervals over the \(document.testImages) test images only): "

@@ -190,7 +190,7 @@ final class UntrustedInputTests: XCTestCase {
             ("adv-train", ["--images", images, "--init", path("m.h5"), "--output", path("r.h5"), "--eps", "-0.1"], "--eps must be"),
             ("attack", ["--images", images, "--model", path("m.h5"), "--eps", "0.01", "-0.1", "--output", path("a")],
              "eps must be in [0, 1]"),
-            ("quantify", ["--dataset-dir", path("d"), "--eps", "-0.03"], "--eps -0.03 is not a number in [0, 1]"),
+            ("quantify", ["--dataset-dir", path("d"), "--eps", "-0.03"], "'-0.03' is invalid for '--eps"),
         ]
         for (stage, arguments, message) in runs {
             let result = try runStage(stage, arguments)
@@ -222,6 +222,50 @@ final class UntrustedInputTests: XCTestCase {
         for (stage, arguments, message) in runs {
             assertRefused(try runStage(stage, arguments), 64, mentions: [message])
         }
+        XCTAssertFalse(exists(path("i.h5")))
+    }
+
+    // MARK: Names and class attributes
+
+    /// An images.h5 like `makeTinyImages`'s with other class names or class attributes.
+    func makeImages(at path: String, classNames: [String]? = nil, classAttributes: [Float]? = nil) throws {
+        let plain = path + ".plain.h5"
+        try makeTinyImages(at: plain)
+        let source = try H5File.open(plain), file = try H5File.create(path)
+        for name in ["images", "labels", "split", "attribute_names"] { try file.copyObject(name, from: source) }
+        if let classNames { try file.writeStrings("class_names", classNames) } else { try file.copyObject("class_names", from: source) }
+        if let classAttributes {
+            try file.write("class_attributes", classAttributes, shape: [3, 4])
+        } else {
+            try file.copyObject("class_attributes", from: source)
+        }
+        try file.flushAndClose()
+        source.close()
+    }
+
+    /// Class attributes outside [0, 1] used to be accepted with `--class-normalisation none`;
+    /// duplicate class names ("Gull became Gull") without a word.
+    func testClassAttributesOutsideTheUnitRangeAndDuplicateNamesAreRefused() throws {
+        let outside = path("outside.h5"), twice = path("twice.h5")
+        try makeImages(at: outside, classAttributes: (0..<12).map { $0 == 5 ? 1.5 : 0.5 })
+        try makeImages(at: twice, classNames: ["Gull", "Tern", "Gull"])
+        for (images, texts) in [(outside, ["/class_attributes", "row 1", "[0, 1]"]), (twice, ["/class_names", "'Gull'"])] {
+            let result = try runStage("fit-sje", ["--features", path("f-train.h5"), "--val-features", path("f-val.h5"), "--images", images,
+                                                  "--class-normalisation", "none", "--output", path("sje.h5")])
+            assertRefused(result, 1, mentions: [images] + texts)
+        }
+    }
+
+    /// A dataset tree whose classes.txt names one class twice is refused at import.
+    func testImportedDuplicateClassNamesAreRefused() throws {
+        let root = directory.appendingPathComponent("cub")
+        try MiniTrees.cub(in: root)
+        let classes = root.appendingPathComponent("classes.txt")
+        var lines = try MiniTrees.lines(classes)
+        lines[2] = "3 " + lines[0].split(separator: " ")[1]
+        try (lines.joined(separator: "\n") + "\n").write(to: classes, atomically: true, encoding: .utf8)
+        let result = try runStage("prepare-data", ["--dataset", "cub", "--root", root.path, "--size", "32", "--output", path("i.h5")])
+        assertRefused(result, 1, mentions: [classes.path + ":3", "names must differ"])
         XCTAssertFalse(exists(path("i.h5")))
     }
 }
