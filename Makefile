@@ -7,6 +7,11 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+# make's one-letter flags (the first word of MAKEFLAGS unless it is a long option): under
+# -n (plan only) and -q (is anything out of date?) make takes no lock and writes nothing.
+MAKE_SHORT_FLAGS := $(filter-out -%,$(firstword $(MAKEFLAGS)))
+DRY_RUN := $(findstring n,$(MAKE_SHORT_FLAGS))
+QUESTION := $(findstring q,$(MAKE_SHORT_FLAGS))
 
 # $(call command_line_or,NAME,VALUE): NAME keeps a value from the command line (or an
 # `override`); otherwise, set in the environment or not at all, it becomes VALUE. For
@@ -60,7 +65,8 @@ endif
 
 # The stamp takes the time of the newest source, not the build's: binaries the build left
 # untouched are then not older than it, so `make -n` plans only what would really rerun.
-$(BIN)/.built: $(SOURCES) | deps
+# (`deps` always runs, so `make -q` leaves it out: it would answer "out of date" for ever.)
+$(BIN)/.built: $(SOURCES) | $(if $(QUESTION),,deps)
 	$(SWIFT) build $(SWIFT_FLAGS)
 	@touch -r "$$(ls -t $(SOURCES) | head -n 1)" $@
 

@@ -108,4 +108,44 @@ ifeq ($(shell command -v $(firstword $(SRUN)) 2>/dev/null),)
 $(error CLUSTER=slurm runs every stage through srun, but '$(firstword $(SRUN))' is not on the PATH: run make where Slurm's client commands are installed (a login node or inside an allocation), or set SRUN=/path/to/srun)
 endif
 RUN = $(slurm_run)
+
+# Requests no node can meet. Slurm leaves a job whose CPUs exceed every node of the partition
+# pending for ever ("Requested partition configuration not available now"), so make would never
+# return: each stage's request is checked here against the partition's largest node (sinfo),
+# naming the setting to lower. Per node a job needs CPUS × ⌈NTASKS / NODES⌉ CPUs and MEM.
+SLURM_PARTITION := $(patsubst --partition=%,%,$(filter --partition=%,$(SRUN_FLAGS)))
+# "<nodes> <most CPUs on one node> <most memory on one node, MB>"
+SLURM_LARGEST := $(shell sinfo -h -N $(if $(SLURM_PARTITION),-p $(SLURM_PARTITION)) -o '%c %m' 2>/dev/null \
+    | awk '{ gsub(/[^0-9 ]/, ""); n++; if ($$1 > c) c = $$1; if ($$2 > m) m = $$2 } END { if (n) print n, c, m }')
+ifeq ($(words $(SLURM_LARGEST)),3)
+# "<dataset>:<stage>:<CPUS>:<NTASKS>:<NODES>:<MEM>" for every stage of every dataset.
+slurm_request = $(1):$(2):$(call slurm_setting,$(1),$(2),CPUS):$(call slurm_setting,$(1),$(2),NTASKS):$(call \
+    slurm_setting,$(1),$(2),NODES):$(call slurm_setting,$(1),$(2),MEM)
+slurm_requests = $(foreach ds,$(DATASETS),$(foreach s,$(STAGES),$(call slurm_request,$(ds),$(s))))
+SLURM_TOO_LARGE := $(shell awk -v largest='$(SLURM_LARGEST)' -v requests='$(slurm_requests)' 'BEGIN { \
+    split(largest, l, " "); n = split(requests, r, " "); \
+    for (i = 1; i <= n; i++) { split(r[i], f, ":"); per = f[3] * int((f[4] + f[5] - 1) / f[5]); \
+      mem = f[6] + 0; unit = toupper(substr(f[6], length(f[6]))); \
+      if (unit == "K") mem /= 1024; else if (unit == "G") mem *= 1024; else if (unit == "T") mem *= 1048576; \
+      if (f[5] > l[1]) { print f[2] ".NODES is " f[5] " for " f[1] ", but the partition has " l[1] " nodes"; exit } \
+      if (per > l[2]) { print f[2] ".CPUS asks " per " CPUs on one node for " f[1] ", but the largest node has " l[2]; exit } \
+      if (mem > l[3]) { print f[2] ".MEM is " f[6] " for " f[1] ", but the largest node has " l[3] "M"; exit } } }')
+ifneq ($(SLURM_TOO_LARGE),)
+$(error CLUSTER=slurm: no node can run this request and Slurm would leave it pending for ever: $(SLURM_TOO_LARGE). Lower that setting, e.g. make $(firstword $(SLURM_TOO_LARGE))=… on the command line, or SLURM.$(lastword $(subst ., ,$(firstword $(SLURM_TOO_LARGE))))=… for every stage)
+endif
+else
+$(error CLUSTER=slurm: sinfo lists no node$(if $(SLURM_PARTITION), in partition $(SLURM_PARTITION)) (is Slurm reachable from here? SLURM_CONF?))
+endif
+
+# A job can still wait for a reason that cannot change (an SRUN_FLAGS request, a partition's
+# limits): while make runs, a watcher cancels its pending attrib-adv jobs whose reason is one
+# of these, with a message, so that srun fails and with it the target.
+SLURM_HOPELESS := PartitionConfig PartitionNodeLimit PartitionTimeLimit BadConstraints
+ifeq ($(DRY_RUN)$(QUESTION),)
+SLURM_WATCHER := $(shell m=$$PPID; ($(call close_inherited_files,2); $(call while_make_runs,$$m,\
+    squeue -h -u "$$(id -un)" -t PENDING -o '%i %j %r' 2>/dev/null | while read -r id name reason; do \
+      if [[ " $(SLURM_HOPELESS) " == *" $$reason "* && $$name == attrib-adv-* ]] && scancel "$$id"; then \
+        echo "make: cancelled Slurm job $$id $$name: pending for $$reason which cannot change: lower its resources" >&2; fi; \
+    done; sleep 2)) >/dev/null </dev/null & echo started)
+endif
 endif

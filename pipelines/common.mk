@@ -57,6 +57,54 @@ include $(foreach ds,$(DATASETS),pipelines/$(ds).mk)
 $(call command_line_or,SEED,)
 $(call command_line_or,SEEDS,)
 $(if $(strip $(SEED)),$(foreach ds,$(DATASETS),$(eval $(ds).SEED := $(SEED))))
+# MARK: Values make cannot quote
+
+# Paths and names from the command line end up unquoted in recipes and in the shell commands
+# make runs while it reads this file (settings stamps), where a space splits a path in two
+# (`DATA=/x/My Data` wrote a stamp over /x/My and created ./Data) and a shell character runs.
+# So each is refused here, before any rule exists, unless it is one word of these characters.
+SAFE_CHARACTERS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z \
+    0 1 2 3 4 5 6 7 8 9 - _ . / + @ % : , = ~
+# $(call unsafe_characters,TEXT,CHARACTERS): TEXT without any of CHARACTERS.
+unsafe_characters = $(if $(2),$(call unsafe_characters,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+# $(call require_quotable,NAME,TEXT): an error naming NAME unless TEXT (its value as given, so
+# a `$` is seen too) is one word of SAFE_CHARACTERS.
+require_quotable = $(if $(or $(filter-out 1,$(words $(2))),$(strip $(call unsafe_characters,$(2),$(SAFE_CHARACTERS)))),\
+    $(error $(1)='$(2)': make cannot quote spaces or shell characters in paths and names; use one made of letters, \
+    digits and - _ . / + @ % : , = ~ (e.g. a symbolic link to the folder)))
+QUOTED_SETTINGS := DATA DATA_ROOT BIN DATASET SEED CUB_ROOT AWA2_ROOT LAD_ROOT CUB_WEIGHTS AWA2_WEIGHTS LAD_WEIGHTS
+# A setting's text as given: unexpanded from the command line, where make would expand a `$`.
+as_given = $(if $(filter command line,$(origin $(1))),$(value $(1)),$($(1)))
+$(foreach name,$(QUOTED_SETTINGS),$(if $(call as_given,$(name)),$(call require_quotable,$(name),$(call as_given,$(name)))))
+$(foreach name,EPSILONS SEEDS,$(foreach word,$(call as_given,$(name)),$(call require_quotable,$(name),$(word))))
+
+# MARK: One make per data folder
+
+# Two makes on one data folder would race on its settings stamps and could delete each
+# other's fresh outputs (a failed recipe's target goes, .DELETE_ON_ERROR). So a make that may
+# write holds DATA/.make.lock (flock) while it runs, through a small watcher process that
+# exits with make; a second make waits up to 5 s (the watcher's release after a make ends)
+# and then stops with this message. `make -n` and `make -q` write nothing and take no lock,
+# nor do the developer targets, nor sub-makes (MAKELEVEL > 0: `make SEEDS=…` runs its seeds
+# as sub-makes under the folder the top make holds).
+DEVELOPER_GOALS := deps build test help clean
+# Shell code for make's helper processes (the lock above, the Slurm watcher): close every
+# file inherited from make except fd $(1) (so that whoever reads make's output or waits for
+# it is not kept waiting by a helper), and $(call while_make_runs,PID,COMMAND): repeat
+# COMMAND while process PID runs (a zombie, exited but not yet reaped, counts as gone).
+close_inherited_files = for f in /proc/$${BASHPID}/fd/*; do n=$${f\#\#*/}; [[ $$n -gt 2 && $$n != $(1) ]] && eval "exec $$n>&-"; done; true
+while_make_runs = while read -r _ _ state _ < /proc/$(1)/stat 2>/dev/null && [[ $$state != Z ]]; do $(2); done
+ifeq ($(DRY_RUN)$(QUESTION)$(filter-out 0,$(MAKELEVEL)),)
+ifneq ($(filter-out $(DEVELOPER_GOALS),$(or $(MAKECMDGOALS),all)),)
+MAKE_LOCK := $(shell m=$$PPID; mkdir -p $(DATA) && exec 9>>$(DATA)/.make.lock && if flock -w 5 9; then \
+    ($(call close_inherited_files,9); $(call while_make_runs,$$m,sleep 0.2)) >/dev/null 2>&1 </dev/null & echo held; \
+    else echo busy; fi)
+ifneq ($(MAKE_LOCK),held)
+$(error $(DATA) is in use by another make (it holds $(DATA)/.make.lock): wait for it to finish, or give this run another DATA=)
+endif
+endif
+endif
+
 # train's extra prerequisite and options for dataset $(1): the imported model when it has weights.
 imported_model = $(if $($(1).WEIGHTS),$(DATA)/$(1)/models/imported.h5)
 init_options = $(if $($(1).WEIGHTS),--init $(DATA)/$(1)/models/imported.h5 --new-head)
@@ -90,8 +138,9 @@ settings-changed: ;
 # $(strip): make 4.3 sometimes keeps the final newline that $(file <) should drop.)
 text_differs = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
 
-# $(call write_stamp,STAMP,TEXT): the shell command that writes TEXT to STAMP atomically.
-write_stamp = mkdir -p $(dir $(1)) && printf '%s\n' '$(subst ','\'',$(2))' > $(1).tmp && mv $(1).tmp $(1)
+# $(call write_stamp,STAMP,TEXT): the shell command that writes TEXT to STAMP atomically, through
+# a temporary file of its own (the shell's pid), so no two writers share one.
+write_stamp = mkdir -p $(dir $(1)) && printf '%s\n' '$(subst ','\'',$(2))' > $(1).tmp-$$$$$$$$ && mv $(1).tmp-$$$$$$$$ $(1)
 
 # $(call settings_stamp,STAMP,TEXT,ARTIFACT)
 define settings_stamp
@@ -99,6 +148,21 @@ $(if $(wildcard $(3)),$(if $(wildcard $(1)),,$(shell $(call write_stamp,$(1),$(2
 $(1): $(if $(call text_differs,$(strip $(file < $(1))),$(2)),settings-changed)
 	@$(call write_stamp,$(1),$(2))
 endef
+
+# MARK: Side outputs
+
+# Some stages write files beside their artifact (quantify: metrics.json, summary.txt and
+# tables; the report: its figures and panels). They are not targets of their own (one
+# recipe writes them all), so a deleted one reruns the artifact's rule:
+# $(call rerun_if_missing,ARTIFACT,FILES) makes ARTIFACT out of date when it exists but one of
+# FILES does not (checked when make reads this file, like the stamps).
+rerun_if_missing = $(if $(wildcard $(1)),$(if $(filter-out $(wildcard $(2)),$(2)),$(1): settings-changed))
+# Files quantify writes beside metrics.h5 of dataset $(1).
+quantify_side_outputs = $(addprefix $(DATA)/$(1)/,metrics.json summary.txt \
+    $(foreach t,accuracy robust_ratio distances $(addprefix explanations-eps,$(EPSILONS)),tables/$(t).csv))
+# The files a report page links (figures, their CSVs, panels), from the page itself.
+report_files = $(if $(wildcard $(1)),$(addprefix $(dir $(1)),$(shell grep -oE '(src|href)="(figures|panels)/[^"]+"' $(1) \
+    | sed -E 's/^[a-z]+="//; s/"$$//' | sort -u)))
 
 # $(call stage_file,DS,STAGE,PATH): the line that lists $(DATA)/DS/PATH among the files STAGE
 # writes for DS (DS.STAGE.FILES), which `make DS-STAGE` builds; part files are not listed,
@@ -175,6 +239,7 @@ $(call stage_rule,$(1),grounding/summary.txt,quantify,$(call grounding_files,$(1
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) --grounding-only \
     > $(DATA)/$(1)/grounding/summary.txt.tmp,\
     mv $(DATA)/$(1)/grounding/summary.txt.tmp $(DATA)/$(1)/grounding/summary.txt)
+$(call rerun_if_missing,$(DATA)/$(1)/grounding/summary.txt,$(DATA)/$(1)/tables/grounding.csv)
 endef
 
 $(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call ground_eps_rules,$(ds),$(e),$(call robust_model,$(ds),$(e))))))
@@ -203,6 +268,7 @@ $(call stage_rule,$(1),metrics.h5,quantify,$(call quantify_inputs,$(1)) $(DATA)/
     --name "$(2)" $(if $(3),--kind $(3)) --seed $($(1).SEED) \
     > $(DATA)/$(1)/summary.txt.tmp,\
     mv $(DATA)/$(1)/summary.txt.tmp $(DATA)/$(1)/summary.txt)
+$(call rerun_if_missing,$(DATA)/$(1)/metrics.h5,$(call quantify_side_outputs,$(1)))
 endef
 
 # $(1) dataset, $(2) eps; $(3) the robust model evaluated at $(2) (trained here unless it
@@ -281,6 +347,7 @@ $(DATA)/findings.json: $(DATA)/$(FINDINGS_FINE)/metrics.h5 $(DATA)/$(FINDINGS_CO
 	mv $(DATA)/findings.txt.tmp $(DATA)/findings.txt
 $(DATA)/findings.json: STAGE := quantify
 $(eval $(call settings_stamp,$(DATA)/.settings/findings.json,$(subst $(DATA)/,<DATA>/,$(FINDINGS_COMMAND)),$(DATA)/findings.json))
+$(eval $(call rerun_if_missing,$(DATA)/findings.json,$(DATA)/findings.txt))
 # The overview report shows the findings: built after them, and again when they change.
 $(DATA)/report/index.html: $(DATA)/findings.json
 endif
@@ -295,6 +362,7 @@ endif
 define report_rules
 $(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call grounding_files,$(1)),\
     dataset --dataset-dir $(DATA)/$(1) --seed $($(1).SEED) --require-grounding > /dev/null)
+$(call rerun_if_missing,$(DATA)/$(1)/report/index.html,$(call report_files,$(DATA)/$(1)/report/index.html))
 endef
 $(foreach ds,$(DATASETS),$(eval $(call report_rules,$(ds))))
 
@@ -309,6 +377,7 @@ $(DATA)/report/index.html: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.h
 	$(RUN) $(BIN)/report $(REPORT_OVERVIEW) > /dev/null
 $(DATA)/report/index.html: STAGE := report
 $(eval $(call settings_stamp,$(DATA)/.settings/report/index.html,report $(REPORT_OVERVIEW),$(DATA)/report/index.html))
+$(eval $(call rerun_if_missing,$(DATA)/report/index.html,$(call report_files,$(DATA)/report/index.html)))
 
 ## report  : the HTML reports (per dataset and across DATASETS)
 .PHONY: report
@@ -332,6 +401,10 @@ FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(ATTAC
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
 ifeq ($(strip $(SEEDS)),)
 .PHONY: all
+# Under `make -q`, `all` has no recipe (it only prints), so a complete run answers 0.
+ifneq ($(QUESTION),)
+all: $(FINAL_ARTIFACTS)
+else
 all: $(FINAL_ARTIFACTS)
 	@for ds in $(DATASETS); do echo; cat $(DATA)/$$ds/summary.txt; \
 	  if [ -f $(DATA)/$$ds/grounding/summary.txt ]; then echo; cat $(DATA)/$$ds/grounding/summary.txt; fi; done

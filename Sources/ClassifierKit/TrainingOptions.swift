@@ -48,7 +48,7 @@ public struct TrainingOptions: ParsableArguments {
 
     public func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         guard learningRate > 0 && learningRate.isFinite else {
             throw ValidationError("--learning-rate must be a finite positive number, got \(learningRate)")
         }

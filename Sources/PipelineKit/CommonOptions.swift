@@ -15,7 +15,8 @@ public struct CommonOptions: ParsableArguments {
     public init() {}
 
     public mutating func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        // The upper limit: each thread is a real one with its own scratch buffers.
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         Log.isVerbose = verbose
     }
 }

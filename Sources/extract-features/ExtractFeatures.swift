@@ -44,7 +44,7 @@ struct ExtractFeatures: StageCommand {
         case (.some, .none, .none): throw ValidationError("--images needs --split train, val or test")
         default: throw ValidationError("give --images with --split, or --adversarial")
         }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
     }
 
     func run() throws {

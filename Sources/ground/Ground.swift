@@ -71,7 +71,7 @@ struct Ground: StageCommand {
 
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         guard tolerance > 0 else { throw ValidationError("--tolerance must be positive, got \(tolerance)") }
         guard (0...1).contains(detectionConfidence) else { throw ValidationError("--detection-confidence must lie in [0, 1]") }
         switch (method, layer) {

@@ -28,7 +28,7 @@ struct PredictAttributes: StageCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
     }
 
     func run() throws {

@@ -212,6 +212,67 @@ final class MakeContractTests: XCTestCase {
         XCTAssertEqual(try make(["-q", page, overview]).status, 0, "make -q says a report page is stale")
     }
 
+    /// After a complete run `make -q` (the goal `all`) answers 0, and a deleted side output
+    /// (metrics.json, a table, summary.txt, a report figure, the grounding table) is rebuilt
+    /// by the stage that writes it; then make is done again.
+    func testSideOutputsAreRebuiltAndCompleteRunIsUpToDate() throws {
+        XCTAssertEqual(try make(["all"]).status, 0)
+        XCTAssertEqual(try make(["-q"]).status, 0, "make -q says something is stale after a complete run")
+        let figures = datasetDir.appendingPathComponent("report/figures")
+        let figure = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: figures.path).sorted().first { $0.hasSuffix(".svg") })
+        for side in ["metrics.json", "tables/accuracy.csv", "tables/explanations-eps\(Self.smokeEpsilons[1]).csv", "summary.txt",
+                     "tables/grounding.csv", "report/figures/" + figure] {
+            let file = datasetDir.appendingPathComponent(side).path
+            try FileManager.default.removeItem(atPath: file)
+            XCTAssertEqual(try make(["-q"]).status, 1, "make -q does not see \(side) missing")
+            let run = try make(["all"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: file), "\(side) is not rebuilt")
+            XCTAssertEqual(try make(["-q"]).status, 0, "make -q after rebuilding \(side)")
+        }
+    }
+
+    /// A second make on the same data folder (here a process holding its lock) stops at
+    /// once with a clear message instead of racing on the settings stamps.
+    func testSecondMakeOnOneFolderFailsOnTheLock() throws {
+        let lock = data.appendingPathComponent(".make.lock").path
+        let holder = Process()
+        // One process that holds the lock (exec: no child keeps it after terminate()).
+        holder.executableURL = URL(fileURLWithPath: "/bin/bash")
+        holder.arguments = ["-c", "exec 9>>'\(lock)' && flock 9 && exec sleep 60"]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        usleep(300_000)
+        let start = Date()
+        let second = try make([metrics])
+        XCTAssertEqual(second.status, 2, second.stderr)
+        XCTAssertTrue(second.stderr.contains("is in use by another make") && second.stderr.contains(lock), second.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+        XCTAssertEqual(try make(["-n", metrics]).status, 0, "make -n takes no lock")
+        holder.terminate()
+        holder.waitUntilExit()
+        XCTAssertEqual(try make([metrics]).status, 0, "the lock goes with its holder")
+    }
+
+    /// Values make cannot quote (spaces, shell characters) are refused when make reads the
+    /// makefile: `DATA=/x/My Data` used to write a settings stamp over a file /x/My and
+    /// create ./Data in the repository.
+    func testUnquotableValuesAreRefusedBeforeAnythingIsWritten() throws {
+        let my = root.appendingPathComponent("My").path
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: my))
+        for setting in ["DATA=\(my) Data", "DATA=\(root.path)/a;touch \(root.path)/pwned", "DATA=\(root.path)/$(shell touch x)",
+                        "EPSILONS=0.03 0.06;x"] {
+            let result = try make([setting, metrics])
+            XCTAssertEqual(result.status, 2, "\(setting): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("make cannot quote"), result.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: my)), Data("keep".utf8))
+        for stray in [TestPaths.repositoryRoot.appendingPathComponent("Data").path, root.appendingPathComponent("pwned").path,
+                      TestPaths.repositoryRoot.appendingPathComponent("x").path] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: stray), "\(stray) was created")
+        }
+    }
+
     /// Artifacts without settings stamps (made before stamps existed) are kept: the stamps
     /// are written with the artifacts' times and nothing reruns.
     func testMissingStampsAdoptExistingArtifacts() throws {

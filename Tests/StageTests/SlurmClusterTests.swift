@@ -69,6 +69,44 @@ final class SlurmClusterTests: XCTestCase {
         try assertSameDatasets(onSlurm, local)
     }
 
+    /// A request larger than any node (the default `prepare-data.CPUS := 4` on a 2-CPU node)
+    /// is refused when make reads the makefile, naming the setting; a job that still pends
+    /// for a reason that cannot change (a request in SRUN_FLAGS) is cancelled and fails its
+    /// target. Both used to leave make waiting for ever.
+    func testRequestsNoNodeCanMeetFailInsteadOfPending() throws {
+        guard getuid() == 0 else { throw XCTSkip("the one-node Slurm cluster needs root (slurmd starts jobs as their user)") }
+        for program in ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/bin/srun", "/usr/bin/make", "/usr/bin/timeout"]
+        where !FileManager.default.isExecutableFile(atPath: program) {
+            throw XCTSkip("\(program) is not installed (make deps installs slurm-wlm and munge)")
+        }
+        root = try TestPaths.temporaryDirectory("slurm-requests")
+        let cluster = root.appendingPathComponent("slurm")
+        let script = TestPaths.repositoryRoot.appendingPathComponent("Tests/cluster/slurm-local.sh")
+        let start = try runProcess(script, ["start", cluster.path], environment: ProcessInfo.processInfo.environment)
+        XCTAssertEqual(start.status, 0, "slurm-local.sh start: \(start.stdout)\(start.stderr)")
+        defer { _ = try? runProcess(script, ["stop", cluster.path], environment: ProcessInfo.processInfo.environment) }
+        guard start.status == 0 else { return }
+        let slurmConf = cluster.appendingPathComponent("slurm.conf").path
+        let data = root.appendingPathComponent("data"), images = dataset(data, "images.h5")
+
+        let plan = try make(["DATA=\(data.path)", "CLUSTER=slurm", "-n", images], slurmConf: slurmConf, timeout: 60)
+        XCTAssertEqual(plan.status, 2, plan.stdout + plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("prepare-data.CPUS asks 4 CPUs") && plan.stderr.contains("make prepare-data.CPUS="), plan.stderr)
+        let memory = try make(["DATA=\(data.path)", "CLUSTER=slurm", "SLURM.CPUS=1", "train.MEM=100T", "-n", images],
+                              slurmConf: slurmConf, timeout: 60)
+        XCTAssertEqual(memory.status, 2, memory.stderr)
+        XCTAssertTrue(memory.stderr.contains("train.MEM is 100T"), memory.stderr)
+
+        let started = Date()
+        let pending = try make(["DATA=\(data.path)", "CLUSTER=slurm", "SLURM.CPUS=1", "SLURM.MEM=1G",
+                                "prepare-data.SRUN_FLAGS=--cpus-per-task=4", images], slurmConf: slurmConf, timeout: 120)
+        XCTAssertNotEqual(pending.status, 124, "make still waited after 120 s")
+        XCTAssertNotEqual(pending.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 100)
+        XCTAssertTrue(pending.stderr.contains("pending for PartitionConfig which cannot change"), pending.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: images))
+    }
+
     // MARK: Helpers
 
     func dataset(_ data: URL, _ file: String) -> String {
@@ -78,13 +116,18 @@ final class SlurmClusterTests: XCTestCase {
     func metrics(_ data: URL) -> String { dataset(data, "metrics.h5") }
 
     /// Runs make in the repository on synth-fine's smoke profile with the debug stages.
-    func make(_ arguments: [String], slurmConf: String? = nil) throws -> ProcessResult {
+    /// With `timeout`, make is stopped after that many seconds (status 124, as timeout(1)).
+    func make(_ arguments: [String], slurmConf: String? = nil, timeout: Int? = nil) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         // An outer make (`make test`) must not pass its flags or job server down.
         for name in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"] { environment[name] = nil }
         environment["SLURM_CONF"] = slurmConf
         let base = ["-C", TestPaths.repositoryRoot.path, "PROFILE=smoke", "BIN=\(TestPaths.productsDirectory.path)",
                     "SKIP_BUILD=1", "DATASET=\(Self.dataset)"]
+        if let timeout {
+            return try runProcess(URL(fileURLWithPath: "/usr/bin/timeout"), [String(timeout), "/usr/bin/make"] + base + arguments,
+                                  environment: environment)
+        }
         return try runProcess(URL(fileURLWithPath: "/usr/bin/make"), base + arguments, environment: environment)
     }
 

@@ -218,6 +218,12 @@ final class UntrustedInputTests: XCTestCase {
              "--dataset-dir"),
             // A bare report used to exit 0.
             ("report", [], "give a subcommand"),
+            // Sizes from the command line that no allocation could meet.
+            ("prepare-data", ["--dataset", "synth-coarse", "--images-per-class", "1000000000000", "--output", path("i.h5")],
+             "--images-per-class must be in 1...100000"),
+            ("attack", ["--images", images, "--model", path("m.h5"), "--eps", "0.1", "--batch-size", "9223372036854775807",
+                        "--output", path("a.h5")], "--batch-size must be in 1...65536"),
+            ("train", ["--images", images, "--output", path("m.h5"), "--threads", "100000000"], "--threads must be in 1...1024"),
         ]
         for (stage, arguments, message) in runs {
             assertRefused(try runStage(stage, arguments), 64, mentions: [message])
