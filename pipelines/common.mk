@@ -414,6 +414,7 @@ all: $(FINAL_ARTIFACTS)
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)$(if $(call findings_pair), $(DATA)/findings.json)"
 	@echo "report: $(DATA)/report/index.html (per dataset: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html))"
 endif
+endif
 
 ## data    : images.h5 for DATASETS
 .PHONY: data
