@@ -65,7 +65,7 @@ final class ExitCodeTests: XCTestCase {
             ("train", ["--images", images, "--output", path("m.h5"), "--learning-rate", "nan"], "--learning-rate must be a finite positive number, got nan"),
             ("adv-train", ["--images", images, "--init", model, "--eps", "0.1", "--output", path("m.h5"), "--pgd-alpha", "inf"],
              "alpha (step size) must be a finite positive number, got inf"),
-            ("adv-train", ["--images", images, "--init", model, "--eps", "nan", "--output", path("m.h5")], "--eps must be in (0, 1]"),
+            ("adv-train", ["--images", images, "--init", model, "--eps", "nan", "--output", path("m.h5")], "eps must be in [0, 1]"),
             ("attack", ["--images", images, "--model", model, "--eps", "0.1", "--output", path("a.h5"), "--alpha", "inf"],
              "alpha (step size) must be a finite positive number, got inf"),
             ("attack", ["--images", images, "--model", model, "--eps", "0.1", "--output", path("a.h5"), "--split", "holdout"], "holdout"),

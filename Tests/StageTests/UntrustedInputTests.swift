@@ -187,7 +187,8 @@ final class UntrustedInputTests: XCTestCase {
         let images = path("images.h5")
         let runs: [(String, [String], String)] = [
             ("train", ["--images", images, "--output", path("m.h5"), "--epochs", "-1"], "--epochs must be at least 1"),
-            ("adv-train", ["--images", images, "--init", path("m.h5"), "--output", path("r.h5"), "--eps", "-0.1"], "--eps must be"),
+            ("adv-train", ["--images", images, "--init", path("m.h5"), "--output", path("r.h5"), "--eps", "-0.1"],
+             "'-0.1' is invalid for '--eps"),
             ("attack", ["--images", images, "--model", path("m.h5"), "--eps", "0.01", "-0.1", "--output", path("a")],
              "eps must be in [0, 1]"),
             ("quantify", ["--dataset-dir", path("d"), "--eps", "-0.03"], "'-0.03' is invalid for '--eps"),
