@@ -14,6 +14,8 @@ struct AttackOutcome {
     let clean: [Int32]
     let adversarial: [Int32]
     let brokenBy: [Int32]
+    /// The smallest fooling perturbation found per image (+∞: none), in the file's norm.
+    let minimalNorm: [Float]
 
     init(_ path: String) throws {
         let file = try H5File.open(path, mode: .readOnly)
@@ -30,6 +32,8 @@ struct AttackOutcome {
         labels = try file.read("labels", as: Int32.self).data
         clean = try file.read("clean_predictions", as: Int32.self).data
         adversarial = try file.read("adv_predictions", as: Int32.self).data
+        minimalNorm = file.isDataset("minimal_norm") ? try file.read("minimal_norm", as: Float.self).data
+            : [Float](repeating: .infinity, count: index.count)
         brokenBy = file.isDataset("broken_by") ? try file.read("broken_by", as: Int32.self).data : [Int32](repeating: 0, count: index.count)
     }
 
@@ -63,6 +67,10 @@ struct AttackSummary: ParsableCommand {
     var adversarial: [String]
     @Option(help: "JSON output.")
     var output: String
+    @Option(help: "The images.h5 the files were made from: with it, minimal-norm attacks (cw-l2, deepfool) also give the closest class pairs and the attributes that separate them.")
+    var images: String?
+    @Option(help: "Class pairs to list per minimal-norm file.")
+    var pairs = 5
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -111,9 +119,82 @@ struct AttackSummary: ParsableCommand {
             text.append("worst-case R (general classifier) \(key.replacingOccurrences(of: "|", with: " eps ")): "
                         + String(format: "%.3f", r))
         }
-        let document: [String: Any] = ["groups": rows, "robust_ratios": ratios, "inputs": adversarial]
+        var closest: [[String: Any]] = []
+        if let images {
+            let classes = try ClassProfiles(images)
+            for o in outcomes where o.method == "cw-l2" || o.method == "deepfool" {
+                let table = classes.closestPairs(o, count: pairs)
+                closest.append(["model": o.model, "eps": o.eps, "method": o.method, "pairs": table.map(\.json)])
+                text.append("\(o.method) on \(o.model): the closest class pairs (median smallest L2 perturbation that moved an image of the "
+                            + "first class to the second; attributes by how much the classes' attribute vectors differ)")
+                for pair in table { text.append("  " + pair.line) }
+            }
+        }
+        let document: [String: Any] = ["groups": rows, "robust_ratios": ratios, "inputs": adversarial, "closest_pairs": closest]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try AtomicOutput.write(to: output) { temporary in try data.write(to: URL(fileURLWithPath: temporary)) }
         print(text.joined(separator: "\n"))
+    }
+}
+
+/// One (true, wrong) class pair of a minimal-norm attack: how close the classes are (the median
+/// smallest perturbation that moved an image of the true class to the wrong one) and the
+/// attributes that separate them (largest |φ(true) − φ(wrong)|, with the sign: + = the true
+/// class has more of it).
+struct ClassPair {
+    let trueClass: String
+    let wrongClass: String
+    let images: Int
+    let medianNorm: Float
+    let separating: [(name: String, difference: Float)]
+
+    var json: [String: Any] {
+        ["true_class": trueClass, "wrong_class": wrongClass, "images": images, "median_minimal_norm": Double(medianNorm),
+         "separating_attributes": separating.map { ["attribute": $0.name, "difference": Double($0.difference)] }]
+    }
+
+    var line: String {
+        "\(trueClass) → \(wrongClass): \(String(format: "%.4f", medianNorm)) over \(images) image\(images == 1 ? "" : "s"); "
+            + separating.map { "\($0.name) \(String(format: "%+.2f", $0.difference))" }.joined(separator: ", ")
+    }
+}
+
+/// Class names and class-attribute vectors of an images.h5.
+struct ClassProfiles {
+    let names: [String]
+    let attributeNames: [String]
+    /// φ, [C][A].
+    let attributes: [[Float]]
+
+    init(_ path: String) throws {
+        let file = try H5File.open(path, mode: .readOnly)
+        defer { file.close() }
+        let names = try file.readStrings("class_names")
+        let attributeNames = try file.readStrings("attribute_names")
+        let a = attributeNames.count
+        let matrix = try file.read("class_attributes", as: Float.self, expectingShape: [names.count, a]).data
+        self.names = names
+        self.attributeNames = attributeNames
+        attributes = (0..<names.count).map { Array(matrix[($0 * a)..<(($0 + 1) * a)]) }
+    }
+
+    /// The `count` pairs with the smallest median minimal norm over the images the attack moved
+    /// to another class within its budget (only those rows record the class reached).
+    func closestPairs(_ o: AttackOutcome, count: Int) -> [ClassPair] {
+        var norms: [[Int32]: [Float]] = [:]
+        for i in o.labels.indices where o.adversarial[i] != o.labels[i] && o.clean[i] == o.labels[i] && o.minimalNorm[i].isFinite {
+            norms[[o.labels[i], o.adversarial[i]], default: []].append(o.minimalNorm[i])
+        }
+        let pairs = norms.map { key, values -> ClassPair in
+            let sorted = values.sorted()
+            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            let (t, w) = (Int(key[0]), Int(key[1]))
+            let differences = attributeNames.indices.map { (attributeNames[$0], attributes[t][$0] - attributes[w][$0]) }
+            let separating = differences.sorted { abs($0.1) > abs($1.1) || (abs($0.1) == abs($1.1) && $0.0 < $1.0) }.prefix(3)
+            return ClassPair(trueClass: names[t], wrongClass: names[w], images: values.count, medianNorm: median,
+                             separating: separating.map { (name: $0.0, difference: $0.1) })
+        }
+        return Array(pairs.sorted { ($0.medianNorm, $0.trueClass, $0.wrongClass) < ($1.medianNorm, $1.trueClass, $1.wrongClass) }
+            .prefix(count))
     }
 }

@@ -66,6 +66,40 @@ final class AttackMethodStageTests: XCTestCase {
         XCTAssertLessThanOrEqual(robust["autoattack"]!, robust["apgd-ce"]!)
     }
 
+    /// attack-summary on a DeepFool file with --images: the closest (true, wrong) class pairs by
+    /// median minimal L2 norm, ascending, each with the three attributes whose class values
+    /// differ most; worst case and per-attack accuracy as for any attack.
+    func testMinimalAttackGivesTheClosestClassPairs() throws {
+        let (images, model) = try setUpModel()
+        let deepfool = path("deepfool.h5")
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--method", "deepfool", "--l2-eps", "50",
+                                               "--steps", "20", "--output", deepfool]).status, 0)
+        let summary = path("summary.json")
+        let result = try runStage("attack-summary", ["--adversarial", deepfool, "--images", images, "--output", summary, "--pairs", "3"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("closest class pairs"), result.stdout)
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
+        let files = document["closest_pairs"] as! [[String: Any]]
+        XCTAssertEqual(files.count, 1)
+        let pairs = files[0]["pairs"] as! [[String: Any]]
+        XCTAssertFalse(pairs.isEmpty, "DeepFool moved no image")
+        XCTAssertLessThanOrEqual(pairs.count, 3)
+        let norms = pairs.map { $0["median_minimal_norm"] as! Double }
+        XCTAssertEqual(norms, norms.sorted())
+        let file = try H5File.open(images)
+        let names = try file.readStrings("class_names"), attributes = try file.readStrings("attribute_names")
+        let phi = try file.read("class_attributes", as: Float.self).data
+        file.close()
+        for pair in pairs {
+            let (t, w) = (names.firstIndex(of: pair["true_class"] as! String)!, names.firstIndex(of: pair["wrong_class"] as! String)!)
+            XCTAssertNotEqual(t, w)
+            let separating = pair["separating_attributes"] as! [[String: Any]]
+            XCTAssertEqual(separating.count, min(3, attributes.count))
+            let largest = attributes.indices.map { abs(phi[t * attributes.count + $0] - phi[w * attributes.count + $0]) }.max()!
+            XCTAssertEqual(abs(separating[0]["difference"] as! Double), Double(largest), accuracy: 1e-6)
+        }
+    }
+
     func testBadBudgetsAndTargetsAreUsageErrors() throws {
         let (images, model) = try setUpModel()
         let base = ["--images", images, "--model", model, "--output", path("bad.h5")]
