@@ -128,3 +128,19 @@ public struct DataLayout: Sendable, Equatable {
     public var findings: String { (root as NSString).appendingPathComponent("findings.json") }
     public var reportFolder: String { (root as NSString).appendingPathComponent("report") }
 }
+
+/// The aggregate of a multi-seed run (`quantify --aggregate`, `make SEEDS=…` → `<DATA>/seeds/`):
+/// the claims over the seeds as `metrics.json`, `summary.txt`, `fidelity.md` and `report/`.
+public struct SeedsLayout: Sendable, Equatable {
+    /// The aggregate's folder, e.g. `data/seeds`.
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public var metricsJSON: String { file("metrics.json") }
+    public var summary: String { file("summary.txt") }
+    public var fidelity: String { file("fidelity.md") }
+    public var reportFolder: String { file("report") }
+
+    private func file(_ name: String) -> String { (root as NSString).appendingPathComponent(name) }
+}

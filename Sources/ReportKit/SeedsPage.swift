@@ -1,4 +1,5 @@
 import Foundation
+import PipelineKit
 import Verdicts
 
 /// The page of a multi-seed run (`make SEEDS="1 2 3"`): every claim over the seeds, each
@@ -15,7 +16,7 @@ public struct SeedsReport {
 
     @discardableResult
     public func write() throws -> String {
-        let target = "\(folder)/report"
+        let target = SeedsLayout(root: folder).reportFolder
         try ReportDirectory.write(to: target) { out in try out.write(page(), to: "index.html") }
         return "\(target)/index.html"
     }

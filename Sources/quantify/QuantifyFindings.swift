@@ -104,7 +104,7 @@ enum QuantifyFindings {
         var entries: [SeedsAggregate.Dataset] = []
         var documents: [String: [MetricsDocument]] = [:]
         for name in datasets {
-            let paths = runs.map { "\($0)/\(name)/metrics.json" }
+            let paths = runs.map { DataLayout(root: $0).dataset(name).metricsJSON }
             let seeds = try readSeeds(paths)
             documents[name] = seeds
             entries.append(.init(name: name, kind: seeds.first?.kind, seeds: seeds.map(\.seed), metrics: paths,
@@ -122,7 +122,7 @@ enum QuantifyFindings {
         }
         let aggregate = SeedsAggregate(datasets: entries, across: across, acrossSeedVerdicts: acrossSeeds, bootstrap: settings)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        try AtomicOutput.write(to: "\(output)/metrics.json") { try JSONFiles.write(aggregate, to: $0) }
+        try AtomicOutput.write(to: SeedsLayout(root: output).metricsJSON) { try JSONFiles.write(aggregate, to: $0) }
         var lines = ["the paper's claims over \(runs.count) seed\(runs.count == 1 ? "" : "s") (\(runs.joined(separator: ", "))): "
                      + "estimate = mean over seeds; 95% interval = bootstrap over seeds and test images; per-seed values listed"]
         for entry in entries {
@@ -134,13 +134,13 @@ enum QuantifyFindings {
                 + Finding.lines(across.findings)
         }
         let text = lines.joined(separator: "\n") + "\n"
-        try AtomicOutput.write(to: "\(output)/summary.txt") { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
+        try AtomicOutput.write(to: SeedsLayout(root: output).summary) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
         // The fidelity table of docs/results.md, regenerated from this aggregate.
         var rows = [Finding.markdownHeader]
         for entry in entries { rows += entry.findings.map { $0.markdownRow(dataset: entry.name) } }
         if let across { rows += across.findings.map { $0.markdownRow(dataset: "fine vs coarse") } }
         let table = rows.joined(separator: "\n") + "\n"
-        try AtomicOutput.write(to: "\(output)/fidelity.md") { try table.write(toFile: $0, atomically: false, encoding: .utf8) }
+        try AtomicOutput.write(to: SeedsLayout(root: output).fidelity) { try table.write(toFile: $0, atomically: false, encoding: .utf8) }
         return text
     }
 }

@@ -120,7 +120,7 @@ struct SeedsCommand: ParsableCommand {
     func run() throws {
         Log.isVerbose = common.verbose
         let aggregate: SeedsAggregate
-        do { aggregate = try SeedsAggregate.read("\(folder)/metrics.json") } catch { throw StageError("\(error)") }
+        do { aggregate = try SeedsAggregate.read(SeedsLayout(root: folder).metricsJSON) } catch { throw StageError("\(error)") }
         let index = try SeedsReport(folder: folder, aggregate: aggregate, command: CommandLine.arguments.joined(separator: " ")).write()
         Log.info("report: \(index)")
         print(index)
