@@ -14,7 +14,7 @@ public enum ReportFigures {
 
     /// eps as categories: "0" (clean) then the dataset's eps.
     static func epsAxis(_ eps: [Epsilon], clean: Bool) -> Axis {
-        .categories((clean ? ["0"] : []) + eps.map(\.text), label: "ε (L∞ budget, pixels in [0,1]; the paper's units are twice the number; ordinal axis)")
+        .categories((clean ? ["0"] : []) + eps.map(\.text), label: "ε, L∞ in pixels (paper: ×2)")
     }
 
     // MARK: Fig. 4
