@@ -129,8 +129,9 @@ public struct DataLayout: Sendable, Equatable {
     public var reportFolder: String { (root as NSString).appendingPathComponent("report") }
 }
 
-/// The aggregate of a multi-seed run (`quantify --aggregate`, `make SEEDS=…` → `<DATA>/seeds/`):
-/// the claims over the seeds as `metrics.json`, `summary.txt`, `fidelity.md` and `report/`.
+/// The aggregate of a multi-seed run (`quantify --aggregate`, `make SEEDS=…` → `<DATA>/seeds/`),
+/// all written by the run: the claims over the seeds as `metrics.json` and `summary.txt`, the
+/// results table as Markdown (`fidelity`, which docs/results.md § Fidelity reproduces) and `report/`.
 public struct SeedsLayout: Sendable, Equatable {
     /// The aggregate's folder, e.g. `data/seeds`.
     public let root: String

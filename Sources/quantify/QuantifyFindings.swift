@@ -98,8 +98,8 @@ enum QuantifyFindings {
     }
 
     /// `--aggregate`: reads `<run>/<ds>/metrics.json` for every run folder and dataset, writes
-    /// `<output>/metrics.json`, `<output>/summary.txt` and `<output>/fidelity.md` (the table of
-    /// docs/results.md), and returns the summary text.
+    /// the aggregate's metrics.json, summary.txt and results table (`SeedsLayout` under `output`;
+    /// docs/results.md § Fidelity reproduces a measured run's table), and returns the summary text.
     static func aggregate(runs: [String], datasets: [String], output: String, settings: BootstrapSettings) throws -> String {
         var entries: [SeedsAggregate.Dataset] = []
         var documents: [String: [MetricsDocument]] = [:]
