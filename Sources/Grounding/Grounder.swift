@@ -96,7 +96,10 @@ public struct Grounder {
         }
 
         // Maps, scored item by item: clean and reference on the clean pass, adversarial on its own.
+        // Each image's part truth, and what it shows, once for all its items.
         let (mh, mw) = passes[.clean]!.mapSize
+        let partTruths = index.enumerated().map { j, row in truth.truth(row: row, mask: masks[j]) }
+        let shown = partTruths.map(ShownParts.init)
         for selection in GroundingFile.Selection.allCases {
             let pass = passes[selection.image]!
             let maps = try pass.maps(selections[selection]!)
@@ -106,7 +109,7 @@ public struct Grounder {
                 for (q, attribute) in selections[selection]![j].enumerated() {
                     let base = (j * k + q) * mh * mw
                     let map = Map2D(rows: mh, columns: mw, values: Array(maps[base..<(base + mh * mw)]))
-                    let item = scorer.score(map: map, attribute: attribute, truth: truth.truth(row: row, mask: masks[j]),
+                    let item = scorer.score(map: map, attribute: attribute, truth: partTruths[j], shown: shown[j],
                                             present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
                     batch.add(item, selection, attribute: attribute)
                     if selection != .reference, let boxes = detections[selection.image] {

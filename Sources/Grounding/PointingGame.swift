@@ -11,6 +11,34 @@ public enum PartTruth: Sendable {
     case none
 }
 
+/// What one image's part truth shows, for the baselines that draw from it: the bird's pixels
+/// (indices of mask labels > 0; none without a mask) and the parts shown (mask labels present,
+/// visible keypoints), sorted. Computed once per image, not once per scored item.
+public struct ShownParts: Sendable {
+    public let birdPixels: [Int]
+    public let parts: [Int]
+
+    public init(_ truth: PartTruth) {
+        switch truth {
+        case .mask(_, _, let labels):
+            var present = [Bool](repeating: false, count: 256)
+            var bird: [Int] = []
+            for (i, label) in labels.enumerated() where label > 0 {
+                bird.append(i)
+                present[Int(label)] = true
+            }
+            birdPixels = bird
+            parts = (1..<256).filter { present[$0] }.map { $0 - 1 }
+        case .keypoints(let points):
+            birdPixels = []
+            parts = points.indices.filter { points[$0].visible }
+        case .none:
+            birdPixels = []
+            parts = []
+        }
+    }
+}
+
 /// The pointing game (Zhang et al.'s protocol, applied to attribute maps): a map points at
 /// the right place when its peak lies on the attribute's part: inside the part's mask
 /// dilated by one pixel (3 × 3 neighbourhood), or within `tolerance` pixels of a visible
@@ -110,7 +138,7 @@ public enum PointingBaseline: String, CaseIterable, Sendable {
     /// `boxCentre` without a box, `birdPixel` without a mask or box, and `wrongPart` (which
     /// scores the map's own peak). `box` is (x, y, width, height). Each baseline draws the
     /// same number of values whatever the image holds, so later draws do not depend on it.
-    public func point(rows: Int, columns: Int, box: [Float]?, truth: PartTruth = .none,
+    public func point(rows: Int, columns: Int, box: [Float]?, truth: PartTruth = .none, shown: ShownParts? = nil,
                       rng: inout SplitMix) -> (row: Float, column: Float)? {
         let hasBox = box.map { $0.count == 4 && $0[2] > 0 && $0[3] > 0 } ?? false
         switch self {
@@ -123,8 +151,8 @@ public enum PointingBaseline: String, CaseIterable, Sendable {
             return (box[1] + box[3] / 2, box[0] + box[2] / 2)
         case .birdPixel:
             let (u, v) = (rng.uniform(), rng.uniform())
-            if case .mask(let maskRows, let maskColumns, let labels) = truth {
-                let bird = labels.indices.filter { labels[$0] > 0 }
+            if case .mask(let maskRows, let maskColumns, _) = truth {
+                let bird = (shown ?? ShownParts(truth)).birdPixels
                 guard !bird.isEmpty else { return nil }
                 let pixel = bird[min(bird.count - 1, Int(u * Double(bird.count)))]
                 // The pixel's centre, in the image's coordinates.
@@ -140,21 +168,10 @@ public enum PointingBaseline: String, CaseIterable, Sendable {
 
     /// The control's part for an attribute on `parts`: one part shown in the image (a mask
     /// label present, a visible keypoint) that is not among `parts`, drawn uniformly with one
-    /// draw; nil when there is none.
-    public static func wrongPart(besides parts: [Int], truth: PartTruth, rng: inout SplitMix) -> Int? {
+    /// draw; nil when there is none. `shown` is `ShownParts(truth)` when already at hand.
+    public static func wrongPart(besides parts: [Int], truth: PartTruth, shown: ShownParts? = nil, rng: inout SplitMix) -> Int? {
         let u = rng.uniform()
-        let shown: [Int]
-        switch truth {
-        case .mask(_, _, let labels):
-            var present = Set<Int>()
-            for label in labels where label > 0 { present.insert(Int(label) - 1) }
-            shown = present.sorted()
-        case .keypoints(let points):
-            shown = points.indices.filter { points[$0].visible }
-        case .none:
-            shown = []
-        }
-        let candidates = shown.filter { !parts.contains($0) }
+        let candidates = (shown ?? ShownParts(truth)).parts.filter { !parts.contains($0) }
         guard !candidates.isEmpty else { return nil }
         return candidates[min(candidates.count - 1, Int(u * Double(candidates.count)))]
     }

@@ -39,9 +39,11 @@ public struct GroundingScorer: Sendable {
 
     /// Scores the map of `attribute` (at feature resolution) on one image. `present` is
     /// whether the image really has the attribute (nil without per-image truth); `box` the
-    /// bird's box (x, y, w, h); `rng` draws the random baseline's point.
-    public func score(map: Map2D, attribute: Int, truth: PartTruth, present: Bool?, box: [Float]?,
+    /// bird's box (x, y, w, h); `shown` what the truth shows (`ShownParts(truth)`, computed here
+    /// when not given); `rng` draws the random baselines.
+    public func score(map: Map2D, attribute: Int, truth: PartTruth, shown: ShownParts? = nil, present: Bool?, box: [Float]?,
                       rng: inout SplitMix) -> ScoredItem {
+        let shown = shown ?? ShownParts(truth)
         let full = map.upsampled(rows: imageSize, columns: imageSize)
         let peak = full.peak
         let parts = attribute < attributeParts.count ? attributeParts.parts[attribute] : []
@@ -50,11 +52,11 @@ public struct GroundingScorer: Sendable {
             // Every baseline draws (or not) the same way whether or not the item is scored,
             // so the random points do not depend on which items have truth.
             if baseline == .wrongPart {
-                let control = PointingBaseline.wrongPart(besides: parts, truth: truth, rng: &rng)
+                let control = PointingBaseline.wrongPart(besides: parts, truth: truth, shown: shown, rng: &rng)
                 guard hit != nil, let control else { return nil }
                 return game.hit(row: peak.row, column: peak.column, parts: [control], truth: truth)
             }
-            let point = baseline.point(rows: imageSize, columns: imageSize, box: box, truth: truth, rng: &rng)
+            let point = baseline.point(rows: imageSize, columns: imageSize, box: box, truth: truth, shown: shown, rng: &rng)
             guard hit != nil, let point else { return nil }
             return game.hit(row: point.row, column: point.column, parts: parts, truth: truth)
         }

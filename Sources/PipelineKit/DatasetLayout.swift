@@ -68,6 +68,13 @@ public struct DatasetLayout: Sendable, Equatable {
     /// The standard model's adversarial images at `eps` fed to another model, as a set name.
     public static func transferSet(_ eps: Epsilon) -> String { "transfer-\(eps.fileTag)" }
 
+    /// The name of the artifact a file holds, as the pipeline's names use it:
+    /// `data/x/models/standard.h5` → `standard`, `adv/standard-eps0.03.h5` → `standard-eps0.03`.
+    public static func artifactName(of path: String) -> String {
+        let file = OutputPaths.fileName(of: path)
+        return file.hasSuffix(".h5") ? String(file.dropLast(3)) : file
+    }
+
     /// The model a role names at `eps`.
     public func model(of role: GroundingRole, at eps: Epsilon) -> String {
         role == .standard ? Self.standard : robustModel(at: eps)

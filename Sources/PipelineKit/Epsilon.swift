@@ -46,7 +46,7 @@ public struct Epsilon: Hashable, Comparable, Sendable, CustomStringConvertible, 
     public static func < (a: Epsilon, b: Epsilon) -> Bool { (a.value, a.text) < (b.value, b.text) }
 
     /// Up to `decimals` decimals without trailing zeros: 2.55, 15.3, 3.
-    static func trimmed(_ x: Double, decimals: Int) -> String {
+    public static func trimmed(_ x: Double, decimals: Int) -> String {
         var text = String(format: "%.\(decimals)f", x)
         guard text.contains(".") else { return text }
         while text.hasSuffix("0") { text.removeLast() }

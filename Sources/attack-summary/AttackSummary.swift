@@ -23,11 +23,10 @@ struct AttackOutcome {
         self.path = path
         method = try file.attribute("method").stringValue ?? "?"
         let modelPath = try file.attribute("model").stringValue ?? "?"
-        let name = (modelPath as NSString).lastPathComponent
-        model = name.hasSuffix(".h5") ? String(name.dropLast(3)) : name
+        model = DatasetLayout.artifactName(of: modelPath)
         let value = try file.attribute("eps").doubleValue ?? .nan
         let norm = file.hasAttribute("norm") ? try file.attribute("norm").stringValue ?? "linf" : "linf"
-        eps = (norm == "l2" ? "l2-" : "") + Self.trimmed(value)
+        eps = (norm == "l2" ? "l2-" : "") + Epsilon.trimmed(value, decimals: 6)
         index = try file.read("index", as: Int64.self).data
         labels = try file.read("labels", as: Int32.self).data
         clean = try file.read("clean_predictions", as: Int32.self).data
@@ -35,13 +34,6 @@ struct AttackOutcome {
         minimalNorm = file.isDataset("minimal_norm") ? try file.read("minimal_norm", as: Float.self).data
             : [Float](repeating: .infinity, count: index.count)
         brokenBy = file.isDataset("broken_by") ? try file.read("broken_by", as: Int32.self).data : [Int32](repeating: 0, count: index.count)
-    }
-
-    static func trimmed(_ x: Double) -> String {
-        var text = String(format: "%.6f", x)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
     }
 
     var robust: [Bool] { zip(adversarial, labels).map { $0 == $1 } }

@@ -132,7 +132,7 @@ struct Ground: StageCommand {
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)
         let n = part.count
-        let progress = Progress("ground \(Self.baseName(model)) on \(Self.baseName(adversarial))", total: n)
+        let progress = Progress("ground \(DatasetLayout.artifactName(of: model)) on \(DatasetLayout.artifactName(of: adversarial))", total: n)
 
         let summaries = try stageRun.run { file in
             let columns = try grounder.groundRows(part, of: adv, images: imageSet, batchSize: batchSize, into: file,
@@ -143,12 +143,12 @@ struct Ground: StageCommand {
             try file.write("attribute_parts", parts.padded, shape: [parts.count, parts.width])
             if !truth.partNames.isEmpty { try file.writeStrings("part_names", truth.partNames) }
             try file.write("map_offset", grounder.mapper.offset, shape: [grounder.mapper.attributeCount])
-            let adversarialModel = Self.baseName(attackedModel)
+            let adversarialModel = DatasetLayout.artifactName(of: attackedModel)
             let attributes: [(String, H5AttributeValue)] = [
                 ("method", .string(method.rawValue)), ("top_k", .int(Int64(k))), ("tolerance_px", .double(Double(tolerancePx))),
-                ("tolerance_px_at_224", .double(Double(tolerance))), ("eps", .double(adv.eps)), ("model", .string(Self.baseName(model))),
+                ("tolerance_px_at_224", .double(Double(tolerance))), ("eps", .double(adv.eps)), ("model", .string(DatasetLayout.artifactName(of: model))),
                 ("adversarial_model", .string(adversarialModel)),
-                ("transfer", .int(adversarialModel.isEmpty || adversarialModel == Self.baseName(model) ? 0 : 1)),
+                ("transfer", .int(adversarialModel.isEmpty || adversarialModel == DatasetLayout.artifactName(of: model) ? 0 : 1)),
                 ("has_part_truth", .int(unscorable == nil ? 1 : 0)),
                 ("map_stage", .int(Int64((stage ?? network.stageCount - 1) + 1))),
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
@@ -178,11 +178,5 @@ struct Ground: StageCommand {
                                 "detection_confidence": Double(detectionConfidence)]
         if let layer { p["layer"] = layer }
         return p
-    }
-
-    /// `data/x/models/standard.h5` → `standard`.
-    static func baseName(_ path: String) -> String {
-        let last = path.split(separator: "/").last.map(String.init) ?? path
-        return last.hasSuffix(".h5") ? String(last.dropLast(3)) : last
     }
 }
