@@ -239,7 +239,7 @@ $(call stage_rule,$(1),grounding/summary.txt,quantify,$(call grounding_files,$(1
     --dataset-dir $(DATA)/$(1) --eps $(EPSILONS)$(if $(call robust_largest,$(1)), --robust-eps $(EPS_MAX)) --grounding-only \
     > $(DATA)/$(1)/grounding/summary.txt.tmp,\
     mv $(DATA)/$(1)/grounding/summary.txt.tmp $(DATA)/$(1)/grounding/summary.txt)
-$(call rerun_if_missing,$(DATA)/$(1)/grounding/summary.txt,$(DATA)/$(1)/tables/grounding.csv)
+$(call rerun_if_missing,$(DATA)/$(1)/grounding/summary.txt,$(DATA)/$(1)/tables/grounding.csv $(DATA)/$(1)/tables/grounding-intervals.csv)
 endef
 
 $(foreach ds,$(DATASETS),$(foreach e,$(EPSILONS),$(eval $(call ground_eps_rules,$(ds),$(e),$(call robust_model,$(ds),$(e))))))

@@ -21,6 +21,7 @@ public struct GroundingBatch: Sendable {
     public var grounded: [Selection: [UInt8]] = [:]
     public var scored: [Selection: [UInt8]] = [:]
     public var energy: [Selection: [Float]] = [:]
+    public var uniformEnergy: [Selection: [Float]] = [:]
     public var baselineHits: [Selection: [UInt8]] = [:]
     /// [rows, k, h, w] per selection (the reference's are kept out of the file).
     public var maps: [Selection: [Float]] = [:]
@@ -37,6 +38,7 @@ public struct GroundingBatch: Sendable {
         grounded[selection, default: []].append(item.grounded ? 1 : 0)
         scored[selection, default: []].append(item.scored ? 1 : 0)
         energy[selection, default: []].append(item.energy)
+        uniformEnergy[selection, default: []].append(item.uniformEnergy)
         baselineHits[selection, default: []] += item.baselineCodes
     }
 }
@@ -59,7 +61,7 @@ public struct GroundingColumns: Sendable {
     public static func rowDatasets(detections: Set<ImageSet>) -> [String] {
         var names = ["index", "labels", "clean/wrong_class"]
         for selection in Selection.allCases {
-            var perRow = ["attributes", "scores", "peaks", "hit", "grounded", "scored", "energy", "baseline_hits"]
+            var perRow = ["attributes", "scores", "peaks", "hit", "grounded", "scored", "energy", "uniform_energy", "baseline_hits"]
             if let set = ImageSet(rawValue: selection.rawValue) {
                 perRow += ["maps", "map_scale", "predictions", "general_predictions"] + (detections.contains(set) ? ["detection_grounded"] : [])
             }
@@ -80,6 +82,7 @@ public struct GroundingColumns: Sendable {
                 try file.createAppendable("\(group)/\(name)", of: UInt8.self, rowShape: [k], chunkRows: chunk)
             }
             try file.createAppendable("\(group)/energy", of: Float.self, rowShape: [k], chunkRows: chunk)
+            try file.createAppendable("\(group)/uniform_energy", of: Float.self, rowShape: [k], chunkRows: chunk)
             try file.createAppendable("\(group)/baseline_hits", of: UInt8.self, rowShape: [k, PointingBaseline.allCases.count],
                                       chunkRows: chunk)
             guard let set = ImageSet(rawValue: group) else { continue }
@@ -103,6 +106,7 @@ public struct GroundingColumns: Sendable {
             try file.append("\(group)/grounded", batch.grounded[selection] ?? [])
             try file.append("\(group)/scored", batch.scored[selection] ?? [])
             try file.append("\(group)/energy", batch.energy[selection] ?? [])
+            try file.append("\(group)/uniform_energy", batch.uniformEnergy[selection] ?? [])
             try file.append("\(group)/baseline_hits", batch.baselineHits[selection] ?? [])
             guard let set = ImageSet(rawValue: group) else { continue }
             try file.append("\(group)/maps", batch.maps[selection] ?? [])

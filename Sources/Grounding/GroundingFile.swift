@@ -56,7 +56,7 @@ public struct GroundingFile: Sendable {
 
     /// Measures stored per image set as root attributes (NaN where there is no part truth).
     public static let measures = ["pointing_accuracy", "grounded_fraction"] + PointingBaseline.allCases.map(baselineMeasure)
-        + ["energy_share", "scored_items"]
+        + ["energy_share", "energy_share_uniform", "scored_items"]
 
     /// The measure of a baseline: `baseline_random`, …, `baseline_wrong_part`.
     public static func baselineMeasure(_ baseline: PointingBaseline) -> String { "baseline_\(baseline.rawValue)" }
@@ -100,9 +100,18 @@ public struct GroundingFile: Sendable {
             // Summed in row order, in double precision.
             let energies = try file.read("\(set.rawValue)/energy", as: Float.self).data.filter(\.isFinite)
             let energy = energies.isEmpty ? .nan : energies.reduce(0.0) { $0 + Double($1) } / Double(energies.count)
+            // The uniform-over-the-bird level on the same items as the energy share (files
+            // written before it existed have no `uniform_energy`: NaN).
+            var uniform = Double.nan
+            if file.exists("\(set.rawValue)/uniform_energy") {
+                let all = try file.read("\(set.rawValue)/energy", as: Float.self).data
+                let levels = try file.read("\(set.rawValue)/uniform_energy", as: Float.self, expectingShape: try file.shape("\(set.rawValue)/energy")).data
+                let paired = zip(all, levels).filter { $0.0.isFinite && $0.1.isFinite }.map(\.1)
+                uniform = paired.isEmpty ? .nan : paired.reduce(0.0) { $0 + Double($1) } / Double(paired.count)
+            }
             var measured: [String: Double] = [
                 "pointing_accuracy": t.pointingAccuracy, "grounded_fraction": t.groundedFraction,
-                "energy_share": energy, "scored_items": Double(t.scored),
+                "energy_share": energy, "energy_share_uniform": uniform, "scored_items": Double(t.scored),
             ]
             for baseline in PointingBaseline.allCases { measured[baselineMeasure(baseline)] = t.baselineAccuracy(baseline) }
             for (measure, value) in measured {

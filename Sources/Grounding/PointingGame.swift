@@ -109,6 +109,20 @@ public struct PointingGame: Sendable {
         guard shown, total > 0 else { return .nan }
         return Float(inside / total)
     }
+
+    /// The energy share a map would have if its mass were spread evenly over the bird: the
+    /// parts' pixels over the bird's pixels (mask labels > 0). The level an energy share must
+    /// beat to say more than "the bird is here". NaN without a mask or when the parts are not shown.
+    public static func uniformEnergyShare(parts: [Int], truth: PartTruth) -> Float {
+        guard case .mask(_, _, let labels) = truth, !parts.isEmpty else { return .nan }
+        let wanted = labelTable(parts)
+        var part = 0, bird = 0
+        for label in labels where label > 0 {
+            bird += 1
+            if wanted[Int(label)] { part += 1 }
+        }
+        return part > 0 ? Float(part) / Float(bird) : .nan
+    }
 }
 
 /// Chance baselines for the pointing game: where a map that knows nothing but where the

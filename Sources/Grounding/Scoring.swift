@@ -11,6 +11,8 @@ public struct ScoredItem: Sendable, Equatable {
     public var grounded: Bool
     /// Energy share inside the part mask (NaN where undefined).
     public var energy: Float
+    /// The energy share of a map spread evenly over the bird (`PointingGame.uniformEnergyShare`; NaN where undefined).
+    public var uniformEnergy: Float = .nan
     /// Each baseline's hit (nil where the baseline has no point, e.g. no box), `PointingBaseline.allCases` order.
     public var baselineHits: [Bool?]
 
@@ -20,7 +22,8 @@ public struct ScoredItem: Sendable, Equatable {
 
     public static func == (a: ScoredItem, b: ScoredItem) -> Bool {
         a.peak == b.peak && a.scored == b.scored && a.hit == b.hit && a.grounded == b.grounded
-            && (a.energy == b.energy || (a.energy.isNaN && b.energy.isNaN)) && a.baselineHits == b.baselineHits
+            && (a.energy == b.energy || (a.energy.isNaN && b.energy.isNaN))
+            && (a.uniformEnergy == b.uniformEnergy || (a.uniformEnergy.isNaN && b.uniformEnergy.isNaN)) && a.baselineHits == b.baselineHits
     }
 }
 
@@ -63,7 +66,8 @@ public struct GroundingScorer: Sendable {
         let scored = hit != nil
         let isHit = hit ?? false
         return ScoredItem(peak: peak, scored: scored, hit: isHit, grounded: scored && isHit && (present ?? true),
-                          energy: PointingGame.energyShare(full, parts: parts, truth: truth), baselineHits: baselineHits)
+                          energy: PointingGame.energyShare(full, parts: parts, truth: truth),
+                          uniformEnergy: PointingGame.uniformEnergyShare(parts: parts, truth: truth), baselineHits: baselineHits)
     }
 }
 

@@ -180,7 +180,7 @@ public enum ReportFigures {
                       + "baselines on the same items (a random point, the image centre, the centre of the bird's box, a random pixel "
                       + "on the bird); the red dashed tick is the control, the same peak scored against a wrong part the image shows. "
                       + "A bar above both points at the attribute's part more often than at where the bird is, on these images; a bar "
-                      + "at or below them does not (no interval here: finding (6) above carries the bootstrap interval).",
+                      + "at or below them does not. " + GroundingChance.sentence(m),
                       panels: [panel("pointing_accuracy", title: "pointing accuracy", baselines: true),
                                panel("grounded_fraction", title: "grounded fraction", baselines: false)],
                       panelWidth: 380, panelHeight: 260, legend: legend)

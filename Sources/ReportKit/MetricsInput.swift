@@ -51,6 +51,9 @@ public struct DatasetMetrics: Sendable {
     public let distances: [[DistanceStudyKind: (d1: [Double], d2: [Double])]]
     /// The paper's claims as quantify checked them on this dataset (metrics.json).
     public let findings: [Finding]
+    /// Per eps (as in the file names), the grounding items per test image (metrics.json), for the intervals.
+    public var groundingRecords: [String: [GroundingRecord]] = [:]
+    public var testImages = 0
 
     public var chance: Double { classNames.isEmpty ? .nan : 1 / Double(classNames.count) }
 
@@ -117,7 +120,19 @@ public struct DatasetMetrics: Sendable {
         return DatasetMetrics(directory: directory, name: name, title: document.dataset, eps: eps, layout: layout,
                               classNames: classNames, attributeNames: attributeNames, topFraction: topFraction,
                               accuracy: accuracy, robustRatio: ratio, transferRobustRatio: transfer,
-                              distances: distances, findings: document.findings)
+                              distances: distances, findings: document.findings,
+                              groundingRecords: Dictionary(document.perEps.map { ($0.eps, $0.grounding) }, uniquingKeysWith: { a, _ in a }),
+                              testImages: document.testImages)
+    }
+
+    /// The maps against chance on one set of one grounding file at `eps`, with bootstrap
+    /// intervals over test images (the resamples quantify uses by default); nil without records.
+    public func groundingComparison(_ eps: Epsilon, _ role: GroundingRoleName, clean: Bool,
+                                    subset: GroundingSubset = .all) -> GroundingComparisonRow? {
+        guard let records = groundingRecords[eps.text], let record = records.first(where: { $0.role == role }), record.hasPartTruth,
+              testImages > 0 else { return nil }
+        let only = GroundingIntervals.images(subset, record: record, standard: records.first { $0.role == .standard })
+        return GroundingIntervals.row(record, clean: clean, subset: subset, only: only, imageCount: testImages, settings: BootstrapSettings())
     }
 
     public func accuracy(_ classifier: Classifier, _ set: AccuracySet) -> [Double] { accuracy[classifier]![set]! }

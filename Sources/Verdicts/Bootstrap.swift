@@ -16,10 +16,7 @@ public struct WeightedRun: Sendable {
 
     /// A resample of the test images with replacement.
     static func resample(_ document: MetricsDocument, rng: inout SplitMix) -> WeightedRun {
-        let n = document.testImages
-        var counts = [Double](repeating: 0, count: n)
-        for _ in 0..<n { counts[min(n - 1, Int(rng.uniform() * Double(n)))] += 1 }
-        return WeightedRun(document, weights: counts)
+        WeightedRun(document, weights: ImageBootstrap.resampleCounts(document.testImages, rng: &rng))
     }
 
     /// Weighted share of `items` (each an image with a 0/1 outcome); NaN with no weight.
@@ -120,5 +117,37 @@ public func estimate(_ parts: [ClaimPart], groups: [[MetricsDocument]], settings
         return Estimate(label: part.label, value: value, lower: lower, upper: upper, criterion: part.criterion, verdict: verdict,
                         perSeed: values, seedDeviation: Statistics.sd(values), resamples: settings.resamples, undefinedResamples: undefined,
                         note: note, unit: part.unit)
+    }
+}
+
+/// The percentile bootstrap over test images on its own, for statistics that are not claims
+/// (the grounding table's comparisons): the same resampling as `estimate`, one stream per
+/// resample from `BootstrapSettings.seed`.
+public enum ImageBootstrap {
+    /// Multinomial counts of `n` images drawn with replacement (one resample's weights).
+    public static func resampleCounts(_ n: Int, rng: inout SplitMix) -> [Double] {
+        var counts = [Double](repeating: 0, count: n)
+        for _ in 0..<n { counts[min(n - 1, Int(rng.uniform() * Double(n)))] += 1 }
+        return counts
+    }
+
+    /// A statistic's value on the images as measured (all weights 1) and its 95% percentile
+    /// interval over `settings.resamples` resamples of the `imageCount` images. The interval
+    /// is NaN when the value is, or when the statistic is undefined on more than
+    /// 1 − `BootstrapSettings.minimumDefined` of the resamples.
+    public static func interval(imageCount: Int, settings: BootstrapSettings,
+                                _ statistic: ([Double]) -> Double) -> (value: Double, lower: Double, upper: Double) {
+        let value = statistic([Double](repeating: 1, count: imageCount))
+        guard value.isFinite, imageCount > 0, settings.resamples > 0 else { return (value, .nan, .nan) }
+        var replicates: [Double] = []
+        replicates.reserveCapacity(settings.resamples)
+        for b in 0..<settings.resamples {
+            var rng = SplitMix(seed: settings.seed, stream: UInt64(b))
+            let v = statistic(resampleCounts(imageCount, rng: &rng))
+            if v.isFinite { replicates.append(v) }
+        }
+        guard Double(replicates.count) >= BootstrapSettings.minimumDefined * Double(settings.resamples) else { return (value, .nan, .nan) }
+        replicates.sort()
+        return (value, Statistics.quantile(replicates, 0.025), Statistics.quantile(replicates, 0.975))
     }
 }

@@ -152,10 +152,17 @@ public struct GroundingImage: Codable, Sendable, Equatable {
     public var baselinePlayed: [Int]
     /// The CNN's prediction on this image is the true label.
     public var generalCorrect: Bool
+    /// Sums over the items with an energy share and a uniform-over-the-bird level (both
+    /// finite): the energy shares, the levels, and how many (nil in files without levels).
+    public var energy: Double?
+    public var uniformEnergy: Double?
+    public var energyItems: Int?
 
-    public init(image: Int, scored: Int, hits: Int, grounded: Int, baselineHits: [Int], baselinePlayed: [Int], generalCorrect: Bool) {
+    public init(image: Int, scored: Int, hits: Int, grounded: Int, baselineHits: [Int], baselinePlayed: [Int], generalCorrect: Bool,
+                energy: Double? = nil, uniformEnergy: Double? = nil, energyItems: Int? = nil) {
         self.image = image; self.scored = scored; self.hits = hits; self.grounded = grounded
         self.baselineHits = baselineHits; self.baselinePlayed = baselinePlayed; self.generalCorrect = generalCorrect
+        self.energy = energy; self.uniformEnergy = uniformEnergy; self.energyItems = energyItems
     }
 }
 

@@ -16,9 +16,11 @@ struct GroundingTable {
         var summary: GroundingSummary
     }
     var rows: [Row]
+    /// The comparisons with intervals (GroundingIntervalTable.swift).
+    var intervals: GroundingIntervalTable
 
     /// Reads the layout's grounding files (standard, robust, transfer) for every eps where present.
-    static func read(layout: DatasetLayout, eps: [Epsilon]) throws -> GroundingTable? {
+    static func read(layout: DatasetLayout, eps: [Epsilon], settings: BootstrapSettings) throws -> GroundingTable? {
         var rows: [Row] = []
         for e in eps {
             for (role, label) in [(GroundingRole.standard, "standard"), (.robust, "robust"), (.transfer, "robust/transfer")] {
@@ -27,7 +29,8 @@ struct GroundingTable {
                 rows.append(Row(eps: e, label: label, summary: try GroundingSummary.read(path)))
             }
         }
-        return rows.isEmpty ? nil : GroundingTable(rows: rows)
+        guard !rows.isEmpty else { return nil }
+        return GroundingTable(rows: rows, intervals: try GroundingIntervalTable.read(layout: layout, eps: eps, settings: settings))
     }
 
     static func percent(_ v: Double) -> String { v.isNaN ? "    –" : String(format: "%5.1f", 100 * v) }
@@ -59,7 +62,7 @@ struct GroundingTable {
                 out += "\n"
             }
         }
-        return out + "\n" + answer + "\n"
+        return out + "\n" + answer + "\n\n" + intervals.text
     }
 
     /// Robust vs standard pointing accuracy, per eps and set, judged against twice the
@@ -107,7 +110,7 @@ struct GroundingTable {
     /// The table as CSV (tables/grounding.csv).
     var csv: String {
         let measures = ["pointing_accuracy", "grounded_fraction"] + PointingBaseline.allCases.map(GroundingFile.baselineMeasure)
-            + ["energy_share", "scored_items"]
+            + ["energy_share", "energy_share_uniform", "scored_items"]
         var out = (["eps", "model", "set"] + measures + ["reference_pointing_accuracy"]).joined(separator: ",") + "\n"
         for row in rows {
             for set in GroundingFile.ImageSet.allCases where !(row.label == "robust/transfer" && set == .clean) {
@@ -122,11 +125,14 @@ struct GroundingTable {
 
     /// Prints the table and writes tables/grounding.csv (`quantify --grounding-only`);
     /// throws when there is no grounding file at all.
-    static func report(layout: DatasetLayout, eps: [Epsilon]) throws {
-        guard let table = try read(layout: layout, eps: eps) else {
+    static func report(layout: DatasetLayout, eps: [Epsilon], settings: BootstrapSettings) throws {
+        guard let table = try read(layout: layout, eps: eps, settings: settings) else {
             throw StageError("\(layout.groundingFolder): no grounding file for eps \(eps.map(\.text).joined(separator: ", ")) (run ground first)")
         }
         try AtomicOutput.write(to: layout.table("grounding")) { try table.csv.write(toFile: $0, atomically: false, encoding: .utf8) }
+        try AtomicOutput.write(to: layout.table("grounding-intervals")) {
+            try table.intervals.csv.write(toFile: $0, atomically: false, encoding: .utf8)
+        }
         print(table.text, terminator: "")
     }
 }

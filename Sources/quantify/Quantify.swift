@@ -110,7 +110,7 @@ struct Quantify: StageCommand {
         }
         if groundingOnly, let datasetDir {
             return try GroundingTable.report(layout: DatasetLayout(root: datasetDir, robust: RobustModels(robustEps: robustEps)),
-                                             eps: eps)
+                                             eps: eps, settings: BootstrapSettings(resamples: bootstrapResamples, seed: bootstrapSeed))
         }
         Engine.configure(threads: common.threads)
         Log.verbose("quantify: \(Engine.threadCount) thread(s)")

@@ -51,6 +51,10 @@ enum QuantifyFindings {
             let b = try file.shape("\(group)/baseline_hits").last ?? 0
             let codes = try file.read("\(group)/baseline_hits", as: UInt8.self, expectingShape: [n, k, b]).data
             let predictions = try file.read("\(group)/general_predictions", as: Int32.self, expectingShape: [n]).data
+            // Energy shares with their uniform-over-the-bird level (files before the level: none).
+            let energy = try file.read("\(group)/energy", as: Float.self, expectingShape: [n, k]).data
+            let uniform = file.exists("\(group)/uniform_energy")
+                ? try file.read("\(group)/uniform_energy", as: Float.self, expectingShape: [n, k]).data : nil
             let names = PointingBaseline.allCases.map(\.rawValue)
             baselineNames = (0..<b).map { $0 < names.count ? names[$0] : "baseline \($0)" }
             return (0..<n).map { i in
@@ -65,8 +69,16 @@ enum QuantifyFindings {
                         if code != PointingBaseline.notPlayed { played[q] += 1; hits[q] += code == 1 ? 1 : 0 }
                     }
                 }
+                var energySum: Double?, uniformSum: Double?, energyItems: Int?
+                if let uniform {
+                    let pairs = (0..<k).map { (energy[i * k + $0], uniform[i * k + $0]) }.filter { $0.0.isFinite && $0.1.isFinite }
+                    energySum = pairs.reduce(0.0) { $0 + Double($1.0) }
+                    uniformSum = pairs.reduce(0.0) { $0 + Double($1.1) }
+                    energyItems = pairs.count
+                }
                 return GroundingImage(image: images[i], scored: s, hits: h, grounded: g, baselineHits: hits, baselinePlayed: played,
-                                      generalCorrect: predictions[i] == labels[i])
+                                      generalCorrect: predictions[i] == labels[i], energy: energySum, uniformEnergy: uniformSum,
+                                      energyItems: energyItems)
             }
         }
         let clean = try set("clean"), adversarial = try set("adversarial")

@@ -68,6 +68,11 @@ final class PointingTests: XCTestCase {
         XCTAssertTrue(PointingGame.energyShare(map, parts: [2], truth: .none).isNaN)
         XCTAssertTrue(PointingGame.energyShare(Map2D(rows: 10, columns: 10, values: [Float](repeating: -1, count: 100)),
                                                parts: [2], truth: mask).isNaN, "no positive mass")
+        // Spread evenly over the bird (9 pixels of part 2, 1 of part 0), part 2 holds 9 of 10.
+        XCTAssertEqual(PointingGame.uniformEnergyShare(parts: [2], truth: mask), 0.9, accuracy: 1e-6)
+        XCTAssertEqual(PointingGame.uniformEnergyShare(parts: [0, 2], truth: mask), 1, accuracy: 1e-6)
+        XCTAssertTrue(PointingGame.uniformEnergyShare(parts: [5], truth: mask).isNaN, "part not shown")
+        XCTAssertTrue(PointingGame.uniformEnergyShare(parts: [2], truth: .none).isNaN)
     }
 
     func testBaselinesAndTheScorer() {
