@@ -247,26 +247,9 @@ public enum Attack {
         var zeroGradients = 0
 
         for restart in 0..<settings.restarts {
-            var current = x
-            if settings.randomStart {
-                current.withMutablePointer { p in
-                    for i in 0..<n {
-                        var rng = SampleRandom.generator(seed: seed, .randomStart, imageIndices[i], restart)
-                        for j in (i * perImage)..<((i + 1) * perImage) {
-                            p[j] = min(max(p[j] + SampleRandom.uniform(&rng, -settings.eps, settings.eps), 0), 1)
-                        }
-                    }
-                }
-            }
-            for step in 0..<settings.steps {
-                let (_, gradient, _) = try model.lossAndInputGradient(current, labels: labels)
-                if step == 0 && restart == 0 {
-                    zeroGradients = (0..<n).filter { i in
-                        gradient.data[(i * perImage)..<((i + 1) * perImage)].allSatisfy { $0 == 0 }
-                    }.count
-                }
-                project(&current, clean: x, gradient: gradient, alpha: settings.alpha, eps: settings.eps)
-            }
+            let (current, gradientFree) = try perturbSignGradient(model, x: x, labels: labels, imageIndices: imageIndices,
+                                                                  settings: settings, seed: seed, restart: restart)
+            if restart == 0 { zeroGradients = gradientFree }
             let logits = try model.logits(current)
             let predictions = ResNet.argmax(logits)
             let losses = perSampleLoss(logits, labels: labels)
@@ -283,6 +266,39 @@ public enum Attack {
         }
         return AttackResult(adversarial: best, predictions: bestPredictions, cleanPredictions: ResNet.argmax(clean),
                             zeroGradientCount: zeroGradients)
+    }
+
+    /// The perturbed images of one IFGSM / PGD restart: the random start (PGD, keyed by image
+    /// and restart) and `settings.steps` projected sign-gradient steps, with no forward pass
+    /// beyond the steps' own. Also returns how many images had an all-zero gradient at the
+    /// first step. Adversarial training calls this directly: it needs x̂, not the clean and
+    /// final predictions `runSignGradient` adds (two forward passes per batch).
+    public static func perturbSignGradient(_ model: ResNet, x: Tensor, labels: [Int], imageIndices: [Int],
+                                           settings: AttackSettings, seed: UInt64, restart: Int = 0) throws -> (Tensor, Int) {
+        let n = x.shape[0]
+        let perImage = x.count / max(n, 1)
+        var current = x
+        var zeroGradients = 0
+        if settings.randomStart {
+            current.withMutablePointer { p in
+                for i in 0..<n {
+                    var rng = SampleRandom.generator(seed: seed, .randomStart, imageIndices[i], restart)
+                    for j in (i * perImage)..<((i + 1) * perImage) {
+                        p[j] = min(max(p[j] + SampleRandom.uniform(&rng, -settings.eps, settings.eps), 0), 1)
+                    }
+                }
+            }
+        }
+        for step in 0..<settings.steps {
+            let (_, gradient, _) = try model.lossAndInputGradient(current, labels: labels)
+            if step == 0 {
+                zeroGradients = (0..<n).filter { i in
+                    gradient.data[(i * perImage)..<((i + 1) * perImage)].allSatisfy { $0 == 0 }
+                }.count
+            }
+            project(&current, clean: x, gradient: gradient, alpha: settings.alpha, eps: settings.eps)
+        }
+        return (current, zeroGradients)
     }
 
     /// One projected sign-gradient step (paper eq. 1):

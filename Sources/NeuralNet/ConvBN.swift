@@ -74,28 +74,34 @@ public struct ConvBN: Sendable {
             guard n * p > 1 else {
                 throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
             }
-            let z = Tensor(shape: g.outputShape) { out in
-                x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+            let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
+                Tensor(shape: g.outputShape) { out in
+                    x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+                }
             }
-            let (mean, invstd) = bn.statistics(z, mode: .train, sync: sync)
+            let (mean, invstd) = KernelProfile.measure("batch norm statistics") { bn.statistics(z, mode: .train, sync: sync) }
             let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
-            let y = Tensor(shape: g.outputShape) { out in
-                z.withPointer { zp in withOptionalPointer(residual) { rp in
-                    BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
-                                            residual: rp, relu: relu, y: out)
-                } }
+            let y = KernelProfile.measure("batch norm + residual + ReLU") {
+                Tensor(shape: g.outputShape) { out in
+                    z.withPointer { zp in withOptionalPointer(residual) { rp in
+                        BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
+                                                residual: rp, relu: relu, y: out)
+                    } }
+                }
             }
             return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
                              relu: relu, hasResidual: residual != nil, folded: nil))
         case .eval:
             let f = precomputed ?? folded()
-            let y = Tensor(shape: g.outputShape) { out in
-                x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
-                    withOptionalPointer(residual) { rp in
-                        ConvKernels.forward(x: xp, weight: wp.baseAddress!, geometry: g,
-                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
-                    }
-                } } }
+            let y = KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
+                Tensor(shape: g.outputShape) { out in
+                    x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
+                        withOptionalPointer(residual) { rp in
+                            ConvKernels.forward(x: xp, weight: wp.baseAddress!, geometry: g,
+                                                epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
+                        }
+                    } } }
+                }
             }
             return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
                              invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
@@ -121,9 +127,10 @@ public struct ConvBN: Sendable {
         switch cache.mode {
         case .train:
             let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd)
-            let bnGrads = BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
-                                               cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients,
-                                               sync: sync)
+            let bnGrads = KernelProfile.measure("batch norm + ReLU backward") {
+                BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
+                                     cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients, sync: sync)
+            }
             dz = bnGrads.input
             grads.bnWeight = bnGrads.weight; grads.bnBias = bnGrads.bias
             convWeight = conv.weight.data
@@ -149,11 +156,14 @@ public struct ConvBN: Sendable {
         // Both are overwritten in full by the kernel.
         var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
         var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
-        dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
-            withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
-                ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, geometry: g, dx: dxp, dweight: dwp)
-            } }
-        } } }
+        let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
+        KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
+            dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
+                withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
+                    ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, geometry: g, dx: dxp, dweight: dwp)
+                } }
+            } } }
+        }
         grads.input = dx
         grads.convWeight = dweight
         return grads

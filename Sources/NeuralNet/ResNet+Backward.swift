@@ -46,12 +46,16 @@ extension ResNet {
             grads.tensors["\(bn).weight"] = g.bnWeight
             grads.tensors["\(bn).bias"] = g.bnBias
         }
-        let fcGrads = fc.backward(dLogits, input: trace.features, parameterGradients: parameterGradients)
+        let fcGrads = KernelProfile.measure("fc backward") {
+            fc.backward(dLogits, input: trace.features, parameterGradients: parameterGradients)
+        }
         if parameterGradients {
             grads.tensors["fc.weight"] = fcGrads.weight
             grads.tensors["fc.bias"] = fcGrads.bias
         }
-        var d = GlobalAvgPool.backward(fcGrads.input, inputShape: trace.finalMapShape)   // (N, D, h, w)
+        var d = KernelProfile.measure("global average pool backward") {
+            GlobalAvgPool.backward(fcGrads.input, inputShape: trace.finalMapShape)   // (N, D, h, w)
+        }
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
             let block = blocks[b]
@@ -73,18 +77,20 @@ extension ResNet {
             } else {
                 dShortcut = dResidual!
             }
-            d.withMutablePointer { dp in dShortcut.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: dShortcut.count) } }
+            KernelProfile.measure("residual gradient add") {
+                d.withMutablePointer { dp in dShortcut.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: dShortcut.count) } }
+            }
         }
         if frozenBlocks >= 0 { return (nil, grads) }   // the stem is frozen too
         if let pool = trace.pool, let stemPool {
-            d = stemPool.backward(d, cache: pool)
+            d = KernelProfile.measure("max pool backward") { stemPool.backward(d, cache: pool) }
             trace.pool = nil
         }
         let g = units[0].backward(d, cache: trace.stem!, parameterGradients: parameterGradients, inputGradient: inputGradient,
                                  sync: sync)
         trace.stem = nil
         keep(g, unit: 0)
-        return (g.input.map { normalize.backward($0) }, grads)
+        return (g.input.map { dx in KernelProfile.measure("input normalisation backward") { normalize.backward(dx) } }, grads)
     }
 
     /// Mean cross-entropy of the eval-mode logits against `labels`, and its gradient with
@@ -92,7 +98,7 @@ extension ResNet {
     public func lossAndInputGradient(_ x: Tensor, labels: [Int]) throws -> (loss: Float, inputGradient: Tensor, logits: Tensor) {
         try validateLabels(labels, batch: x.shape.first ?? 0)
         var (logits, _, trace) = try run(x, mode: .eval, record: true)
-        let (loss, dLogits) = try CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (loss, dLogits) = try KernelProfile.measure("cross-entropy") { try CrossEntropy.lossAndGradient(logits: logits, labels: labels) }
         let (dx, _) = backward(&trace!, dLogits: dLogits, parameterGradients: false, inputGradient: true)
         return (loss, dx!, logits)
     }
@@ -118,7 +124,7 @@ extension ResNet {
         throws -> (loss: Float, logits: Tensor, gradients: Gradients) {
         try validateLabels(labels, batch: x.shape.first ?? 0)
         var (logits, _, trace) = try run(x, mode: mode, record: true)
-        let (loss, dLogits) = try CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (loss, dLogits) = try KernelProfile.measure("cross-entropy") { try CrossEntropy.lossAndGradient(logits: logits, labels: labels) }
         let (_, grads) = backward(&trace!, dLogits: dLogits, parameterGradients: true, inputGradient: false)
         return (loss, logits, grads)
     }
@@ -128,7 +134,7 @@ extension ResNet {
     @discardableResult
     public func trainStep(_ x: Tensor, labels: [Int], optimizer: SGD) throws -> (loss: Float, logits: Tensor) {
         let (loss, logits, grads) = try lossAndGradients(x, labels: labels, mode: .train)
-        try optimizer.step(self, gradients: grads)
+        try KernelProfile.measure("SGD update") { try optimizer.step(self, gradients: grads) }
         return (loss, logits)
     }
 

@@ -29,8 +29,8 @@ extension ResNet {
     /// Train mode uses batch statistics and updates the running statistics.
     func run(_ x: Tensor, mode: Mode, record: Bool) throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
         let pass = try forwardMap(x, mode: mode, record: record)
-        let features = try GlobalAvgPool.forward(pass.map)
-        let logits = try fc.forward(features)
+        let features = try KernelProfile.measure("global average pool forward") { try GlobalAvgPool.forward(pass.map) }
+        let logits = try KernelProfile.measure("fc forward") { try fc.forward(features) }
         let trace = record ? Trace(mode: mode, stem: pass.stem, pool: pass.pool, blocks: pass.blocks,
                                    finalMapShape: pass.map.shape, features: features) : nil
         return (logits, features, trace)
@@ -55,16 +55,16 @@ extension ResNet {
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil
         let sync = mode == .train ? dataParallel : nil
-        var h = try normalize.forward(x)
+        var h = try KernelProfile.measure("input normalisation") { try normalize.forward(x) }
         let (stemOut, stemCache) = try units[0].forward(h, mode: mode, relu: true, folded: folded?[0], sync: sync)
         h = stemOut
         var poolCache: MaxPool2d.Cache?
         if let stemPool {
             if record {
-                let (pooled, cache) = try stemPool.forward(h)
+                let (pooled, cache) = try KernelProfile.measure("max pool forward") { try stemPool.forward(h) }
                 h = pooled; poolCache = cache
             } else {
-                h = try stemPool(h)
+                h = try KernelProfile.measure("max pool forward") { try stemPool(h) }
             }
         }
         let lastBlockOfKept = keepStage.map { stageBlockRange($0).upperBound - 1 }

@@ -49,13 +49,34 @@ public enum BatchNormKernels {
         let k1 = gamma * invstd
         let k2 = -k1 * invstd * invstd * sumGX / count
         let k3 = -k1 * sumG / count - k2 * mean
+        // Eight lanes at a time: the scalar loop's select on the mask kept the compiler from
+        // vectorising it, and this loop was most of batch norm's backward time (engine-bench
+        // --profile). Same operations per element, so the same results.
+        let v1 = SIMD8<Float>(repeating: k1), v2 = SIMD8<Float>(repeating: k2), v3 = SIMD8<Float>(repeating: k3)
+        let zero = SIMD8<Float>()
         for n in 0..<batch {
             let off = (n * channels + c) * plane
             let d = dy + off, xs = x + off, out = dx + off
+            let rd = UnsafeRawPointer(d), rx = UnsafeRawPointer(xs), ro = UnsafeMutableRawPointer(out)
+            var i = 0
             if let r = reluOutput.map({ $0 + off }) {
-                for i in 0..<plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3 }
+                let rr = UnsafeRawPointer(r)
+                while i + 8 <= plane {
+                    var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                    g.replace(with: zero, where: rr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
+                    ro.storeBytes(of: g * v1 + rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * v2 + v3,
+                                  toByteOffset: i * 4, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < plane { out[i] = (r[i] > 0 ? d[i] : 0) * k1 + xs[i] * k2 + k3; i += 1 }
             } else {
-                for i in 0..<plane { out[i] = d[i] * k1 + xs[i] * k2 + k3 }
+                while i + 8 <= plane {
+                    let g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                    ro.storeBytes(of: g * v1 + rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * v2 + v3,
+                                  toByteOffset: i * 4, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < plane { out[i] = d[i] * k1 + xs[i] * k2 + k3; i += 1 }
             }
         }
     }

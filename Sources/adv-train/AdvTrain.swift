@@ -6,17 +6,19 @@ import MessagePassing
 import NeuralNet
 import PipelineKit
 
-/// PGD adversarial training (paper eq. 2).
+/// Adversarial training (paper eq. 2), with PGD or FGSM-RS making x̂.
 @main
 struct AdvTrain: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "adv-train",
-        abstract: "Adversarially train a model: loss = λ·L(x, y) + (1 − λ)·L(x̂, y), x̂ from PGD against the current weights.",
+        abstract: "Adversarially train a model: loss = λ·L(x, y) + (1 − λ)·L(x̂, y), x̂ from an attack on the current weights.",
         discussion: """
             Starts from a model file (the standard model). x̂ comes from PGD with a random start
-            (eval-mode BN for the attack, train mode for the update). Optional clean warm-up epochs
-            and a linear eps ramp. Logs clean and adversarial accuracy per epoch; checkpoints each
-            epoch; --resume continues an interrupted run.
+            (--method pgd) or from one FGSM step of 1.25·eps from a random start (--method fgsm-rs,
+            Wong et al. 2020, best with --schedule one-cycle), with eval-mode BN for the attack and
+            train mode for the update. Optional clean warm-up epochs and a linear eps ramp. Logs
+            clean and PGD accuracy per epoch (PGD with --pgd-steps steps, whichever method trains);
+            checkpoints each epoch; --resume continues an interrupted run.
             """)
 
     @Option(help: "The dataset (prepare-data output).")
@@ -29,7 +31,9 @@ struct AdvTrain: StageCommand {
     var eps: Epsilon
     @Option(help: "λ, the weight of the clean loss (paper eq. 2).")
     var lambda: Float = 0.5
-    @Option(help: "PGD steps per batch.")
+    @Option(help: "How x̂ is made: pgd (--pgd-steps steps) or fgsm-rs (one step of 1.25·eps from a random start).")
+    var method = AdversarialTrainingMethod.pgd
+    @Option(help: "PGD steps per batch (--method pgd), and of the validation and test attack (either method).")
     var pgdSteps = 10
     @Option(help: "PGD step size (default 2.5·eps/steps).")
     var pgdAlpha: Float?
@@ -53,7 +57,7 @@ struct AdvTrain: StageCommand {
 
     /// The eq. 2 schedule these options describe.
     var adversarialTraining: AdversarialTraining {
-        AdversarialTraining(eps: eps.value, lambda: lambda, pgdSteps: pgdSteps, pgdAlpha: pgdAlpha, warmupEpochs: warmupEpochs,
+        AdversarialTraining(method: method, eps: eps.value, lambda: lambda, pgdSteps: pgdSteps, pgdAlpha: pgdAlpha, warmupEpochs: warmupEpochs,
                             epsRampEpochs: epsRampEpochs, seed: common.seed)
     }
 
@@ -66,7 +70,7 @@ struct AdvTrain: StageCommand {
         let start = try ResNet.load(from: initModel)
         try imageSet.checkCompatible(with: start, modelPath: initModel)
         var parameters = training.parameters
-        parameters.merge(["eps": Double(eps.value), "lambda": Double(lambda), "pgd_steps": pgdSteps,
+        parameters.merge(["method": method.rawValue, "eps": Double(eps.value), "lambda": Double(lambda), "pgd_steps": pgdSteps,
                           "pgd_alpha": Double(pgdAlpha ?? 2.5 * eps.value / Float(pgdSteps)), "warmup_epochs": warmupEpochs,
                           "eps_ramp_epochs": epsRampEpochs, "arch": start.config.name]) { $1 }
         let run = try StageRun(stage: "adv-train", output: output, seed: common.seed, parameters: parameters,
@@ -78,7 +82,8 @@ struct AdvTrain: StageCommand {
                                     checkpointPath: OutputPaths.checkpoint(of: output), fingerprint: run.fingerprint,
                                     resume: training.resume, communicator: communicator)
         let model = loop.model
-        Log.info("adv-train: \(model.config), eps \(eps), λ \(lambda), PGD \(pgdSteps) steps, "
+        let attackName = method == .pgd ? "PGD \(pgdSteps) steps" : "FGSM-RS (validated under PGD \(pgdSteps) steps)"
+        Log.info("adv-train: \(model.config), eps \(eps), λ \(lambda), \(attackName), "
                  + "\(warmupEpochs) warm-up epoch(s), on \(loop.trainIndices.count) training images")
 
         let schedule = adversarialTraining
@@ -101,6 +106,7 @@ struct AdvTrain: StageCommand {
                 try loop.log.write(to: file)
                 try file.setAttribute("eps", .double(Double(eps.value)), on: "training")
                 try file.setAttribute("lambda", .double(Double(lambda)), on: "training")
+                try file.setAttribute("method", .string(method.rawValue), on: "training")
                 try file.setAttribute("pgd_steps", .int(Int64(pgdSteps)), on: "training")
                 if let testAccuracy, let testAdvAccuracy {
                     try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training")

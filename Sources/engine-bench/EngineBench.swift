@@ -62,6 +62,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "JSON written by pytorch_bench.py --json on this machine: its figures are shown beside the engine's, with ratios.")
     var pytorch: String?
 
+    @Flag(help: "After each phase's timing, run it again with per-layer timers and print where a pass spends its time (operation, shape, ms per pass, share, GFLOP/s). The timers cost a little, so the throughput table is measured without them.")
+    var profile = false
+
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
@@ -131,6 +134,11 @@ struct EngineBench: ParsableCommand {
                 let line = cells.joined(separator: "  ")
                 print(line)
                 fflush(stdout)
+                if profile {
+                    let table = try ProfileTable.measure(passes: max(1, iterations), body)
+                    print(table.render(title: "\(w.rawValue) \(phase.rawValue), batch \(batchSize)"))
+                    fflush(stdout)
+                }
             }
         }
         print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")

@@ -67,6 +67,25 @@ final class AdversarialTrainingTests: XCTestCase {
         assertSameState(trained, reference)
     }
 
+    /// FGSM-RS (Wong et al. 2020): the training x̂ is one sign step of 1.25·eps from a uniform
+    /// random start, whatever --pgd-steps says; validation still attacks with PGD-`pgdSteps`.
+    func testFGSMRSTrainsOnOneStepFromARandomStart() throws {
+        let (trained, reference) = (try model(), try model())
+        let schedule = AdversarialTraining(method: .fgsmRS, eps: 0.05, lambda: 0, pgdSteps: 7, seed: 3)
+        let b = batch(epoch: 1)
+        let report = try schedule.step(trained, batch: b, optimizer: try optimizer())
+        let oneStep = try Attack.run(reference, x: b.images, labels: b.labels, imageIndices: b.imageIndices,
+                                     settings: .pgd(eps: 0.05, steps: 1, alpha: 0.0625), seed: 3 &+ 1 &* 0x9E37_79B9).adversarial
+        XCTAssertLessThanOrEqual(zip(oneStep.data, b.images.data).map { abs($0 - $1) }.max()!, 0.05 + 1e-6)
+        let (loss, _) = try reference.trainStep(oneStep, labels: b.labels, optimizer: try optimizer())
+        XCTAssertEqual(report.loss, loss)
+        assertSameState(trained, reference)
+        XCTAssertEqual(schedule.trainingAttack(at: 0.05).steps, 1)
+        XCTAssertEqual(schedule.attack(at: 0.05).steps, 7, "validation and test accuracy are measured under PGD")
+        XCTAssertTrue(schedule.trainingAttack(at: 0.02).randomStart)
+        XCTAssertEqual(schedule.trainingAttack(at: 0.02).alpha, 0.025, accuracy: 1e-7)
+    }
+
     func testRampScalesTheStepSizeInTrainingAndValidation() {
         let given = AdversarialTraining(eps: 0.1, pgdSteps: 5, pgdAlpha: 0.04, warmupEpochs: 1, epsRampEpochs: 4)
         XCTAssertEqual(given.epsilon(at: 0), 0)

@@ -147,6 +147,24 @@ final class ClassifierStageTests: XCTestCase {
         XCTAssertEqual(try robustFile.shape("training/val_adv_accuracy"), [1])
         XCTAssertEqual(try robustFile.shape("training/train_adv_accuracy"), [1])
         XCTAssertEqual(try robustFile.attribute("eps", of: "training").doubleValue!, 0.05, accuracy: 1e-6)
+        XCTAssertEqual(try robustFile.attribute("method", of: "training").stringValue, "pgd")
+
+        // FGSM-RS: another x̂, so other weights, and the method recorded.
+        let fast = path("robust-fgsm-rs.h5")
+        let fgsm = try runStage("adv-train", ["--images", images, "--init", model, "--eps", "0.05", "--pgd-steps", "2",
+                                              "--method", "fgsm-rs", "--epochs", "1", "--output", fast, "--batch-size", "8",
+                                              "--learning-rate", "0.01"])
+        XCTAssertEqual(fgsm.status, 0, fgsm.stderr)
+        XCTAssertTrue(fgsm.stderr.contains("FGSM-RS"), fgsm.stderr)
+        let fastFile = try H5File.open(fast)
+        XCTAssertEqual(try fastFile.attribute("method", of: "training").stringValue, "fgsm-rs")
+        XCTAssertNotEqual(try fastFile.read("params/conv1.weight", as: Float.self).data,
+                          try robustFile.read("params/conv1.weight", as: Float.self).data)
+        let unknown = try runStage("adv-train", ["--images", images, "--init", model, "--eps", "0.05", "--method", "fgsm",
+                                                 "--output", path("never.h5")])
+        XCTAssertEqual(unknown.status, 64, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("--method"), unknown.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never.h5")))
     }
 
     func testBadInputIsRefusedWithoutOutput() throws {
