@@ -360,10 +360,12 @@ endif
 # exist in DATA, and the cross-dataset findings when DATA/findings.json exists.
 
 define report_rules
-$(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call grounding_files,$(1)),\
-    dataset --dataset-dir $(DATA)/$(1) --seed $($(1).SEED) --require-grounding > /dev/null)
+$(call stage_rule,$(1),report/index.html,report,$(DATA)/$(1)/metrics.h5 $(call grounding_files,$(1)) $(call attack_report_inputs,$(1)),\
+    dataset --dataset-dir $(DATA)/$(1) --seed $($(1).SEED) --require-grounding$(call attack_report_options,$(1)) > /dev/null)
 $(call rerun_if_missing,$(DATA)/$(1)/report/index.html,$(call report_files,$(DATA)/$(1)/report/index.html))
 endef
+# Attacks beyond IFGSM (ATTACKS, MINIMAL): their chains, and what the dataset pages below show of them.
+include pipelines/attacks.mk
 $(foreach ds,$(DATASETS),$(eval $(call report_rules,$(ds))))
 
 # The overview shows the cross-dataset findings (above) when a fine/coarse pair is in the run.
@@ -383,9 +385,6 @@ $(eval $(call rerun_if_missing,$(DATA)/report/index.html,$(call report_files,$(D
 .PHONY: report
 report: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(DATA)/report/index.html
 	@echo "report: $(DATA)/report/index.html"
-
-# MARK: Attacks beyond IFGSM through the whole chain (ATTACKS)
-include pipelines/attacks.mk
 
 # MARK: Targets
 

@@ -214,8 +214,11 @@ public final class AdversarialReader {
 
     deinit { file.close() }
 
-    /// `adv-eps<e>`, the set name of features made from this file.
-    public var setName: String { DatasetLayout.adversarialSet(Epsilon(value: Float(eps))) }
+    /// `adv-eps<e>`, the set name of features made from this file (`adv-l2eps<e>` for an L2
+    /// budget, which may exceed 1: the minimal-norm attacks run with budgets no image reaches).
+    public var setName: String {
+        norm == .l2 ? "adv-l2eps\(Epsilon.trimmed(eps, decimals: 6))" : DatasetLayout.adversarialSet(Epsilon(value: Float(eps)))
+    }
 
     /// Rows `rows` as (N, 3, H, W) in [0, 1], checked against their source images.
     public func batch(_ rows: Range<Int>) throws -> Tensor {

@@ -1,4 +1,5 @@
 import Grounding
+import HDF5Store
 import PipelineKit
 import Foundation
 import Plotting
@@ -12,13 +13,17 @@ public struct DatasetReport {
     public let scale: Int?
     /// The command line, shown in the footer.
     public let command: String
+    /// Attacks beyond IFGSM (attack-summary's file and the chains it names), when run.
+    public let attacks: AttackSummaryInput?
 
-    public init(metrics: DatasetMetrics, grounding: DatasetGrounding, selection: PanelSelection, scale: Int?, command: String) {
+    public init(metrics: DatasetMetrics, grounding: DatasetGrounding, selection: PanelSelection, scale: Int?, command: String,
+                attacks: AttackSummaryInput? = nil) {
         self.metrics = metrics
         self.grounding = grounding
         self.selection = selection
         self.scale = scale
         self.command = command
+        self.attacks = attacks
     }
 
     /// Where the ground stage would write its first file (for messages).
@@ -45,13 +50,13 @@ public struct DatasetReport {
             + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.map(\.text).joined(separator: ", "))} (L∞, pixels in [0,1]; the paper's units "
             + "{\(m.eps.map { EpsText.paper($0.text) }.joined(separator: ", "))}, inputs in [−1,1])</p>\n"
         body += "<nav><a href=\"#headline\">headline</a><a href=\"#figures\">figures</a><a href=\"#grounding\">grounding</a>"
-            + "<a href=\"#panels\">explanation panels</a></nav>\n"
+            + (attacks == nil ? "" : "<a href=\"#attacks\">attacks</a>") + "<a href=\"#panels\">explanation panels</a></nav>\n"
 
         // Headline: one screen.
         body += "<section id=\"headline\"><h2>Headline numbers</h2>\n<div class=\"headline\"><div>\n"
         body += summaryTable()
         body += "<p class=\"caption\">Accuracy in % on the test images. clean: the standard model on clean images; adv: the "
-            + "standard model under its IFGSM attack at ε; robust: the robust model trained at ε under its own white-box attack; "
+            + "standard model under its \(HTML.esc(attackName)) attack at ε; robust: the robust model trained at ε under its own white-box attack; "
             + "transfer: the robust model on the standard model's adversarials. R = L_R / L_S, the share of the loss that remains "
             + "(lower is better); 1 − R, the share recovered.</p>\n"
         body += groundingSummary()
@@ -84,10 +89,20 @@ public struct DatasetReport {
             body += HTML.figure(figure, file: try out.write(figure, named: "grounding"), alt: "pointing accuracy and grounded fraction")
         }
         body += "</section>\n"
+        if let attacks { body += attacks.html(metrics: m) }
         body += panelSection(panels)
         body += "</main>\n<footer><p>Written by <code>\(HTML.esc(command))</code>. Figures are SVG with their numbers as CSV beside "
             + "them in figures/; panels are PNG in panels/. Everything is local to this folder.</p></footer>\n"
         return HTML.page(title: "\(m.title) — attrib-adv report", body: body)
+    }
+
+    /// The attack of this page's adversarial files, as its first one records it (IFGSM unless
+    /// this is another attack's chain).
+    var attackName: String {
+        guard let e = metrics.eps.first, let file = try? H5File.open(metrics.layout.adversarial("standard", eps: e)) else { return "IFGSM" }
+        defer { file.close() }
+        let method = (try? file.attribute("method").stringValue) ?? nil
+        return method.map { $0 == "ifgsm" ? "IFGSM" : $0 } ?? "IFGSM"
     }
 
     func summaryTable() -> String {

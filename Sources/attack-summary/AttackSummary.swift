@@ -42,6 +42,7 @@ struct AttackOutcome {
     /// Images broken by a black-box search (Square alone, or AutoAttack's Square stage).
     var blackBoxBroken: [Bool] { labels.indices.map { !robust[$0] && (method == "square" || brokenBy[$0] == 3) } }
     var isBlackBox: Bool { method == "square" }
+    var isMinimalNorm: Bool { method == "cw-l2" || method == "deepfool" }
 }
 
 /// The robustness verdict over several attacks (docs/attacks.md § Through the pipeline): per
@@ -63,7 +64,25 @@ struct AttackSummary: ParsableCommand {
     var images: String?
     @Option(help: "Class pairs to list per minimal-norm file.")
     var pairs = 5
+    @Option(help: "Only class pairs with at least this many moved images are listed (a median over one image says little).")
+    var minImages = 1
+    @Option(help: "A minimal-norm attack's file (cw-l2 or deepfool, best run with an L2 budget no image reaches) for the closest class pairs only: unlike --adversarial it takes no part in the worst case. Needs --images.")
+    var minimal: String?
+    @Option(help: "The model's predicted attributes (predict-attributes) on the --minimal file's adversarial images: each pair then also lists the attributes that moved. Needs --clean-attributes.")
+    var minimalAttributes: String?
+    @Option(help: "The same model's predicted attributes on the clean images (e.g. attributes/standard-test.h5).")
+    var cleanAttributes: String?
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard pairs >= 1 else { throw ValidationError("--pairs must be at least 1") }
+        guard minImages >= 1 else { throw ValidationError("--min-images must be at least 1") }
+        if minimal != nil && images == nil { throw ValidationError("--minimal needs --images (the class names and attribute vectors)") }
+        if (minimalAttributes == nil) != (cleanAttributes == nil) {
+            throw ValidationError("--minimal-attributes and --clean-attributes go together")
+        }
+        if minimalAttributes != nil && minimal == nil { throw ValidationError("--minimal-attributes needs --minimal") }
+    }
 
     func run() throws {
         let outcomes = try adversarial.map(AttackOutcome.init)
@@ -114,11 +133,32 @@ struct AttackSummary: ParsableCommand {
         var closest: [[String: Any]] = []
         if let images {
             let classes = try ClassProfiles(images)
-            for o in outcomes where o.method == "cw-l2" || o.method == "deepfool" {
-                let table = classes.closestPairs(o, count: pairs)
-                closest.append(["model": o.model, "eps": o.eps, "method": o.method, "pairs": table.map(\.json)])
-                text.append("\(o.method) on \(o.model): the closest class pairs (median smallest L2 perturbation that moved an image of the "
-                            + "first class to the second; attributes by how much the classes' attribute vectors differ)")
+            var minimalFiles: [(AttackOutcome, [[Float]]?, [[Float]]?)] = outcomes
+                .filter { $0.isMinimalNorm }.map { ($0, nil, nil) }
+            if let minimal {
+                let o = try AttackOutcome(minimal)
+                guard o.isMinimalNorm else { throw StageError("\(minimal): method \(o.method), not a minimal-norm attack (cw-l2, deepfool)") }
+                var adversarial: [[Float]]?, clean: [[Float]]?
+                if let minimalAttributes, let cleanAttributes {
+                    let predicted = try PredictedAttributes(minimalAttributes, attributes: classes.attributeNames.count)
+                    guard predicted.index == o.index else {
+                        throw StageError("\(minimalAttributes): its images are not those of \(minimal) (predict the attributes of that file's features)")
+                    }
+                    adversarial = predicted.rows
+                    clean = try PredictedAttributes(cleanAttributes, attributes: classes.attributeNames.count).rows(for: o.index)
+                }
+                minimalFiles.append((o, adversarial, clean))
+            }
+            for (o, adversarial, clean) in minimalFiles {
+                let table = classes.closestPairs(o, count: pairs, minImages: minImages, adversarial: adversarial, clean: clean)
+                closest.append(["model": o.model, "eps": o.eps, "method": o.method, "images": o.labels.count, "min_images": minImages,
+                                "moved": o.labels.indices.filter { o.clean[$0] == o.labels[$0] && o.adversarial[$0] != o.labels[$0] }.count,
+                                "pairs": table.map(\.json)])
+                let movedText = adversarial == nil ? ""
+                    : "; moved: the largest mean change of the predicted attributes, + = raised by the attack, * = toward the wrong class's value, φ = the attribute's φ(first) − φ(second)"
+                text.append("\(o.method) on \(o.model): the closest class pairs with at least \(minImages) image\(minImages == 1 ? "" : "s") "
+                            + "(median smallest L2 perturbation that moved an image of the first class to the second; separate: the attributes "
+                            + "whose class values differ most, + = the first class has more\(movedText))")
                 for pair in table { text.append("  " + pair.line) }
             }
         }
@@ -126,67 +166,5 @@ struct AttackSummary: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try AtomicOutput.write(to: output) { temporary in try data.write(to: URL(fileURLWithPath: temporary)) }
         print(text.joined(separator: "\n"))
-    }
-}
-
-/// One (true, wrong) class pair of a minimal-norm attack: how close the classes are (the median
-/// smallest perturbation that moved an image of the true class to the wrong one) and the
-/// attributes that separate them (largest |φ(true) − φ(wrong)|, with the sign: + = the true
-/// class has more of it).
-struct ClassPair {
-    let trueClass: String
-    let wrongClass: String
-    let images: Int
-    let medianNorm: Float
-    let separating: [(name: String, difference: Float)]
-
-    var json: [String: Any] {
-        ["true_class": trueClass, "wrong_class": wrongClass, "images": images, "median_minimal_norm": Double(medianNorm),
-         "separating_attributes": separating.map { ["attribute": $0.name, "difference": Double($0.difference)] }]
-    }
-
-    var line: String {
-        "\(trueClass) → \(wrongClass): \(String(format: "%.4f", medianNorm)) over \(images) image\(images == 1 ? "" : "s"); "
-            + separating.map { "\($0.name) \(String(format: "%+.2f", $0.difference))" }.joined(separator: ", ")
-    }
-}
-
-/// Class names and class-attribute vectors of an images.h5.
-struct ClassProfiles {
-    let names: [String]
-    let attributeNames: [String]
-    /// φ, [C][A].
-    let attributes: [[Float]]
-
-    init(_ path: String) throws {
-        let file = try H5File.open(path, mode: .readOnly)
-        defer { file.close() }
-        let names = try file.readStrings("class_names")
-        let attributeNames = try file.readStrings("attribute_names")
-        let a = attributeNames.count
-        let matrix = try file.read("class_attributes", as: Float.self, expectingShape: [names.count, a]).data
-        self.names = names
-        self.attributeNames = attributeNames
-        attributes = (0..<names.count).map { Array(matrix[($0 * a)..<(($0 + 1) * a)]) }
-    }
-
-    /// The `count` pairs with the smallest median minimal norm over the images the attack moved
-    /// to another class within its budget (only those rows record the class reached).
-    func closestPairs(_ o: AttackOutcome, count: Int) -> [ClassPair] {
-        var norms: [[Int32]: [Float]] = [:]
-        for i in o.labels.indices where o.adversarial[i] != o.labels[i] && o.clean[i] == o.labels[i] && o.minimalNorm[i].isFinite {
-            norms[[o.labels[i], o.adversarial[i]], default: []].append(o.minimalNorm[i])
-        }
-        let pairs = norms.map { key, values -> ClassPair in
-            let sorted = values.sorted()
-            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-            let (t, w) = (Int(key[0]), Int(key[1]))
-            let differences = attributeNames.indices.map { (attributeNames[$0], attributes[t][$0] - attributes[w][$0]) }
-            let separating = differences.sorted { abs($0.1) > abs($1.1) || (abs($0.1) == abs($1.1) && $0.0 < $1.0) }.prefix(3)
-            return ClassPair(trueClass: names[t], wrongClass: names[w], images: values.count, medianNorm: median,
-                             separating: separating.map { (name: $0.0, difference: $0.1) })
-        }
-        return Array(pairs.sorted { ($0.medianNorm, $0.trueClass, $0.wrongClass) < ($1.medianNorm, $1.trueClass, $1.wrongClass) }
-            .prefix(count))
     }
 }

@@ -52,6 +52,8 @@ struct DatasetCommand: ParsableCommand {
     var scale: Int?
     @Flag(help: "Fail when the grounding files are missing (default: the report says grounding was not run).")
     var requireGrounding = false
+    @Option(help: "attack-summary's JSON (D/attacks/summary.json): the page then shows accuracy and R per attack (each other attack's chain under D/attacks/<method>/), the worst case, the gradient-masking count and a minimal-norm attack's closest class pairs.")
+    var attacks: String?
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -65,7 +67,8 @@ struct DatasetCommand: ParsableCommand {
         let grounding = try DatasetGrounding.read(layout: metrics.layout, eps: metrics.eps, required: requireGrounding)
         let report = DatasetReport(metrics: metrics, grounding: grounding,
                                    selection: PanelSelection(confident: confident, random: random, requested: images?.rows, seed: common.seed),
-                                   scale: scale, command: CommandLine.arguments.joined(separator: " "))
+                                   scale: scale, command: CommandLine.arguments.joined(separator: " "),
+                                   attacks: try attacks.map { try AttackSummaryInput.read($0, datasetDir: datasetDir) })
         let index = try report.write()
         let bytes = ReportDirectory.size(of: metrics.layout.reportFolder)
         Log.info("report: \(index) (\(bytes / 1024) KiB)")

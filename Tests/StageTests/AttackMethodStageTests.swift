@@ -100,6 +100,80 @@ final class AttackMethodStageTests: XCTestCase {
         }
     }
 
+    /// attack-summary --minimal with predicted attributes: the minimal-norm file takes no part in
+    /// the worst case, and each pair lists the attributes that moved (largest |mean Â − A| over
+    /// the pair's images, checked here against attribute files written by hand) and the cosine
+    /// of that change with φ̂(wrong) − φ̂(true).
+    func testMinimalAttackListsTheAttributesThatMoved() throws {
+        let (images, model) = try setUpModel()
+        let deepfool = path("deepfool.h5"), ifgsm = path("ifgsm.h5")
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--method", "deepfool", "--l2-eps", "1000",
+                                               "--steps", "20", "--output", deepfool]).status, 0)
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--eps", "0.03", "--output", ifgsm]).status, 0)
+        let adv = try H5File.open(deepfool)
+        let index = try adv.read("index", as: Int64.self).data
+        let labels = try adv.read("labels", as: Int32.self).data, clean = try adv.read("clean_predictions", as: Int32.self).data
+        let moved = try adv.read("adv_predictions", as: Int32.self).data
+        adv.close()
+        let file = try H5File.open(images)
+        let names = try file.readStrings("class_names"), attributes = try file.readStrings("attribute_names")
+        let phi = try file.read("class_attributes", as: Float.self).data
+        file.close()
+        let a = attributes.count, n = index.count
+        // Made-up predicted attributes: clean rows i·0.01 + a·0.001, adversarial rows the clean
+        // ones plus a change that grows with the attribute and the image, and the clean file in
+        // reverse row order (attack-summary matches rows by image index).
+        func cleanRow(_ i: Int) -> [Float] { (0..<a).map { Float(i) * 0.01 + Float($0) * 0.001 } }
+        func change(_ i: Int, _ k: Int) -> Float { Float(k % 3) * 0.1 - Float(i % 2) * 0.05 + (k == 1 ? 0.3 : 0) }
+        let minimalAttributes = path("a-deepfool.h5"), cleanAttributes = path("a-clean.h5")
+        let out = try H5File.create(minimalAttributes)
+        try out.write("index", index, shape: [n])
+        try out.write("attributes", (0..<n).flatMap { i in cleanRow(i).enumerated().map { $1 + change(i, $0) } }, shape: [n, a])
+        out.close()
+        let reversed = try H5File.create(cleanAttributes)
+        try reversed.write("index", Array(index.reversed()), shape: [n])
+        try reversed.write("attributes", (0..<n).reversed().flatMap(cleanRow), shape: [n, a])
+        reversed.close()
+
+        let summary = path("summary.json")
+        let result = try runStage("attack-summary", ["--adversarial", ifgsm, "--images", images, "--minimal", deepfool,
+                                                     "--minimal-attributes", minimalAttributes, "--clean-attributes", cleanAttributes,
+                                                     "--output", summary, "--pairs", "20"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as! [String: Any]
+        XCTAssertEqual((document["groups"] as! [[String: Any]]).count, 1, "the minimal-norm file is no group of the worst case")
+        let entry = (document["closest_pairs"] as! [[String: Any]])[0]
+        XCTAssertEqual(entry["method"] as? String, "deepfool")
+        let pairs = entry["pairs"] as! [[String: Any]]
+        XCTAssertFalse(pairs.isEmpty, "DeepFool moved no image")
+        for pair in pairs {
+            let (t, w) = (names.firstIndex(of: pair["true_class"] as! String)!, names.firstIndex(of: pair["wrong_class"] as! String)!)
+            let rows = (0..<n).filter { labels[$0] == t && clean[$0] == t && moved[$0] == w }
+            XCTAssertEqual(pair["images"] as? Int, rows.count)
+            let mean = (0..<a).map { k in rows.map { change($0, k) }.reduce(0, +) / Float(rows.count) }
+            let expected = (0..<a).sorted { abs(mean[$0]) > abs(mean[$1]) || (abs(mean[$0]) == abs(mean[$1]) && attributes[$0] < attributes[$1]) }
+            let listed = pair["moved_attributes"] as! [[String: Any]]
+            XCTAssertEqual(listed.map { $0["attribute"] as! String }, expected.prefix(3).map { attributes[$0] })
+            XCTAssertEqual(listed[0]["change"] as! Double, Double(mean[expected[0]]), accuracy: 1e-5)
+            func norm(_ v: [Float]) -> Float { v.map { $0 * $0 }.reduce(0, +).squareRoot() }
+            let phiWrong = Array(phi[(w * a)..<((w + 1) * a)]), phiTrue = Array(phi[(t * a)..<((t + 1) * a)])
+            let (nw, nt) = (norm(phiWrong), norm(phiTrue))
+            let direction: [Float] = (0..<a).map { phiWrong[$0] / nw - phiTrue[$0] / nt }
+            let dot: Float = (0..<a).map { mean[$0] * direction[$0] }.reduce(0, +)
+            let cosine: Float = dot / (norm(mean) * norm(direction))
+            XCTAssertEqual(pair["toward_wrong_class"] as! Double, Double(cosine), accuracy: 1e-4)
+        }
+        // Attribute rows of other images than the minimal file's are refused, naming the file.
+        let mismatched = try runStage("attack-summary", ["--adversarial", ifgsm, "--images", images, "--minimal", deepfool,
+                                                         "--minimal-attributes", cleanAttributes, "--clean-attributes", cleanAttributes,
+                                                         "--output", path("bad.json")])
+        XCTAssertEqual(mismatched.status, 1, mismatched.stderr)
+        XCTAssertTrue(mismatched.stderr.contains("a-clean.h5"), mismatched.stderr)
+        let usage = try runStage("attack-summary", ["--adversarial", ifgsm, "--minimal", deepfool, "--output", path("bad.json")])
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        XCTAssertTrue(usage.stderr.contains("--images"), usage.stderr)
+    }
+
     func testBadBudgetsAndTargetsAreUsageErrors() throws {
         let (images, model) = try setUpModel()
         let base = ["--images", images, "--model", model, "--output", path("bad.h5")]

@@ -170,9 +170,22 @@ final class MakeContractTests: XCTestCase {
         }
         XCTAssertEqual(planned, expected)
 
-        let run = try make(["ATTACKS=ifgsm apgd-ce", summary, report])
+        // MINIMAL=deepfool (the default profile's) adds the minimal-norm attack on the standard
+        // model, its features and predicted attributes, which attack-summary reads.
+        let minimalPlan = try make(["-n", "ATTACKS=ifgsm apgd-ce", "MINIMAL=deepfool", summary, chainMetrics])
+        XCTAssertEqual(stageOutputs(minimalPlan.stdout, relativeTo: datasetDir),
+                       expected.union(["adv", "features", "attributes"].map { "attacks/deepfool/\($0)/standard.h5" }))
+
+        let page = datasetDir.appendingPathComponent("report/index.html").path
+        let run = try make(["ATTACKS=ifgsm apgd-ce", "MINIMAL=deepfool", summary, report, page])
         XCTAssertEqual(run.status, 0, "\(run.stdout.suffix(2000))\n\(run.stderr.suffix(2000))")
         XCTAssertTrue(FileManager.default.fileExists(atPath: report))
+        // The dataset's page shows every attack (linking the chain's page) and the closest pairs.
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"attacks\"") && html.contains("href=\"../attacks/apgd-ce/report/index.html\""), page)
+        XCTAssertTrue(html.contains("worst case"), page)
+        XCTAssertEqual(try make(["-q", "ATTACKS=ifgsm apgd-ce", "MINIMAL=deepfool", page]).status, 0, "the page is stale after the run")
+        XCTAssertEqual(try make(["-q", "ATTACKS=ifgsm", page]).status, 1, "the page does not follow ATTACKS")
         let adversarial = try H5File.open(attacks.appendingPathComponent("apgd-ce/adv/standard-eps0.03.h5").path)
         XCTAssertEqual(try adversarial.attribute("method").stringValue, "apgd-ce")
         adversarial.close()
@@ -184,7 +197,13 @@ final class MakeContractTests: XCTestCase {
             XCTAssertEqual(Set(perAttack.keys), ["ifgsm", "apgd-ce"])
             XCTAssertLessThanOrEqual(group["worst_case_robust_accuracy"] as! Double, perAttack.values.min()!)
         }
-        XCTAssertEqual(try plannedFiles(["ATTACKS=ifgsm apgd-ce"], target: summary), [])
+        let minimal = (document["closest_pairs"] as! [[String: Any]]).first
+        XCTAssertEqual(minimal?["method"] as? String, "deepfool")
+        if let pair = (minimal?["pairs"] as? [[String: Any]])?.first {
+            XCTAssertEqual((pair["moved_attributes"] as? [[String: Any]])?.count, 3, "\(pair)")
+            XCTAssertTrue(html.contains("attributes that moved"), page)
+        }
+        XCTAssertEqual(try plannedFiles(["ATTACKS=ifgsm apgd-ce", "MINIMAL=deepfool"], target: summary), [])
         let l2 = try make(["-n", "ATTACKS=ifgsm cw-l2", metrics])
         XCTAssertNotEqual(l2.status, 0)
         XCTAssertTrue(l2.stderr.contains("cw-l2"), l2.stderr)
