@@ -13,6 +13,8 @@ public enum RandomStreams {
         case apgdStart = 0xA96D_57_0004
         /// Square Attack's initial stripes and per-query windows: (image, restart).
         case squareSearch = 0x5C0A_3E_0005
+        /// `attack --target random`: image's counter-class draw (image, 0).
+        case counterTarget = 0xC07A_26E_0006
     }
 
     /// Rendered birds: image `index` (its class's attribute draw and its rendering).

@@ -38,6 +38,11 @@ struct AttackStage: StageCommand {
             line. With --shard i/n only that contiguous part of the split is attacked (per-image random
             streams make every image's result the same as in an unsharded run); merge-shards joins the
             parts, which in directory mode are named <model>-eps<e>.part<i>of<n>.h5.
+            --target (ifgsm, pgd) steers each image to a counter-class instead: the class nearest to or farthest
+            from its true class by the L2-normalised class attribute vectors φ, a named class (class:<name>; images
+            of that class are skipped and counted), or a random other class; the steps descend the target's
+            cross-entropy. The file then holds `targets` (−1 for a skipped image) and the success rate (the
+            share of attacked images classified as their target), docs/explain.md.
             """)
 
     @Option(help: "The dataset (prepare-data output).")
@@ -78,6 +83,8 @@ struct AttackStage: StageCommand {
     var overshoot: Float?
     @Option(help: "Attack away from the true label or from the model's clean prediction.")
     var label = LabelMode.true
+    @Option(help: "Counterfactual attack towards a counter-class: nearest, farthest (by the class attribute vectors), random, or class:<name> (ifgsm and pgd).")
+    var target: String?
     @Option(help: "Images per batch (results do not depend on it).")
     var batchSize = 128
     @Option(help: "Output file (one budget) or directory (several).")
@@ -127,6 +134,16 @@ struct AttackStage: StageCommand {
             }
         }
         guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+        if let target {
+            guard CounterTarget(target) != nil else {
+                throw ValidationError("--target '\(target)': expected nearest, farthest, random or class:<name>")
+            }
+            guard method == .ifgsm || method == .pgd else {
+                throw ValidationError("--target applies to --method ifgsm and pgd, not \(method.rawValue)")
+            }
+            guard label == .true else { throw ValidationError("--target steers the true class's images: --label predicted does not apply") }
+            guard sharding.value == nil else { throw ValidationError("--target cannot be sharded (--shard): run it whole") }
+        }
         var isDirectory: ObjCBool = false
         if budgets.count > 1, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("with several \(budgetOption), --output names a directory (one file per budget), "
@@ -170,6 +187,23 @@ struct AttackStage: StageCommand {
             throw ValidationError("\(model): \(error.message)")
         }
 
+        // The counter-class of every attacked image (−1: skipped, its own class was named).
+        let counterTarget = target.flatMap(CounterTarget.init)
+        var counterClasses: [Int] = []
+        if let counterTarget {
+            do {
+                counterClasses = try counterTarget.classes(labels: indices.map { Int(imageSet.labels[$0]) }, rows: indices,
+                                                           classAttributes: try imageSet.classAttributes(),
+                                                           classNames: imageSet.classNames, seed: common.seed)
+            } catch let error as CounterTargetError {
+                throw ValidationError("\(images): \(error.description)")
+            }
+        }
+        let skipped = counterClasses.filter { $0 < 0 }.count
+        if skipped > 0 {
+            Log.info("--target \(counterTarget!): \(skipped) of \(indices.count) images are of that class; skipped (stored clean, target −1)")
+        }
+
         var table: [String] = []
         for budget in budgets {
             let attack = settings(eps: budget.value, classes: classes)
@@ -177,6 +211,7 @@ struct AttackStage: StageCommand {
             let target = budgets.count == 1 ? output : OutputPaths.join(output, "\(modelName)-\(budget.fileTag)\(partSuffix).h5")
             var parameters = attack.parameters
             parameters.merge(["split": split.rawValue, "label": label.rawValue, "batch_size": batchSize]) { $1 }
+            if let counterTarget { parameters["target"] = counterTarget.description }
             let shard = sharding.value.map {
                 ShardPlan(shard: $0, total: splitIndices.count, batch: batchSize, rowDatasets: AdversarialWriter.rowDatasets,
                           combine: AdversarialWriter.shardSummaries)
@@ -194,13 +229,16 @@ struct AttackStage: StageCommand {
                 let x = try imageSet.batch(batch)
                 let labels = batch.map { Int(imageSet.labels[$0]) }
                 let targets = label == .true ? labels : try network.predict(x)
-                let result = try Attack.run(network, x: x, labels: targets, imageIndices: batch, settings: attack,
-                                            seed: common.seed)
+                let result = counterTarget == nil
+                    ? try Attack.run(network, x: x, labels: targets, imageIndices: batch, settings: attack, seed: common.seed)
+                    : try Attack.runTargeted(network, x: x, labels: labels, targets: Array(counterClasses[start..<(start + batch.count)]),
+                                             imageIndices: batch, settings: attack, seed: common.seed)
                 try work.append(AdversarialRows(clean: x, result: result, indices: batch, labels: labels))
                 zeroGradients += result.zeroGradientCount
                 progress.advance(by: batch.count)
             }
             var brokenBy: [Int32: Int] = [:]
+            var targetSuccess = 0
             let (cleanCorrect, advCorrect) = try run.run { file in
                 let writer = try AdversarialWriter(file: file, imageSize: imageSet.imageSize, settings: attack,
                                                    sourceImages: images, model: model, split: split.rawValue,
@@ -211,6 +249,17 @@ struct AttackStage: StageCommand {
                 try file.setAttribute("fingerprint", .string(run.fingerprint))
                 try file.setAttribute("clean_accuracy", .double(Double(cleanCorrect) / Double(indices.count)))
                 try file.setAttribute("robust_accuracy", .double(Double(advCorrect) / Double(indices.count)))
+                if let counterTarget {
+                    let reached = try file.read("adv_predictions", as: Int32.self).data
+                    targetSuccess = zip(reached, counterClasses).filter { $1 >= 0 && Int($0) == $1 }.count
+                    try file.write("targets", counterClasses.map(Int32.init), shape: [counterClasses.count])
+                    try file.setAttribute("target", .string(counterTarget.description))
+                    try file.setAttribute("target_attacked", .int(Int64(indices.count - skipped)))
+                    try file.setAttribute("target_skipped", .int(Int64(skipped)))
+                    try file.setAttribute("target_success", .int(Int64(targetSuccess)))
+                    try file.setAttribute("target_success_rate",
+                                          .double(indices.count > skipped ? Double(targetSuccess) / Double(indices.count - skipped) : .nan))
+                }
                 return (cleanCorrect, advCorrect)
             }
             try work.removeAll()
@@ -230,10 +279,11 @@ struct AttackStage: StageCommand {
             table.append(String(format: "%-8@ %-10@ %6d %9.4f %9.4f %8.1f", budget.text as NSString,
                                 attack.method.rawValue as NSString, attack.steps,
                                 Double(cleanCorrect) / Double(indices.count), Double(advCorrect) / Double(indices.count),
-                                progress.rate))
+                                progress.rate)
+                         + (counterTarget == nil ? "" : String(format: " %9.4f", Double(targetSuccess) / Double(max(indices.count - skipped, 1)))))
         }
-        print(method.norm == .l2 ? "l2eps    method      steps     clean    robust    img/s"
-                                 : "eps      method      steps     clean    robust    img/s")
+        print((method.norm == .l2 ? "l2eps    method      steps     clean    robust    img/s"
+                                  : "eps      method      steps     clean    robust    img/s") + (counterTarget == nil ? "" : "  target-hit"))
         table.forEach { print($0) }
     }
 }
