@@ -42,7 +42,7 @@ let targets: [Target] = [
     .target(name: "MessagePassing", dependencies: ["CMPI", "ClassifierKit", "PipelineKit"]),
 
     // MARK: Analysis: attribute space, grounding, figures, report
-    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "Randomness", argumentParser]),
+    .target(name: "AttributeSpace", dependencies: ["Tensors", "HDF5Store", "PipelineKit", "Randomness", argumentParser]),
     .target(name: "Grounding", dependencies: ["AttributeSpace", "ClassifierKit", "ImageIO", "NeuralNet", "HDF5Store", "PipelineKit",
                                               "Randomness"]),
     // SVG figures (axes, ticks, lines, bars, histograms, legends) with a CSV of the plotted numbers.
@@ -73,6 +73,8 @@ let targets: [Target] = [
     .executableTarget(name: "quantify", dependencies: ["AttributeSpace", "Grounding", "Verdicts", "Tensors", "HDF5Store",
                                                        "PipelineKit", argumentParser]),
     .executableTarget(name: "report", dependencies: ["ReportKit", "Verdicts", "PipelineKit", argumentParser]),
+    // Counterfactual explanations (docs/explain.md): counter-attributes, counter-examples, confusions.
+    .executableTarget(name: "explain", dependencies: ["AttributeSpace", "Verdicts", "HDF5Store", "PipelineKit", argumentParser]),
     // Joins the part files of --shard runs; recomputes a merged grounding file's summaries with Grounding's code.
     .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", "Grounding", argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),

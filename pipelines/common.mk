@@ -38,8 +38,8 @@ EPSILONS ?= $(EPSILONS.$(PROFILE))
 
 # Every stage binary the rules run, and those that get a per-dataset target (`make <ds>-<stage>`).
 STAGES := prepare-data import-weights train adv-train attack attack-summary extract-features fit-sje predict-attributes ground \
-    quantify report inspect merge-shards
-DATASET_STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes ground quantify report
+    quantify report explain inspect merge-shards
+DATASET_STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes ground quantify report explain
 SYNTH_DATASETS := synth-fine synth-coarse
 KNOWN_DATASETS := $(SYNTH_DATASETS) cub awa2 lad
 DATASET ?=
@@ -386,6 +386,9 @@ $(eval $(call rerun_if_missing,$(DATA)/report/index.html,$(call report_files,$(D
 report: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html) $(DATA)/report/index.html
 	@echo "report: $(DATA)/report/index.html"
 
+# MARK: Counterfactual explanations (explain)
+include pipelines/explain.mk
+
 # MARK: Targets
 
 # What `all` builds: per dataset ($(1)) and across datasets. A later stage (ground,
@@ -395,7 +398,7 @@ dataset_finals = $(DATA)/$(1)/metrics.h5
 dataset_finals += $(DATA)/$(1)/grounding/summary.txt
 dataset_finals += $(DATA)/$(1)/report/index.html
 GLOBAL_FINALS := $(if $(call findings_pair),$(DATA)/findings.json) $(DATA)/report/index.html
-FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(ATTACK_FINALS) $(GLOBAL_FINALS)
+FINAL_ARTIFACTS = $(foreach ds,$(DATASETS),$(call dataset_finals,$(ds))) $(ATTACK_FINALS) $(EXPLAIN_FINALS) $(GLOBAL_FINALS)
 
 ## all     : run the pipeline for DATASETS (default: both synthetic ones) and print the summaries
 ifeq ($(strip $(SEEDS)),)
@@ -410,6 +413,7 @@ all: $(FINAL_ARTIFACTS)
 	@$(if $(ATTACK_CHAINS),for c in $(ATTACK_CHAINS); do echo; cat $(DATA)/$$c/summary.txt; done)
 	@$(if $(ATTACK_SUMMARY_DATASETS),for ds in $(ATTACK_SUMMARY_DATASETS); do echo; echo "$$ds: every attack"; cat $(DATA)/$$ds/attacks/summary.txt; done)
 	@$(if $(call findings_pair),echo; cat $(DATA)/findings.txt)
+	@echo; cat $(DATA)/explanations/summary.txt
 	@echo; echo "metrics: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/metrics.json)$(if $(call findings_pair), $(DATA)/findings.json)"
 	@echo "report: $(DATA)/report/index.html (per dataset: $(foreach ds,$(DATASETS),$(DATA)/$(ds)/report/index.html))"
 endif
@@ -429,7 +433,7 @@ models: $(foreach ds,$(DATASETS),$(foreach m,$(call models_of,$(ds)),$(DATA)/$(d
 ## <ds>-<stage> : one stage's artifacts for one dataset (and what they need), e.g.
 ##           `make synth-coarse-attack`, `make synth-fine-ground`, `make synth-fine-report`;
 ##           stages: prepare-data train adv-train attack extract-features fit-sje
-##           predict-attributes ground quantify report
+##           predict-attributes ground quantify report explain
 # Naming a dataset in a goal runs that dataset alone: DATASETS becomes the datasets named
 # (see KNOWN_DATASETS above), so `make synth-fine` neither builds nor plans synth-coarse.
 define dataset_targets

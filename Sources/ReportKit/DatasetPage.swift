@@ -50,7 +50,8 @@ public struct DatasetReport {
             + "\(m.attributeNames.count) attributes · ε ∈ {\(m.eps.map(\.text).joined(separator: ", "))} (L∞, pixels in [0,1]; the paper's units "
             + "{\(m.eps.map { EpsText.paper($0.text) }.joined(separator: ", "))}, inputs in [−1,1])</p>\n"
         body += "<nav><a href=\"#headline\">headline</a><a href=\"#figures\">figures</a><a href=\"#grounding\">grounding</a>"
-            + (attacks == nil ? "" : "<a href=\"#attacks\">attacks</a>") + "<a href=\"#panels\">explanation panels</a></nav>\n"
+            + (attacks == nil ? "" : "<a href=\"#attacks\">attacks</a>") + "<a href=\"#panels\">explanation panels</a>"
+            + "<a href=\"#counterfactual\">counterfactuals</a></nav>\n"
 
         // Headline: one screen.
         body += "<section id=\"headline\"><h2>Headline numbers</h2>\n<div class=\"headline\"><div>\n"
@@ -91,6 +92,7 @@ public struct DatasetReport {
         body += "</section>\n"
         if let attacks { body += attacks.html(metrics: m) }
         body += panelSection(panels)
+        body += try CounterfactualSection(layout: m.layout, classNames: m.classNames, attributeNames: m.attributeNames).html(out: out)
         body += "</main>\n<footer><p>Written by <code>\(HTML.esc(command))</code>. Figures are SVG with their numbers as CSV beside "
             + "them in figures/; panels are PNG in panels/. Everything is local to this folder.</p></footer>\n"
         return HTML.page(title: "\(m.title) — attrib-adv report", body: body)

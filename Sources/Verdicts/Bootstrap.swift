@@ -137,17 +137,33 @@ public enum ImageBootstrap {
     /// 1 − `BootstrapSettings.minimumDefined` of the resamples.
     public static func interval(imageCount: Int, settings: BootstrapSettings,
                                 _ statistic: ([Double]) -> Double) -> (value: Double, lower: Double, upper: Double) {
-        let value = statistic([Double](repeating: 1, count: imageCount))
-        guard value.isFinite, imageCount > 0, settings.resamples > 0 else { return (value, .nan, .nan) }
+        interval(imageCounts: [imageCount], settings: settings) { statistic($0[0]) }
+    }
+
+    /// The same over several independent groups of images (e.g. two datasets' test images):
+    /// each resample draws every group's images with replacement, in order, from the
+    /// resample's stream; `statistic` gets one weight per image of each group.
+    public static func interval(imageCounts: [Int], settings: BootstrapSettings,
+                                _ statistic: ([[Double]]) -> Double) -> (value: Double, lower: Double, upper: Double) {
+        let value = statistic(imageCounts.map { [Double](repeating: 1, count: $0) })
+        guard value.isFinite, imageCounts.allSatisfy({ $0 > 0 }), settings.resamples > 0 else { return (value, .nan, .nan) }
         var replicates: [Double] = []
         replicates.reserveCapacity(settings.resamples)
         for b in 0..<settings.resamples {
             var rng = SplitMix(seed: settings.seed, stream: UInt64(b))
-            let v = statistic(resampleCounts(imageCount, rng: &rng))
+            let v = statistic(imageCounts.map { resampleCounts($0, rng: &rng) })
             if v.isFinite { replicates.append(v) }
         }
         guard Double(replicates.count) >= BootstrapSettings.minimumDefined * Double(settings.resamples) else { return (value, .nan, .nan) }
         replicates.sort()
         return (value, Statistics.quantile(replicates, 0.025), Statistics.quantile(replicates, 0.975))
+    }
+
+    /// Weighted mean of `values` (one per image, NaN where an image does not count) under
+    /// `weights`; NaN when no image counts.
+    public static func mean(_ values: [Double], weights: [Double]) -> Double {
+        var sum = 0.0, total = 0.0
+        for (v, w) in zip(values, weights) where v.isFinite && w > 0 { sum += v * w; total += w }
+        return total > 0 ? sum / total : .nan
     }
 }
