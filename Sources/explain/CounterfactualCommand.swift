@@ -69,7 +69,7 @@ struct CounterfactualCommand: ParsableCommand {
         var change = [Float](repeating: .nan, count: n * k)
         var belongs = [UInt8](repeating: 0, count: n * k), lacks = [UInt8](repeating: 2, count: n * k)
         var belongsBaseline = [Float](repeating: .nan, count: n), lacksBaseline = [Float](repeating: .nan, count: n)
-        var movedBelongs = [Float](repeating: .nan, count: n), movedLacks = [Float](repeating: .nan, count: n)
+        var largestBelong = [Float](repeating: .nan, count: n), largestLacked = [Float](repeating: .nan, count: n)
         var counterExamples = [Int64](repeating: -1, count: n * m), counterDistances = [Float](repeating: .nan, count: n * m)
         var trueExamples = [Int64](repeating: -1, count: n * m), trueDistances = [Float](repeating: .nan, count: n * m)
         let progress = Progress("explain counterfactual", total: n)
@@ -108,9 +108,9 @@ struct CounterfactualCommand: ParsableCommand {
             // shares are not near-certain by construction, unlike the counter-attributes'.
             let largest = DiscriminativeAttributes.top(k, of: (0..<a).map { abs(a1[a1.startIndex + $0] - a0[a0.startIndex + $0]) })
             let rises = largest.map { a1[a1.startIndex + $0] > a0[a0.startIndex + $0] }
-            movedBelongs[i] = Float(zip(largest, rises).filter { Counterfactuals.belongs(rose: $1, classValue: raw[raw.startIndex + $0]) }.count) / Float(k)
+            largestBelong[i] = Float(zip(largest, rises).filter { Counterfactuals.belongs(rose: $1, classValue: raw[raw.startIndex + $0]) }.count) / Float(k)
             if let truth {
-                movedLacks[i] = Float(zip(largest, rises).filter { Counterfactuals.imageLacks(rose: $1, imageValue: truth[truth.startIndex + $0]) }.count) / Float(k)
+                largestLacked[i] = Float(zip(largest, rises).filter { Counterfactuals.imageLacks(rose: $1, imageValue: truth[truth.startIndex + $0]) }.count) / Float(k)
             }
             if moved > 0 {
                 belongsBaseline[i] = Float(movedBelongs) / Float(moved)
@@ -155,8 +155,8 @@ struct CounterfactualCommand: ParsableCommand {
             try file.write("image_lacks", lacks, shape: [n, k])
             try file.write("belongs_baseline", belongsBaseline, shape: [n])
             try file.write("image_lacks_baseline", lacksBaseline, shape: [n])
-            try file.write("largest_moves_belong", movedBelongs, shape: [n])
-            try file.write("largest_moves_lacked", movedLacks, shape: [n])
+            try file.write("largest_moves_belong", largestBelong, shape: [n])
+            try file.write("largest_moves_lacked", largestLacked, shape: [n])
             try file.write("counter_examples", counterExamples, shape: [n, m])
             try file.write("counter_distances", counterDistances, shape: [n, m])
             try file.write("true_examples", trueExamples, shape: [n, m])

@@ -115,4 +115,145 @@ final class CounterfactualStageTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.h5")))
         }
     }
+
+    /// The chain a targeted file needs before explain: features of every split and of the
+    /// adversarials, the SJE, predicted attributes. Returns the attributes files.
+    func explainInputs(_ images: String, _ model: String, adversarial: String) throws -> (sje: String, clean: String, moved: String, train: String) {
+        for (name, options) in [("train", ["--images", images, "--split", "train"]), ("val", ["--images", images, "--split", "val"]),
+                                ("test", ["--images", images, "--split", "test"]), ("adv", ["--adversarial", adversarial])] {
+            let r = try runStage("extract-features", ["--model", model, "--output", path("f-\(name).h5")] + options)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let sje = path("sje.h5")
+        let fit = try runStage("fit-sje", ["--features", path("f-train.h5"), "--val-features", path("f-val.h5"), "--images", images,
+                                           "--epochs", "5", "--output", sje])
+        XCTAssertEqual(fit.status, 0, fit.stderr)
+        for name in ["train", "test", "adv"] {
+            let r = try runStage("predict-attributes", ["--sje", sje, "--features", path("f-\(name).h5"), "--output", path("a-\(name).h5")])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        return (sje, path("a-test.h5"), path("a-adv.h5"), path("a-train.h5"))
+    }
+
+    func testExplainWritesCounterAttributesMinimalSetsAndCounterExamples() throws {
+        let (images, model) = try setUpModel()
+        let adversarial = path("adv-nearest.h5")
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--eps", "0.1", "--steps", "10",
+                                               "--target", "nearest", "--output", adversarial]).status, 0)
+        let inputs = try explainInputs(images, model, adversarial: adversarial)
+        let output = path("explanations/standard-nearest-eps0.1.h5")
+        let run = try runStage("explain", ["counterfactual", "--images", images, "--sje", inputs.sje, "--adversarial", adversarial,
+                                           "--clean-attributes", inputs.clean, "--adversarial-attributes", inputs.moved,
+                                           "--train-attributes", inputs.train, "--neighbours", "3", "--output", output])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("reached their counter-class"), run.stdout)
+
+        let dataset = try H5File.open(images)
+        let splits = try dataset.read("split", as: UInt8.self).data, allLabels = try dataset.read("labels", as: Int32.self).data
+        dataset.close()
+        let sjeFile = try H5File.open(inputs.sje)
+        let phi = try sjeFile.read("class_embeddings", as: Float.self)
+        sjeFile.close()
+        let (c, a) = (phi.shape[0], phi.shape[1])
+        func read(_ file: String) throws -> (index: [Int64], attributes: [Float]) {
+            let f = try H5File.open(file)
+            defer { f.close() }
+            return (try f.read("index", as: Int64.self).data, try f.read("attributes", as: Float.self).data)
+        }
+        let clean = try read(inputs.clean), moved = try read(inputs.moved), train = try read(inputs.train)
+        func classify(_ v: [Float]) -> Int {
+            (0..<c).max { x, y in
+                let sx = (0..<a).reduce(Float(0)) { $0 + v[$1] * phi.data[x * a + $1] }
+                let sy = (0..<a).reduce(Float(0)) { $0 + v[$1] * phi.data[y * a + $1] }
+                return sx < sy || (sx == sy && x > y)
+            }!
+        }
+
+        let file = try H5File.open(output)
+        defer { file.close() }
+        let index = try file.read("index", as: Int64.self).data
+        let n = index.count
+        let targets = try file.read("targets", as: Int32.self).data
+        let ranking = try file.read("ranking", as: Int32.self, expectingShape: [n, a]).data
+        let scores = try file.read("scores", as: Float.self, expectingShape: [n, a]).data
+        let minimal = try file.read("minimal_set_size", as: Int32.self, expectingShape: [n]).data
+        let examples = try file.read("counter_examples", as: Int64.self, expectingShape: [n, 3]).data
+        let distances = try file.read("counter_distances", as: Float.self, expectingShape: [n, 3]).data
+        XCTAssertEqual(index, moved.index)
+        var checkedSets = 0
+        for i in 0..<n {
+            // A ranking of every attribute by its score, highest first.
+            let order = (0..<a).map { Int(ranking[i * a + $0]) }
+            XCTAssertEqual(order.sorted(), Array(0..<a))
+            XCTAssertEqual((0..<a).map { scores[i * a + $0] }, (0..<a).map { scores[i * a + $0] }.sorted(by: >))
+            // The minimal set: its first s attributes flip F to the target, s − 1 do not.
+            let r = clean.index.firstIndex(of: index[i])!
+            var v = Array(clean.attributes[(r * a)..<((r + 1) * a)])
+            let s = Int(minimal[i]), t = Int(targets[i])
+            if s >= 1 {
+                for j in 0..<(s - 1) { v[order[j]] = moved.attributes[i * a + order[j]] }
+                XCTAssertNotEqual(classify(v), t, "row \(i): \(s - 1) attributes already flip F")
+                v[order[s - 1]] = moved.attributes[i * a + order[s - 1]]
+                XCTAssertEqual(classify(v), t, "row \(i): \(s) attributes do not flip F")
+                checkedSets += 1
+            } else if s == -1 {
+                for j in 0..<a { v[order[j]] = moved.attributes[i * a + order[j]]; XCTAssertNotEqual(classify(v), t) }
+            }
+            // Counter-examples: training images of the counter-class, nearest first, at the stored distance.
+            for j in 0..<3 where examples[i * 3 + j] >= 0 {
+                let row = Int(examples[i * 3 + j])
+                XCTAssertEqual(splits[row], 0)
+                XCTAssertEqual(Int(allLabels[row]), t)
+                let tr = train.index.firstIndex(of: Int64(row))!
+                let d = (0..<a).reduce(Float(0)) { sum, q in
+                    let x = moved.attributes[i * a + q] - train.attributes[tr * a + q]
+                    return sum + x * x
+                }.squareRoot()
+                XCTAssertEqual(distances[i * 3 + j], d, accuracy: 1e-5)
+                if j > 0 { XCTAssertGreaterThanOrEqual(distances[i * 3 + j], distances[i * 3 + j - 1]) }
+            }
+        }
+        XCTAssertGreaterThan(checkedSets, 0, "no minimal set to check")
+        // Natural misclassifications: exactly the clean test images the model gets wrong.
+        let adv = try H5File.open(adversarial)
+        let cleanPredictions = try adv.read("clean_predictions", as: Int32.self).data, labels = try adv.read("labels", as: Int32.self).data
+        adv.close()
+        XCTAssertEqual(try file.read("natural/index", as: Int64.self).data,
+                       index.indices.filter { cleanPredictions[$0] != labels[$0] }.map { index[$0] })
+
+        // Confusions of the same file, and the summary over it.
+        let confusions = path("explanations/confusions.h5")
+        let confusion = try runStage("explain", ["confusions", "--images", images, "--adversarial", adversarial, "--clean-attributes",
+                                                 inputs.clean, "--adversarial-attributes", inputs.moved, "--output", confusions])
+        XCTAssertEqual(confusion.status, 0, confusion.stderr)
+        let cf = try H5File.open(confusions)
+        let matrix = try cf.read("adv-nearest/clean", as: Int32.self, expectingShape: [c, c]).data
+        cf.close()
+        XCTAssertEqual(matrix.reduce(0, +), Int32(n))
+        XCTAssertEqual((0..<c).map { matrix[$0 * c + $0] }.reduce(0, +), Int32(zip(cleanPredictions, labels).filter { $0 == $1 }.count))
+        let summary = try runStage("explain", ["summary", "--explanations", output, "--bootstrap-resamples", "200", "--output", path("summary.json")])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        XCTAssertTrue(summary.stdout.contains("minimal counter-attribute set, mean size"), summary.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("summary.json")))
+    }
+
+    func testExplainRefusesAnUntargetedFileAndASetWithoutTrainingImages() throws {
+        let (images, model) = try setUpModel()
+        let adversarial = path("adv-plain.h5")
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--eps", "0.05", "--output", adversarial]).status, 0)
+        let inputs = try explainInputs(images, model, adversarial: adversarial)
+        let output = path("out.h5")
+        let base = ["counterfactual", "--sje", inputs.sje, "--clean-attributes", inputs.clean, "--adversarial-attributes", inputs.moved,
+                    "--train-attributes", inputs.train, "--output", output]
+        let untargeted = try runStage("explain", base + ["--images", images, "--adversarial", adversarial])
+        XCTAssertEqual(untargeted.status, 1, untargeted.stderr)
+        XCTAssertTrue(untargeted.stderr.contains("/targets") && untargeted.stderr.contains("attack --target"), untargeted.stderr)
+        let noTraining = path("no-training.h5")
+        try makeTinyImages(at: noTraining, classes: 5, perClass: 10, size: 8, splitCycle: [1, 2])
+        let refused = try runStage("explain", base + ["--images", noTraining, "--adversarial", adversarial])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(noTraining) && refused.stderr.contains("no training split"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        XCTAssertEqual(try runStage("explain", []).status, 64)
+    }
 }
