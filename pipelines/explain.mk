@@ -56,9 +56,10 @@ $(foreach ds,$(DATASETS),$(eval $(ds): $(call explanation_files,$(ds)) $(DATA)/$
 
 # Across datasets: the checks with intervals (fine vs coarse when a pair of FINDINGS_PAIRS runs).
 EXPLAIN_FILES = $(foreach ds,$(DATASETS),$(call explanation_files,$(ds)))
-EXPLAIN_COMMAND := explain summary --explanations $(EXPLAIN_FILES) \
+# (Stripped: the stamp holds the command with single spaces, and is compared as such.)
+EXPLAIN_COMMAND := $(strip explain summary --explanations $(EXPLAIN_FILES) \
     $(if $(call findings_pair),--fine $(FINDINGS_FINE) --coarse $(FINDINGS_COARSE)) --seed 20 \
-    --output $(DATA)/explanations/summary.json
+    --output $(DATA)/explanations/summary.json)
 $(DATA)/explanations/summary.json: $(EXPLAIN_FILES) $(BIN)/explain $(DATA)/.settings/explanations/summary.json
 	@mkdir -p $(DATA)/explanations
 	$(RUN) $(BIN)/$(EXPLAIN_COMMAND) > $(DATA)/explanations/summary.txt.tmp
