@@ -26,33 +26,12 @@ extension Attack {
         var bestPredictions = cleanPredictions
         var zeroGradients = 0
 
+        // Descend the target's loss; skipped rows stay where they are.
+        let direction = targets.map { Float($0 >= 0 ? -1 : 0) }
         for restart in 0..<settings.restarts {
-            var current = x
-            if settings.randomStart {
-                current.withMutablePointer { p in
-                    for i in 0..<n where targets[i] >= 0 {
-                        var rng = SampleRandom.generator(seed: seed, .randomStart, imageIndices[i], restart)
-                        for j in (i * perImage)..<((i + 1) * perImage) {
-                            p[j] = min(max(p[j] + SampleRandom.uniform(&rng, -settings.eps, settings.eps), 0), 1)
-                        }
-                    }
-                }
-            }
-            for step in 0..<settings.steps {
-                var (_, gradient, _) = try model.lossAndInputGradient(current, labels: stepTargets)
-                if step == 0 && restart == 0 {
-                    zeroGradients = (0..<n).filter { i in
-                        targets[i] >= 0 && gradient.data[(i * perImage)..<((i + 1) * perImage)].allSatisfy { $0 == 0 }
-                    }.count
-                }
-                // Descend the target's loss: the untargeted step on the negated gradient.
-                gradient.withMutablePointer { g in
-                    for i in 0..<n {
-                        for j in (i * perImage)..<((i + 1) * perImage) { g[j] = targets[i] >= 0 ? -g[j] : 0 }
-                    }
-                }
-                project(&current, clean: x, gradient: gradient, alpha: settings.alpha, eps: settings.eps)
-            }
+            let (current, gradientFree) = try perturbSignGradient(model, x: x, labels: stepTargets, imageIndices: imageIndices,
+                                                                  settings: settings, seed: seed, restart: restart, direction: direction)
+            if restart == 0 { zeroGradients = gradientFree }
             let logits = try model.logits(current)
             let predictions = ResNet.argmax(logits)
             let losses = perSampleLoss(logits, labels: stepTargets)

@@ -272,16 +272,21 @@ public enum Attack {
     /// and restart) and `settings.steps` projected sign-gradient steps, with no forward pass
     /// beyond the steps' own. Also returns how many images had an all-zero gradient at the
     /// first step. Adversarial training calls this directly: it needs x̂, not the clean and
-    /// final predictions `runSignGradient` adds (two forward passes per batch).
+    /// final predictions `runSignGradient` adds (two forward passes per batch). `direction`
+    /// (per image; default all 1) turns a row's steps down the loss of its label, a target
+    /// (−1, `runTargeted`), or freezes the row at its clean image (0).
     public static func perturbSignGradient(_ model: ResNet, x: Tensor, labels: [Int], imageIndices: [Int],
-                                           settings: AttackSettings, seed: UInt64, restart: Int = 0) throws -> (Tensor, Int) {
+                                           settings: AttackSettings, seed: UInt64, restart: Int = 0,
+                                           direction: [Float]? = nil) throws -> (Tensor, Int) {
         let n = x.shape[0]
         let perImage = x.count / max(n, 1)
         var current = x
         var zeroGradients = 0
+        // Per image: +1 up the loss of its label (untargeted), −1 down it (targeted), 0 frozen.
+        let moving = (0..<n).filter { (direction?[$0] ?? 1) != 0 }
         if settings.randomStart {
             current.withMutablePointer { p in
-                for i in 0..<n {
+                for i in moving {
                     var rng = SampleRandom.generator(seed: seed, .randomStart, imageIndices[i], restart)
                     for j in (i * perImage)..<((i + 1) * perImage) {
                         p[j] = min(max(p[j] + SampleRandom.uniform(&rng, -settings.eps, settings.eps), 0), 1)
@@ -290,11 +295,16 @@ public enum Attack {
             }
         }
         for step in 0..<settings.steps {
-            let (_, gradient, _) = try model.lossAndInputGradient(current, labels: labels)
+            var (_, gradient, _) = try model.lossAndInputGradient(current, labels: labels)
             if step == 0 {
-                zeroGradients = (0..<n).filter { i in
+                zeroGradients = moving.filter { i in
                     gradient.data[(i * perImage)..<((i + 1) * perImage)].allSatisfy { $0 == 0 }
                 }.count
+            }
+            if let direction {
+                gradient.withMutablePointer { g in
+                    for i in 0..<n where direction[i] != 1 { for j in (i * perImage)..<((i + 1) * perImage) { g[j] *= direction[i] } }
+                }
             }
             project(&current, clean: x, gradient: gradient, alpha: settings.alpha, eps: settings.eps)
         }

@@ -137,31 +137,27 @@ struct SummaryCommand: ParsableCommand {
                 throw StageError("\(dataset): its explanation files do not list the same test images (\(mine.map(\.path)))")
             }
             let n = mine[0].index.count
+            func one(_ statistic: ([Double]) -> Double) -> (value: Double, lower: Double, upper: Double) {
+                ImageBootstrap.interval(imageCount: n, settings: settings, statistic)
+            }
             lines.append("")
             lines.append("\(dataset) (\(n) test images)")
             for f in mine {
                 lines.append(" \(f.model), counter-class \(f.target), eps \(f.eps):")
-                record("targeted success rate", ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.successRate($0[0]) })
+                record("targeted success rate", one { f.successRate($0) })
                 record("minimal set found (F flips to the counter-class)",
-                       ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.minimalSetFound($0[0]) })
-                record("minimal counter-attribute set, mean size", ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.meanMinimalSize($0[0]) }, digits: 2)
-                record("share of counter-attributes that belong to the counter-class (φ)",
-                       ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.share(f.belongs, $0[0]) })
-                record("  the same for every moved attribute (baseline)",
-                       ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.baseline(f.belongsBaseline, $0[0]) })
-                record("  difference counter-attributes − baseline",
-                       ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.share(f.belongs, $0[0]) - f.baseline(f.belongsBaseline, $0[0]) })
-                record("  the same for the top \(f.k) attributes by size of move alone (no φ in the ranking)",
-                       ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.baseline(f.largestBelong, $0[0]) })
+                       one { f.minimalSetFound($0) })
+                record("minimal counter-attribute set, mean size", one { f.meanMinimalSize($0) }, digits: 2)
+                // Each share beside its baselines (docs/explain.md § counter-attributes).
+                var checks = [("share of counter-attributes that belong to the counter-class (φ)", f.belongs, f.belongsBaseline, f.largestBelong)]
                 if f.hasImageTruth {
-                    record("share of counter-attributes the image truly lacks (image_attributes)",
-                           ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.share(f.lacks, $0[0]) })
-                    record("  the same for every moved attribute (baseline)",
-                           ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.baseline(f.lacksBaseline, $0[0]) })
-                    record("  difference counter-attributes − baseline",
-                           ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.share(f.lacks, $0[0]) - f.baseline(f.lacksBaseline, $0[0]) })
-                    record("  the same for the top \(f.k) attributes by size of move alone (no φ in the ranking)",
-                           ImageBootstrap.interval(imageCounts: [n], settings: settings) { f.baseline(f.largestLacked, $0[0]) })
+                    checks.append(("share of counter-attributes the image truly lacks (image_attributes)", f.lacks, f.lacksBaseline, f.largestLacked))
+                }
+                for (label, flags, baseline, largest) in checks {
+                    record(label, one { f.share(flags, $0) })
+                    record("  the same for every moved attribute (baseline)", one { f.baseline(baseline, $0) })
+                    record("  difference counter-attributes − baseline", one { f.share(flags, $0) - f.baseline(baseline, $0) })
+                    record("  the same for the top \(f.k) attributes by size of move alone (no φ in the ranking)", one { f.baseline(largest, $0) })
                 }
             }
             // Paired comparisons on the same test images.
@@ -174,7 +170,7 @@ struct SummaryCommand: ParsableCommand {
                 for near in pick(model.1, "nearest") {
                     for far in pick(model.1, "farthest") where far.eps == near.eps && far.model == near.model {
                         record("\(near.model) eps \(near.eps): different (farthest) − close (nearest) counter-class",
-                               ImageBootstrap.interval(imageCounts: [n], settings: settings) { far.meanMinimalSize($0[0]) - near.meanMinimalSize($0[0]) }, digits: 2)
+                               one { far.meanMinimalSize($0) - near.meanMinimalSize($0) }, digits: 2)
                     }
                 }
             }
@@ -182,7 +178,7 @@ struct SummaryCommand: ParsableCommand {
                 for s in pick(standard, target) {
                     for r in pick(robust, target) where r.eps == s.eps {
                         record("\(target) eps \(s.eps): robust (\(r.model)) − standard",
-                               ImageBootstrap.interval(imageCounts: [n], settings: settings) { r.meanMinimalSize($0[0]) - s.meanMinimalSize($0[0]) }, digits: 2)
+                               one { r.meanMinimalSize($0) - s.meanMinimalSize($0) }, digits: 2)
                     }
                 }
             }
