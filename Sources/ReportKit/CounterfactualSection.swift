@@ -99,18 +99,24 @@ struct CounterfactualSection {
             + ((try file.attribute("has_image_truth").intValue ?? 0) == 1
                 ? " and \(HTML.percent(try number("share_image_lacks")))% are changes the image truly lacks.</p>\n" : ".</p>\n")
 
-        // The clearest counterfactuals: reached, smallest minimal set, one per true class.
+        // Two counterfactuals: the clearest (smallest minimal set) and a typical one (the
+        // median minimal set), of another true class where there is one.
+        let candidates = (0..<n).filter { targets[$0] >= 0 && reached[$0] == targets[$0] && minimal[$0] >= 1 }
+            .sorted { (minimal[$0], index[$0]) < (minimal[$1], index[$1]) }
+        var shown: [Int] = []
+        if let first = candidates.first {
+            shown.append(first)
+            let median = candidates.count / 2
+            let typical = (candidates[median...] + candidates[..<median]).first { $0 != first && labels[$0] != labels[first] }
+                ?? candidates.dropFirst().first
+            if let typical, panelsPerFile > 1 { shown.append(typical) }
+        }
         let adversarialPath = (layout.root as NSString).appendingPathComponent("adv/\(stem).h5")
         let adversarial = try AdversarialImages.open(adversarialPath, producedBy: adversarialPath)
         defer { adversarial.file.close() }
-        var shown: [Int] = []
-        for i in (0..<n).sorted(by: { (minimal[$0], index[$0]) < (minimal[$1], index[$1]) })
-        where targets[i] >= 0 && reached[i] == targets[i] && minimal[i] >= 1 && !shown.contains(where: { labels[$0] == labels[i] }) {
-            shown.append(i)
-            if shown.count == panelsPerFile { break }
-        }
         if !shown.isEmpty {
-            html += "<p class=\"caption\">Shown: the images that reached their counter-class with the smallest minimal set, one per true class.</p>\n"
+            html += "<p class=\"caption\">Shown, among the images that reached their counter-class: the one with the smallest minimal "
+                + "set, and one at the median minimal set (of another true class when there is one).</p>\n"
         }
         if shown.isEmpty { html += "<p class=\"note\">No image reached its counter-class with a minimal set to show.</p>\n" }
         let base = "panels/counterfactual/\(stem)"
