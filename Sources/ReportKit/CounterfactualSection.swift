@@ -30,8 +30,8 @@ struct CounterfactualSection {
         var html = "<section id=\"counterfactual\"><h2>Counterfactual explanations</h2>\n"
         let files = explanationFiles()
         if files.isEmpty {
-            return html + "<p class=\"note\">Not run: there are no explanation files under \(HTML.esc(folder))/ "
-                + "(stage explain, <code>make \(HTML.esc((layout.root as NSString).lastPathComponent))-explain</code>).</p></section>\n"
+            return html + "<p class=\"note\">Not part of this run: there are no explanation files under \(HTML.esc(folder))/ "
+                + "(stage explain, docs/explain.md; the default run explains each dataset's IFGSM chain).</p></section>\n"
         }
         html += "<p class=\"caption\">What would have to differ for the image to be another class (Gulshad &amp; Smeulders, ICMR 2020). "
             + "A targeted IFGSM steers each test image to a counter-class: the class <i>nearest</i> to its true class by the class "
