@@ -74,7 +74,8 @@ let targets: [Target] = [
                                                        "PipelineKit", argumentParser]),
     .executableTarget(name: "report", dependencies: ["ReportKit", "Verdicts", "PipelineKit", argumentParser]),
     // Counterfactual explanations (docs/explain.md): counter-attributes, counter-examples, confusions.
-    .executableTarget(name: "explain", dependencies: ["AttributeSpace", "Verdicts", "HDF5Store", "PipelineKit", argumentParser]),
+    .executableTarget(name: "explain", dependencies: ["AttributeSpace", "Grounding", "ClassifierKit", "NeuralNet", "Verdicts", "HDF5Store",
+                                                      "PipelineKit", "Randomness", argumentParser]),
     // Joins the part files of --shard runs; recomputes a merged grounding file's summaries with Grounding's code.
     .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", "Grounding", argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),

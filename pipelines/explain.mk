@@ -9,6 +9,8 @@
 # it, else the largest) and the counter-classes; both can be set on the command line.
 $(call command_line_or,EXPLAIN_EPSILONS,$(firstword $(filter 0.03,$(EPSILONS)) $(lastword $(EPSILONS))))
 $(call command_line_or,EXPLAIN_TARGETS,nearest farthest)
+# (attack --target class:<name> is not among them: a colon cannot be part of a make target.)
+$(foreach t,$(EXPLAIN_TARGETS),$(if $(filter $(t),nearest farthest random),,$(error EXPLAIN_TARGETS: '$(t)' is not one of nearest farthest random)))
 $(foreach word,$(EXPLAIN_EPSILONS) $(EXPLAIN_TARGETS),$(call require_quotable,EXPLAIN settings,$(word)))
 $(foreach e,$(EXPLAIN_EPSILONS),$(if $(filter $(e),$(EPSILONS)),,$(error EXPLAIN_EPSILONS: $(e) is not one of EPSILONS ($(EPSILONS)))))
 
@@ -19,10 +21,10 @@ $(call stage_rule,$(1),adv/$(2)-$(3)-eps$(4).h5,attack,$(DATA)/$(1)/models/$(2).
     --images $(DATA)/$(1)/images.h5 --model $(DATA)/$(1)/models/$(2).h5 --eps $(4) $($(1).ATTACK) --target $(3) \
     --seed $($(1).SEED) --resume --output $(DATA)/$(1)/adv/$(2)-$(3)-eps$(4).h5)
 $(call adversarial_features,$(1),$(2)-$(3)-eps$(4),$(2),$(2)-$(3)-eps$(4))
-$(call stage_rule,$(1),explanations/$(2)-$(3)-eps$(4).h5,explain,$(DATA)/$(1)/images.h5 $(DATA)/$(1)/sje/$(2).h5 \
+$(call stage_rule,$(1),explanations/$(2)-$(3)-eps$(4).h5,explain,$(DATA)/$(1)/images.h5 $(DATA)/$(1)/sje/$(2).h5 $(DATA)/$(1)/models/$(2).h5 \
         $(DATA)/$(1)/adv/$(2)-$(3)-eps$(4).h5 $(DATA)/$(1)/attributes/$(2)-test.h5 $(DATA)/$(1)/attributes/$(2)-$(3)-eps$(4).h5 \
         $(DATA)/$(1)/attributes/$(2)-train.h5,\
-    counterfactual --images $(DATA)/$(1)/images.h5 --sje $(DATA)/$(1)/sje/$(2).h5 --adversarial $(DATA)/$(1)/adv/$(2)-$(3)-eps$(4).h5 \
+    counterfactual --images $(DATA)/$(1)/images.h5 --sje $(DATA)/$(1)/sje/$(2).h5 --model $(DATA)/$(1)/models/$(2).h5 --adversarial $(DATA)/$(1)/adv/$(2)-$(3)-eps$(4).h5 \
     --clean-attributes $(DATA)/$(1)/attributes/$(2)-test.h5 --adversarial-attributes $(DATA)/$(1)/attributes/$(2)-$(3)-eps$(4).h5 \
     --train-attributes $(DATA)/$(1)/attributes/$(2)-train.h5 --seed $($(1).SEED) --output $(DATA)/$(1)/explanations/$(2)-$(3)-eps$(4).h5 \
     > /dev/null)

@@ -40,7 +40,8 @@ struct CounterfactualSection {
             + "<b>Bold</b>: the minimal set, the fewest of them (greedy in rank order) whose change alone flips the attribute-based "
             + "classifier to the counter-class. ✓φ: the counter-class has (↑) or lacks (↓) it in the class attributes; "
             + "✓img: the image truly lacks (↑) or has (↓) it (rendered birds' image_attributes) — a real counterfactual change. "
-            + "The grounding stage's maps are not computed for counter-attributes, so none is marked as grounded on the image. "
+            + "<span class=\"gx\">✓ex</span>: a counter-attribute that rose is grounded on the first counter-example — the map's peak "
+            + "falls on its part and that training image has it (the ground stage's pointing game; sets with part truth only). "
             + "Counter-examples: the training images of the counter-class nearest to the counter-image in predicted-attribute "
             + "space, and for contrast the nearest of the true class. Intervals: &lt;DATA&gt;/explanations/summary.txt.</p>\n"
         let images = try H5File.open(layout.images)
@@ -86,6 +87,8 @@ struct CounterfactualSection {
         let lacks = try file.read("image_lacks", as: UInt8.self, expectingShape: [n, k]).data
         let counterCount = try file.read("counter_count", as: Int32.self, expectingShape: [n]).data
         let change = try file.read("counter_change", as: Float.self, expectingShape: [n, k]).data
+        let groundedExample = file.exists("grounded_counter_example")
+            ? try file.read("grounded_counter_example", as: UInt8.self, expectingShape: [n, k]).data : nil
         let examples = try file.read("counter_examples", as: Int64.self, expectingShape: [n, nil])
         let m = examples.shape[1]
         let trueExamples = try file.read("true_examples", as: Int64.self, expectingShape: [n, m]).data
@@ -97,7 +100,10 @@ struct CounterfactualSection {
             + "classifier, \(HTML.number(try number("minimal_set_mean_size"))) attributes on average. Of the top \(k) counter-attributes, "
             + "\(HTML.percent(try number("share_belongs")))% agree with the counter-class's attributes"
             + ((try file.attribute("has_image_truth").intValue ?? 0) == 1
-                ? " and \(HTML.percent(try number("share_image_lacks")))% are changes the image truly lacks.</p>\n" : ".</p>\n")
+                ? " and \(HTML.percent(try number("share_image_lacks")))% are changes the image truly lacks." : ".")
+            + ((try file.attribute("grounded").intValue ?? 0) == 1
+                ? " Rising counter-attributes grounded on the counter-image: \(HTML.percent(try number("share_grounded_counter_image")))%; "
+                    + "on the nearest counter-example: \(HTML.percent(try number("share_grounded_counter_example")))%." : "") + "</p>\n"
 
         // Two counterfactuals: the clearest (smallest minimal set) and a typical one (the
         // median minimal set), of another true class where there is one.
@@ -133,6 +139,7 @@ struct CounterfactualSection {
                 var text = "\(j + 1). " + (change[i * k + j] > 0 ? "↑ " : "↓ ") + HTML.esc(attribute(a))
                 if belongs.data[i * k + j] == 1 { text += " <span class=\"ok\">✓φ</span>" }
                 if lacks[i * k + j] == 1 { text += " <span class=\"ok\">✓img</span>" }
+                if let groundedExample, groundedExample[i * k + j] == 1 { text += " <span class=\"gx\">✓ex</span>" }
                 items.append(j < Int(minimal[i]) ? "<b>\(text)</b>" : text)
             }
             columns.append(("counter-image", "\(base)/\(image)-counter.png", items))

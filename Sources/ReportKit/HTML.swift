@@ -34,7 +34,7 @@ enum HTML {
         code{font-size:12px}.side{display:flex;gap:16px;flex-wrap:wrap}.side>div{flex:1 1 500px}
         table.findings td{vertical-align:top;font-size:12px}blockquote{margin:3px 0 0 8px;color:#333;font-style:italic}
         .sec{color:#666;font-size:11px;font-style:normal}.est{display:flex;gap:6px;align-items:center;margin:1px 0}svg.iv{flex:none}
-        .cf .col.s{width:auto;max-width:440px}.cf ol.attrs{list-style:none;padding-left:2px}.strip img{image-rendering:pixelated;margin:0 3px 3px 0;border:1px solid #ddd}.ok{color:#0a6b2e;font-size:11px}
+        .cf .col.s{width:auto;max-width:440px}.cf ol.attrs{list-style:none;padding-left:2px}.strip img{image-rendering:pixelated;margin:0 3px 3px 0;border:1px solid #ddd}.ok{color:#0a6b2e;font-size:11px}.gx{color:#1f4fb4;font-size:11px;font-weight:bold}
         """
 
     /// Records script errors and resources that fail to load in the page's

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttributeSpace
+import ClassifierKit
 import Foundation
 import HDF5Store
 import PipelineKit
@@ -22,6 +23,8 @@ struct CounterfactualCommand: ParsableCommand {
     var adversarialAttributes: String
     @Option(help: "Predicted attributes of the training images (the counter-examples are drawn from them).")
     var trainAttributes: String
+    @Option(help: "The model the attack was made against: with it, on a set with part truth, the rising counter-attributes are grounded on the counter-image and on the nearest counter-example.")
+    var model: String?
     @Option(help: "Counter-attributes kept per image for the shares and the report.")
     var topK = 5
     @Option(help: "Counter-examples per image (of the counter-class, and of the true class).")
@@ -40,6 +43,9 @@ struct CounterfactualCommand: ParsableCommand {
         let (c, a) = (facts.table.classCount, facts.table.attributeCount)
         let training = try facts.trainingRows(of: images)
         let phi = try readClassEmbedding(sje, facts: facts)
+        let sjeFile = try H5File.open(sje)
+        let embedding = try SJE.read(from: sjeFile)
+        sjeFile.close()
         let adv = try AdversarialRowsRead.read(adversarial, classes: c)
         guard let targets = adv.targets else {
             throw H5Error(file: adversarial, object: "/targets", message: "missing: not a targeted attack (make it with attack --target)")
@@ -123,11 +129,40 @@ struct CounterfactualCommand: ParsableCommand {
                            index: train.index, into: &trueExamples, &trueDistances)
         }
         progress.finish()
+        let attacked = targets.filter { $0 >= 0 }.count
+        let reached = (0..<n).filter { targets[$0] >= 0 && adv.advPredictions[$0] == targets[$0] }
+        // Grounding of the rising counter-attributes (docs/explain.md), where the set allows it.
+        var groundedImage = [UInt8](repeating: CounterGrounding.notTried, count: n * k)
+        var groundedExample = groundedImage
+        let grounding = try model.flatMap { try CounterGrounding(model: $0, embedding: embedding, images: images, seed: common.seed) }
+        if let grounding {
+            let reader = try AdversarialReader(adversarial, source: grounding.images)
+            for start in stride(from: 0, to: n, by: 64) {
+                let rows = start..<min(start + 64, n)
+                let rising: [[Int]] = rows.map { i in
+                    (0..<k).map { j in j < Int(counterCount[i]) && change[i * k + j] > 0 ? Int(ranking[i * a + j]) : -1 }
+                }
+                let onImage = try grounding.codes(pixels: try reader.batch(rows), truthRows: rows.map { Int(adv.index[$0]) },
+                                                  attributes: rising, k: k)
+                groundedImage.replaceSubrange((start * k)..<(rows.upperBound * k), with: onImage)
+                // The nearest counter-example of each image that has one.
+                let withExample = rows.filter { counterExamples[$0 * m] >= 0 }
+                guard !withExample.isEmpty else { continue }
+                let exampleRows = withExample.map { Int(counterExamples[$0 * m]) }
+                let onExample = try grounding.codes(pixels: try grounding.images.batch(exampleRows), truthRows: exampleRows,
+                                                    attributes: withExample.map { rising[$0 - start] }, k: k)
+                for (q, i) in withExample.enumerated() {
+                    groundedExample.replaceSubrange((i * k)..<((i + 1) * k), with: onExample[(q * k)..<((q + 1) * k)])
+                }
+            }
+        }
+        func groundedShare(_ codes: [UInt8]) -> Double {
+            let scored = reached.flatMap { i in (0..<k).map { codes[i * k + $0] } }.filter { $0 <= 1 }
+            return scored.isEmpty ? .nan : Double(scored.filter { $0 == 1 }.count) / Double(scored.count)
+        }
         let natural = NaturalMisclassifications(adv: adv, clean: clean, cleanRow: cleanRow, train: train, trainOfClass: trainOfClass,
                                                 phi: phi, attributes: a, topK: k, neighbours: m)
 
-        let attacked = targets.filter { $0 >= 0 }.count
-        let reached = (0..<n).filter { targets[$0] >= 0 && adv.advPredictions[$0] == targets[$0] }
         let flipped = reached.filter { minimal[$0] >= 0 }
         let meanSize = flipped.isEmpty ? Double.nan : Double(flipped.map { Int(minimal[$0]) }.reduce(0, +)) / Double(flipped.count)
         func share(_ flags: [UInt8]) -> Double {
@@ -137,7 +172,7 @@ struct CounterfactualCommand: ParsableCommand {
         }
         let run = try StageRun(stage: "explain", output: output, seed: common.seed,
                                parameters: ["subcommand": "counterfactual", "top_k": k, "neighbours": m],
-                               inputs: [images, sje, adversarial, cleanAttributes, adversarialAttributes, trainAttributes])
+                               inputs: [images, sje, adversarial, cleanAttributes, adversarialAttributes, trainAttributes] + [model].compactMap { $0 })
         try run.run { file in
             try file.write("index", adv.index, shape: [n])
             try file.write("labels", adv.labels, shape: [n])
@@ -157,6 +192,10 @@ struct CounterfactualCommand: ParsableCommand {
             try file.write("image_lacks_baseline", lacksBaseline, shape: [n])
             try file.write("largest_moves_belong", largestBelong, shape: [n])
             try file.write("largest_moves_lacked", largestLacked, shape: [n])
+            if grounding != nil {
+                try file.write("grounded_counter_image", groundedImage, shape: [n, k])
+                try file.write("grounded_counter_example", groundedExample, shape: [n, k])
+            }
             try file.write("counter_examples", counterExamples, shape: [n, m])
             try file.write("counter_distances", counterDistances, shape: [n, m])
             try file.write("true_examples", trueExamples, shape: [n, m])
@@ -174,12 +213,17 @@ struct CounterfactualCommand: ParsableCommand {
                 ("minimal_set_mean_size", .double(meanSize)),
                 ("share_belongs", .double(share(belongs))), ("share_image_lacks", .double(share(lacks))),
                 ("natural_count", .int(Int64(natural.rows.count))),
+                ("grounded", .int(grounding == nil ? 0 : 1)),
+                ("share_grounded_counter_image", .double(grounding == nil ? .nan : groundedShare(groundedImage))),
+                ("share_grounded_counter_example", .double(grounding == nil ? .nan : groundedShare(groundedExample))),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
         }
         print(String(format: "explain %@: %d of %d attacked images reached their counter-class; minimal counter-attribute set "
                      + "found for %d, mean size %.2f; counter-attributes that belong to the counter-class %.3f, "
-                     + "that the image truly lacks %.3f; %d natural misclassifications",
-                     output, reached.count, attacked, flipped.count, meanSize, share(belongs), share(lacks), natural.rows.count))
+                     + "that the image truly lacks %.3f; %d natural misclassifications; rising counter-attributes grounded on the "
+                     + "counter-image %.3f, on the nearest counter-example %.3f",
+                     output, reached.count, attacked, flipped.count, meanSize, share(belongs), share(lacks), natural.rows.count,
+                     grounding == nil ? Double.nan : groundedShare(groundedImage), grounding == nil ? Double.nan : groundedShare(groundedExample)))
     }
 }

@@ -24,6 +24,8 @@ struct ExplanationOutcomes {
     let largestBelong: [Float], largestLacked: [Float]
     let k: Int
     let hasImageTruth: Bool
+    /// Grounding codes of the rising counter-attributes (CounterGrounding), when they were grounded.
+    let groundedImage: [UInt8]?, groundedExample: [UInt8]?
 
     static func read(_ path: String) throws -> ExplanationOutcomes {
         let file = try H5File.open(path)
@@ -53,7 +55,9 @@ struct ExplanationOutcomes {
             lacksBaseline: try file.read("image_lacks_baseline", as: Float.self, expectingShape: [n]).data,
             largestBelong: try file.read("largest_moves_belong", as: Float.self, expectingShape: [n]).data,
             largestLacked: try file.read("largest_moves_lacked", as: Float.self, expectingShape: [n]).data,
-            k: k, hasImageTruth: (try file.attribute("has_image_truth").intValue ?? 0) == 1)
+            k: k, hasImageTruth: (try file.attribute("has_image_truth").intValue ?? 0) == 1,
+            groundedImage: file.exists("grounded_counter_image") ? try file.read("grounded_counter_image", as: UInt8.self, expectingShape: [n, k]).data : nil,
+            groundedExample: file.exists("grounded_counter_example") ? try file.read("grounded_counter_example", as: UInt8.self, expectingShape: [n, k]).data : nil)
     }
 
     // The statistics, each under one weight per test image (docs/explain.md § Checks).
@@ -79,6 +83,18 @@ struct ExplanationOutcomes {
             for j in 0..<min(k, Int(counterCount[i])) where flags[i * k + j] < 2 {
                 total += w[i]
                 hits += w[i] * Double(flags[i * k + j])
+            }
+        }
+        return total > 0 ? hits / total : .nan
+    }
+    /// Pooled share of the scorable rising counter-attributes (of images that reached their
+    /// counter-class) that are grounded (codes 0 and 1 count, CounterGrounding).
+    func groundedShare(_ codes: [UInt8], _ w: [Double]) -> Double {
+        var hits = 0.0, total = 0.0
+        for i in reached.indices where reached[i] && w[i] > 0 {
+            for j in 0..<k where codes[i * k + j] <= 1 {
+                total += w[i]
+                hits += w[i] * Double(codes[i * k + j])
             }
         }
         return total > 0 ? hits / total : .nan
@@ -158,6 +174,12 @@ struct SummaryCommand: ParsableCommand {
                     record("  the same for every moved attribute (baseline)", one { f.baseline(baseline, $0) })
                     record("  difference counter-attributes − baseline", one { f.share(flags, $0) - f.baseline(baseline, $0) })
                     record("  the same for the top \(f.k) attributes by size of move alone (no φ in the ranking)", one { f.baseline(largest, $0) })
+                }
+                if let onImage = f.groundedImage, let onExample = f.groundedExample {
+                    record("rising counter-attributes grounded on the counter-image (map peak on the part, image has it)",
+                           one { f.groundedShare(onImage, $0) })
+                    record("  on the nearest counter-example (a training image of the counter-class)", one { f.groundedShare(onExample, $0) })
+                    record("  difference counter-example − counter-image", one { f.groundedShare(onExample, $0) - f.groundedShare(onImage, $0) })
                 }
             }
             // Paired comparisons on the same test images.

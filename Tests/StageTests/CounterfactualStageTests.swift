@@ -142,7 +142,7 @@ final class CounterfactualStageTests: XCTestCase {
                                                "--target", "nearest", "--output", adversarial]).status, 0)
         let inputs = try explainInputs(images, model, adversarial: adversarial)
         let output = path("explanations/standard-nearest-eps0.1.h5")
-        let run = try runStage("explain", ["counterfactual", "--images", images, "--sje", inputs.sje, "--adversarial", adversarial,
+        let run = try runStage("explain", ["counterfactual", "--images", images, "--sje", inputs.sje, "--model", model, "--adversarial", adversarial,
                                            "--clean-attributes", inputs.clean, "--adversarial-attributes", inputs.moved,
                                            "--train-attributes", inputs.train, "--neighbours", "3", "--output", output])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -180,6 +180,10 @@ final class CounterfactualStageTests: XCTestCase {
         let examples = try file.read("counter_examples", as: Int64.self, expectingShape: [n, 3]).data
         let distances = try file.read("counter_distances", as: Float.self, expectingShape: [n, 3]).data
         XCTAssertEqual(index, moved.index)
+        // Tiny images have no part truth: nothing is grounded, and the file says so.
+        XCTAssertEqual(try file.attribute("grounded").intValue, 0)
+        XCTAssertFalse(file.exists("grounded_counter_example"))
+        XCTAssertTrue(run.stderr.contains("no part truth"), run.stderr)
         var checkedSets = 0
         for i in 0..<n {
             // A ranking of every attribute by its score, highest first.
@@ -256,4 +260,57 @@ final class CounterfactualStageTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
         XCTAssertEqual(try runStage("explain", []).status, 64)
     }
+
+    /// On rendered birds (part masks, per-image attributes) the rising counter-attributes are
+    /// grounded: a code 1 only where the image scored truly has the attribute and it rose,
+    /// code 3 exactly where no rising counter-attribute was tried.
+    func testRisingCounterAttributesAreGroundedOnlyWhereTheImageHasThem() throws {
+        let images = path("birds.h5")
+        let prepared = try runStage("prepare-data", ["--dataset", "synth-coarse", "--size", "16", "--classes", "5", "--images-per-class", "16",
+                                                     "--seed", "3", "--output", images])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let model = path("birds-model.h5")
+        let trained = try runStage("train", ["--images", images, "--output", model, "--epochs", "3", "--arch", "cifar-resnet8",
+                                             "--width", "4", "--batch-size", "16", "--learning-rate", "0.05", "--threads", "2"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let adversarial = path("birds-nearest.h5")
+        XCTAssertEqual(try runStage("attack", ["--images", images, "--model", model, "--eps", "0.1", "--steps", "10",
+                                               "--target", "nearest", "--output", adversarial]).status, 0)
+        let inputs = try explainInputs(images, model, adversarial: adversarial)
+        let output = path("birds-explained.h5")
+        let run = try runStage("explain", ["counterfactual", "--images", images, "--sje", inputs.sje, "--model", model,
+                                           "--adversarial", adversarial, "--clean-attributes", inputs.clean,
+                                           "--adversarial-attributes", inputs.moved, "--train-attributes", inputs.train, "--output", output])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let dataset = try H5File.open(images)
+        let truth = try dataset.read("image_attributes", as: Float.self)
+        dataset.close()
+        let a = truth.shape[1]
+        let file = try H5File.open(output)
+        defer { file.close() }
+        XCTAssertEqual(try file.attribute("grounded").intValue, 1)
+        let index = try file.read("index", as: Int64.self).data
+        let n = index.count
+        let ranking = try file.read("ranking", as: Int32.self, expectingShape: [n, a]).data
+        let change = try file.read("counter_change", as: Float.self).data
+        let k = change.count / n
+        let count = try file.read("counter_count", as: Int32.self).data
+        let onImage = try file.read("grounded_counter_image", as: UInt8.self, expectingShape: [n, k]).data
+        let onExample = try file.read("grounded_counter_example", as: UInt8.self, expectingShape: [n, k]).data
+        let examples = try file.read("counter_examples", as: Int64.self).data
+        let m = examples.count / n
+        var scored = 0
+        for i in 0..<n {
+            for j in 0..<k {
+                let rising = j < Int(count[i]) && change[i * k + j] > 0
+                let attribute = Int(ranking[i * a + j])
+                XCTAssertEqual(onImage[i * k + j] == 3, !rising, "row \(i), place \(j)")
+                if onImage[i * k + j] == 1 { XCTAssertGreaterThanOrEqual(truth.data[Int(index[i]) * a + attribute], 0.5) }
+                if onExample[i * k + j] == 1 { XCTAssertGreaterThanOrEqual(truth.data[Int(examples[i * m]) * a + attribute], 0.5) }
+                if onExample[i * k + j] <= 1 { scored += 1 }
+            }
+        }
+        XCTAssertGreaterThan(scored, 0, "no counter-attribute could be scored on a counter-example")
+    }
 }
+
