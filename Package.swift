@@ -78,6 +78,8 @@ let targets: [Target] = [
                                                       "PipelineKit", "Randomness", argumentParser]),
     // Joins the part files of --shard runs; recomputes a merged grounding file's summaries with Grounding's code.
     .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", "Grounding", argumentParser]),
+    .executableTarget(name: "train-detector", dependencies: ["Grounding", "ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit",
+                                                     argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Randomness", argumentParser],
                       exclude: ["pytorch_bench.py"], swiftSettings: fastMath),

@@ -20,6 +20,12 @@ public struct Grounder {
     public let k: Int
     /// The residual stage Grad-CAM maps (0-based), or nil for CAM on the last map.
     public let stage: Int?
+    /// Maps at input resolution from the attribute's input gradient, instead of CAM / Grad-CAM.
+    public var attribution: InputAttribution?
+    /// The paper's route with a trained detector: it grounds an item when it finds the
+    /// attribute's value on its part (`PartDetections.find`), run on the clean image for the
+    /// clean and reference selections and on the adversarial image (never attacked itself).
+    public var detector: AttributeDetector?
     /// How the attribute vectors are normalised: as predict-attributes stores them.
     public let normalisation: AttributeNormalisation
     /// Detector boxes per image set, and the confidence below which a box grounds nothing.
@@ -50,7 +56,7 @@ public struct Grounder {
 
     /// The rows × columns of the maps this grounder makes (one image's pass).
     public func mapSize(probe x: Tensor) throws -> (Int, Int) {
-        try GroundingPass(network, mapper, x, stage: stage).mapSize
+        try GroundingPass(network, mapper, x, stage: stage, attribution: attribution, rows: [0]).mapSize
     }
 
     /// Grounds images `index` (rows of images.h5) with true `labels`: `clean` and `attacked`
@@ -59,8 +65,8 @@ public struct Grounder {
     public func ground(index: [Int], labels: [Int], clean: Tensor, attacked: Tensor) throws -> (GroundingBatch, mapSize: (Int, Int)) {
         let masks = try truth.masks(index)
         let passes: [GroundingFile.ImageSet: GroundingPass] = [
-            .clean: try GroundingPass(network, mapper, clean, stage: stage),
-            .adversarial: try GroundingPass(network, mapper, attacked, stage: stage),
+            .clean: try GroundingPass(network, mapper, clean, stage: stage, attribution: attribution, rows: index),
+            .adversarial: try GroundingPass(network, mapper, attacked, stage: stage, attribution: attribution, rows: index),
         ]
         var batch = GroundingBatch()
         var classScores: [GroundingFile.ImageSet: [Float]] = [:]
@@ -95,6 +101,15 @@ public struct Grounder {
             }
         }
 
+        // The detector's findings on both images, when it grounds the items.
+        let parts = scorer.attributeParts
+        let groups = AttributeGroups(attributeNames: truth.attributeNames)
+        var found: [GroundingFile.ImageSet: [PartDetections]] = [:]
+        if let detector {
+            found[.clean] = try detector.detect(clean, attributeParts: parts)
+            found[.adversarial] = try detector.detect(attacked, attributeParts: parts)
+        }
+
         // Maps, scored item by item: clean and reference on the clean pass, adversarial on its own.
         // Each image's part truth, and what it shows, once for all its items.
         let (mh, mw) = passes[.clean]!.mapSize
@@ -112,6 +127,14 @@ public struct Grounder {
                     let item = scorer.score(map: map, attribute: attribute, truth: partTruths[j], shown: shown[j],
                                             present: truth.has(row: row, attribute: attribute), box: truth.box(row: row), rng: &rng)
                     batch.add(item, selection, attribute: attribute)
+                    if let detections = found[selection.image] {
+                        let result = detections[j].find(attribute, groups: groups, parts: parts)
+                        batch.detectorGrounded[selection, default: []].append(result.found && item.scored ? 1 : 0)
+                        batch.detectorPeaks[selection, default: []] += result.peak.map { [$0.row, $0.column] } ?? [.nan, .nan]
+                        let hit = result.peak.flatMap { scorer.game.hit(row: $0.row, column: $0.column, parts: parts.parts[attribute],
+                                                                        truth: partTruths[j]) }
+                        batch.detectorHit[selection, default: []].append(item.scored ? (hit == true ? 1 : 0) : PointingBaseline.notPlayed)
+                    }
                     if selection != .reference, let boxes = detections[selection.image] {
                         let found = boxes.grounds(truth.attributeNames[attribute], image: row, minConfidence: detectionConfidence)
                         batch.detectionGrounded[selection.image, default: []].append(found ? 1 : 0)
@@ -132,7 +155,7 @@ extension Grounder {
     public func groundRows(_ part: Range<Int>, of adversarial: AdversarialReader, images: ImageSet, batchSize: Int,
                            into file: H5File, detections: Set<GroundingFile.ImageSet>,
                            progress: (Int) -> Void) throws -> GroundingColumns {
-        var columns = GroundingColumns(detections: detections)
+        var columns = GroundingColumns(detections: detections, detector: detector != nil)
         var created = false
         for start in stride(from: part.lowerBound, to: part.upperBound, by: batchSize) {
             let rows = start..<min(start + batchSize, part.upperBound)

@@ -27,6 +27,12 @@ public struct GroundingBatch: Sendable {
     public var maps: [Selection: [Float]] = [:]
     public var mapScale: [ImageSet: [Float]] = [:]
     public var detectionGrounded: [ImageSet: [UInt8]] = [:]
+    /// The trained detector's route (`ground --detector`), per selection: found (1/0), where
+    /// (row, column; NaN without a part), and whether that place is on the attribute's part
+    /// (1 hit, 0 miss, `PointingBaseline.notPlayed` where the item is not scored).
+    public var detectorGrounded: [Selection: [UInt8]] = [:]
+    public var detectorPeaks: [Selection: [Float]] = [:]
+    public var detectorHit: [Selection: [UInt8]] = [:]
 
     public init() {}
 
@@ -54,14 +60,20 @@ public struct GroundingColumns: Sendable {
     public private(set) var wrongClass: [Int32] = []
     /// The image sets that have detector files.
     private let detections: Set<ImageSet>
+    /// Whether a trained detector grounds the items (`ground --detector`).
+    private let detector: Bool
 
-    public init(detections: Set<ImageSet>) { self.detections = detections }
+    public init(detections: Set<ImageSet>, detector: Bool = false) { self.detections = detections; self.detector = detector }
+
+    /// The per-selection datasets of the detector route.
+    public static let detectorDatasets = ["detector_grounded", "detector_peaks", "detector_hit"]
 
     /// Every dataset with one row per adversarial row, which merge-shards concatenates.
-    public static func rowDatasets(detections: Set<ImageSet>) -> [String] {
+    public static func rowDatasets(detections: Set<ImageSet>, detector: Bool = false) -> [String] {
         var names = ["index", "labels", "clean/wrong_class"]
         for selection in Selection.allCases {
             var perRow = ["attributes", "scores", "peaks", "hit", "grounded", "scored", "energy", "uniform_energy", "baseline_hits"]
+                + (detector ? detectorDatasets : [])
             if let set = ImageSet(rawValue: selection.rawValue) {
                 perRow += ["maps", "map_scale", "predictions", "general_predictions"] + (detections.contains(set) ? ["detection_grounded"] : [])
             }
@@ -85,6 +97,11 @@ public struct GroundingColumns: Sendable {
             try file.createAppendable("\(group)/uniform_energy", of: Float.self, rowShape: [k], chunkRows: chunk)
             try file.createAppendable("\(group)/baseline_hits", of: UInt8.self, rowShape: [k, PointingBaseline.allCases.count],
                                       chunkRows: chunk)
+            if detector {
+                try file.createAppendable("\(group)/detector_grounded", of: UInt8.self, rowShape: [k], chunkRows: chunk)
+                try file.createAppendable("\(group)/detector_peaks", of: Float.self, rowShape: [k, 2], chunkRows: chunk)
+                try file.createAppendable("\(group)/detector_hit", of: UInt8.self, rowShape: [k], chunkRows: chunk)
+            }
             guard let set = ImageSet(rawValue: group) else { continue }
             try file.createAppendable("\(group)/maps", of: Float.self, rowShape: [k, mapRows, mapColumns],
                                       chunkRows: max(1, 16384 / (k * mapRows * mapColumns)))
@@ -108,6 +125,11 @@ public struct GroundingColumns: Sendable {
             try file.append("\(group)/energy", batch.energy[selection] ?? [])
             try file.append("\(group)/uniform_energy", batch.uniformEnergy[selection] ?? [])
             try file.append("\(group)/baseline_hits", batch.baselineHits[selection] ?? [])
+            if detector {
+                try file.append("\(group)/detector_grounded", batch.detectorGrounded[selection] ?? [])
+                try file.append("\(group)/detector_peaks", batch.detectorPeaks[selection] ?? [])
+                try file.append("\(group)/detector_hit", batch.detectorHit[selection] ?? [])
+            }
             guard let set = ImageSet(rawValue: group) else { continue }
             try file.append("\(group)/maps", batch.maps[selection] ?? [])
             try file.append("\(group)/map_scale", batch.mapScale[set] ?? [])

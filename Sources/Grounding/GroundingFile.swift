@@ -64,11 +64,17 @@ public struct GroundingFile: Sendable {
     /// The root attributes `writeSummaries` computes over every row (with detections on
     /// the sets in `detections`). A part of a sharded run holds its own rows' values, so
     /// merge-shards recomputes these on the merged file.
-    public static func summaryAttributes(detections: Set<ImageSet>) -> [String] {
+    public static func summaryAttributes(detections: Set<ImageSet>, detector: Bool = false) -> [String] {
         ImageSet.allCases.flatMap { set in measures.map { summaryName($0, set) } }
             + ["reference_pointing_accuracy", "reference_grounded_fraction"]
             + ImageSet.allCases.filter(detections.contains).map { summaryName("detection_grounded_fraction", $0) }
+            + (detector ? ImageSet.allCases.flatMap { set in detectorMeasures.map { summaryName($0, set) } }
+                + ["reference_detector_grounded_fraction"] : [])
     }
+
+    /// The detector route's measures per image set: the share of scored items the detector
+    /// grounds (finds the value on the part), and the share whose detector place lies on the part.
+    public static let detectorMeasures = ["detector_grounded_fraction", "detector_pointing"]
 
     /// Computes the summaries from the file's per-item datasets (`scored`, `hit`,
     /// `grounded`, `baseline_hits`, `energy`, `detection_grounded` of every row) and writes
@@ -125,6 +131,22 @@ public struct GroundingFile: Sendable {
                 }
             }
         }
+        // The detector route (`ground --detector`): over scored items, as the maps' rates.
+        for group in ["clean", "adversarial", "reference"] where file.exists("\(group)/detector_grounded") {
+            let scored = try file.read("\(group)/scored", as: UInt8.self).data
+            let found = try file.read("\(group)/detector_grounded", as: UInt8.self, expectingShape: try file.shape("\(group)/scored")).data
+            let hit = try file.read("\(group)/detector_hit", as: UInt8.self, expectingShape: try file.shape("\(group)/scored")).data
+            let n = scored.filter { $0 == 1 }.count
+            let grounded = zip(scored, found).filter { $0.0 == 1 && $0.1 == 1 }.count
+            let hits = zip(scored, hit).filter { $0.0 == 1 && $0.1 == 1 }.count
+            let fraction = hasPartTruth && n > 0 ? Double(grounded) / Double(n) : .nan
+            if group == "reference" {
+                values["reference_detector_grounded_fraction"] = fraction
+            } else {
+                values["detector_grounded_fraction_\(group)"] = fraction
+                values["detector_pointing_\(group)"] = hasPartTruth && n > 0 ? Double(hits) / Double(n) : .nan
+            }
+        }
         let reference = try tally("reference")
         values["reference_pointing_accuracy"] = hasPartTruth ? reference.pointingAccuracy : .nan
         values["reference_grounded_fraction"] = hasPartTruth ? reference.groundedFraction : .nan
@@ -169,15 +191,22 @@ public struct GroundingSummary: Sendable {
     public var values: [String: [GroundingFile.ImageSet: Double]]
     /// Pointing accuracy of the reference attributes on the clean images.
     public var referencePointingAccuracy: Double
+    /// The detector route's summaries and the detector's own accuracy (`detector_…` root
+    /// attributes, present with `ground --detector`).
+    public var detector: [String: Double] = [:]
 
-    public func value(_ measure: String, _ set: GroundingFile.ImageSet) -> Double { values[measure]?[set] ?? .nan }
+    public var hasDetector: Bool { !detector.isEmpty }
+
+    public func value(_ measure: String, _ set: GroundingFile.ImageSet) -> Double {
+        values[measure]?[set] ?? detector[GroundingFile.summaryName(measure, set)] ?? .nan
+    }
 
     /// The summary stored as root attribute `name` (`pointing_accuracy_clean`, …); NaN for another name.
     public func value(named name: String) -> Double {
         for (measure, sets) in values {
             for (set, value) in sets where GroundingFile.summaryName(measure, set) == name { return value }
         }
-        return .nan
+        return detector[name] ?? .nan
     }
 
     public static func read(_ path: String) throws -> GroundingSummary {
@@ -197,10 +226,14 @@ public struct GroundingSummary: Sendable {
         for m in GroundingFile.measures {
             for s in GroundingFile.ImageSet.allCases { values[m, default: [:]][s] = try number(GroundingFile.summaryName(m, s)) }
         }
+        var detector: [String: Double] = [:]
+        let detectorNames = GroundingFile.ImageSet.allCases.flatMap { set in GroundingFile.detectorMeasures.map { GroundingFile.summaryName($0, set) } }
+            + ["reference_detector_grounded_fraction"] + DetectorFile.accuracyNames.map { "detector_\($0)" }
+        for name in detectorNames where file.hasAttribute(name) { detector[name] = try number(name) }
         return GroundingSummary(path: path, model: try file.attribute("model").stringValue ?? "",
                                 eps: try number("eps"), method: try file.attribute("method").stringValue ?? "",
                                 transfer: try number("transfer") == 1, hasPartTruth: try number("has_part_truth") == 1,
-                                values: values, referencePointingAccuracy: try number("reference_pointing_accuracy"))
+                                values: values, referencePointingAccuracy: try number("reference_pointing_accuracy"), detector: detector)
     }
 }
 

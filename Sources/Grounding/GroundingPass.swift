@@ -11,12 +11,21 @@ public struct GroundingPass {
     let finalMap: Tensor
     let pass: ResNet.StagePass?
     let network: ResNet
+    /// Input-resolution attribution instead of CAM / Grad-CAM, with its input and image rows.
+    let attribution: InputAttribution?
+    let input: Tensor
+    let rows: [Int]
 
-    /// The pass of `x` (N, H, W, 3) through `network`, recording stage `stage` (0-based) for
-    /// Grad-CAM, or the last feature map for CAM when nil.
-    public init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?) throws {
+    /// The pass of `x` (N, 3, H, W) through `network`, recording stage `stage` (0-based) for
+    /// Grad-CAM, or the last feature map for CAM when nil; with `attribution`, maps at input
+    /// resolution (`rows`: the images' rows of images.h5, which seed SmoothGrad's noise).
+    public init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?, attribution: InputAttribution? = nil,
+                rows: [Int] = []) throws {
         self.network = network
         self.mapper = mapper
+        self.attribution = attribution
+        self.input = x
+        self.rows = rows
         if let stage {
             let p = try network.stagePass(x, stage: stage)
             pass = p
@@ -39,12 +48,16 @@ public struct GroundingPass {
 
     /// Rows × columns of the maps.
     public var mapSize: (Int, Int) {
+        if attribution != nil { return (input.shape[2], input.shape[3]) }
         let m = pass?.stageMap ?? finalMap
         return (m.shape[2], m.shape[3])
     }
 
     /// Maps of `attributes[i]` for each image i: [N, k, h·w].
     public func maps(_ attributes: [[Int]]) throws -> [Float] {
+        if let attribution {
+            return try attribution.maps(network: network, mapper: mapper, x: input, attributes: attributes, rows: rows)
+        }
         if let pass { return try GradCAM(model: network, mapper: mapper).maps(pass, attributes: attributes, scales: scales) }
         let (d, positions) = (finalMap.shape[1], finalMap.shape[2] * finalMap.shape[3])
         var out: [Float] = []

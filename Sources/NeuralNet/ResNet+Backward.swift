@@ -36,6 +36,21 @@ extension ResNet {
     /// part, which gets no gradients. A train-mode trace is synchronised over `dataParallel`.
     func backward(_ trace: inout Trace, dLogits: Tensor, parameterGradients: Bool,
                   inputGradient: Bool) -> (input: Tensor?, parameters: Gradients) {
+        let fcGrads = KernelProfile.measure("fc backward") {
+            fc.backward(dLogits, input: trace.features, parameterGradients: parameterGradients)
+        }
+        var (input, grads) = backward(&trace, dFeatures: fcGrads.input, parameterGradients: parameterGradients,
+                                      inputGradient: inputGradient)
+        if parameterGradients {
+            grads.tensors["fc.weight"] = fcGrads.weight
+            grads.tensors["fc.bias"] = fcGrads.bias
+        }
+        return (input, grads)
+    }
+
+    /// Backward from the gradient of the pooled features (N, D): everything below the classifier.
+    func backward(_ trace: inout Trace, dFeatures: Tensor, parameterGradients: Bool,
+                  inputGradient: Bool) -> (input: Tensor?, parameters: Gradients) {
         var grads = Gradients()
         let sync = trace.mode == .train ? dataParallel : nil
         let frozenBlocks = parameterGradients && !inputGradient && frozenUntil != nil ? frozenBlockCount : -1
@@ -46,15 +61,8 @@ extension ResNet {
             grads.tensors["\(bn).weight"] = g.bnWeight
             grads.tensors["\(bn).bias"] = g.bnBias
         }
-        let fcGrads = KernelProfile.measure("fc backward") {
-            fc.backward(dLogits, input: trace.features, parameterGradients: parameterGradients)
-        }
-        if parameterGradients {
-            grads.tensors["fc.weight"] = fcGrads.weight
-            grads.tensors["fc.bias"] = fcGrads.bias
-        }
         var d = KernelProfile.measure("global average pool backward") {
-            GlobalAvgPool.backward(fcGrads.input, inputShape: trace.finalMapShape)   // (N, D, h, w)
+            GlobalAvgPool.backward(dFeatures, inputShape: trace.finalMapShape)   // (N, D, h, w)
         }
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
@@ -115,6 +123,20 @@ extension ResNet {
         }
         let (dx, _) = backward(&trace!, dLogits: d, parameterGradients: false, inputGradient: true)
         return (logits, dx!)
+    }
+
+    /// Eval-mode pooled features (N, D) of `x` (N, 3, H, W) and the gradient with respect to
+    /// `x` of Σ dFeatures ⊙ features, with `dFeatures(features)` given from the features: the
+    /// input gradient of a linear read-out of the features (an SJE attribute, its scale held
+    /// fixed) for attribution at input resolution. One forward, one backward, no parameter gradients.
+    public func featureInputGradient(_ x: Tensor, dFeatures: (Tensor) throws -> Tensor) throws -> (features: Tensor, inputGradient: Tensor) {
+        var (_, features, trace) = try run(x, mode: .eval, record: true)
+        let d = try dFeatures(features)
+        guard d.shape == features.shape else {
+            throw TensorError.shapeMismatch("\(config.name): dfeatures \(d.shape) for features \(features.shape)")
+        }
+        let (dx, _) = backward(&trace!, dFeatures: d, parameterGradients: false, inputGradient: true)
+        return (features, dx!)
     }
 
     /// Mean cross-entropy and the gradients of every parameter (no input gradient), in

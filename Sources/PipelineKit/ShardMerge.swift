@@ -182,7 +182,14 @@ public enum ShardMerge {
             let result: H5AttributeValue
             switch rules[name] {
             case nil:
-                if let index = values.firstIndex(where: { $0 != values[0] }) {
+                // The same value in every part; a NaN (an undefined rate, e.g. a precision with
+                // nothing found) agrees with a NaN.
+                func same(_ a: H5AttributeValue, _ b: H5AttributeValue) -> Bool {
+                    if a == b { return true }
+                    if case .double(let x) = a, case .double(let y) = b { return x.isNaN && y.isNaN }
+                    return false
+                }
+                if let index = values.firstIndex(where: { !same($0, values[0]) }) {
                     throw StageError("\(parts[index].path): root attribute '\(name)' is \(values[index]), but \(values[0]) in "
                                      + "\(parts[0].path); parts of one run must agree")
                 }

@@ -152,7 +152,7 @@ public struct DatasetReport {
             + "attributes), beside where a map that only knows where the bird is would point (four location baselines) and the "
             + "control (the same peaks scored against a wrong part). The last two columns: the maps' lead in points with its 95% "
             + "bootstrap interval over test images; grounding/summary.txt has every baseline's, per set and on the paper's images. "
-            + HTML.esc(GroundingChance.sentence(metrics)) + "</p>\n"
+            + HTML.esc(GroundingChance.sentence(metrics)) + "</p>\n" + GroundingChance.detectorSummary(metrics, files)
     }
 
     func panelSection(_ panels: [Epsilon: [ExplanationPanel]]) -> String {

@@ -149,28 +149,35 @@ public enum ReportFigures {
     /// the best location baseline and the wrong-part control as ticks over each bar.
     public static func grounding(_ m: DatasetMetrics, _ files: [Epsilon: [GroundingRole: GroundingFile]]) -> Figure {
         let width = 0.16
-        func panel(_ metric: String, title: String, baselines: Bool) -> Panel {
+        func panel(_ metric: String, title: String, baselines: Bool, control: Bool = true) -> Panel {
             var marks: [Mark] = []
+            var top = 0.0
             for (b, bar) in groundingBars.enumerated() {
                 let offset = (Double(b) - Double(groundingBars.count - 1) / 2) * width
                 let xs = m.eps.indices.map { Double($0) + offset }
                 let values = m.eps.map { files[$0]?[bar.1]?.summary("\(metric)_\(bar.2)") ?? .nan }
+                top = max(top, values.filter(\.isFinite).max() ?? 0)
                 marks.append(.bars(Bars(bar.0, x: xs, heights: values, width: width * 0.9, colour: bar.3, hatched: bar.4, valueDecimals: 2)))
                 if baselines {
                     for (i, x) in xs.enumerated() {
                         let file = files[m.eps[i]]?[bar.1]
                         func value(_ b: PointingBaseline) -> Double { file?.summary("\(GroundingFile.baselineMeasure(b))_\(bar.2)") ?? .nan }
                         let best = PointingBaseline.allCases.filter { $0 != .wrongPart }.map(value).filter(\.isFinite).max() ?? .nan
+                        // The control scores the maps' own peaks: it has no meaning for the detector's places.
                         for (name, colour, style, y) in [("best location baseline", Colour.black, LineStyle.solid, best),
-                                                         ("wrong-part control", Colour.red, LineStyle.dashed, value(.wrongPart))] {
+                                                         ("wrong-part control", Colour.red, LineStyle.dashed, control ? value(.wrongPart) : .nan)]
+                            where y.isFinite {
                             marks.append(.line(Line("\(name) · \(bar.0)", [(x - width * 0.45, y), (x + width * 0.45, y)],
                                                     colour: colour, style: style, width: 2, marker: .none)))
                         }
                     }
                 }
             }
-            return Panel(title: title, x: epsAxis(m.eps, clean: false), y: Axis(label: title, range: 0...1), marks: marks)
+            // Shares near zero (grounded fractions) get an axis that shows them; pointing keeps 0–1.
+            let upper = baselines ? 1 : min(1, max(0.1, (top * 1.25 * 10).rounded(.up) / 10))
+            return Panel(title: title, x: epsAxis(m.eps, clean: false), y: Axis(label: title, range: 0...upper), marks: marks)
         }
+        let detector = files.values.contains { $0.values.contains { $0.summary.hasDetector } }
         let legend = groundingBars.map { LegendEntry($0.0, .swatch(colour: $0.3, opacity: 1, hatched: $0.4)) }
             + [LegendEntry("best location baseline", .line(colour: .black, style: .solid, marker: .none, hollow: false)),
                LegendEntry("wrong-part control", .line(colour: .red, style: .dashed, marker: .none, hollow: false))]
@@ -180,9 +187,15 @@ public enum ReportFigures {
                       + "baselines on the same items (a random point, the image centre, the centre of the bird's box, a random pixel "
                       + "on the bird); the red dashed tick is the control, the same peak scored against a wrong part the image shows. "
                       + "A bar above both points at the attribute's part more often than at where the bird is, on these images; a bar "
-                      + "at or below them does not. " + GroundingChance.sentence(m),
-                      panels: [panel("pointing_accuracy", title: "pointing accuracy", baselines: true),
-                               panel("grounded_fraction", title: "grounded fraction", baselines: false)],
+                      + "at or below them does not. " + GroundingChance.sentence(m)
+                      + (detector ? " Bottom row, the paper's route with the trained detector (ground --detector): the share of the "
+                         + "same items whose detector place (the peak of the attribute's part) lies on the part, with the best location baseline, "
+                         + "and the share the detector grounds (finds the attribute's value on its part)." : ""),
+                      panels: [panel("pointing_accuracy", title: "pointing accuracy (maps)", baselines: true),
+                               panel("grounded_fraction", title: "grounded fraction (maps)", baselines: false)]
+                          + (detector ? [panel("detector_pointing", title: "detector's place on the part", baselines: true, control: false),
+                                         panel("detector_grounded_fraction", title: "grounded by the detector", baselines: false)] : []),
+                      columns: 2,
                       panelWidth: 380, panelHeight: 260, legend: legend)
     }
 

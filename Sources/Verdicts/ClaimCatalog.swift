@@ -355,12 +355,23 @@ public enum ClaimCatalog {
         id: "C18", claim: "attributes of adversarial images (leaning to the wrong class) are grounded less than clean ones",
         quote: "Those attributes which are common among both clean and adversarial classes are localized correctly on the adversarial images; however, the attributes which are not related to the ground truth class, the ones that are related to the wrong class can not get grounded as there is no visual evidence that supports the presence of these attributes.",
         section: "§ 5.1.2", scope: .each,
-        metric: "standard model, per eps: grounded fraction on clean (eq. 7) − on adversarial images (eq. 8)",
+        metric: "standard model, per eps: grounded fraction on clean (eq. 7) − on adversarial images (eq. 8); grounded as the paper "
+            + "grounds, by the trained detector finding the value on the part (ground --detector) where the run has it, else by the "
+            + "map's peak on the part and the attribute truly present",
         criterion: "> 0 at every eps", reading: nil) { runs in
         if let missing = groundingMissing(runs[0], [.standard]) { return .failure(missing) }
+        // Decided on the detector route, as the paper did; the map route is stated beside it.
+        let detector = runs[0].eps.allSatisfy { e in
+            runs[0].record(e)?.grounding(.standard)?.clean.allSatisfy { $0.detectorGrounded != nil } ?? false }
         return .success(runs[0].eps.map { e in
-            ClaimPart("\(EpsText.label(e)): grounded clean − adversarial (points)", .above(0)) {
-                $0[0].groundedFraction(e, .standard, clean: true) - $0[0].groundedFraction(e, .standard, clean: false) }
+            @Sendable func maps(_ r: WeightedRun) -> Double { r.groundedFraction(e, .standard, clean: true) - r.groundedFraction(e, .standard, clean: false) }
+            guard detector else {
+                return ClaimPart("\(EpsText.label(e)): grounded clean − adversarial, map route (points)", .above(0)) { maps($0[0]) }
+            }
+            return ClaimPart("\(EpsText.label(e)): grounded clean − adversarial, detector route (points)", .above(0), note: { r in
+                String(format: "map route: %+.1f points", 100 * maps(r[0]))
+            }) {
+                $0[0].detectorGroundedFraction(e, .standard, clean: true) - $0[0].detectorGroundedFraction(e, .standard, clean: false) }
         })
     }
 

@@ -40,12 +40,19 @@ public struct GroundingComparisonRow: Codable, Sendable, Equatable {
     public var uniformEnergy: Double
     /// Energy share − its uniform level.
     public var energyLead: Interval
+    /// The detector route (nil without a detector): the share of scored items it grounds,
+    /// the share whose detector place lies on the part, and that share's lead over the best
+    /// location baseline.
+    public var detectorGrounded: Interval?
+    public var detectorPointing: Double?
+    public var detectorLeadOverBest: Interval?
 }
 
 /// Weighted sums over one set's items: scored items, map hits, per baseline hits and plays,
 /// energy shares and their uniform levels (over `energyItems` items).
 private struct Sums {
     var scored: Double, hits: Double, baseHits: [Double], played: [Double], energy: Double, uniform: Double, energyItems: Double
+    var detectorGrounded = 0.0, detectorHits = 0.0
 }
 
 /// The grounding table's intervals (quantify's grounding summary, the report's headline table).
@@ -90,8 +97,14 @@ public enum GroundingIntervals {
                     energy += weight * e; uniform += weight * u; energyItems += weight * Double(n)
                 }
             }
-            return Sums(scored: scored, hits: hits, baseHits: baseHits, played: played, energy: energy, uniform: uniform,
-                        energyItems: energyItems)
+            var sums = Sums(scored: scored, hits: hits, baseHits: baseHits, played: played, energy: energy, uniform: uniform,
+                            energyItems: energyItems)
+            for item in items {
+                let weight = w[item.image]
+                sums.detectorGrounded += weight * Double(item.detectorGrounded ?? 0)
+                sums.detectorHits += weight * Double(item.detectorHits ?? 0)
+            }
+            return sums
         }
         func pointing(_ s: Sums) -> Double {
             s.scored > 0 ? s.hits / s.scored : .nan
@@ -112,11 +125,39 @@ public enum GroundingIntervals {
         let energyLead = GroundingComparisonRow.Interval(ImageBootstrap.interval(imageCount: imageCount, settings: settings) { w in
             let s = sums(w); return s.energyItems > 0 ? (s.energy - s.uniform) / s.energyItems : .nan })
         let p = pointing(measured), bestValue = best(measured)
+        let hasDetector = !items.isEmpty && items.allSatisfy { $0.detectorGrounded != nil && $0.detectorHits != nil }
+        let detectorGrounded = hasDetector ? GroundingComparisonRow.Interval(ImageBootstrap.interval(imageCount: imageCount, settings: settings) { w in
+            let s = sums(w); return s.scored > 0 ? s.detectorGrounded / s.scored : .nan }) : nil
+        let detectorLead = hasDetector ? GroundingComparisonRow.Interval(ImageBootstrap.interval(imageCount: imageCount, settings: settings) { w in
+            let s = sums(w); return s.scored > 0 ? s.detectorHits / s.scored - best(s) : .nan }) : nil
         return GroundingComparisonRow(
             subset: subset, images: Set(items.map(\.image)).count, scoredItems: Int(measured.scored), pointing: p,
             baselines: record.baselines, baselineValues: (0..<b).map { baseline(measured, $0) }, leads: leads,
             leadOverBest: leadOverBest, ratioToBest: bestValue > 0 ? p / bestValue : .nan,
             energy: measured.energyItems > 0 ? measured.energy / measured.energyItems : .nan,
-            uniformEnergy: measured.energyItems > 0 ? measured.uniform / measured.energyItems : .nan, energyLead: energyLead)
+            uniformEnergy: measured.energyItems > 0 ? measured.uniform / measured.energyItems : .nan, energyLead: energyLead,
+            detectorGrounded: detectorGrounded, detectorPointing: hasDetector && measured.scored > 0 ? measured.detectorHits / measured.scored : nil,
+            detectorLeadOverBest: detectorLead)
+    }
+}
+
+extension GroundingIntervals {
+    /// The detector route's grounded fraction on clean − on adversarial images of `record`
+    /// over the images in `only` (all when nil), with its interval; nil without a detector.
+    public static func detectorCleanMinusAdversarial(_ record: GroundingRecord, only: Set<Int>?, imageCount: Int,
+                                                     settings: BootstrapSettings) -> GroundingComparisonRow.Interval? {
+        let clean = record.clean.filter { only?.contains($0.image) ?? true }
+        let adversarial = record.adversarial.filter { only?.contains($0.image) ?? true }
+        guard !clean.isEmpty, (clean + adversarial).allSatisfy({ $0.detectorGrounded != nil }) else { return nil }
+        func fraction(_ items: [GroundingImage], _ w: [Double]) -> Double {
+            var scored = 0.0, grounded = 0.0
+            for item in items {
+                scored += w[item.image] * Double(item.scored)
+                grounded += w[item.image] * Double(item.detectorGrounded ?? 0)
+            }
+            return scored > 0 ? grounded / scored : .nan
+        }
+        return GroundingComparisonRow.Interval(ImageBootstrap.interval(imageCount: imageCount, settings: settings) { w in
+            fraction(clean, w) - fraction(adversarial, w) })
     }
 }

@@ -157,12 +157,18 @@ public struct GroundingImage: Codable, Sendable, Equatable {
     public var energy: Double?
     public var uniformEnergy: Double?
     public var energyItems: Int?
+    /// The detector route (`ground --detector`): scored items the detector grounds (finds the
+    /// value on the part), and those whose detector place lies on the part (nil without a detector).
+    public var detectorGrounded: Int?
+    public var detectorHits: Int?
 
     public init(image: Int, scored: Int, hits: Int, grounded: Int, baselineHits: [Int], baselinePlayed: [Int], generalCorrect: Bool,
-                energy: Double? = nil, uniformEnergy: Double? = nil, energyItems: Int? = nil) {
+                energy: Double? = nil, uniformEnergy: Double? = nil, energyItems: Int? = nil, detectorGrounded: Int? = nil,
+                detectorHits: Int? = nil) {
         self.image = image; self.scored = scored; self.hits = hits; self.grounded = grounded
         self.baselineHits = baselineHits; self.baselinePlayed = baselinePlayed; self.generalCorrect = generalCorrect
         self.energy = energy; self.uniformEnergy = uniformEnergy; self.energyItems = energyItems
+        self.detectorGrounded = detectorGrounded; self.detectorHits = detectorHits
     }
 }
 

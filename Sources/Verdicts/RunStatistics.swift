@@ -77,6 +77,22 @@ extension WeightedRun {
     }
 }
 
+extension WeightedRun {
+    /// The detector route's grounded fraction (`ground --detector`) of the items of `set` of
+    /// the grounding file `role`, over the images in `only` (all when nil); NaN without a detector.
+    public func detectorGroundedFraction(_ eps: String, _ role: GroundingRoleName, clean: Bool, only: Set<Int>? = nil) -> Double {
+        guard let g = document.record(eps)?.grounding(role), g.hasPartTruth else { return .nan }
+        var scored = 0.0, grounded = 0.0
+        for item in clean ? g.clean : g.adversarial where only?.contains(item.image) ?? true {
+            guard let d = item.detectorGrounded else { return .nan }
+            let w = weights[item.image]
+            scored += w * Double(item.scored)
+            grounded += w * Double(d)
+        }
+        return scored > 0 ? grounded / scored : .nan
+    }
+}
+
 /// eps in both units: ours ([0, 1] pixels) and the paper's ([−1, 1] inputs, twice as large).
 public enum EpsText {
     /// The paper's value of a pixel-unit eps.

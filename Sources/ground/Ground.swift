@@ -14,6 +14,12 @@ enum MapMethod: String, ExpressibleByArgument, CaseIterable {
     case cam
     /// Grad-CAM of the attribute score at an earlier stage (`--layer`).
     case gradcam
+    /// Input resolution, from the attribute score's input gradient (`InputAttribution`).
+    case gradientInput = "gradient-input"
+    case smoothgrad
+    case integratedGradients = "integrated-gradients"
+
+    var inputMethod: InputAttribution.Method? { InputAttribution.Method(rawValue: rawValue) }
 }
 
 /// Grounds the discriminative attributes of clean and adversarial images on the image and
@@ -45,8 +51,10 @@ struct Ground: StageCommand {
     var adversarial: String
     @Option(help: "Output grounding file.")
     var output: String
-    @Option(help: "Map method: cam (exact, last map) or gradcam (at --layer).")
+    @Option(help: "Map method: cam (exact, last map), gradcam (at --layer), or at input resolution gradient-input, smoothgrad, integrated-gradients.")
     var method = MapMethod.cam
+    @Option(help: "Samples per attribute for smoothgrad (noisy copies) and integrated-gradients (path steps).")
+    var samples = 8
     @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3).")
     var layer: Int?
     @Option(help: "Attributes selected per image and set.")
@@ -61,6 +69,8 @@ struct Ground: StageCommand {
     var adversarialDetections: String?
     @Option(help: "Boxes with a confidence below this do not ground an attribute.")
     var detectionConfidence: Float = 0
+    @Option(help: "The paper's route with a trained detector (train-detector output): an attribute is grounded when the detector finds its value on its part.")
+    var detector: String?
     @Option(help: "Attribute vectors for eqs. 7–8 as predict-attributes stores them: l2 (its default) or none.")
     var attributeNormalisation = AttributeNormalisation.l2
     @Option(help: "Images per batch.")
@@ -72,11 +82,13 @@ struct Ground: StageCommand {
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
         guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+        guard (1...256).contains(samples) else { throw ValidationError("--samples must be in 1...256, got \(samples)") }
         guard tolerance > 0 else { throw ValidationError("--tolerance must be positive, got \(tolerance)") }
         guard (0...1).contains(detectionConfidence) else { throw ValidationError("--detection-confidence must lie in [0, 1]") }
         switch (method, layer) {
         case (.gradcam, nil): throw ValidationError("--method gradcam needs --layer L (the residual stage, 1-based)")
-        case (.cam, .some): throw ValidationError("--layer applies to --method gradcam; cam uses the last feature map")
+        case (.cam, .some), (.gradientInput, .some), (.smoothgrad, .some), (.integratedGradients, .some):
+            throw ValidationError("--layer applies to --method gradcam only")
         default: break
         }
     }
@@ -93,11 +105,12 @@ struct Ground: StageCommand {
         let attackedModel = try checkAdversarialSource(adversarial, images: images)
         let adv = try AdversarialReader(adversarial, source: imageSet)
         var inputs = [model, sje, images, adversarial]
-        inputs += [attributeParts, detections, adversarialDetections].compactMap { $0 }
+        inputs += [attributeParts, detections, adversarialDetections, detector].compactMap { $0 }
         let detectionSets = Set(GroundingFile.ImageSet.allCases.filter { ($0 == .clean ? detections : adversarialDetections) != nil })
         let shardPlan = sharding.value.map { shard in
-            ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: GroundingColumns.rowDatasets(detections: detectionSets),
-                      combine: Dictionary(uniqueKeysWithValues: GroundingFile.summaryAttributes(detections: detectionSets)
+            ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: GroundingColumns.rowDatasets(detections: detectionSets, detector: detector != nil),
+                      combine: Dictionary(uniqueKeysWithValues: GroundingFile.summaryAttributes(detections: detectionSets,
+                                                                                               detector: detector != nil)
                           .map { ($0, ShardCombine.recomputed) }))
         }
         let stageRun = try StageRun(stage: "ground", output: output, seed: common.seed, parameters: parameters, inputs: inputs,
@@ -122,13 +135,26 @@ struct Ground: StageCommand {
         boxes[.clean] = try detections.map { try Detections.read($0, imageCount: truth.count) }
         boxes[.adversarial] = try adversarialDetections.map { try Detections.read($0, imageCount: truth.count) }
 
+        // The detector must be one made for these images, parts and attributes.
+        let detectorFile: DetectorFile? = try detector.map { path in
+            guard unscorable == nil else {
+                throw StageError("\(images): no part truth (\(unscorable!)): detector route unavailable (--detector \(path))")
+            }
+            let d = try DetectorFile.read(path)
+            try d.requireFits(images: images, imageSize: truth.imageSize, partNames: truth.partNames, attributeNames: truth.attributeNames,
+                              attributeParts: parts)
+            return d
+        }
+
         let k = min(topK, truth.attributeNames.count)
         let tolerancePx = PointingGame.tolerance(imageSize: truth.imageSize, at224: tolerance)
-        let grounder = Grounder(network: network, embedding: embedding,
+        var grounder = Grounder(network: network, embedding: embedding,
                                 scorer: GroundingScorer(game: PointingGame(tolerance: tolerancePx), imageSize: truth.imageSize,
                                                         attributeParts: parts),
                                 truth: truth, k: k, stage: stage, normalisation: attributeNormalisation, detections: boxes,
                                 detectionConfidence: detectionConfidence, seed: common.seed)
+        grounder.detector = detectorFile?.detector
+        grounder.attribution = method.inputMethod.map { InputAttribution(method: $0, samples: samples, seed: common.seed) }
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)
         let n = part.count
@@ -137,6 +163,12 @@ struct Ground: StageCommand {
         let summaries = try stageRun.run { file in
             let columns = try grounder.groundRows(part, of: adv, images: imageSet, batchSize: batchSize, into: file,
                                                   detections: detectionSets, progress: { progress.advance(by: $0) })
+            if let detectorFile {
+                // The detector's own accuracy on clean test images, beside the route's rates.
+                for (name, value) in detectorFile.accuracy.sorted(by: { $0.key < $1.key }) {
+                    try file.setAttribute("detector_\(name)", .double(value))
+                }
+            }
             try file.write("index", Array(adv.index[part]), shape: [n])
             try file.write("labels", Array(adv.labels[part]), shape: [n])
             try columns.writeKept(to: file, rows: n)
@@ -150,7 +182,7 @@ struct Ground: StageCommand {
                 ("adversarial_model", .string(adversarialModel)),
                 ("transfer", .int(adversarialModel.isEmpty || adversarialModel == DatasetLayout.artifactName(of: model) ? 0 : 1)),
                 ("has_part_truth", .int(unscorable == nil ? 1 : 0)),
-                ("map_stage", .int(Int64((stage ?? network.stageCount - 1) + 1))),
+                ("map_stage", .int(method.inputMethod != nil ? 0 : Int64((stage ?? network.stageCount - 1) + 1))),
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
@@ -177,6 +209,8 @@ struct Ground: StageCommand {
                                 "attribute_normalisation": attributeNormalisation.rawValue, "batch_size": batchSize,
                                 "detection_confidence": Double(detectionConfidence)]
         if let layer { p["layer"] = layer }
+        if method == .smoothgrad || method == .integratedGradients { p["samples"] = samples }
+        if detector != nil { p["detector"] = true }
         return p
     }
 }

@@ -19,10 +19,16 @@ struct GroundingIntervalTable {
     }
     var rows: [Row]
     var settings: BootstrapSettings
+    /// Per eps, the standard model's detector-route grounded fraction clean − adversarial, on all images and the paper's.
+    var detectorDrop: [(eps: Epsilon, subset: GroundingSubset, interval: GroundingComparisonRow.Interval)] = []
+    /// The detector's own accuracy on clean test images (`detector_test_…` of the grounding files).
+    var detectorAccuracy: [String: Double] = [:]
 
     /// Reads every grounding file's items per image (test images in the standard file's row order).
     static func read(layout: DatasetLayout, eps: [Epsilon], settings: BootstrapSettings) throws -> GroundingIntervalTable {
         var rows: [Row] = []
+        var drops: [(eps: Epsilon, subset: GroundingSubset, interval: GroundingComparisonRow.Interval)] = []
+        var accuracy: [String: Double] = [:]
         for e in eps {
             let paths = GroundingRole.allCases.map { ($0, layout.grounding($0, eps: e)) }
                 .filter { FileManager.default.fileExists(atPath: $0.1) }
@@ -33,6 +39,15 @@ struct GroundingIntervalTable {
             for (role, path) in paths {
                 guard let name = GroundingRoleName(rawValue: role.rawValue) else { continue }
                 records[name] = try QuantifyFindings.groundingRecord(path, role: name, position: position)
+                if accuracy.isEmpty { accuracy = try GroundingSummary.read(path).detector.filter { $0.key.hasPrefix("detector_test_") } }
+            }
+            if let standard = records[.standard], standard.hasPartTruth {
+                for subset in GroundingSubset.allCases {
+                    let only = GroundingIntervals.images(subset, record: standard, standard: standard)
+                    if let drop = GroundingIntervals.detectorCleanMinusAdversarial(standard, only: only, imageCount: order.count, settings: settings) {
+                        drops.append((e, subset, drop))
+                    }
+                }
             }
             for (role, label) in [(GroundingRoleName.standard, "standard"), (.robust, "robust"), (.transfer, "robust/transfer")] {
                 guard let record = records[role], record.hasPartTruth else { continue }
@@ -45,7 +60,7 @@ struct GroundingIntervalTable {
                 }
             }
         }
-        return GroundingIntervalTable(rows: rows, settings: settings)
+        return GroundingIntervalTable(rows: rows, settings: settings, detectorDrop: drops, detectorAccuracy: accuracy)
     }
 
     static func points(_ v: Double) -> String { v.isFinite ? String(format: "%+.1f", 100 * v) : "–" }
@@ -84,7 +99,39 @@ struct GroundingIntervalTable {
             line += GroundingTable.percent(c.energy) + " " + GroundingTable.percent(c.uniformEnergy) + "  " + Self.interval(c.energyLead)
             out += line + "\n"
         }
-        return out + "\n" + verdict + "\n"
+        return out + "\n" + verdict + "\n" + detectorText
+    }
+
+    /// The paper's route: the trained detector's grounding (ground --detector), empty without one.
+    var detectorText: String {
+        let withDetector = rows.filter { $0.comparison.detectorGrounded != nil }
+        guard !withDetector.isEmpty else { return "" }
+        func pct(_ name: String) -> String { GroundingTable.percent(detectorAccuracy["detector_test_\(name)"] ?? .nan).trimmingCharacters(in: .whitespaces) }
+        func count(_ name: String) -> String { (detectorAccuracy["detector_test_\(name)"]).map { $0.isFinite ? String(Int($0)) : "–" } ?? "–" }
+        var out = "\nthe paper's route: an attribute is grounded when the trained detector (train-detector, never attacked) finds its value on "
+            + "its part; grounded = % of scored items, with 95% intervals;\nplace = % whose detector location lies on the part, lead = "
+            + "place − the best location baseline.\n"
+        out += "the detector on clean test images: part located (peak on the part) \(pct("part_localisation"))% of \(count("parts_shown")) parts "
+            + "shown; value right (top of its group) \(pct("value_accuracy"))% of \(count("groups")) groups; recall of present values "
+            + "\(pct("recall"))%, precision \(pct("precision"))%\n\n"
+        let header = "    eps | model            set          subset images | grounded [95%]          | place  lead over best [95%]"
+        out += header + "\n" + String(repeating: "-", count: header.count + 4) + "\n"
+        for row in withDetector {
+            let c = row.comparison
+            var line = row.eps.text.leftPadded(7) + " | " + row.label.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
+            line += row.set.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+            line += c.subset.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0) + String(c.images).leftPadded(7) + " | "
+            let g = c.detectorGrounded!
+            line += (GroundingTable.percent(g.value) + (g.lower.isFinite ? String(format: " [%.1f, %.1f]", 100 * g.lower, 100 * g.upper) : ""))
+                .padding(toLength: 24, withPad: " ", startingAt: 0) + "| "
+            line += GroundingTable.percent(c.detectorPointing ?? .nan) + "  " + (c.detectorLeadOverBest.map(Self.interval) ?? "–")
+            out += line + "\n"
+        }
+        if !detectorDrop.isEmpty {
+            out += "\ngrounded clean − adversarial, standard model, detector route (finding C18 is decided on it), points [95%]: "
+                + detectorDrop.map { "\($0.eps.text) \($0.subset.rawValue) \(Self.interval($0.interval))" }.joined(separator: "; ") + "\n"
+        }
+        return out
     }
 
     /// Where the maps are better than chance (lead over the best location baseline with an
@@ -112,7 +159,8 @@ struct GroundingIntervalTable {
         var columns = ["eps", "model", "set", "subset", "images", "scored_items", "pointing"]
         for b in baselines { columns += ["baseline_\(b)", "lead_\(b)", "lead_\(b)_lower", "lead_\(b)_upper"] }
         columns += ["lead_best", "lead_best_lower", "lead_best_upper", "ratio_to_best", "energy_share", "energy_share_uniform",
-                    "energy_lead", "energy_lead_lower", "energy_lead_upper"]
+                    "energy_lead", "energy_lead_lower", "energy_lead_upper", "detector_grounded", "detector_grounded_lower",
+                    "detector_grounded_upper", "detector_pointing", "detector_lead_best", "detector_lead_best_lower", "detector_lead_best_upper"]
         var out = columns.joined(separator: ",") + "\n"
         for row in rows {
             let c = row.comparison
@@ -123,6 +171,8 @@ struct GroundingIntervalTable {
             values += [String(c.leadOverBest.value), String(c.leadOverBest.lower), String(c.leadOverBest.upper), String(c.ratioToBest),
                        String(c.energy), String(c.uniformEnergy), String(c.energyLead.value), String(c.energyLead.lower),
                        String(c.energyLead.upper)]
+            let g = c.detectorGrounded, l = c.detectorLeadOverBest
+            values += [g?.value, g?.lower, g?.upper, c.detectorPointing, l?.value, l?.lower, l?.upper].map { $0.map { String($0) } ?? "" }
             out += values.joined(separator: ",") + "\n"
         }
         return out

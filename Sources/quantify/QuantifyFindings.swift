@@ -55,6 +55,9 @@ enum QuantifyFindings {
             let energy = try file.read("\(group)/energy", as: Float.self, expectingShape: [n, k]).data
             let uniform = file.exists("\(group)/uniform_energy")
                 ? try file.read("\(group)/uniform_energy", as: Float.self, expectingShape: [n, k]).data : nil
+            let detectorFound = file.exists("\(group)/detector_grounded")
+                ? try file.read("\(group)/detector_grounded", as: UInt8.self, expectingShape: [n, k]).data : nil
+            let detectorHit = detectorFound == nil ? nil : try file.read("\(group)/detector_hit", as: UInt8.self, expectingShape: [n, k]).data
             let names = PointingBaseline.allCases.map(\.rawValue)
             baselineNames = (0..<b).map { $0 < names.count ? names[$0] : "baseline \($0)" }
             return (0..<n).map { i in
@@ -76,9 +79,15 @@ enum QuantifyFindings {
                     uniformSum = pairs.reduce(0.0) { $0 + Double($1.1) }
                     energyItems = pairs.count
                 }
+                var detectorGrounded: Int?, detectorHits: Int?
+                if let detectorFound, let detectorHit {
+                    let items = (0..<k).filter { scored[i * k + $0] == 1 }
+                    detectorGrounded = items.filter { detectorFound[i * k + $0] == 1 }.count
+                    detectorHits = items.filter { detectorHit[i * k + $0] == 1 }.count
+                }
                 return GroundingImage(image: images[i], scored: s, hits: h, grounded: g, baselineHits: hits, baselinePlayed: played,
                                       generalCorrect: predictions[i] == labels[i], energy: energySum, uniformEnergy: uniformSum,
-                                      energyItems: energyItems)
+                                      energyItems: energyItems, detectorGrounded: detectorGrounded, detectorHits: detectorHits)
             }
         }
         let clean = try set("clean"), adversarial = try set("adversarial")

@@ -64,4 +64,26 @@ final class FeatureMapTests: XCTestCase {
         }
         XCTAssertThrowsError(try m.stagePass(x, stage: m.stageCount))
     }
+
+    /// featureInputGradient is the derivative of Σ r ⊙ features(x) with respect to the input
+    /// (central differences), the kernel of the input-resolution attribute maps.
+    func testFeatureInputGradientMatchesFiniteDifferences() throws {
+        let m = try model("cifar-resnet8", size: 8, width: 4)
+        let x = images(2, 8)
+        var rng = SplitMix(seed: 6)
+        let r = (0..<(2 * m.config.featureDimension)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let (features, g) = try m.featureInputGradient(x) { f in Tensor(shape: f.shape, data: r) }
+        assertClose(features.data, try m.features(x).data, tolerance: 1e-5, "the features of the same pass")
+        XCTAssertEqual(g.shape, x.shape)
+        func objective(_ y: Tensor) throws -> Float { zip(try m.features(y).data, r).reduce(0) { $0 + $1.0 * $1.1 } }
+        var bad = 0, checked = 0
+        for i in stride(from: 0, to: x.count, by: max(1, x.count / 40)) {
+            var plus = x, minus = x
+            plus.data[i] += 1e-3; minus.data[i] -= 1e-3
+            let numeric = (try objective(plus) - objective(minus)) / 2e-3
+            checked += 1
+            if abs(numeric - g.data[i]) > 2e-2 * max(1, abs(numeric)) { bad += 1 }
+        }
+        XCTAssertLessThanOrEqual(bad, checked / 20, "\(bad) of \(checked) input coordinates disagree")
+    }
 }
