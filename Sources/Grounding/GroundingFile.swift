@@ -170,7 +170,11 @@ public struct GroundingFile: Sendable {
                                attributes: attributes.data,
                                peaks: try file.read("\(name)/peaks", as: Float.self, expectingShape: [n, k, 2]).data,
                                grounded: try file.read("\(name)/grounded", as: UInt8.self, expectingShape: [n, k]).data,
-                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3])
+                               maps: maps.data, mapHeight: maps.shape[2], mapWidth: maps.shape[3],
+                               detectorGrounded: file.exists("\(name)/detector_grounded")
+                                   ? try file.read("\(name)/detector_grounded", as: UInt8.self, expectingShape: [n, k]).data : nil,
+                               detectorPeaks: file.exists("\(name)/detector_peaks")
+                                   ? try file.read("\(name)/detector_peaks", as: Float.self, expectingShape: [n, k, 2]).data : nil)
         }
         let clean = try set(ImageSet.clean.rawValue), adversarial = try set(ImageSet.adversarial.rawValue)
         let topK = Int(try file.attribute("top_k").doubleValue ?? 0)
@@ -252,4 +256,7 @@ public struct GroundedSet: Sendable {
     public let maps: [Float]
     public let mapHeight: Int
     public let mapWidth: Int
+    /// The detector route (`ground --detector`): [N, k] 0/1 and [N, k, 2] places; nil without it.
+    public var detectorGrounded: [UInt8]? = nil
+    public var detectorPeaks: [Float]? = nil
 }

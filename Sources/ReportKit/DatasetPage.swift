@@ -160,8 +160,11 @@ public struct DatasetReport {
         html += "<p class=\"caption\">Per ε: the clean test image, its adversarial against the standard model and its adversarial "
             + "against the robust model, enlarged with nearest-neighbour so every pixel stays as computed. Caption: the true class and "
             + "what the CNN (f) of the standard and the robust model predicts under attack. Under each image its attributes ranked by "
-            + "eq. 7 (clean) or eq. 8 (adversarial); grounded ones in colour with a dot of the same colour at their map's peak, "
-            + "ungrounded ones in grey. Tick \"map\" to overlay the attribute maps.</p>\n"
+            + "eq. 7 (clean) or eq. 8 (adversarial); grounded ones in colour with a dot of the same colour at their place, "
+            + "ungrounded ones in grey. Where the run has the paper's route (a detector trained on the part truth, ground "
+            + "--detector), an attribute is grounded when the detector finds its value on its part, and the dot is the detector's "
+            + "place for that part; otherwise when the map's peak lies on the part and the image has the attribute, and the dot is "
+            + "the peak. Tick \"map\" to overlay the attribute maps.</p>\n"
         switch grounding {
         case .notRun:
             html += "<p class=\"note\">Grounding not run: the panels show the images and predictions only. Ranked, grounded attributes "

@@ -149,7 +149,8 @@ struct PanelWriter {
         guard imageShape.count == 4, imageShape[3] == 3 else {
             throw H5Error(file: imagesPath, object: "/images", message: "expected shape [N, H, W, 3], found \(imageShape)")
         }
-        let factor = scale ?? max(1, 192 / max(imageShape[1], imageShape[2]))
+        // Large enough that a part of 1–3 stored pixels is visible (8× at 32 px).
+        let factor = scale ?? max(1, 256 / max(imageShape[1], imageShape[2]))
         var result: [Epsilon: [ExplanationPanel]] = [:]
         let chain = ProvenanceChain()
         for eps in metrics.eps {
@@ -225,8 +226,16 @@ struct PanelWriter {
                 let k = set.attributes.count / max(file.index.count, 1)
                 for j in 0..<k {
                     let id = Int(set.attributes[row * k + j])
-                    let grounded = file.hasPartTruth && set.grounded[row * k + j] != 0
-                    let peak = (Double(set.peaks[(row * k + j) * 2]), Double(set.peaks[(row * k + j) * 2 + 1]))
+                    // The paper's route where the file has it: grounded when the detector finds the
+                    // value on its part, marked at the detector's place; else the map's peak on the part.
+                    let grounded: Bool, peak: (Double, Double)
+                    if let found = set.detectorGrounded, let places = set.detectorPeaks {
+                        grounded = file.hasPartTruth && found[row * k + j] != 0
+                        peak = (Double(places[(row * k + j) * 2]), Double(places[(row * k + j) * 2 + 1]))
+                    } else {
+                        grounded = file.hasPartTruth && set.grounded[row * k + j] != 0
+                        peak = (Double(set.peaks[(row * k + j) * 2]), Double(set.peaks[(row * k + j) * 2 + 1]))
+                    }
                     attributes.append((id >= 0 && id < metrics.attributeNames.count ? displayAttribute(metrics.attributeNames[id]) : "attribute \(id)",
                                        grounded, grounded ? peak : nil))
                 }

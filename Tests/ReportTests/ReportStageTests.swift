@@ -79,8 +79,8 @@ final class ReportStageTests: XCTestCase {
             }
         }
         let png = try ImageDecoder.decode(contentsOf: f.file("report/panels/eps0.01/19-clean.png"))
-        XCTAssertEqual([png.width, png.height], [192, 192], "16 px enlarged 12× to about 192 px")
-        XCTAssertEqual(png[0, 0] as (UInt8, UInt8, UInt8) == png[11, 11], true, "nearest-neighbour: a 12×12 block is one pixel")
+        XCTAssertEqual([png.width, png.height], [256, 256], "16 px enlarged 16× to about 256 px")
+        XCTAssertEqual(png[0, 0] as (UInt8, UInt8, UInt8) == png[15, 15], true, "nearest-neighbour: a 16×16 block is one pixel")
         XCTAssertEqual(html.components(separatedBy: "class=\"panel\"").count - 1, 2 * 3, "2 confident + 1 random per eps")
         XCTAssertTrue(html.contains("class=\"g\"") && html.contains("class=\"u\"") && html.contains("class=\"pk\""),
                       "grounded attributes coloured with peak markers, ungrounded grey")
