@@ -28,10 +28,15 @@ public struct RenderedBird: Sendable {
 public struct BirdRenderer: Sendable {
     /// Side of the square images, in pixels.
     public let size: Int
+    /// The bird's span as a multiple of its size attribute's `frameFraction` (1: as CUB's sizes
+    /// say; larger birds show their parts with more pixels, and may be cut by the frame).
+    public let birdScale: Double
 
-    public init(size: Int) {
+    public init(size: Int, birdScale: Double = 1) {
         precondition(size >= 8, "images must be at least 8 pixels across")
+        precondition(birdScale > 0 && birdScale.isFinite, "the bird scale must be positive")
         self.size = size
+        self.birdScale = birdScale
     }
 
     /// Renders `attributes` with all variation drawn from `rng`.
@@ -42,7 +47,7 @@ public struct BirdRenderer: Sendable {
 
         // Pose: the size attribute fixes the scale (±5%), the rest is random.
         let sizeValue = BirdSize(rawValue: attributes[.size])!
-        let s = Float(sizeValue.frameFraction * Double(n) / 1.3 * rng.uniform(0.95, 1.05))  // pixels per unit
+        let s = Float(sizeValue.frameFraction * birdScale * Double(n) / 1.3 * rng.uniform(0.95, 1.05))  // pixels per unit
         let facingRight = rng.uniform() < 0.5
         let angle = rng.uniformFloat(-0.26, 0.26)
         let model = BirdModel(attributes, rng: &rng, pixelsPerUnit: s)

@@ -17,10 +17,10 @@ public struct SyntheticBirds: Sendable {
 
     /// - Parameters: fractions of each class's images for train and val (test gets the rest).
     public init(profiles: [ClassProfile], size: Int, imagesPerClass: Int, seed: UInt64,
-                trainFraction: Double = 0.7, valFraction: Double = 0.1) {
+                trainFraction: Double = 0.7, valFraction: Double = 0.1, birdScale: Double = 1) {
         precondition(!profiles.isEmpty && imagesPerClass > 0)
         self.profiles = profiles
-        self.renderer = BirdRenderer(size: size)
+        self.renderer = BirdRenderer(size: size, birdScale: birdScale)
         self.imagesPerClass = imagesPerClass
         self.seed = seed
         let c = profiles.count

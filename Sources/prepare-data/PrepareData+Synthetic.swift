@@ -11,7 +11,7 @@ extension PrepareData {
         let cubDirectory = attributesDir + "/cub"
         let profiles = dataset == .synthFine ? try fineProfiles(cubDirectory) : ClassProfiles.coarse()
         let birds = SyntheticBirds(profiles: profiles, size: side, imagesPerClass: imagesPerClass, seed: common.seed,
-                                   trainFraction: trainFraction ?? 0.7, valFraction: valFraction ?? 0.1)
+                                   trainFraction: trainFraction ?? 0.7, valFraction: valFraction ?? 0.1, birdScale: birdScale)
         if let preview {
             try ImageEncoder.writePNG(birds.preview(threads: common.threads), to: preview)
             Log.info("wrote contact sheet \(preview)")
@@ -21,6 +21,8 @@ extension PrepareData {
             "dataset": dataset.rawValue, "size": side, "images_per_class": imagesPerClass,
             "train_fraction": trainFraction ?? 0.7, "val_fraction": valFraction ?? 0.1,
         ]
+        // Recorded only when set, so default renders keep their provenance.
+        if birdScale != 1 { parameters["bird_scale"] = birdScale }
         var inputs: [String] = []
         if dataset == .synthFine {
             parameters["classes"] = classes

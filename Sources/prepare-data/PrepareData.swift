@@ -52,6 +52,8 @@ struct PrepareData: StageCommand {
 
     @Option(help: "Synthetic only: images rendered per class.")
     var imagesPerClass = 200
+    @Option(help: "Rendered sets: the birds' span as a multiple of what their size attribute gives (1: CUB's sizes; birds cut by the frame above about 1.4).")
+    var birdScale: Double = 1
 
     @Option(help: "synth-fine only: number of CUB classes, spread evenly over CUB's 200.")
     var classes = 50
@@ -85,6 +87,9 @@ struct PrepareData: StageCommand {
     mutating func validate() throws {
         if dataset.isSynthetic {
             if root != nil { throw ValidationError("--root is for cub, awa2 and lad; \(dataset.rawValue) is rendered") }
+            guard birdScale.isFinite, (0.25...3).contains(birdScale) else {
+                throw ValidationError("--bird-scale must be in 0.25...3, got \(birdScale)")
+            }
             // The upper limit keeps classes × images × size² × 3 bytes far from overflow.
             guard (1...100_000).contains(imagesPerClass) else {
                 throw ValidationError("--images-per-class must be in 1...100000, got \(imagesPerClass)")

@@ -24,6 +24,17 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(c.map(\.image), Array(a[20..<30]).map(\.image))
     }
 
+    /// --bird-scale: 1.5× the span draws each bird on about 1.5² as many pixels (same seeds).
+    func testBirdScaleEnlargesTheBirds() throws {
+        let profiles = try ClassProfiles.fine(cubDirectory: Self.cubDirectory, count: 50)
+        func birdPixels(_ scale: Double) -> Int {
+            let birds = SyntheticBirds(profiles: profiles, size: 32, imagesPerClass: 1, seed: 3, birdScale: scale)
+            return (0..<20).map { birds.render($0).bird.partMask.filter { $0 > 0 }.count }.reduce(0, +)
+        }
+        let ratio = Double(birdPixels(1.5)) / Double(birdPixels(1))
+        XCTAssertTrue((1.8...2.6).contains(ratio), "bird pixels ×\(ratio) at 1.5× the span")
+    }
+
     func testAnotherSeedGivesOtherImages() throws {
         let a = try fine(perClass: 1, seed: 1).renderBatch(0..<20, threads: 2)
         let b = try fine(perClass: 1, seed: 2).renderBatch(0..<20, threads: 2)
