@@ -86,14 +86,17 @@ endef
 # The files a chain of dataset $(1) links to (relative to the dataset folder): quantify and
 # report read the clean ones too.
 attack_linked_files = images.h5 $(foreach m,$(call models_of,$(1)),models/$(m).h5 sje/$(m).h5 \
-    $(foreach s,$(SPLITS),features/$(m)-$(s).h5) attributes/$(m)-test.h5)
+    $(foreach s,$(SPLITS),features/$(m)-$(s).h5) attributes/$(m)-test.h5) $(if $(call ground_detector,$(1)),models/detector.h5)
 attack_links_of = $(addprefix $(DATA)/$(1)/,$(call attack_linked_files,$(2)))
 
 # $(1) the chain (<ds>/attacks/<M>), $(2) the dataset, $(3) the method. The settings are
-# evaluated before the rules, which read them when they are expanded.
+# evaluated before the rules, which read them when they are expanded; the grounding settings
+# (map method, detector: pipelines/grounding.mk) are the dataset's, its detector linked.
 define attack_chain_settings
 $(1).SEED := $($(2).SEED)
 $(1).ROBUST_TRAINING := $($(2).ROBUST_TRAINING)
+$(if $(call defined_value,$(2).GROUND_MAPS),$(1).GROUND_MAPS := $($(2).GROUND_MAPS))
+$(if $(call ground_detector,$(2)),$(1).DETECTOR := $($(2).DETECTOR))
 $(1).ATTACK := --method $(3) $(ATTACK_SETTINGS.$(3)) $(filter-out --method ifgsm,$($(2).ATTACK))
 endef
 define attack_chain
