@@ -183,7 +183,8 @@ struct CounterfactualSection {
         var html = "<h3>Natural misclassifications (clean test images the model gets wrong: \(n))</h3>\n"
             + "<p class=\"caption\">The same explanation for mistakes without an attack. Under the image: the attributes it shows more than "
             + "its true class (eq. 8 with the clean image: why the wrong class), and more than the predicted class (eq. 7: the true class's "
-            + "case); beside it the nearest training images of the predicted and of the true class.</p>\n"
+            + "case); beside it the nearest training images of the predicted and of the true class. ✓g: grounded on the image (map peak on "
+            + "the attribute's part and the image has it; sets with part truth).</p>\n"
         guard n > 0 else { return html }
         let labels = try file.read("natural/labels", as: Int32.self, expectingShape: [n]).data
         let predictions = try file.read("natural/predictions", as: Int32.self, expectingShape: [n]).data
@@ -193,10 +194,13 @@ struct CounterfactualSection {
         let predicted = try file.read("natural/predicted_examples", as: Int64.self, expectingShape: [n, nil])
         let m = predicted.shape[1]
         let truth = try file.read("natural/true_examples", as: Int64.self, expectingShape: [n, m]).data
+        let grounded = file.exists("natural/grounded_wrong_evidence")
+            ? try file.read("natural/grounded_wrong_evidence", as: UInt8.self, expectingShape: [n, k]).data : nil
         for i in 0..<min(naturalPanels, n) {
             let (y, p) = (Int(labels[i]), Int(predictions[i]))
             let clean = try cleanPNG(index[i], images: images, out: out, factor: factor, to: "\(base)/natural-\(index[i]).png")
-            let columns = [("image", clean, ["<i>why \(HTML.esc(name(p))):</i>"] + (0..<min(3, k)).map { HTML.esc(attribute(Int(wrong.data[i * k + $0]))) }
+            let columns = [("image", clean, ["<i>why \(HTML.esc(name(p))):</i>"] + (0..<min(3, k)).map {
+                                HTML.esc(attribute(Int(wrong.data[i * k + $0]))) + (grounded?[i * k + $0] == 1 ? " <span class=\"gx\">✓g</span>" : "") }
                                 + ["<i>for \(HTML.esc(name(y))):</i>"] + (0..<min(3, k)).map { HTML.esc(attribute(Int(right[i * k + $0]))) })]
             html += try panel(caption: "image \(index[i]): \(name(y)) taken for \(name(p))", columns: columns, factor: factor, images: images,
                               out: out, strips: [("nearest of \(name(p))", (0..<min(3, m)).map { predicted.data[i * m + $0] }),

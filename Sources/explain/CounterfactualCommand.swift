@@ -162,6 +162,18 @@ struct CounterfactualCommand: ParsableCommand {
         }
         let natural = NaturalMisclassifications(adv: adv, clean: clean, cleanRow: cleanRow, train: train, trainOfClass: trainOfClass,
                                                 phi: phi, attributes: a, topK: k, neighbours: m)
+        // Natural misclassifications: their eq. 8 attributes (why the wrong class) grounded on the
+        // clean image, as the ground stage grounds an adversarial image's.
+        var naturalGrounded: [UInt8]?
+        if let grounding, !natural.rows.isEmpty {
+            var codes: [UInt8] = []
+            for start in stride(from: 0, to: natural.rows.count, by: 64) {
+                let rows = Array(natural.index[start..<min(start + 64, natural.rows.count)].map { Int($0) })
+                let chosen = (start..<(start + rows.count)).map { q in (0..<k).map { Int(natural.wrongEvidence[q * k + $0]) } }
+                codes += try grounding.codes(pixels: try grounding.images.batch(rows), truthRows: rows, attributes: chosen, k: k)
+            }
+            naturalGrounded = codes
+        }
 
         let flipped = reached.filter { minimal[$0] >= 0 }
         let meanSize = flipped.isEmpty ? Double.nan : Double(flipped.map { Int(minimal[$0]) }.reduce(0, +)) / Double(flipped.count)
@@ -201,6 +213,7 @@ struct CounterfactualCommand: ParsableCommand {
             try file.write("true_examples", trueExamples, shape: [n, m])
             try file.write("true_distances", trueDistances, shape: [n, m])
             try natural.write(to: file)
+            if let naturalGrounded { try file.write("natural/grounded_wrong_evidence", naturalGrounded, shape: [natural.rows.count, k]) }
             try file.writeStrings("class_names", facts.table.classNames)
             try file.writeStrings("attribute_names", facts.table.attributeNames)
             let attributes: [(String, H5AttributeValue)] = [
@@ -216,6 +229,10 @@ struct CounterfactualCommand: ParsableCommand {
                 ("grounded", .int(grounding == nil ? 0 : 1)),
                 ("share_grounded_counter_image", .double(grounding == nil ? .nan : groundedShare(groundedImage))),
                 ("share_grounded_counter_example", .double(grounding == nil ? .nan : groundedShare(groundedExample))),
+                ("share_grounded_natural", .double(naturalGrounded.map { codes in
+                    let scored = codes.filter { $0 <= 1 }
+                    return scored.isEmpty ? .nan : Double(scored.filter { $0 == 1 }.count) / Double(scored.count)
+                } ?? .nan)),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
         }

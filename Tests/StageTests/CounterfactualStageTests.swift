@@ -311,6 +311,18 @@ final class CounterfactualStageTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(scored, 0, "no counter-attribute could be scored on a counter-example")
+        // Natural misclassifications' eq. 8 attributes, grounded on the clean image itself.
+        let natural = try file.read("natural/index", as: Int64.self).data
+        if !natural.isEmpty {
+            let evidence = try file.read("natural/wrong_evidence", as: Int32.self, expectingShape: [natural.count, k]).data
+            let codes = try file.read("natural/grounded_wrong_evidence", as: UInt8.self, expectingShape: [natural.count, k]).data
+            for q in natural.indices {
+                for j in 0..<k where codes[q * k + j] == 1 {
+                    XCTAssertGreaterThanOrEqual(truth.data[Int(natural[q]) * a + Int(evidence[q * k + j])], 0.5)
+                }
+                XCTAssertFalse((0..<k).contains { codes[q * k + $0] == 3 }, "every eq. 8 attribute is tried")
+            }
+        }
     }
 }
 
