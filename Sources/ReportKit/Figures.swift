@@ -145,8 +145,15 @@ public enum ReportFigures {
         ("robust, adversarial (transfer)", .transfer, "adversarial", Colour("#c9a0dc"), true),
     ]
 
+    /// The ticks over each pointing bar: the four location baselines and the wrong-part control.
+    static let groundingTicks: [(name: String, baseline: PointingBaseline, colour: Colour, style: LineStyle)] = [
+        ("random point", .random, .grey, .dotted), ("image centre", .centre, .grey, .solid),
+        ("box centre", .boxCentre, .black, .solid), ("pixel on the bird", .birdPixel, .black, .dotted),
+        ("wrong-part control", .wrongPart, .red, .dashed),
+    ]
+
     /// Pointing accuracy and grounded fraction, clean vs adversarial, standard vs robust, with
-    /// the best location baseline and the wrong-part control as ticks over each bar.
+    /// every location baseline and the wrong-part control as ticks over each bar.
     public static func grounding(_ m: DatasetMetrics, _ files: [Epsilon: [GroundingRole: GroundingFile]]) -> Figure {
         let width = 0.16
         func panel(_ metric: String, title: String, baselines: Bool, control: Bool = true) -> Panel {
@@ -162,11 +169,11 @@ public enum ReportFigures {
                     for (i, x) in xs.enumerated() {
                         let file = files[m.eps[i]]?[bar.1]
                         func value(_ b: PointingBaseline) -> Double { file?.summary("\(GroundingFile.baselineMeasure(b))_\(bar.2)") ?? .nan }
-                        let best = PointingBaseline.allCases.filter { $0 != .wrongPart }.map(value).filter(\.isFinite).max() ?? .nan
-                        // The control scores the maps' own peaks: it has no meaning for the detector's places.
-                        for (name, colour, style, y) in [("best location baseline", Colour.black, LineStyle.solid, best),
-                                                         ("wrong-part control", Colour.red, LineStyle.dashed, control ? value(.wrongPart) : .nan)]
-                            where y.isFinite {
+                        // Every location baseline, and the control (it scores the maps' own peaks: it has
+                        // no meaning for the detector's places).
+                        let ticks = groundingTicks.map { tick in (tick.name, tick.colour, tick.style,
+                                                                  tick.baseline == .wrongPart && !control ? .nan : value(tick.baseline)) }
+                        for (name, colour, style, y) in ticks where y.isFinite {
                             marks.append(.line(Line("\(name) · \(bar.0)", [(x - width * 0.45, y), (x + width * 0.45, y)],
                                                     colour: colour, style: style, width: 2, marker: .none)))
                         }
@@ -179,17 +186,16 @@ public enum ReportFigures {
         }
         let detector = files.values.contains { $0.values.contains { $0.summary.hasDetector } }
         let legend = groundingBars.map { LegendEntry($0.0, .swatch(colour: $0.3, opacity: 1, hatched: $0.4)) }
-            + [LegendEntry("best location baseline", .line(colour: .black, style: .solid, marker: .none, hollow: false)),
-               LegendEntry("wrong-part control", .line(colour: .red, style: .dashed, marker: .none, hollow: false))]
+            + groundingTicks.map { LegendEntry($0.name, .line(colour: $0.colour, style: $0.style, marker: .none, hollow: false)) }
         return Figure(caption: "Grounding per ε: pointing accuracy (left: the share of selected attributes whose map peak falls on "
                       + "the attribute's part) and grounded fraction (right), for clean (plain) and adversarial (hatched) images, "
-                      + "standard (blue) and robust (purple) models. The black tick over each bar is the best of four location "
-                      + "baselines on the same items (a random point, the image centre, the centre of the bird's box, a random pixel "
-                      + "on the bird); the red dashed tick is the control, the same peak scored against a wrong part the image shows. "
-                      + "A bar above both points at the attribute's part more often than at where the bird is, on these images; a bar "
-                      + "at or below them does not. " + GroundingChance.sentence(m)
+                      + "standard (blue) and robust (purple) models. The ticks over each bar are the four location baselines on "
+                      + "the same items (a random point: grey dotted; the image centre: grey; the centre of the bird's box: black; a "
+                      + "random pixel on the bird: black dotted) and the control (red dashed: the same peak scored against a wrong part "
+                      + "the image shows). A bar above all of them points at the attribute's part more often than at where the bird "
+                      + "is, on these images; a bar at or below the highest does not. " + GroundingChance.sentence(m)
                       + (detector ? " Bottom row, the paper's route with the trained detector (ground --detector): the share of the "
-                         + "same items whose detector place (the peak of the attribute's part) lies on the part, with the best location baseline, "
+                         + "same items whose detector place (the peak of the attribute's part) lies on the part, with the location baselines, "
                          + "and the share the detector grounds (finds the attribute's value on its part)." : ""),
                       panels: [panel("pointing_accuracy", title: "pointing accuracy (maps)", baselines: true),
                                panel("grounded_fraction", title: "grounded fraction (maps)", baselines: false)]
