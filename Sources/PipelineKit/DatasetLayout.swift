@@ -138,7 +138,7 @@ public struct DataLayout: Sendable, Equatable {
 
 /// The aggregate of a multi-seed run (`quantify --aggregate`, `make SEEDS=…` → `<DATA>/seeds/`),
 /// all written by the run: the claims over the seeds as `metrics.json` and `summary.txt`, the
-/// results table as Markdown (`fidelity`, which docs/results.md § Fidelity reproduces) and `report/`.
+/// results table as Markdown (`fidelity`; docs/fidelity.md is one measured run's) and `report/`.
 public struct SeedsLayout: Sendable, Equatable {
     /// The aggregate's folder, e.g. `data/seeds`.
     public let root: String

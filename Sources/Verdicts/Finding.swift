@@ -156,7 +156,7 @@ public struct FindingsDocument: Codable, Sendable, Equatable {
 }
 
 extension Finding {
-    /// A row of the fidelity table (docs/results.md): id, claim, dataset, criterion, each
+    /// A row of the fidelity table (docs/fidelity.md): id, claim, dataset, criterion, each
     /// estimate with its interval and per-seed values, verdict.
     public func markdownRow(dataset: String) -> String {
         func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }

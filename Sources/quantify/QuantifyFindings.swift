@@ -120,7 +120,7 @@ enum QuantifyFindings {
 
     /// `--aggregate`: reads `<run>/<ds>/metrics.json` for every run folder and dataset, writes
     /// the aggregate's metrics.json, summary.txt and results table (`SeedsLayout` under `output`;
-    /// docs/results.md § Fidelity reproduces a measured run's table), and returns the summary text.
+    /// docs/fidelity.md is a measured run's table), and returns the summary text.
     static func aggregate(runs: [String], datasets: [String], output: String, settings: BootstrapSettings) throws -> String {
         var entries: [SeedsAggregate.Dataset] = []
         var documents: [String: [MetricsDocument]] = [:]
@@ -156,7 +156,7 @@ enum QuantifyFindings {
         }
         let text = lines.joined(separator: "\n") + "\n"
         try AtomicOutput.write(to: SeedsLayout(root: output).summary) { try text.write(toFile: $0, atomically: false, encoding: .utf8) }
-        // The fidelity table of docs/results.md, regenerated from this aggregate.
+        // The fidelity table (docs/fidelity.md holds a measured one), from this aggregate.
         var rows = [Finding.markdownHeader]
         for entry in entries { rows += entry.findings.map { $0.markdownRow(dataset: entry.name) } }
         if let across { rows += across.findings.map { $0.markdownRow(dataset: "fine vs coarse") } }
