@@ -13,15 +13,7 @@ final class CounterfactualStageTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    func setUpModel() throws -> (images: String, model: String) {
-        let images = path("images.h5")
-        try makeTinyImages(at: images, classes: 5, perClass: 10, size: 8)
-        let model = path("standard.h5")
-        let trained = try runStage("train", ["--images", images, "--output", model, "--epochs", "3", "--arch", "cifar-resnet8",
-                                             "--width", "4", "--batch-size", "8", "--learning-rate", "0.05", "--threads", "2"])
-        XCTAssertEqual(trained.status, 0, trained.stderr)
-        return (images, model)
-    }
+    func setUpModel() throws -> (images: String, model: String) { try makeTinyModel(in: directory, epochs: 3) }
 
     /// The nearest and farthest other class of each class by the L2-normalised rows of φ,
     /// computed here independently of the stage.
