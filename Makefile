@@ -35,7 +35,7 @@ BUILD_DIR := .build
 BIN := $(BUILD_DIR)/$(CONFIG)
 SKIP_BUILD ?=
 SWIFT_FLAGS := -c $(CONFIG)
-APT_PACKAGES := libhdf5-dev libopenblas-dev libjpeg-dev libpng-dev hdf5-tools pkg-config chromium libopenmpi-dev openmpi-bin slurm-wlm munge
+APT_PACKAGES := libhdf5-dev libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev hdf5-tools pkg-config chromium libopenmpi-dev openmpi-bin slurm-wlm munge
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
 
@@ -70,17 +70,23 @@ $(BIN)/.built: $(SOURCES) | $(if $(QUESTION),,deps)
 	$(SWIFT) build $(SWIFT_FLAGS)
 	@touch -r "$$(ls -t $(SOURCES) | head -n 1)" $@
 
-## test    : build and run every test (debug build, all test targets)
+## test    : build and run every test (debug build, all test targets), then the engine's numeric tests on the reference kernels
 # The tests are XCTest; Swift Testing's empty run is switched off so the last line is the
-# real count, restated as a plain "N passed, N failed" line.
+# real count, restated as a plain "N passed, N failed" line. The whole suite runs on the
+# backend the build prefers (oneDNN when built in: docs/engine.md); the kernel, layer,
+# PyTorch-fixture, finite-difference and attack tests then run again on the engine's own
+# kernels (ATTRIB_BACKEND=reference), so both backends pass them.
+# $(call run_tests,LOG,ENVIRONMENT,OPTIONS): one XCTest run, its log and its count line.
+run_tests = $(2) $(SWIFT) test --skip-build --disable-swift-testing $(3) 2>&1 | tee $(1); status=$${PIPESTATUS[0]}; \
+  summary=$$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' $(1) | tail -n 1); \
+  total=$$(echo "$$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/'); \
+  failed=$$(echo "$$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/'); \
+  [ -n "$$summary" ] && echo "$$((total - failed)) passed, $$failed failed$(if $(2), ($(2)))"; [ $$status = 0 ]
 .PHONY: test
 test: deps
 	$(SWIFT) build --build-tests
-	@$(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee $(BUILD_DIR)/test.log; status=$${PIPESTATUS[0]}; \
-	  summary=$$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' $(BUILD_DIR)/test.log | tail -n 1); \
-	  total=$$(echo "$$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/'); \
-	  failed=$$(echo "$$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/'); \
-	  [ -n "$$summary" ] && echo "$$((total - failed)) passed, $$failed failed"; exit $$status
+	@$(call run_tests,$(BUILD_DIR)/test.log)
+	@$(call run_tests,$(BUILD_DIR)/test-reference.log,ATTRIB_BACKEND=reference,--filter '^(TensorsTests|NeuralNetTests|ClassifierKitTests)\.')
 
 ## help    : list the targets
 .PHONY: help

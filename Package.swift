@@ -3,6 +3,7 @@
 // stage executables exchanging HDF5 artifacts. Layout: README.md § Layout.
 // Targets by layer, each with everything it uses on its own line: C shims, core, engine,
 // data, analysis libraries, stages, tests.
+import Foundation
 import PackageDescription
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
@@ -14,7 +15,18 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 /// become an out-of-bounds access).
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
-let targets: [Target] = [
+/// oneDNN (Debian libdnnl-dev) runs the engine's convolutions when its header is installed
+/// (`make deps` installs it); without it, or with ATTRIB_ONEDNN=0 in the build's environment,
+/// the engine's own im2col + GEMM kernels run (docs/engine.md). They are always built: they
+/// are the reference the tests compare oneDNN against, and `ATTRIB_BACKEND=reference`
+/// selects them at run time.
+let oneDNN = FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.h")
+    && ProcessInfo.processInfo.environment["ATTRIB_ONEDNN"] != "0"
+let oneDNNTargets: [Target] = oneDNN ? [.target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")])] : []
+let tensorsDependencies: [Target.Dependency] = ["COpenBLAS"] + (oneDNN ? ["COneDNN"] : [])
+let tensorsSettings: [SwiftSetting] = fastMath + (oneDNN ? [.define("ONEDNN")] : [])
+
+let targets: [Target] = oneDNNTargets + [
     // MARK: C shims (only one Swift file imports each)
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -30,7 +42,7 @@ let targets: [Target] = [
     .target(name: "Randomness"),
 
     // MARK: Engine: tensors, kernels, layers, ResNets
-    .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+    .target(name: "Tensors", dependencies: tensorsDependencies, swiftSettings: tensorsSettings),
     .target(name: "NeuralNet", dependencies: ["Tensors", "HDF5Store", "Randomness"], swiftSettings: fastMath),
 
     // MARK: Data: images, datasets, classifiers

@@ -48,11 +48,21 @@ public enum ConvKernels {
         return size
     }
 
-    /// y (N, O, H', W') = epilogue(conv(x (N, C, H, W), weight (O, C, kh, kw))).
+    /// y (N, O, H', W') = epilogue(conv(x (N, C, H, W), weight (O, C, kh, kw))), on the
+    /// backend in force (`Engine.backend`).
     public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                                epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>) {
         Engine.ensureConfigured()
         guard g.batch > 0 else { return }
+        #if ONEDNN
+        if Engine.backend == .onednn, OneDNN.convForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y) { return }
+        #endif
+        im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+    }
+
+    /// `forward` on the engine's own kernels: the reference backend.
+    static func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                              epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>) {
         let groupImages = groupSize(g)
         let groups = (g.batch + groupImages - 1) / groupImages
         let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
@@ -134,22 +144,38 @@ public enum ConvKernels {
 
     /// Gradients of a convolution without bias: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is
     /// given, dweight (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given; both overwritten.
+    /// On the backend in force (`Engine.backend`).
     public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 geometry g: ConvGeometry,
                                 dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
         Engine.ensureConfigured()
-        let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
         guard g.batch > 0 else {
-            if let dweight { dweight.update(repeating: 0, count: O * K) }
+            if let dweight { dweight.update(repeating: 0, count: g.outChannels * g.patchSize) }
             return
         }
+        var (dx, dweight) = (dx, dweight)
+        #if ONEDNN
+        if Engine.backend == .onednn {
+            // Whatever oneDNN has no implementation for is left to the engine's kernels.
+            if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, geometry: g, dx: d) { dx = nil }
+            if let d = dweight, OneDNN.convBackwardWeights(dy: dy, x: x, geometry: g, dweight: d) { dweight = nil }
+        }
+        #endif
+        im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
+    }
+
+    /// `backward` on the engine's own kernels: the reference backend.
+    static func im2colBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               geometry g: ConvGeometry,
+                               dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
+        let (P, K, O, C) = (g.outPlane, g.patchSize, g.outChannels, g.inChannels)
         if dx == nil && dweight == nil { return }
         if let dx, let transposed = transposedGeometry(g) {
             // Stride 1: dx is itself a convolution of dy with the flipped, transposed kernel,
             // which writes dx directly instead of scatter-adding columns back (col2im).
             let flipped = flippedTransposedWeight(weight, g)
-            flipped.withUnsafeBufferPointer { forward(x: dy, weight: $0.baseAddress!, geometry: transposed, y: dx) }
-            if dweight != nil { backward(dy: dy, x: x, weight: weight, geometry: g, dx: nil, dweight: dweight) }
+            flipped.withUnsafeBufferPointer { im2colForward(x: dy, weight: $0.baseAddress!, geometry: transposed, epilogue: .none, y: dx) }
+            if dweight != nil { im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: nil, dweight: dweight) }
             return
         }
         let groupImages = groupSize(g)

@@ -8,13 +8,17 @@ public enum Engine {
     /// Threads used by parallel loops and split GEMMs (`--threads`). Set with `configure`.
     nonisolated(unsafe) public private(set) static var threadCount: Int = defaultThreadCount()
 
-    /// Sets the thread count (0 or less means one per core) and puts OpenBLAS in
-    /// single-threaded mode, because the engine splits work across threads itself.
+    /// Sets the thread count (0 or less means one per core) for the engine's loops and
+    /// oneDNN's, and puts OpenBLAS in single-threaded mode, because the engine splits work
+    /// across threads itself.
     /// Also pins glibc's mmap threshold so that large activation buffers are reused from
     /// the heap between steps instead of being mapped and page-faulted anew each time.
     public static func configure(threads: Int) {
         threadCount = threads > 0 ? threads : defaultThreadCount()
         BLAS.configureThreads()
+        #if ONEDNN
+        if Engine.availableBackends.contains(.onednn) { OneDNN.setThreads(threadCount) }
+        #endif
         #if os(Linux)
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 32 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)

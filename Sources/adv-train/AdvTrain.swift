@@ -66,6 +66,7 @@ struct AdvTrain: StageCommand {
         // Under mpirun/srun: one rank of a data-parallel run (rank 0 logs and writes).
         let communicator = try MPICommunicator.fromEnvironment()
         Log.isQuiet = (communicator?.rank ?? 0) != 0
+        Log.info("engine: \(Engine.backendDescription)")
         let imageSet = try ImageSet(images)
         let start = try ResNet.load(from: initModel)
         try imageSet.checkCompatible(with: start, modelPath: initModel)

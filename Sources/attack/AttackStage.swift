@@ -174,6 +174,7 @@ struct AttackStage: StageCommand {
 
     func run() throws {
         Engine.configure(threads: common.threads)
+        Log.verbose("engine: \(Engine.backendDescription)")
         let imageSet = try ImageSet(images)
         let network = try ResNet.load(from: model)
         try imageSet.checkCompatible(with: network, modelPath: model)

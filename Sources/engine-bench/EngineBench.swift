@@ -53,6 +53,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Threads for the kernels.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "What runs the convolutions: onednn (oneDNN's primitives, when built in) or reference (the engine's own im2col + GEMM kernels). Default: ATTRIB_BACKEND, else oneDNN when built in.")
+    var backend: Backend = Engine.backend
+
     @Flag(help: "Also measure raw sgemm GFLOP/s (1024³, one thread and split across the threads).")
     var gemm = false
 
@@ -70,13 +73,17 @@ struct EngineBench: ParsableCommand {
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        guard Engine.availableBackends.contains(backend) else {
+            throw ValidationError("--backend \(backend.rawValue): this build has no oneDNN (install libdnnl-dev and rebuild)")
+        }
     }
 
     func run() throws {
         let reference = try pytorch.map { try PyTorchFigures.read($0) }
         Engine.configure(threads: threads)
+        Engine.backend = backend
         if gemm { measureGemm() }
-        print("engine-bench: \(Engine.threadCount) threads, best of \(iterations) (mean in brackets)")
+        print("engine-bench: \(Engine.backendDescription), best of \(iterations) (mean in brackets)")
         if let reference { print(reference.describe(engineThreads: Engine.threadCount)) }
         var header = [Column.workload.cell("workload"), Column.phase.cell("phase"), Column.rate.cell("img/s (mean)"),
                       Column.gflops.cell("GFLOP/s"), Column.cpuRate.cell("img/s from CPU time")]
@@ -196,3 +203,5 @@ struct EngineBench: ParsableCommand {
         return kb / 1_048_576
     }
 }
+
+extension Backend: ExpressibleByArgument {}

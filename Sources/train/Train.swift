@@ -40,6 +40,7 @@ struct Train: StageCommand {
         // Under mpirun/srun: one rank of a data-parallel run (rank 0 logs and writes).
         let communicator = try MPICommunicator.fromEnvironment()
         Log.isQuiet = (communicator?.rank ?? 0) != 0
+        Log.info("engine: \(Engine.backendDescription)")
         let imageSet = try ImageSet(images)
         var model: ResNet
         if let initModel {

@@ -158,8 +158,10 @@ final class DataParallelStageTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming from"), resumed.stderr)
         // Epochs 1–2 ran on 2 ranks, 3–4 on 1: equal up to summation order, which 60 SGD
-        // steps at lr 0.05 amplify to ~2e-4 relative (one epoch stays within 1e-5, above).
-        XCTAssertLessThan(try relativeDifference(output, reference), 1e-3)
+        // steps at lr 0.05 amplify (one epoch stays within 1e-5, above). Measured: ~2e-4
+        // relative on the reference kernels, 1.4e-3 on oneDNN's (whose sums split by batch
+        // size differently). A resume that lost or repeated an epoch differs by far more.
+        XCTAssertLessThan(try relativeDifference(output, reference), 1e-2)
     }
 
     /// The pid of the MPI rank `rank` whose command line mentions `marker`.

@@ -1,5 +1,6 @@
+import Foundation
 import TestSupport
-import Tensors
+@testable import Tensors
 import XCTest
 
 /// The fast convolution (im2col + GEMM, grouped images, pointwise path, thread splits)
@@ -20,24 +21,40 @@ final class ConvKernelTests: XCTestCase {
         (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
     }
 
+    /// Every backend this build has (oneDNN and the engine's own kernels), at 1–3 threads,
+    /// with each epilogue (none; bias; bias + residual + ReLU; residual + ReLU; ReLU).
     func testFastMatchesNaive() throws {
         var rng = SystemRandomNumberGenerator()
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) { try checkAgainstNaive(backend: backend, &rng) }
+        }
+        Engine.configure(threads: 2)
+        XCTAssertEqual(Engine.oneDNNFallbacks, 0, "oneDNN ran every case itself")
+    }
+
+    func checkAgainstNaive(backend: Backend, _ rng: inout SystemRandomNumberGenerator) throws {
         for threads in [1, 2, 3] {
             Engine.configure(threads: threads)
-            for (n, c, h, w, o, k, s, p) in cases {
+            for (caseIndex, (n, c, h, w, o, k, s, p)) in cases.enumerated() {
                 let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
                                          stride: s, padding: p)
-                let label = "\(threads) threads, \(g)"
+                let (useBias, useResidual, relu) = [(false, false, false), (true, false, false), (true, true, true),
+                                                    (false, true, true), (false, false, true)][(caseIndex + threads) % 5]
+                let label = "\(backend.rawValue), \(threads) threads, bias \(useBias) residual \(useResidual) relu \(relu), \(g)"
                 let x = random(n * c * h * w, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
                 let residual = random(n * o * g.outPlane, &rng), dy = random(n * o * g.outPlane, &rng)
-                // Forward with bias + residual + ReLU epilogue.
-                var expected = ConvKernels.Naive.forward(x: x, weight: wt, bias: bias, geometry: g)
-                for i in expected.indices { expected[i] = max(0, expected[i] + residual[i]) }
+                // Forward with the epilogue.
+                var expected = ConvKernels.Naive.forward(x: x, weight: wt, bias: useBias ? bias : nil, geometry: g)
+                for i in expected.indices {
+                    let value = expected[i] + (useResidual ? residual[i] : 0)
+                    expected[i] = relu ? max(0, value) : value
+                }
                 var y = [Float](repeating: .nan, count: expected.count)
                 x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
                     residual.withUnsafeBufferPointer { rp in y.withUnsafeMutableBufferPointer { yp in
                         ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
-                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true),
+                                            epilogue: ConvEpilogue(bias: useBias ? bp.baseAddress! : nil,
+                                                                   residual: useResidual ? rp.baseAddress! : nil, relu: relu),
                                             y: yp.baseAddress!)
                     } }
                 } } }
@@ -62,9 +79,27 @@ final class ConvKernelTests: XCTestCase {
                     }
                 } } }
                 assertClose(dxOnly, dxRef, tolerance: 1e-5, "dx only \(label)")
+                var dwOnly = [Float](repeating: .nan, count: wt.count)
+                dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+                    dwOnly.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: nil, dweight: dwp.baseAddress!)
+                    }
+                } } }
+                assertClose(dwOnly, dwRef, tolerance: 1e-5, "dweight only \(label)")
             }
         }
-        Engine.configure(threads: 2)
+    }
+
+    /// The build runs oneDNN when libdnnl-dev is installed (it is, wherever `make deps` ran),
+    /// and says so: a build that silently lost it would fall back to the slower kernels.
+    func testBackendInForceIsNamed() {
+        XCTAssertTrue(Engine.availableBackends.contains(.reference))
+        XCTAssertTrue(Engine.backendDescription.contains(Engine.backend == .onednn ? "oneDNN" : "reference"),
+                      Engine.backendDescription)
+        if FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.h") {
+            XCTAssertEqual(Engine.availableBackends.first, .onednn, "libdnnl-dev is installed but the build has no oneDNN")
+        }
     }
 
     func testIm2colIsAdjointOfCol2im() throws {

@@ -1,0 +1,52 @@
+// The engine's door to oneDNN (Debian libdnnl-dev 2.6): convolutions on NCHW float tensors,
+// run by oneDNN's primitives in the layouts they prefer. The C side keeps one engine and
+// stream, a cache of primitives per shape (with the reorders between the caller's NCHW / OIHW
+// memory and the primitive's blocked layout), and grow-only scratch buffers for the
+// reordered tensors. Calls are serialised by a mutex (the scratch buffers are shared);
+// oneDNN runs each call on its own OpenMP threads.
+//
+// Every call returns a dnnl_status_t value: 0 on success, 3 (dnnl_unimplemented) when
+// oneDNN has no implementation for the shape (the caller then runs its own kernel).
+// Swift reaches this only through Sources/Tensors/OneDNN.swift.
+#ifndef ATTRIB_ONEDNN_H
+#define ATTRIB_ONEDNN_H
+
+#include <stdint.h>
+
+/// A 2-D convolution on NCHW input: no groups, no dilation, square stride and padding.
+typedef struct {
+    int64_t batch, in_channels, height, width;
+    int64_t out_channels, kernel_h, kernel_w, stride, padding;
+    int64_t out_height, out_width;
+    /// 0: fp32 throughout. 1: bf16 inputs and weights, fp32 accumulation and outputs.
+    int32_t precision;
+} attrib_conv_shape;
+
+/// Starts the engine; 0 on success. Safe to call more than once.
+int attrib_onednn_init(void);
+
+/// "oneDNN 2.6.3 (avx512_core_bf16)": the library version and the instruction set it runs.
+const char *attrib_onednn_describe(void);
+
+/// Threads for every later call (OpenMP); drops cached primitives made for another count.
+void attrib_onednn_set_threads(int threads);
+
+/// Whether the CPU runs bf16 convolutions natively (AVX512_BF16 or AMX).
+int attrib_onednn_has_bf16(void);
+
+/// y = relu?(conv(x, w) + bias + residual); bias (O) and residual (N, O, H', W') optional.
+int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w,
+                        const float *bias, const float *residual, int relu, float *y);
+
+/// dx (N, C, H, W) = the convolution's input gradient for dy (N, O, H', W'); overwritten.
+int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w,
+                              float *dx);
+
+/// dw (O, C, kh, kw) = Σ over images of dy ⋆ x; overwritten.
+int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x,
+                                 const float *dy, float *dw);
+
+/// Frees every cached primitive and scratch buffer.
+void attrib_onednn_clear(void);
+
+#endif

@@ -1,0 +1,391 @@
+// oneDNN convolutions behind the engine (see include/attrib_onednn.h).
+//
+// Each cached entry holds one primitive and, per argument, the caller's plain memory
+// (NCHW / OIHW, data handle set per call), the primitive's own memory (the blocked layout
+// and data type oneDNN chose, its data in a shared scratch slot) and the reorder between
+// the two when they differ. A call sets the handles, reorders the inputs in, runs the
+// primitive and reorders the output back: the tensors outside stay NCHW.
+#include "attrib_onednn.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// libgomp (oneDNN's threading runtime in Debian); omp.h is not on clang's path here.
+extern void omp_set_num_threads(int);
+
+enum { KIND_FORWARD = 0, KIND_BACKWARD_DATA = 1, KIND_BACKWARD_WEIGHTS = 2 };
+enum { MAX_PORTS = 4, MAX_ENTRIES = 96, SLOTS = 4 };
+
+typedef struct {
+    attrib_conv_shape shape;
+    int32_t kind, bias, residual, relu;
+} cache_key;
+
+/// One argument of a primitive.
+typedef struct {
+    int arg;                    // DNNL_ARG_*
+    int is_output;
+    dnnl_memory_t user;         // the caller's layout, f32
+    dnnl_memory_t inner;        // the primitive's layout; == user when no reorder is needed
+    dnnl_primitive_t reorder;   // user → inner (inputs; also residual prefill), or NULL
+    dnnl_primitive_t reorder_back;  // inner → user (output), or NULL
+    size_t inner_bytes, user_bytes;
+} port;
+
+typedef struct {
+    cache_key key;
+    uint64_t last_use;
+    dnnl_primitive_t primitive;
+    port ports[MAX_PORTS];
+    int port_count;
+} entry;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static int started, threads = 0;
+static entry entries[MAX_ENTRIES];
+static int entry_count;
+static uint64_t clock_ticks;
+static void *slots[SLOTS];
+static size_t slot_bytes[SLOTS];
+static char description[160];
+
+#define TRY(call) do { dnnl_status_t s_ = (call); if (s_ != dnnl_success) return s_; } while (0)
+
+int attrib_onednn_init(void) {
+    pthread_mutex_lock(&lock);
+    dnnl_status_t s = dnnl_success;
+    if (!started) {
+        s = dnnl_engine_create(&engine, dnnl_cpu, 0);
+        if (s == dnnl_success) s = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+        if (s == dnnl_success) started = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
+const char *attrib_onednn_describe(void) {
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(description, sizeof description, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch,
+             isa_name(dnnl_get_effective_cpu_isa()));
+    return description;
+}
+
+int attrib_onednn_has_bf16(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+}
+
+static void destroy_entry(entry *e) {
+    for (int i = 0; i < e->port_count; i++) {
+        port *p = &e->ports[i];
+        if (p->reorder) dnnl_primitive_destroy(p->reorder);
+        if (p->reorder_back) dnnl_primitive_destroy(p->reorder_back);
+        if (p->inner && p->inner != p->user) dnnl_memory_destroy(p->inner);
+        if (p->user) dnnl_memory_destroy(p->user);
+    }
+    if (e->primitive) dnnl_primitive_destroy(e->primitive);
+    memset(e, 0, sizeof *e);
+}
+
+static void clear_locked(void) {
+    for (int i = 0; i < entry_count; i++) destroy_entry(&entries[i]);
+    entry_count = 0;
+    for (int i = 0; i < SLOTS; i++) { free(slots[i]); slots[i] = NULL; slot_bytes[i] = 0; }
+}
+
+void attrib_onednn_clear(void) {
+    pthread_mutex_lock(&lock);
+    clear_locked();
+    pthread_mutex_unlock(&lock);
+}
+
+void attrib_onednn_set_threads(int n) {
+    pthread_mutex_lock(&lock);
+    if (n != threads) { clear_locked(); threads = n; }
+    pthread_mutex_unlock(&lock);
+}
+
+/// Adds a port: `user` is the caller's plain layout (f32), `inner` the primitive's.
+static dnnl_status_t add_port(entry *e, int arg, int is_output, const dnnl_memory_desc_t *user_md,
+                              const dnnl_memory_desc_t *inner_md) {
+    port *p = &e->ports[e->port_count++];
+    p->arg = arg;
+    p->is_output = is_output;
+    TRY(dnnl_memory_create(&p->user, user_md, engine, DNNL_MEMORY_NONE));
+    p->user_bytes = dnnl_memory_desc_get_size(user_md);
+    if (dnnl_memory_desc_equal(user_md, inner_md)) {
+        p->inner = p->user;
+        return dnnl_success;
+    }
+    TRY(dnnl_memory_create(&p->inner, inner_md, engine, DNNL_MEMORY_NONE));
+    p->inner_bytes = dnnl_memory_desc_get_size(inner_md);
+    dnnl_primitive_desc_t pd;
+    TRY(dnnl_reorder_primitive_desc_create(&pd, user_md, engine, inner_md, engine, NULL));
+    dnnl_status_t s = dnnl_primitive_create(&p->reorder, pd);
+    dnnl_primitive_desc_destroy(pd);
+    TRY(s);
+    if (is_output) {
+        TRY(dnnl_reorder_primitive_desc_create(&pd, inner_md, engine, user_md, engine, NULL));
+        s = dnnl_primitive_create(&p->reorder_back, pd);
+        dnnl_primitive_desc_destroy(pd);
+        TRY(s);
+    }
+    return dnnl_success;
+}
+
+/// The plain descriptors of a shape: NCHW input and output, OIHW weights, the bias vector.
+typedef struct { dnnl_memory_desc_t src, weights, dst, bias; } plain_descs;
+/// The same with layout "any" (and bf16 for the multiplied operands in bf16 mode).
+typedef struct { dnnl_memory_desc_t src, weights, dst, diff_src, diff_weights, diff_dst; } any_descs;
+
+static dnnl_status_t make_descs(const attrib_conv_shape *s, plain_descs *plain, any_descs *any) {
+    dnnl_dims_t src = {s->batch, s->in_channels, s->height, s->width};
+    dnnl_dims_t wei = {s->out_channels, s->in_channels, s->kernel_h, s->kernel_w};
+    dnnl_dims_t dst = {s->batch, s->out_channels, s->out_height, s->out_width};
+    dnnl_dims_t bias = {s->out_channels};
+    dnnl_data_type_t low = s->precision == 1 ? dnnl_bf16 : dnnl_f32;
+    TRY(dnnl_memory_desc_init_by_tag(&plain->src, 4, src, dnnl_f32, dnnl_nchw));
+    TRY(dnnl_memory_desc_init_by_tag(&plain->weights, 4, wei, dnnl_f32, dnnl_oihw));
+    TRY(dnnl_memory_desc_init_by_tag(&plain->dst, 4, dst, dnnl_f32, dnnl_nchw));
+    TRY(dnnl_memory_desc_init_by_tag(&plain->bias, 1, bias, dnnl_f32, dnnl_a));
+    TRY(dnnl_memory_desc_init_by_tag(&any->src, 4, src, low, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->weights, 4, wei, low, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->dst, 4, dst, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->diff_src, 4, src, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->diff_weights, 4, wei, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->diff_dst, 4, dst, low, dnnl_format_tag_any));
+    return dnnl_success;
+}
+
+/// Strides and padding; the right padding makes the output the caller's size (PyTorch's
+/// floor rule can leave the last input rows unused, which oneDNN expresses as less padding).
+static void spacing(const attrib_conv_shape *s, dnnl_dims_t strides, dnnl_dims_t pad, dnnl_dims_t pad_r) {
+    strides[0] = strides[1] = s->stride;
+    pad[0] = pad[1] = s->padding;
+    pad_r[0] = (s->out_height - 1) * s->stride + s->kernel_h - s->height - s->padding;
+    pad_r[1] = (s->out_width - 1) * s->stride + s->kernel_w - s->width - s->padding;
+}
+
+static dnnl_status_t forward_desc(const attrib_conv_shape *s, const any_descs *any, const plain_descs *plain,
+                                  int with_bias, dnnl_prop_kind_t prop, dnnl_convolution_desc_t *cd) {
+    dnnl_dims_t strides, pad, pad_r;
+    spacing(s, strides, pad, pad_r);
+    return dnnl_convolution_forward_desc_init(cd, prop, dnnl_convolution_direct, &any->src, &any->weights,
+                                              with_bias ? &plain->bias : NULL, &any->dst, strides, pad, pad_r);
+}
+
+static dnnl_status_t build(entry *e) {
+    const attrib_conv_shape *s = &e->key.shape;
+    plain_descs plain;
+    any_descs any;
+    TRY(make_descs(s, &plain, &any));
+    dnnl_dims_t strides, pad, pad_r;
+    spacing(s, strides, pad, pad_r);
+    dnnl_primitive_desc_t pd = NULL, hint = NULL;
+    dnnl_convolution_desc_t cd;
+    dnnl_status_t st;
+    if (e->key.kind == KIND_FORWARD) {
+        TRY(forward_desc(s, &any, &plain, e->key.bias, dnnl_forward_inference, &cd));
+        dnnl_primitive_attr_t attr = NULL;
+        dnnl_post_ops_t ops = NULL;
+        if (e->key.residual || e->key.relu) {
+            TRY(dnnl_primitive_attr_create(&attr));
+            TRY(dnnl_post_ops_create(&ops));
+            if (e->key.residual) TRY(dnnl_post_ops_append_sum(ops, 1.0f));
+            if (e->key.relu) TRY(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+            TRY(dnnl_primitive_attr_set_post_ops(attr, ops));
+        }
+        st = dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL);
+        if (ops) dnnl_post_ops_destroy(ops);
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        TRY(st);
+        st = add_port(e, DNNL_ARG_SRC, 0, &plain.src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0));
+        if (st == dnnl_success)
+            st = add_port(e, DNNL_ARG_WEIGHTS, 0, &plain.weights, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+        if (st == dnnl_success && e->key.bias)
+            st = add_port(e, DNNL_ARG_BIAS, 0, &plain.bias, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1));
+        if (st == dnnl_success)
+            st = add_port(e, DNNL_ARG_DST, 1, &plain.dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    } else {
+        // Backward primitives take the forward (training) primitive as a hint.
+        TRY(forward_desc(s, &any, &plain, 0, dnnl_forward_training, &cd));
+        TRY(dnnl_primitive_desc_create(&hint, &cd, NULL, engine, NULL));
+        if (e->key.kind == KIND_BACKWARD_DATA) {
+            st = dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &any.diff_src, &any.weights,
+                                                         &any.diff_dst, strides, pad, pad_r);
+        } else {
+            st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &any.src, &any.diff_weights,
+                                                            NULL, &any.diff_dst, strides, pad, pad_r);
+        }
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &cd, NULL, engine, hint);
+        dnnl_primitive_desc_destroy(hint);
+        TRY(st);
+        if (e->key.kind == KIND_BACKWARD_DATA) {
+            st = add_port(e, DNNL_ARG_DIFF_DST, 0, &plain.dst, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0));
+            if (st == dnnl_success)
+                st = add_port(e, DNNL_ARG_WEIGHTS, 0, &plain.weights, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+            if (st == dnnl_success)
+                st = add_port(e, DNNL_ARG_DIFF_SRC, 1, &plain.src, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0));
+        } else {
+            st = add_port(e, DNNL_ARG_SRC, 0, &plain.src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0));
+            if (st == dnnl_success)
+                st = add_port(e, DNNL_ARG_DIFF_DST, 0, &plain.dst, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0));
+            if (st == dnnl_success)
+                st = add_port(e, DNNL_ARG_DIFF_WEIGHTS, 1, &plain.weights,
+                              dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0));
+        }
+    }
+    if (st == dnnl_success) st = dnnl_primitive_create(&e->primitive, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/// The cached entry for `key`, built on first use; the least recently used one makes room.
+static dnnl_status_t lookup(const cache_key *key, entry **out) {
+    for (int i = 0; i < entry_count; i++) {
+        if (memcmp(&entries[i].key, key, sizeof *key) == 0) {
+            entries[i].last_use = ++clock_ticks;
+            *out = &entries[i];
+            return dnnl_success;
+        }
+    }
+    int slot = entry_count;
+    if (entry_count == MAX_ENTRIES) {
+        slot = 0;
+        for (int i = 1; i < entry_count; i++) if (entries[i].last_use < entries[slot].last_use) slot = i;
+        destroy_entry(&entries[slot]);
+    } else {
+        entry_count++;
+    }
+    entry *e = &entries[slot];
+    memset(e, 0, sizeof *e);
+    e->key = *key;
+    e->last_use = ++clock_ticks;
+    dnnl_status_t s = build(e);
+    if (s != dnnl_success) {
+        destroy_entry(e);
+        // Keep the table dense: move the last entry into the freed place.
+        if (slot != entry_count - 1) { entries[slot] = entries[entry_count - 1]; memset(&entries[entry_count - 1], 0, sizeof(entry)); }
+        entry_count--;
+        return s;
+    }
+    *out = e;
+    return dnnl_success;
+}
+
+static void *slot_buffer(int i, size_t bytes) {
+    if (slot_bytes[i] < bytes) {
+        free(slots[i]);
+        slots[i] = NULL;
+        slot_bytes[i] = 0;
+        if (posix_memalign(&slots[i], 64, bytes) != 0) return NULL;
+        slot_bytes[i] = bytes;
+    }
+    return slots[i];
+}
+
+/// Runs an entry: `handles[i]` is the caller's buffer for port i; `prefill`, when given, is
+/// copied into the output before the primitive adds to it (the residual of a sum post-op).
+static dnnl_status_t run(entry *e, void *const *handles, const void *prefill) {
+    dnnl_exec_arg_t args[MAX_PORTS];
+    port *output = NULL;
+    for (int i = 0; i < e->port_count; i++) {
+        port *p = &e->ports[i];
+        TRY(dnnl_memory_set_data_handle(p->user, handles[i]));
+        if (p->inner != p->user) {
+            void *buffer = slot_buffer(i, p->inner_bytes);
+            if (!buffer) return dnnl_out_of_memory;
+            TRY(dnnl_memory_set_data_handle(p->inner, buffer));
+        }
+        if (!p->is_output && p->reorder) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
+            TRY(dnnl_primitive_execute(p->reorder, stream, 2, r));
+        }
+        if (p->is_output) output = p;
+        args[i].arg = p->arg;
+        args[i].memory = p->inner;
+    }
+    if (prefill && output) {
+        if (output->reorder) {
+            TRY(dnnl_memory_set_data_handle(output->user, (void *)prefill));
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, output->user}, {DNNL_ARG_TO, output->inner}};
+            TRY(dnnl_primitive_execute(output->reorder, stream, 2, r));
+            TRY(dnnl_memory_set_data_handle(output->user, handles[output - e->ports]));
+        } else if (prefill != handles[output - e->ports]) {
+            memcpy(handles[output - e->ports], prefill, output->user_bytes);
+        }
+    }
+    TRY(dnnl_primitive_execute(e->primitive, stream, e->port_count, args));
+    if (output && output->reorder_back) {
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, output->inner}, {DNNL_ARG_TO, output->user}};
+        TRY(dnnl_primitive_execute(output->reorder_back, stream, 2, r));
+    }
+    return dnnl_stream_wait(stream);
+}
+
+static int call(cache_key *key, void *const *handles, const void *prefill) {
+    if (attrib_onednn_init() != dnnl_success) return dnnl_runtime_error;
+    pthread_mutex_lock(&lock);
+    // The thread count is an OpenMP setting of the calling thread: set it on every call.
+    if (threads > 0) omp_set_num_threads(threads);
+    entry *e = NULL;
+    dnnl_status_t s = lookup(key, &e);
+    if (s == dnnl_success) s = run(e, handles, prefill);
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
+int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, const float *bias,
+                        const float *residual, int relu, float *y) {
+    cache_key key;
+    memset(&key, 0, sizeof key);
+    key.shape = *shape;
+    key.kind = KIND_FORWARD;
+    key.bias = bias != NULL;
+    key.residual = residual != NULL;
+    key.relu = relu != 0;
+    void *handles[4];
+    int n = 0;
+    handles[n++] = (void *)x;
+    handles[n++] = (void *)w;
+    if (bias) handles[n++] = (void *)bias;
+    handles[n++] = y;
+    return call(&key, handles, residual);
+}
+
+int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w, float *dx) {
+    cache_key key;
+    memset(&key, 0, sizeof key);
+    key.shape = *shape;
+    key.kind = KIND_BACKWARD_DATA;
+    void *handles[3] = {(void *)dy, (void *)w, dx};
+    return call(&key, handles, NULL);
+}
+
+int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x, const float *dy, float *dw) {
+    cache_key key;
+    memset(&key, 0, sizeof key);
+    key.shape = *shape;
+    key.kind = KIND_BACKWARD_WEIGHTS;
+    void *handles[3] = {(void *)x, (void *)dy, dw};
+    return call(&key, handles, NULL);
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Which kernels run the engine's convolutions (forward, input gradient, weight gradient).
+/// Everything else (batch norm, pooling, GEMMs of linear layers) runs on the engine's own
+/// kernels under either backend.
+public enum Backend: String, Sendable, CaseIterable {
+    /// oneDNN's convolution primitives, in the blocked layouts it prefers, with reorders
+    /// from and to the engine's NCHW tensors per call (Sources/COneDNN). Built in when
+    /// libdnnl-dev is installed (Package.swift).
+    case onednn
+    /// The engine's own im2col + GEMM kernels (`ConvKernels`): the reference the tests compare
+    /// oneDNN against, and the fallback.
+    case reference
+}
+
+extension Engine {
+    /// The backends this build can run, the preferred first: oneDNN when it is built in and
+    /// its engine starts, then the reference kernels.
+    public static let availableBackends: [Backend] = {
+        #if ONEDNN
+        if OneDNN.isAvailable { return [.onednn, .reference] }
+        #endif
+        return [.reference]
+    }()
+
+    /// The backend in force. Starts as `ATTRIB_BACKEND` (onednn or reference) when that is
+    /// set, else the first available; tests and engine-bench set it directly.
+    nonisolated(unsafe) public static var backend: Backend = initialBackend()
+
+    /// One line naming what runs the convolutions, for logs: "oneDNN 2.6.3 (avx512_core_bf16)
+    /// convolutions, 2 threads" or "reference im2col + OpenBLAS convolutions, 2 threads".
+    public static var backendDescription: String {
+        let kernels: String
+        switch backend {
+        case .onednn:
+            #if ONEDNN
+            kernels = OneDNN.description
+            #else
+            kernels = "oneDNN"
+            #endif
+        case .reference: kernels = "reference im2col + OpenBLAS"
+        }
+        return "\(kernels) convolutions, \(threadCount) thread\(threadCount == 1 ? "" : "s")"
+    }
+
+    /// Runs `body` with `backend` in force, then restores the previous one.
+    public static func withBackend<T>(_ chosen: Backend, _ body: () throws -> T) rethrows -> T {
+        precondition(availableBackends.contains(chosen), "backend \(chosen.rawValue) is not built in (available: \(availableBackends.map(\.rawValue)))")
+        let previous = backend
+        backend = chosen
+        defer { backend = previous }
+        return try body()
+    }
+
+    /// Convolutions oneDNN had no implementation for, run by the engine's kernels instead.
+    static var oneDNNFallbacks: Int {
+        #if ONEDNN
+        return OneDNN.fallbacks
+        #else
+        return 0
+        #endif
+    }
+
+    static func initialBackend() -> Backend {
+        guard let requested = ProcessInfo.processInfo.environment["ATTRIB_BACKEND"], !requested.isEmpty else {
+            return availableBackends[0]
+        }
+        guard let chosen = Backend(rawValue: requested) else {
+            fatalError("ATTRIB_BACKEND=\(requested): expected one of \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard availableBackends.contains(chosen) else {
+            fatalError("ATTRIB_BACKEND=\(requested): this build has no oneDNN (install libdnnl-dev and rebuild: docs/engine.md)")
+        }
+        return chosen
+    }
+}

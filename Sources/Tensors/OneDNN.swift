@@ -1,0 +1,77 @@
+#if ONEDNN
+import COneDNN
+import Foundation
+
+/// The engine's only door to oneDNN: convolutions on NCHW tensors through the C shim
+/// (Sources/COneDNN), which caches a primitive per shape and reorders to and from the
+/// layout the primitive prefers. Each call returns false when oneDNN has no implementation
+/// for the shape, so that the caller runs its own kernel; any other failure stops the
+/// program with oneDNN's status, as a failed allocation in the engine's own kernels would.
+enum OneDNN {
+    /// Whether oneDNN's CPU engine starts.
+    static let isAvailable: Bool = attrib_onednn_init() == 0
+
+    /// "oneDNN 2.6.3 (avx512_core_bf16)".
+    static var description: String { String(cString: attrib_onednn_describe()) }
+
+    /// Threads for later calls (OpenMP); cached primitives for another count are dropped.
+    static func setThreads(_ threads: Int) {
+        attrib_onednn_set_threads(Int32(threads))
+    }
+
+    /// y = epilogue(conv(x, weight)).
+    static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                            epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>) -> Bool {
+        var shape = Self.shape(g)
+        return check(attrib_conv_forward(&shape, x, weight, epilogue.bias, epilogue.residual, epilogue.relu ? 1 : 0, y),
+                     "forward", g)
+    }
+
+    /// dx = the input gradient for dy.
+    static func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                 dx: UnsafeMutablePointer<Float>) -> Bool {
+        var shape = Self.shape(g)
+        return check(attrib_conv_backward_data(&shape, dy, weight, dx), "backward data", g)
+    }
+
+    /// dweight = Σ over images of dy ⋆ x.
+    static func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                    dweight: UnsafeMutablePointer<Float>) -> Bool {
+        var shape = Self.shape(g)
+        return check(attrib_conv_backward_weights(&shape, x, dy, dweight), "backward weights", g)
+    }
+
+    private static func shape(_ g: ConvGeometry) -> attrib_conv_shape {
+        attrib_conv_shape(batch: Int64(g.batch), in_channels: Int64(g.inChannels), height: Int64(g.height),
+                          width: Int64(g.width), out_channels: Int64(g.outChannels), kernel_h: Int64(g.kernelH),
+                          kernel_w: Int64(g.kernelW), stride: Int64(g.stride), padding: Int64(g.padding),
+                          out_height: Int64(g.outHeight), out_width: Int64(g.outWidth), precision: 0)
+    }
+
+    /// dnnl_status_t: 0 success, 3 unimplemented (the caller falls back), anything else fatal.
+    private static func check(_ status: Int32, _ what: String, _ g: ConvGeometry) -> Bool {
+        switch status {
+        case 0: return true
+        case 3:
+            fallbackLock.lock()
+            fallbacks += 1
+            let first = fallbacks == 1
+            fallbackLock.unlock()
+            if first {
+                FileHandle.standardError.write(Data("note: oneDNN has no \(what) convolution for \(describe(g)); the engine's own kernels run it\n".utf8))
+            }
+            return false
+        default:
+            fatalError("oneDNN convolution \(what) failed with dnnl_status_t \(status) on \(describe(g))")
+        }
+    }
+
+    /// Calls oneDNN had no implementation for (the engine's kernels ran them), for tests.
+    nonisolated(unsafe) static var fallbacks = 0
+    private static let fallbackLock = NSLock()
+
+    private static func describe(_ g: ConvGeometry) -> String {
+        "input [\(g.batch), \(g.inChannels), \(g.height), \(g.width)], \(g.outChannels) filters \(g.kernelH)×\(g.kernelW), stride \(g.stride), padding \(g.padding)"
+    }
+}
+#endif
