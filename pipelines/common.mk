@@ -117,6 +117,17 @@ ifeq ($(SKIP_BUILD),)
 $(addprefix $(BIN)/,$(STAGES)): $(BIN)/%: $(BIN)/.built ;
 endif
 
+## PRECISION=bf16: run the convolutions of train, adv-train, attack, extract-features and ground in bf16
+# (docs/engine.md).
+# `--precision bf16` joins their command lines, so their settings stamps change and exactly
+# they and their dependents rerun; fp32 (the default) adds nothing.
+$(call command_line_or,PRECISION,fp32)
+ifneq ($(filter-out fp32 bf16,$(PRECISION)),)
+$(error unknown PRECISION '$(PRECISION)': fp32 (the default) or bf16)
+endif
+PRECISION_STAGES := train adv-train attack extract-features ground
+precision_option = $(if $(and $(filter bf16,$(PRECISION)),$(filter $(1),$(PRECISION_STAGES))), --precision bf16)
+
 # Put in front of every stage command (the target-specific variable STAGE names the stage),
 # so a cluster run can wrap each stage, e.g. in srun, without touching the rules below.
 # Recursive, so that it may refer to $(STAGE); empty here (not read from the environment).
@@ -174,11 +185,11 @@ stage_file = $(1).$(2).FILES += $(DATA)/$(1)/$(3)
 # Arguments name their files explicitly (not $@) so that the stamp records them.
 define stage_rule
 $(DATA)/$(1)/$(2): $(4) $(BIN)/$(3) $(DATA)/$(1)/.settings/$(2)
-	$$(RUN) $(BIN)/$(3) $(5)$(if $(6),
+	$$(RUN) $(BIN)/$(3) $(5)$(call precision_option,$(3))$(if $(6),
 	$(6))
 $(DATA)/$(1)/$(2): STAGE := $(3)
 $(if $(filter parts/%,$(2)),,$(call stage_file,$(1),$(3),$(2)))
-$(call settings_stamp,$(DATA)/$(1)/.settings/$(2),$(strip $(3) $(subst $(DATA)/,<DATA>/,$(5))),$(DATA)/$(1)/$(2))
+$(call settings_stamp,$(DATA)/$(1)/.settings/$(2),$(strip $(3) $(subst $(DATA)/,<DATA>/,$(5))$(call precision_option,$(3))),$(DATA)/$(1)/$(2))
 endef
 
 # SHARDS (sharded_rule) and CLUSTER=slurm (RUN through srun, per-stage resources).

@@ -13,7 +13,39 @@ public enum Backend: String, Sendable, CaseIterable {
     case reference
 }
 
+/// The number format of a convolution's multiplied operands.
+public enum Precision: String, Sendable, CaseIterable {
+    /// fp32 throughout.
+    case fp32
+    /// Mixed precision: the convolution's input (or output gradient) and weights rounded to
+    /// bfloat16, products accumulated and written in fp32; weights, batch norm and every other
+    /// layer stay fp32 (oneDNN only, on CPUs with AVX512_BF16 or AMX for speed).
+    case bf16
+}
+
 extension Engine {
+    /// The precision of the convolutions (`--precision`); bf16 needs the oneDNN backend.
+    nonisolated(unsafe) public private(set) static var precision: Precision = .fp32
+
+    /// Sets the convolutions' precision; bf16 is refused where oneDNN cannot run it.
+    public static func setPrecision(_ chosen: Precision) throws {
+        if chosen == .bf16 {
+            guard backend == .onednn else {
+                throw TensorError.invalidArgument("--precision bf16 needs the oneDNN backend (this run uses \(backend.rawValue): docs/engine.md)")
+            }
+        }
+        precision = chosen
+    }
+
+    /// Whether the CPU has native bf16 dot products (without them oneDNN emulates bf16, slowly).
+    public static var hasNativeBF16: Bool {
+        #if ONEDNN
+        return availableBackends.contains(.onednn) && OneDNN.hasNativeBF16
+        #else
+        return false
+        #endif
+    }
+
     /// The backends this build can run, the preferred first: oneDNN when it is built in and
     /// its engine starts, then the reference kernels.
     public static let availableBackends: [Backend] = {
@@ -40,12 +72,13 @@ extension Engine {
             #endif
         case .reference: kernels = "reference im2col + OpenBLAS"
         }
-        return "\(kernels) convolutions, \(threadCount) thread\(threadCount == 1 ? "" : "s")"
+        return "\(kernels) convolutions\(precision == .bf16 ? " in bf16" : ""), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
     }
 
     /// Runs `body` with `backend` in force, then restores the previous one.
     public static func withBackend<T>(_ chosen: Backend, _ body: () throws -> T) rethrows -> T {
         precondition(availableBackends.contains(chosen), "backend \(chosen.rawValue) is not built in (available: \(availableBackends.map(\.rawValue)))")
+        precondition(chosen == .onednn || precision == .fp32, "bf16 convolutions run on oneDNN only")
         let previous = backend
         backend = chosen
         defer { backend = previous }

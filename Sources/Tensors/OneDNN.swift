@@ -14,6 +14,9 @@ enum OneDNN {
     /// "oneDNN 2.6.3 (avx512_core_bf16)".
     static var description: String { String(cString: attrib_onednn_describe()) }
 
+    /// Whether the CPU runs bf16 convolutions natively.
+    static var hasNativeBF16: Bool { attrib_onednn_has_bf16() != 0 }
+
     /// Threads for later calls (OpenMP); cached primitives for another count are dropped.
     static func setThreads(_ threads: Int) {
         attrib_onednn_set_threads(Int32(threads))
@@ -45,7 +48,8 @@ enum OneDNN {
         attrib_conv_shape(batch: Int64(g.batch), in_channels: Int64(g.inChannels), height: Int64(g.height),
                           width: Int64(g.width), out_channels: Int64(g.outChannels), kernel_h: Int64(g.kernelH),
                           kernel_w: Int64(g.kernelW), stride: Int64(g.stride), padding: Int64(g.padding),
-                          out_height: Int64(g.outHeight), out_width: Int64(g.outWidth), precision: 0)
+                          out_height: Int64(g.outHeight), out_width: Int64(g.outWidth),
+                          precision: Engine.precision == .bf16 ? 1 : 0)
     }
 
     /// dnnl_status_t: 0 success, 3 unimplemented (the caller falls back), anything else fatal.

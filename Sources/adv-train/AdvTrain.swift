@@ -42,6 +42,7 @@ struct AdvTrain: StageCommand {
     @Option(help: "Epochs over which eps grows linearly to its value after the warm-up (0: full eps at once).")
     var epsRampEpochs = 0
     @OptionGroup var training: TrainingOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -62,7 +63,7 @@ struct AdvTrain: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         // Under mpirun/srun: one rank of a data-parallel run (rank 0 logs and writes).
         let communicator = try MPICommunicator.fromEnvironment()
         Log.isQuiet = (communicator?.rank ?? 0) != 0

@@ -92,6 +92,7 @@ struct AttackStage: StageCommand {
     @Flag(help: "Continue an interrupted attack from <output>.checkpoint if it matches these settings and inputs.")
     var resume = false
     @OptionGroup var sharding: ShardOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
     /// The budgets given, and the option that gave them.
@@ -173,7 +174,7 @@ struct AttackStage: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         Log.verbose("engine: \(Engine.backendDescription)")
         let imageSet = try ImageSet(images)
         let network = try ResNet.load(from: model)

@@ -56,6 +56,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "What runs the convolutions: onednn (oneDNN's primitives, when built in) or reference (the engine's own im2col + GEMM kernels). Default: ATTRIB_BACKEND, else oneDNN when built in.")
     var backend: Backend = Engine.backend
 
+    @Option(help: "Number format of the convolutions: fp32, or bf16 (bf16 inputs and weights, fp32 accumulation; oneDNN only).")
+    var precision: Precision = .fp32
+
     @Flag(help: "Also measure raw sgemm GFLOP/s (1024³, one thread and split across the threads).")
     var gemm = false
 
@@ -82,6 +85,10 @@ struct EngineBench: ParsableCommand {
         let reference = try pytorch.map { try PyTorchFigures.read($0) }
         Engine.configure(threads: threads)
         Engine.backend = backend
+        try Engine.setPrecision(precision)
+        if precision == .bf16 && !Engine.hasNativeBF16 {
+            print("note: this CPU has no native bf16 dot products; oneDNN emulates them")
+        }
         if gemm { measureGemm() }
         print("engine-bench: \(Engine.backendDescription), best of \(iterations) (mean in brackets)")
         if let reference { print(reference.describe(engineThreads: Engine.threadCount)) }
@@ -205,3 +212,4 @@ struct EngineBench: ParsableCommand {
 }
 
 extension Backend: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}

@@ -35,6 +35,7 @@ struct ExtractFeatures: StageCommand {
     @Option(help: "Output features file.")
     var output: String
     @OptionGroup var sharding: ShardOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -48,7 +49,7 @@ struct ExtractFeatures: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         let network = try ResNet.load(from: model)
         let chain = ProvenanceChain()
         let source: any FeatureSource = if let adversarial {

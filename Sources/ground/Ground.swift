@@ -77,6 +77,7 @@ struct Ground: StageCommand {
     var batchSize = 64
 
     @OptionGroup var sharding: ShardOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -94,7 +95,7 @@ struct Ground: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         let network = try ResNet.load(from: model)
         let imageSet = try ImageSet(images)
         let truth = try DatasetTruth(imageSet)

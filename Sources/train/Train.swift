@@ -27,6 +27,7 @@ struct Train: StageCommand {
     @Option(help: "Output model file.")
     var output: String
     @OptionGroup var training: TrainingOptions
+    @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -36,7 +37,7 @@ struct Train: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         // Under mpirun/srun: one rank of a data-parallel run (rank 0 logs and writes).
         let communicator = try MPICommunicator.fromEnvironment()
         Log.isQuiet = (communicator?.rank ?? 0) != 0

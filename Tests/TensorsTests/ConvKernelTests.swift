@@ -91,6 +91,58 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// bf16 mode: inputs and weights rounded to bfloat16 (8 significant bits), products summed
+    /// in fp32. Rounding each operand moves a product by at most 2⁻⁸ of its size (two roundings
+    /// of 2⁻⁹), and some of oneDNN's bf16 input-gradient kernels round their result to bf16 on
+    /// the way (measured: up to 1% off on small shapes, beyond the operand bound alone), so
+    /// every output must lie within 2⁻⁸·(Σ|products| + |result|) (+1e-4 for fp32's own sums)
+    /// of the fp32 reference, and differ from it somewhere (else bf16 silently did not run).
+    func testBF16MatchesNaiveToBF16Rounding() throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        var rng = SystemRandomNumberGenerator()
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            var largest: Float = 0
+            for (n, c, h, w, o, k, s, p) in cases {
+                let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
+                                         stride: s, padding: p)
+                let x = random(n * c * h * w, &rng), wt = random(o * c * k * k, &rng), dy = random(n * o * g.outPlane, &rng)
+                let expected = ConvKernels.Naive.forward(x: x, weight: wt, bias: nil, geometry: g)
+                let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dy, x: x, weight: wt, geometry: g)
+                var y = [Float](repeating: .nan, count: expected.count)
+                var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g, y: yp.baseAddress!)
+                    }
+                    dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                    } }
+                } } }
+                // Σ|products| per output: the same sums over the operands' absolute values.
+                let (ax, aw, ady) = (x.map(abs), wt.map(abs), dy.map(abs))
+                let yBound = ConvKernels.Naive.forward(x: ax, weight: aw, bias: nil, geometry: g)
+                let (dxBound, dwBound) = ConvKernels.Naive.backward(dy: ady, x: ax, weight: aw, geometry: g)
+                assertWithinRounding(y, expected, yBound, "bf16 forward \(g)")
+                assertWithinRounding(dx, dxRef, dxBound, "bf16 dx \(g)")
+                assertWithinRounding(dw, dwRef, dwBound, "bf16 dweight \(g)")
+                for (a, b) in zip(y, expected) { largest = max(largest, abs(a - b) / max(1, abs(b))) }
+            }
+            XCTAssertGreaterThan(largest, 1e-4, "bf16 results equal fp32's: bf16 did not run")
+        }
+        XCTAssertEqual(Engine.oneDNNFallbacks, 0)
+    }
+
+    func assertWithinRounding(_ actual: [Float], _ expected: [Float], _ absoluteSums: [Float], _ label: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        let bad = actual.indices.filter { !(abs(actual[$0] - expected[$0]) <= (absoluteSums[$0] + abs(expected[$0])) / 256 + 1e-4) }
+        XCTAssertTrue(bad.isEmpty, "\(label): \(bad.count) of \(actual.count) beyond bf16 rounding, first at \(bad.first ?? -1)\(bad.first.map { ": \(actual[$0]) vs \(expected[$0]), bound \((absoluteSums[$0] + abs(expected[$0])) / 256)" } ?? "")",
+                      file: file, line: line)
+    }
+
     /// The build runs oneDNN when libdnnl-dev is installed (it is, wherever `make deps` ran),
     /// and says so: a build that silently lost it would fall back to the slower kernels.
     func testBackendInForceIsNamed() {
