@@ -93,7 +93,7 @@ let targets: [Target] = oneDNNTargets + [
     .executableTarget(name: "train-detector", dependencies: ["Grounding", "ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit",
                                                      argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Randomness", argumentParser],
+    .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Grounding", "Randomness", argumentParser],
                       exclude: ["pytorch_bench.py"], swiftSettings: fastMath),
 
     // MARK: Tests: one target per library; StageTests run the built binaries on tiny data

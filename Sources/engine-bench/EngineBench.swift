@@ -1,6 +1,7 @@
 import Randomness
 import ArgumentParser
 import Foundation
+import Grounding
 import NeuralNet
 
 /// Throughput of the engine on the reference workloads. PyTorch's figures are never built
@@ -22,24 +23,29 @@ struct EngineBench: ParsableCommand {
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
         /// `resnet8-32`: the default profile's own network (CIFAR ResNet-8, width 16, 32 px, 10 classes).
+        /// `detector-32`: the default profile's attribute detector (train-detector's network: five
+        /// 3 × 3 convolutions of widths 24, 32, 32, 32, 32 and a 1 × 1 head of 15 + 1 + 208 outputs,
+        /// 32 px, batch 16); it has no attack phase (the detector is never attacked).
         case cifar8 = "resnet8-32", cifar20 = "resnet20-32", r18small = "resnet18-64", r18 = "resnet18-224", r50 = "resnet50-224",
-             r152 = "resnet152-224"
+             r152 = "resnet152-224", detector = "detector-32"
 
         var arch: String {
             switch self {
             case .cifar8: "cifar-resnet8"; case .cifar20: "cifar-resnet20"; case .r18small, .r18: "resnet18"; case .r50: "resnet50"
-            case .r152: "resnet152"
+            case .r152: "resnet152"; case .detector: "detector"
             }
         }
-        var size: Int { switch self { case .cifar8, .cifar20: 32; case .r18small: 64; case .r18, .r50, .r152: 224 } }
-        var batch: Int { switch self { case .cifar8, .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50, .r152: 8 } }
+        var size: Int { switch self { case .cifar8, .cifar20, .detector: 32; case .r18small: 64; case .r18, .r50, .r152: 224 } }
+        var batch: Int {
+            switch self { case .cifar8, .cifar20: 128; case .r18small: 64; case .r18: 16; case .r50, .r152: 8; case .detector: 16 }
+        }
         var classes: Int { self == .cifar8 || self == .cifar20 ? 10 : 1000 }
     }
 
     enum Phase: String, ExpressibleByArgument, CaseIterable { case inference, attack, train }
 
-    @Option(name: .customLong("workload"), help: "Workloads to run (repeatable): \(Workload.allCases.map(\.rawValue).joined(separator: ", ")). Default: resnet8-32 (the default profile's network), resnet20-32, resnet18-64, resnet18-224.")
-    var workloads: [Workload] = [.cifar8, .cifar20, .r18small, .r18]
+    @Option(name: .customLong("workload"), help: "Workloads to run (repeatable): \(Workload.allCases.map(\.rawValue).joined(separator: ", ")). Default: resnet8-32 (the default profile's network), resnet20-32, resnet18-64, resnet18-224, detector-32 (its attribute detector).")
+    var workloads: [Workload] = [.cifar8, .cifar20, .r18small, .r18, .detector]
 
     @Option(name: .customLong("phase"), help: "Phases to run (repeatable): inference, attack, train. Default: all.")
     var phases: [Phase] = Phase.allCases
@@ -79,6 +85,9 @@ struct EngineBench: ParsableCommand {
         guard Engine.availableBackends.contains(backend) else {
             throw ValidationError("--backend \(backend.rawValue): this build has no oneDNN (install libdnnl-dev and rebuild)")
         }
+        if precision == .bf16 && backend != .onednn {
+            throw ValidationError("--precision bf16 needs the oneDNN backend (docs/engine.md)")
+        }
     }
 
     func run() throws {
@@ -91,34 +100,30 @@ struct EngineBench: ParsableCommand {
         }
         if gemm { measureGemm() }
         print("engine-bench: \(Engine.backendDescription), best of \(iterations) (mean in brackets)")
-        if let reference { print(reference.describe(engineThreads: Engine.threadCount)) }
+        if let reference {
+            print(reference.describe(engineThreads: Engine.threadCount))
+            if reference.measuredPrecision != precision.rawValue {
+                print("warning: PyTorch's figures are \(reference.measuredPrecision), the engine runs \(precision.rawValue): no ratios")
+            }
+        }
         var header = [Column.workload.cell("workload"), Column.phase.cell("phase"), Column.rate.cell("img/s (mean)"),
                       Column.gflops.cell("GFLOP/s"), Column.cpuRate.cell("img/s from CPU time")]
         if reference != nil { header += [Column.pytorch.cell("PyTorch img/s"), Column.ratio.cell("ratio")] }
         print(header.joined(separator: "  "))
         for w in workloads {
             let batchSize = batch ?? w.batch
-            let config = try ResNetConfig.named(w.arch, numClasses: w.classes, inputSize: w.size)
-            let model = ResNet(config: config, seed: 1)
             var rng = SplitMix(seed: 2)
             let x = Tensor(shape: [batchSize, 3, w.size, w.size], data: (0..<batchSize * 3 * w.size * w.size).map { _ in Float.random(in: 0..<1, using: &rng) })
-            let labels = (0..<batchSize).map { _ in Int.random(in: 0..<w.classes, using: &rng) }
-            let macs = Double(try model.forwardMACs(batch: batchSize, height: w.size, width: w.size))
-            let sgd = try SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
+            let workload: any BenchWorkload = if w == .detector { DetectorWorkload(batch: batchSize, x: x) }
+                else { try ResNetWorkload(w, batch: batchSize, x: x, rng: &rng) }
             for phase in phases {
+                guard let body = workload.body(phase) else { continue }
                 // FLOPs per pass: forward 2·MAC; input gradient adds the data-gradient GEMMs (≈ forward);
                 // training adds the weight-gradient GEMMs too (≈ 3× forward).
                 let flops: Double = switch phase {
-                case .inference: 2 * macs
-                case .attack: 4 * macs
-                case .train: 6 * macs
-                }
-                let body: () throws -> Void = {
-                    switch phase {
-                    case .inference: _ = try model.logits(x, mode: .eval)
-                    case .attack: _ = try model.lossAndInputGradient(x, labels: labels)
-                    case .train: try model.trainStep(x, labels: labels, optimizer: sgd)
-                    }
+                case .inference: 2 * workload.macs
+                case .attack: 4 * workload.macs
+                case .train: 6 * workload.macs
                 }
                 for _ in 0..<warmup { try body() }
                 var times: [Double] = [], cpuTimes: [Double] = []
@@ -138,7 +143,8 @@ struct EngineBench: ParsableCommand {
                              Column.gflops.cell(String(format: "%.1f", flops / best / 1e9)),
                              Column.cpuRate.cell(String(format: "%.1f", cpuRate))]
                 if let reference {
-                    if let theirs = reference.figure(workload: w.rawValue, phase: phase.rawValue), theirs.batch == batchSize {
+                    if let theirs = reference.figure(workload: w.rawValue, phase: phase.rawValue), theirs.batch == batchSize,
+                       reference.measuredPrecision == precision.rawValue {
                         cells += [Column.pytorch.cell(String(format: "%.1f", theirs.imagesPerSecond)),
                                   Column.ratio.cell(String(format: "%.2f×", rate / theirs.imagesPerSecond))]
                     } else {
@@ -212,4 +218,4 @@ struct EngineBench: ParsableCommand {
 }
 
 extension Backend: ExpressibleByArgument {}
-extension Precision: ExpressibleByArgument {}
+

@@ -21,9 +21,13 @@ struct PyTorchFigures: Decodable {
     let threads: Int
     let created: String
     let results: [Figure]
+    /// "fp32" or "bf16" (autocast); files from before the option have none: fp32.
+    let precision: String?
+
+    var measuredPrecision: String { precision ?? "fp32" }
 
     enum CodingKeys: String, CodingKey {
-        case torchVersion = "torch_version", threads, created, results
+        case torchVersion = "torch_version", threads, created, results, precision
     }
 
     struct ReadError: Error, CustomStringConvertible {
@@ -53,7 +57,7 @@ struct PyTorchFigures: Decodable {
     /// One line saying where the figures come from, and a warning when they were measured
     /// with other threads or long ago (a ratio only means something side by side).
     func describe(engineThreads: Int, now: Date = Date()) -> String {
-        var text = "PyTorch \(torchVersion), \(threads) threads, measured \(created)"
+        var text = "PyTorch \(torchVersion), \(threads) threads, \(measuredPrecision), measured \(created)"
         if let date = ISO8601DateFormatter().date(from: created) {
             let minutes = Int(now.timeIntervalSince(date) / 60)
             text += " (\(minutes) min ago)"

@@ -24,7 +24,7 @@ final class EngineBenchTests: XCTestCase {
     /// The table's rows as columns, keyed by "workload phase".
     func rows(_ output: String) -> [String: [String]] {
         var rows: [String: [String]] = [:]
-        for line in output.split(separator: "\n") where line.hasPrefix("resnet") {
+        for line in output.split(separator: "\n") where line.hasPrefix("resnet") || line.hasPrefix("detector") {
             let words = line.split(separator: " ").map(String.init)
             rows["\(words[0]) \(words[1])"] = Array(words.dropFirst(2))
         }
@@ -38,6 +38,29 @@ final class EngineBenchTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let row = try XCTUnwrap(rows(result.stdout)["resnet8-32 train"], result.stdout)
         XCTAssertGreaterThan(Double(row[0]) ?? 0, 0, result.stdout)
+    }
+
+    /// The default profile's attribute detector is a workload, without an attack phase (it is
+    /// never attacked); each backend and bf16 run it and say which ran.
+    func testDetectorIsAWorkloadOnEveryBackend() throws {
+        var runs: [[String]] = [["--backend", "reference"]]
+        if FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.h") {
+            runs += [["--backend", "onednn"], ["--backend", "onednn", "--precision", "bf16"]]
+        }
+        for extra in runs {
+            let result = try runStage("engine-bench", ["--workload", "detector-32", "--batch", "2", "--iterations", "1",
+                                                       "--warmup", "0", "--threads", "1"] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let table = rows(result.stdout)
+            XCTAssertEqual(Set(table.keys), ["detector-32 inference", "detector-32 train"], result.stdout)
+            XCTAssertGreaterThan(Double(table["detector-32 train"]?[0] ?? "") ?? 0, 0, result.stdout)
+            let header = result.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            XCTAssertTrue(header.contains(extra[1] == "onednn" ? "oneDNN" : "reference im2col"), header)
+            XCTAssertEqual(header.contains("in bf16"), extra.contains("bf16"), header)
+        }
+        let refused = try runStage("engine-bench", ["--workload", "detector-32", "--backend", "reference", "--precision", "bf16"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stderr.contains("needs the oneDNN backend"), refused.stderr)
     }
 
     func testWithoutFiguresThereIsNoPyTorchColumn() throws {
