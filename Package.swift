@@ -92,6 +92,9 @@ let targets: [Target] = oneDNNTargets + [
     .executableTarget(name: "merge-shards", dependencies: ["PipelineKit", "Grounding", argumentParser]),
     .executableTarget(name: "train-detector", dependencies: ["Grounding", "ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit",
                                                      argumentParser]),
+    // Attribute-prototype head (APN) on a frozen classifier's stage map, for `ground --method apn`.
+    .executableTarget(name: "fit-apn", dependencies: ["Grounding", "ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit",
+                                                      argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Grounding", "Randomness", argumentParser],
                       exclude: ["pytorch_bench.py"], swiftSettings: fastMath),

@@ -22,6 +22,9 @@ public struct Grounder {
     public let stage: Int?
     /// Maps at input resolution from the attribute's input gradient, instead of CAM / Grad-CAM.
     public var attribution: InputAttribution?
+    /// Maps from an attribute-prototype head (`APNHead`) at its stage, instead of CAM / Grad-CAM:
+    /// the SJE still selects the attributes (eqs. 7–8), the head shows where their evidence is.
+    public var apn: APNHead?
     /// The paper's route with a trained detector: it grounds an item when it finds the
     /// attribute's value on its part (`PartDetections.find`), run on the clean image for the
     /// clean and reference selections and on the adversarial image (never attacked itself).
@@ -56,7 +59,7 @@ public struct Grounder {
 
     /// The rows × columns of the maps this grounder makes (one image's pass).
     public func mapSize(probe x: Tensor) throws -> (Int, Int) {
-        try GroundingPass(network, mapper, x, stage: stage, attribution: attribution, rows: [0]).mapSize
+        try GroundingPass(network, mapper, x, stage: stage, attribution: attribution, apn: apn, rows: [0]).mapSize
     }
 
     /// Grounds images `index` (rows of images.h5) with true `labels`: `clean` and `attacked`
@@ -65,8 +68,8 @@ public struct Grounder {
     public func ground(index: [Int], labels: [Int], clean: Tensor, attacked: Tensor) throws -> (GroundingBatch, mapSize: (Int, Int)) {
         let masks = try truth.masks(index)
         let passes: [GroundingFile.ImageSet: GroundingPass] = [
-            .clean: try GroundingPass(network, mapper, clean, stage: stage, attribution: attribution, rows: index),
-            .adversarial: try GroundingPass(network, mapper, attacked, stage: stage, attribution: attribution, rows: index),
+            .clean: try GroundingPass(network, mapper, clean, stage: stage, attribution: attribution, apn: apn, rows: index),
+            .adversarial: try GroundingPass(network, mapper, attacked, stage: stage, attribution: attribution, apn: apn, rows: index),
         ]
         var batch = GroundingBatch()
         var classScores: [GroundingFile.ImageSet: [Float]] = [:]

@@ -13,24 +13,35 @@ public struct GroundingPass {
     let network: ResNet
     /// Input-resolution attribution instead of CAM / Grad-CAM, with its input and image rows.
     let attribution: InputAttribution?
+    /// An attribute-prototype head's similarity maps at its stage instead of CAM / Grad-CAM.
+    let apn: APNHead?
+    /// The head's input map (`APNFeatures`) with `apn`.
+    let apnInput: Tensor?
     let input: Tensor
     let rows: [Int]
 
     /// The pass of `x` (N, 3, H, W) through `network`, recording stage `stage` (0-based) for
     /// Grad-CAM, or the last feature map for CAM when nil; with `attribution`, maps at input
-    /// resolution (`rows`: the images' rows of images.h5, which seed SmoothGrad's noise).
+    /// resolution (`rows`: the images' rows of images.h5, which seed SmoothGrad's noise);
+    /// with `apn`, the head's similarity maps at its own stage.
     public init(_ network: ResNet, _ mapper: AttributeMapper, _ x: Tensor, stage: Int?, attribution: InputAttribution? = nil,
-                rows: [Int] = []) throws {
+                apn: APNHead? = nil, rows: [Int] = []) throws {
         self.network = network
         self.mapper = mapper
         self.attribution = attribution
+        self.apn = apn
         self.input = x
         self.rows = rows
-        if let stage {
+        if let apn {
+            pass = nil
+            (apnInput, finalMap) = try APNFeatures.maps(network, x, stage: apn.stage, context: apn.context)
+        } else if let stage {
+            apnInput = nil
             let p = try network.stagePass(x, stage: stage)
             pass = p
             finalMap = p.finalMap
         } else {
+            apnInput = nil
             pass = nil
             finalMap = try network.featureMap(x)
         }
@@ -49,7 +60,7 @@ public struct GroundingPass {
     /// Rows × columns of the maps.
     public var mapSize: (Int, Int) {
         if attribution != nil { return (input.shape[2], input.shape[3]) }
-        let m = pass?.stageMap ?? finalMap
+        let m = apnInput ?? pass?.stageMap ?? finalMap
         return (m.shape[2], m.shape[3])
     }
 
@@ -58,6 +69,7 @@ public struct GroundingPass {
         if let attribution {
             return try attribution.maps(network: network, mapper: mapper, x: input, attributes: attributes, rows: rows)
         }
+        if let apn, let apnInput { return apn.maps(stageMap: apnInput, attributes: attributes) }
         if let pass { return try GradCAM(model: network, mapper: mapper).maps(pass, attributes: attributes, scales: scales) }
         let (d, positions) = (finalMap.shape[1], finalMap.shape[2] * finalMap.shape[3])
         var out: [Float] = []

@@ -32,4 +32,6 @@ public enum RandomStreams {
     /// Grounding: the random-point baseline of image `row`'s selection `selection`
     /// (0 clean, 1 adversarial, 2 reference).
     public static func groundingBaseline(row: Int, selection: Int) -> UInt64 { UInt64(row) &* 4 &+ UInt64(selection) }
+    /// `fit-apn`: the attribute-prototype head's initial prototypes and its per-epoch shuffles.
+    public static let apnHead: UInt64 = 0xA9_4EAD
 }

@@ -18,6 +18,8 @@ enum MapMethod: String, ExpressibleByArgument, CaseIterable {
     case gradientInput = "gradient-input"
     case smoothgrad
     case integratedGradients = "integrated-gradients"
+    /// An attribute-prototype head's similarity maps (`fit-apn`, `--apn`), at the head's stage.
+    case apn
 
     var inputMethod: InputAttribution.Method? { InputAttribution.Method(rawValue: rawValue) }
 }
@@ -51,12 +53,14 @@ struct Ground: StageCommand {
     var adversarial: String
     @Option(help: "Output grounding file.")
     var output: String
-    @Option(help: "Map method: cam (exact, last map), gradcam (at --layer), or at input resolution gradient-input, smoothgrad, integrated-gradients.")
+    @Option(help: "Map method: cam (exact, last map), gradcam (at --layer), apn (an attribute-prototype head's maps, --apn), or at input resolution gradient-input, smoothgrad, integrated-gradients.")
     var method = MapMethod.cam
     @Option(help: "Samples per attribute for smoothgrad (noisy copies) and integrated-gradients (path steps).")
     var samples = 8
-    @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3).")
+    @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3); with apn, must be the head's.")
     var layer: Int?
+    @Option(help: "The attribute-prototype head for --method apn (fit-apn output, fitted on --model).")
+    var apn: String?
     @Option(help: "Attributes selected per image and set.")
     var topK = 10
     @Option(help: "Keypoint tolerance in pixels at 224 px, scaled with the image size.")
@@ -89,8 +93,13 @@ struct Ground: StageCommand {
         switch (method, layer) {
         case (.gradcam, nil): throw ValidationError("--method gradcam needs --layer L (the residual stage, 1-based)")
         case (.cam, .some), (.gradientInput, .some), (.smoothgrad, .some), (.integratedGradients, .some):
-            throw ValidationError("--layer applies to --method gradcam only")
+            throw ValidationError("--layer applies to --method gradcam (and apn, as a check) only")
         default: break
+        }
+        switch (method, apn) {
+        case (.apn, nil): throw ValidationError("--method apn needs --apn FILE (fit-apn output)")
+        case (.apn, .some), (_, nil): break
+        case (_, .some): throw ValidationError("--apn applies to --method apn only")
         }
     }
 
@@ -106,7 +115,7 @@ struct Ground: StageCommand {
         let attackedModel = try checkAdversarialSource(adversarial, images: images)
         let adv = try AdversarialReader(adversarial, source: imageSet)
         var inputs = [model, sje, images, adversarial]
-        inputs += [attributeParts, detections, adversarialDetections, detector].compactMap { $0 }
+        inputs += [attributeParts, detections, adversarialDetections, detector, apn].compactMap { $0 }
         let detectionSets = Set(GroundingFile.ImageSet.allCases.filter { ($0 == .clean ? detections : adversarialDetections) != nil })
         let shardPlan = sharding.value.map { shard in
             ShardPlan(shard: shard, total: adv.count, batch: batchSize, rowDatasets: GroundingColumns.rowDatasets(detections: detectionSets, detector: detector != nil),
@@ -121,7 +130,7 @@ struct Ground: StageCommand {
         try checkAgree(model: model, network, sje: sje, embedding, sjeFile: sjeFile, images: images, truth)
         try checkSJEFitsModel(sjePath: sje, sjeFile: sjeFile, modelPath: model, modelHash: hashes[model] ?? "")
         sjeFile.close()
-        let stage: Int? = try layer.map { l in
+        let stage: Int? = method == .apn ? nil : try layer.map { l in
             guard (1...network.stageCount).contains(l) else {
                 throw ValidationError("--layer \(l): \(model) has stages 1…\(network.stageCount)")
             }
@@ -147,6 +156,21 @@ struct Ground: StageCommand {
             return d
         }
 
+        // The head must be one fitted on this model, at a stage it has, for these attributes.
+        let apnFile: APNFile? = try apn.map { path in
+            let file = try APNFile.read(path)
+            guard ([file.head.stage] + file.head.context).allSatisfy({ (0..<network.stageCount).contains($0) }) else {
+                throw StageError("\(path): an attribute-prototype head for another model: it reads stages "
+                                 + ([file.head.stage] + file.head.context).map { String($0 + 1) }.joined(separator: ", ")
+                                 + ", but \(model) has stages 1…\(network.stageCount)")
+            }
+            let probe = try APNFeatures.maps(network, try imageSet.batch([Int(adv.index.first ?? 0)]), stage: file.head.stage,
+                                             context: file.head.context).maps
+            try file.requireFits(model: model, modelSHA256: hashes[model] ?? "", stageChannels: probe.shape[1], layer: layer, images: images,
+                                 attributeNames: truth.attributeNames, imageSize: truth.imageSize)
+            return file
+        }
+
         let k = min(topK, truth.attributeNames.count)
         let tolerancePx = PointingGame.tolerance(imageSize: truth.imageSize, at224: tolerance)
         var grounder = Grounder(network: network, embedding: embedding,
@@ -155,6 +179,7 @@ struct Ground: StageCommand {
                                 truth: truth, k: k, stage: stage, normalisation: attributeNormalisation, detections: boxes,
                                 detectionConfidence: detectionConfidence, seed: common.seed)
         grounder.detector = detectorFile?.detector
+        grounder.apn = apnFile?.head
         grounder.attribution = method.inputMethod.map { InputAttribution(method: $0, samples: samples, seed: common.seed) }
         // This part's rows (all of them unsharded), in the batches an unsharded run makes.
         let part = sharding.rows(of: adv.count, batch: batchSize)
@@ -183,7 +208,7 @@ struct Ground: StageCommand {
                 ("adversarial_model", .string(adversarialModel)),
                 ("transfer", .int(adversarialModel.isEmpty || adversarialModel == DatasetLayout.artifactName(of: model) ? 0 : 1)),
                 ("has_part_truth", .int(unscorable == nil ? 1 : 0)),
-                ("map_stage", .int(method.inputMethod != nil ? 0 : Int64((stage ?? network.stageCount - 1) + 1))),
+                ("map_stage", .int(method.inputMethod != nil ? 0 : Int64((apnFile?.head.stage ?? stage ?? network.stageCount - 1) + 1))),
                 ("attribute_normalisation", .string(attributeNormalisation.rawValue)),
             ]
             for (name, value) in attributes { try file.setAttribute(name, value) }
@@ -212,6 +237,7 @@ struct Ground: StageCommand {
         if let layer { p["layer"] = layer }
         if method == .smoothgrad || method == .integratedGradients { p["samples"] = samples }
         if detector != nil { p["detector"] = true }
+        if apn != nil { p["apn"] = true }
         return p
     }
 }
