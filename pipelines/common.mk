@@ -38,7 +38,7 @@ EPSILONS ?= $(EPSILONS.$(PROFILE))
 
 # Every stage binary the rules run, and those that get a per-dataset target (`make <ds>-<stage>`).
 STAGES := prepare-data import-weights train adv-train attack attack-summary extract-features fit-sje predict-attributes ground \
-    quantify report explain inspect merge-shards train-detector
+    quantify report explain inspect merge-shards train-detector fit-apn
 DATASET_STAGES := prepare-data train adv-train attack extract-features fit-sje predict-attributes ground quantify report explain
 SYNTH_DATASETS := synth-fine synth-coarse
 KNOWN_DATASETS := $(SYNTH_DATASETS) cub awa2 lad
@@ -233,10 +233,10 @@ grounding_files = $(foreach e,$(EPSILONS),$(DATA)/$(1)/grounding/standard-eps$(e
 # $(call ground_rule,DS,FILE NAME,MODEL,ADVERSARIAL FILE NAME); with SHARDS=n, n parts and their merge.
 define ground_rule
 $(call sharded_rule,$(1),grounding/$(2).h5,ground,$(DATA)/$(1)/models/$(3).h5 $(DATA)/$(1)/sje/$(3).h5 $(DATA)/$(1)/images.h5 \
-        $(DATA)/$(1)/adv/$(4).h5 $(call ground_parts,$(1)) $(call ground_detector,$(1)),\
+        $(DATA)/$(1)/adv/$(4).h5 $(call ground_parts,$(1)) $(call ground_detector,$(1)) $(call ground_apn,$(1),$(3)),\
     --model $(DATA)/$(1)/models/$(3).h5 --sje $(DATA)/$(1)/sje/$(3).h5 --images $(DATA)/$(1)/images.h5 \
     --adversarial $(DATA)/$(1)/adv/$(4).h5 $(if $(call ground_parts,$(1)),--attribute-parts $(call ground_parts,$(1))) \
-    $(if $(call ground_maps,$(1)),$(call ground_maps,$(1)) )$(if $(call ground_detector,$(1)),--detector $(call ground_detector,$(1)) )--seed $($(1).SEED))
+    $(if $(call ground_maps,$(1)),$(call ground_maps,$(1)) )$(if $(call ground_apn,$(1),$(3)),--apn $(call ground_apn,$(1),$(3)) )$(if $(call ground_detector,$(1)),--detector $(call ground_detector,$(1)) )--seed $($(1).SEED))
 endef
 
 # $(1) dataset, $(2) eps, $(3) the robust model evaluated at $(2) (see robust_model).

@@ -356,6 +356,28 @@ final class MakeContractTests: XCTestCase {
         XCTAssertEqual(try plannedFiles([]), [])
     }
 
+    /// `<ds>.GROUND_MAPS=--method apn` (pipelines/grounding.mk, not the default): one head per
+    /// model (fit-apn → apn/<model>.h5) and every grounding file, each ground reading its own
+    /// model's head; nothing else, and the plan changes no stamp.
+    func testAPNMapsPlanOneHeadPerModelAndTheGrounding() throws {
+        let setting = "\(Self.dataset).GROUND_MAPS=--method apn"
+        var expected: Set<String> = ["metrics.h5"]
+        for model in ["standard"] + Self.smokeEpsilons.map({ "robust-eps\($0)" }) { expected.insert("apn/\(model).h5") }
+        for e in Self.smokeEpsilons { expected.formUnion(groundingFiles(e)) }
+        XCTAssertEqual(try plannedFiles([setting]), expected)
+        let plan = try make(["-n", setting, metrics])
+        let grounds = plan.stdout.split(separator: "\n").filter { $0.hasPrefix(TestPaths.productsDirectory.path + "/ground ") }
+        XCTAssertEqual(grounds.count, 3 * Self.smokeEpsilons.count)
+        for line in grounds {
+            let words = line.split(separator: " ").map(String.init)
+            let model = try XCTUnwrap(words.firstIndex(of: "--model").map { URL(fileURLWithPath: words[$0 + 1]).lastPathComponent })
+            let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) })
+            XCTAssertEqual(head.lastPathComponent, model, "ground reads the head of its own model: \(line)")
+            XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, "apn")
+        }
+        XCTAssertEqual(try plannedFiles([]), [])
+    }
+
     /// ROBUST_TRAINING=largest: one robust model, trained at the largest eps, is attacked and
     /// read at every eps (adv/robust-eps<max>-eps<e>.h5, quantify --robust-eps <max>); the
     /// other eps's robust models are not trained.
