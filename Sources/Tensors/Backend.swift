@@ -99,11 +99,17 @@ extension Engine {
             return availableBackends[0]
         }
         guard let chosen = Backend(rawValue: requested) else {
-            fatalError("ATTRIB_BACKEND=\(requested): expected one of \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
+            refuse("ATTRIB_BACKEND=\(requested): expected one of \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard availableBackends.contains(chosen) else {
-            fatalError("ATTRIB_BACKEND=\(requested): this build has no oneDNN (install libdnnl-dev and rebuild: docs/engine.md)")
+            refuse("ATTRIB_BACKEND=\(requested): this build has no oneDNN (install libdnnl-dev and rebuild: docs/engine.md)")
         }
         return chosen
+    }
+
+    /// A bad ATTRIB_BACKEND is a usage error of whatever program reads it: say so, exit 64.
+    private static func refuse(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        exit(64)
     }
 }

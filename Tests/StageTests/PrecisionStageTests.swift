@@ -41,5 +41,10 @@ extension ClassifierStageTests {
                                 environment: ["ATTRIB_BACKEND": "reference"])
         XCTAssertEqual(said.status, 0, said.stderr)
         XCTAssertTrue(said.stderr.contains("engine: reference im2col + OpenBLAS convolutions"), said.stderr)
+        let unknown = try runStage("train", ["--images", images, "--output", path("unknown.h5"), "--epochs", "1"] + tiny,
+                                   environment: ["ATTRIB_BACKEND": "cuda"])
+        XCTAssertEqual(unknown.status, 64, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("ATTRIB_BACKEND=cuda: expected one of onednn, reference"), unknown.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("unknown.h5")))
     }
 }

@@ -69,7 +69,10 @@ final class ConvKernelTests: XCTestCase {
                     } }
                 } } }
                 assertClose(dx, dxRef, tolerance: 1e-5, "dx \(label)")
-                assertClose(dw, dwRef, tolerance: 1e-5, "dweight \(label)")
+                // dweight sums over every image and output pixel (up to 480 products here), which
+                // oneDNN splits across threads and blocks in another order than the direct loop:
+                // measured up to 1.01e-5 off in ten runs, so 3e-5 (forward and dx sum ≤ 144).
+                assertClose(dw, dwRef, tolerance: 3e-5, "dweight \(label)")
                 // Only one of the two gradients.
                 var dxOnly = [Float](repeating: .nan, count: x.count)
                 dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
@@ -86,17 +89,19 @@ final class ConvKernelTests: XCTestCase {
                                              dx: nil, dweight: dwp.baseAddress!)
                     }
                 } } }
-                assertClose(dwOnly, dwRef, tolerance: 1e-5, "dweight only \(label)")
+                assertClose(dwOnly, dwRef, tolerance: 3e-5, "dweight only \(label)")
             }
         }
     }
 
     /// bf16 mode: inputs and weights rounded to bfloat16 (8 significant bits), products summed
-    /// in fp32. Rounding each operand moves a product by at most 2⁻⁸ of its size (two roundings
-    /// of 2⁻⁹), and some of oneDNN's bf16 input-gradient kernels round their result to bf16 on
-    /// the way (measured: up to 1% off on small shapes, beyond the operand bound alone), so
-    /// every output must lie within 2⁻⁸·(Σ|products| + |result|) (+1e-4 for fp32's own sums)
-    /// of the fp32 reference, and differ from it somewhere (else bf16 silently did not run).
+    /// in fp32. Converting an operand to bf16 moves it by at most 2⁻⁹ of its size when rounded
+    /// to nearest, 2⁻⁸ when truncated, so a product moves by at most 2⁻⁷ of its size; some of
+    /// oneDNN's bf16 kernels also round their result to bf16 on the way (measured: up to 1% off
+    /// on small shapes, and one forward output 0.0040 off where the sum of the products' sizes
+    /// was 0.96: beyond round-to-nearest's 2⁻⁸ bound). So every output must lie within
+    /// 2⁻⁷·(Σ|products| + |result|) (+1e-4 for fp32's own sums) of the fp32 reference, and
+    /// differ from it somewhere (else bf16 silently did not run).
     func testBF16MatchesNaiveToBF16Rounding() throws {
         guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
         var rng = SystemRandomNumberGenerator()
@@ -138,8 +143,8 @@ final class ConvKernelTests: XCTestCase {
 
     func assertWithinRounding(_ actual: [Float], _ expected: [Float], _ absoluteSums: [Float], _ label: String,
                               file: StaticString = #filePath, line: UInt = #line) {
-        let bad = actual.indices.filter { !(abs(actual[$0] - expected[$0]) <= (absoluteSums[$0] + abs(expected[$0])) / 256 + 1e-4) }
-        XCTAssertTrue(bad.isEmpty, "\(label): \(bad.count) of \(actual.count) beyond bf16 rounding, first at \(bad.first ?? -1)\(bad.first.map { ": \(actual[$0]) vs \(expected[$0]), bound \((absoluteSums[$0] + abs(expected[$0])) / 256)" } ?? "")",
+        let bad = actual.indices.filter { !(abs(actual[$0] - expected[$0]) <= (absoluteSums[$0] + abs(expected[$0])) / 128 + 1e-4) }
+        XCTAssertTrue(bad.isEmpty, "\(label): \(bad.count) of \(actual.count) beyond bf16 rounding, first at \(bad.first ?? -1)\(bad.first.map { ": \(actual[$0]) vs \(expected[$0]), bound \((absoluteSums[$0] + abs(expected[$0])) / 128)" } ?? "")",
                       file: file, line: line)
     }
 
