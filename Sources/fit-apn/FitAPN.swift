@@ -42,8 +42,8 @@ struct FitAPN: StageCommand {
     var learningRate: Float = 0.01
     @Option(help: "Weight of APN's attribute decorrelation loss (group-wise L2,1 of the prototypes); 0 turns it off.")
     var decorrelation: Float = 0
-    @Option(help: "Weight of APN's compactness loss (each map's softmax mass near its peak); 0 turns it off.")
-    var compactness: Float = 0
+    @Option(help: "Weight of APN's compactness loss (each map's softmax mass near its peak); 0 turns it off. The default is the best measured on synth-fine's validation images (docs/ground.md § APN).")
+    var compactness: Float = 2
     @Option(help: "Attribute-group → parts table (TSV) for the head's own pointing check; default: images.h5's attribute_parts.")
     var attributeParts: String?
 
