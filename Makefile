@@ -91,7 +91,7 @@ run_tests = $(2) $(SWIFT) test --skip-build --disable-swift-testing $(3) 2>&1 | 
 .PHONY: test
 test: deps
 	$(SWIFT) build --build-tests
-	@$(call run_tests,$(BUILD_DIR)/test.log)
+	@$(call run_tests,$(BUILD_DIR)/test.log,,)
 	@$(call run_tests,$(BUILD_DIR)/test-reference.log,ATTRIB_BACKEND=reference,--filter '^(TensorsTests|NeuralNetTests|ClassifierKitTests)\.')
 
 ## help    : list the targets
