@@ -33,6 +33,13 @@ public struct DetectorTraining {
         let train = images.indices(of: .train)
         guard !train.isEmpty else { throw StageError("\(images.path): no training images") }
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
+        // The training split stays in memory (1 byte per pixel, as the classifier's training
+        // loop keeps it), images and masks: each epoch visits it in a new order, and reading 16
+        // shuffled rows per batch decompressed whole 1 MB chunks of images.h5 again and again
+        // (about half of train-detector's time, measured with perf).
+        let pixels = truth.imageSize * truth.imageSize
+        let rawImages = try images.loadRaw(train), trainMasks = try truth.masks(train)
+        let slot = Dictionary(uniqueKeysWithValues: train.enumerated().map { ($1, $0) })
         var rng = SplitMix(seed: seed, stream: 1)
         for epoch in 0..<epochs {
             let order = rng.permutation(train.count).map { train[$0] }
@@ -40,8 +47,10 @@ public struct DetectorTraining {
             for (step, start) in stride(from: 0, to: order.count, by: batchSize).enumerated() {
                 // Rows in file order within a batch: one read per run of consecutive rows.
                 let rows = order[start..<min(start + batchSize, order.count)].sorted()
-                let x = try images.batch(rows)
-                let masks = try truth.masks(rows)
+                var raw = [UInt8](); raw.reserveCapacity(rows.count * pixels * 3)
+                for row in rows { raw += rawImages[(slot[row]! * pixels * 3)..<((slot[row]! + 1) * pixels * 3)] }
+                let x = ImageLayout.tensor(fromNHWC: raw, count: rows.count, size: truth.imageSize)
+                let masks = rows.map { trainMasks[slot[$0]!] }
                 var targets = [Float](repeating: 0, count: rows.count * a)
                 for (i, row) in rows.enumerated() {
                     for j in 0..<a { targets[i * a + j] = present[row * a + j] >= 0.5 ? 1 : 0 }
