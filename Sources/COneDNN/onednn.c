@@ -19,6 +19,7 @@ extern void omp_set_num_threads(int);
 enum { KIND_FORWARD = 0, KIND_BACKWARD_DATA = 1, KIND_BACKWARD_WEIGHTS = 2 };
 enum { MAX_PORTS = 4, MAX_ENTRIES = 96, SLOTS = 4 };
 
+/// Compared with memcmp: every field is a whole word or packed after one, no padding.
 typedef struct {
     attrib_conv_shape shape;
     int32_t kind, bias, residual, relu;
@@ -354,12 +355,17 @@ static int call(cache_key *key, void *const *handles, const void *prefill) {
     return s;
 }
 
+/// A zeroed key (the cache compares keys byte for byte) for `shape` and `kind`.
+static void init_key(cache_key *key, const attrib_conv_shape *shape, int kind) {
+    memset(key, 0, sizeof *key);
+    key->shape = *shape;
+    key->kind = kind;
+}
+
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, const float *bias,
                         const float *residual, int relu, float *y) {
     cache_key key;
-    memset(&key, 0, sizeof key);
-    key.shape = *shape;
-    key.kind = KIND_FORWARD;
+    init_key(&key, shape, KIND_FORWARD);
     key.bias = bias != NULL;
     key.residual = residual != NULL;
     key.relu = relu != 0;
@@ -374,18 +380,14 @@ int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const fl
 
 int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w, float *dx) {
     cache_key key;
-    memset(&key, 0, sizeof key);
-    key.shape = *shape;
-    key.kind = KIND_BACKWARD_DATA;
+    init_key(&key, shape, KIND_BACKWARD_DATA);
     void *handles[3] = {(void *)dy, (void *)w, dx};
     return call(&key, handles, NULL);
 }
 
 int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x, const float *dy, float *dw) {
     cache_key key;
-    memset(&key, 0, sizeof key);
-    key.shape = *shape;
-    key.kind = KIND_BACKWARD_WEIGHTS;
+    init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
     void *handles[3] = {(void *)x, (void *)dy, dw};
     return call(&key, handles, NULL);
 }

@@ -19,7 +19,9 @@ typedef struct {
     int64_t out_channels, kernel_h, kernel_w, stride, padding;
     int64_t out_height, out_width;
     /// 0: fp32 throughout. 1: bf16 inputs and weights, fp32 accumulation and outputs.
-    int32_t precision;
+    /// (64 bits like the rest, so the struct has no padding: the primitive cache compares
+    /// keys byte for byte.)
+    int64_t precision;
 } attrib_conv_shape;
 
 /// Starts the engine; 0 on success. Safe to call more than once.
