@@ -1,10 +1,13 @@
 // oneDNN convolutions behind the engine (see include/attrib_onednn.h).
 //
 // Each cached entry holds one primitive and, per argument, the caller's plain memory
-// (NCHW / OIHW, data handle set per call), the primitive's own memory (the blocked layout
+// (NCHW or NHWC / OIHW, data handle set per call), the primitive's own memory (the layout
 // and data type oneDNN chose, its data in a shared scratch slot) and the reorder between
 // the two when they differ. A call sets the handles, reorders the inputs in, runs the
-// primitive and reorders the output back: the tensors outside stay NCHW.
+// primitive and reorders the output back: the tensors outside keep the caller's layout.
+// For channels-last callers the activations are asked for in NHWC (the layout oneDNN's
+// forward convolutions choose anyway), so only the weights are reordered; weights named by
+// the caller (`weights_id`) are reordered once per primitive and kept (`kept_copy`).
 #include "attrib_onednn.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -38,6 +41,7 @@ typedef struct {
 
 typedef struct {
     cache_key key;
+    uint64_t serial;            // unique per built primitive: names it in the kept weights
     uint64_t last_use;
     dnnl_primitive_t primitive;
     port ports[MAX_PORTS];
@@ -53,6 +57,21 @@ static int entry_count;
 static uint64_t clock_ticks;
 static void *slots[SLOTS];
 static size_t slot_bytes[SLOTS];
+static uint64_t serials;
+
+/// Weights the caller named (`weights_id`), kept in a primitive's layout: several layers of
+/// one shape share a primitive, so the copies are keyed by (weights, primitive). The least
+/// recently used copy makes room when the count or the bytes would pass the caps.
+typedef struct {
+    uint64_t weights_id, serial, last_use;
+    void *data;
+    size_t bytes;
+} kept_weights;
+enum { KEPT_MAX = 512 };
+static const size_t KEPT_CAP = (size_t)256 << 20;
+static kept_weights kept[KEPT_MAX];
+static int kept_count;
+static size_t kept_bytes;
 static char description[160];
 
 #define TRY(call) do { dnnl_status_t s_ = (call); if (s_ != dnnl_success) return s_; } while (0)
@@ -107,9 +126,16 @@ static void destroy_entry(entry *e) {
     memset(e, 0, sizeof *e);
 }
 
+static void drop_kept(int i) {
+    free(kept[i].data);
+    kept_bytes -= kept[i].bytes;
+    kept[i] = kept[--kept_count];
+}
+
 static void clear_locked(void) {
     for (int i = 0; i < entry_count; i++) destroy_entry(&entries[i]);
     entry_count = 0;
+    while (kept_count > 0) drop_kept(kept_count - 1);
     for (int i = 0; i < SLOTS; i++) { free(slots[i]); slots[i] = NULL; slot_bytes[i] = 0; }
 }
 
@@ -164,16 +190,19 @@ static dnnl_status_t make_descs(const attrib_conv_shape *s, plain_descs *plain, 
     dnnl_dims_t dst = {s->batch, s->out_channels, s->out_height, s->out_width};
     dnnl_dims_t bias = {s->out_channels};
     dnnl_data_type_t low = s->precision == 1 ? dnnl_bf16 : dnnl_f32;
-    TRY(dnnl_memory_desc_init_by_tag(&plain->src, 4, src, dnnl_f32, dnnl_nchw));
+    // Channels last: the caller's layout, and the one every primitive is asked to run in.
+    dnnl_format_tag_t plain_tag = s->channels_last ? dnnl_nhwc : dnnl_nchw;
+    dnnl_format_tag_t act = s->channels_last ? dnnl_nhwc : dnnl_format_tag_any;
+    TRY(dnnl_memory_desc_init_by_tag(&plain->src, 4, src, dnnl_f32, plain_tag));
     TRY(dnnl_memory_desc_init_by_tag(&plain->weights, 4, wei, dnnl_f32, dnnl_oihw));
-    TRY(dnnl_memory_desc_init_by_tag(&plain->dst, 4, dst, dnnl_f32, dnnl_nchw));
+    TRY(dnnl_memory_desc_init_by_tag(&plain->dst, 4, dst, dnnl_f32, plain_tag));
     TRY(dnnl_memory_desc_init_by_tag(&plain->bias, 1, bias, dnnl_f32, dnnl_a));
-    TRY(dnnl_memory_desc_init_by_tag(&any->src, 4, src, low, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->src, 4, src, low, act));
     TRY(dnnl_memory_desc_init_by_tag(&any->weights, 4, wei, low, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&any->dst, 4, dst, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&any->diff_src, 4, src, dnnl_f32, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->dst, 4, dst, dnnl_f32, act));
+    TRY(dnnl_memory_desc_init_by_tag(&any->diff_src, 4, src, dnnl_f32, act));
     TRY(dnnl_memory_desc_init_by_tag(&any->diff_weights, 4, wei, dnnl_f32, dnnl_format_tag_any));
-    TRY(dnnl_memory_desc_init_by_tag(&any->diff_dst, 4, dst, low, dnnl_format_tag_any));
+    TRY(dnnl_memory_desc_init_by_tag(&any->diff_dst, 4, dst, low, act));
     return dnnl_success;
 }
 
@@ -280,6 +309,7 @@ static dnnl_status_t lookup(const cache_key *key, entry **out) {
     entry *e = &entries[slot];
     memset(e, 0, sizeof *e);
     e->key = *key;
+    e->serial = ++serials;
     e->last_use = ++clock_ticks;
     dnnl_status_t s = build(e);
     if (s != dnnl_success) {
@@ -304,14 +334,52 @@ static void *slot_buffer(int i, size_t bytes) {
     return slots[i];
 }
 
+/// The kept copy of weights `id` for primitive `serial`: found (`*fresh` = 0), or made room
+/// for (`*fresh` = 1: the caller fills it); NULL when it cannot be kept (reorder per call).
+static void *kept_copy(uint64_t id, uint64_t serial, size_t bytes, int *fresh) {
+    for (int i = 0; i < kept_count; i++) {
+        if (kept[i].weights_id == id && kept[i].serial == serial) {
+            kept[i].last_use = ++clock_ticks;
+            *fresh = 0;
+            return kept[i].data;
+        }
+    }
+    if (bytes > KEPT_CAP / 4) return NULL;
+    while (kept_count > 0 && (kept_count == KEPT_MAX || kept_bytes + bytes > KEPT_CAP)) {
+        int oldest = 0;
+        for (int i = 1; i < kept_count; i++) if (kept[i].last_use < kept[oldest].last_use) oldest = i;
+        drop_kept(oldest);
+    }
+    void *data = NULL;
+    if (posix_memalign(&data, 64, bytes) != 0) return NULL;
+    kept[kept_count++] = (kept_weights){id, serial, ++clock_ticks, data, bytes};
+    kept_bytes += bytes;
+    *fresh = 1;
+    return data;
+}
+
 /// Runs an entry: `handles[i]` is the caller's buffer for port i; `prefill`, when given, is
 /// copied into the output before the primitive adds to it (the residual of a sum post-op).
-static dnnl_status_t run(entry *e, void *const *handles, const void *prefill) {
+static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, uint64_t weights_id) {
     dnnl_exec_arg_t args[MAX_PORTS];
     port *output = NULL;
     for (int i = 0; i < e->port_count; i++) {
         port *p = &e->ports[i];
         TRY(dnnl_memory_set_data_handle(p->user, handles[i]));
+        if (p->arg == DNNL_ARG_WEIGHTS && p->reorder && weights_id != 0) {
+            int fresh = 0;
+            void *copy = kept_copy(weights_id, e->serial, p->inner_bytes, &fresh);
+            if (copy) {
+                TRY(dnnl_memory_set_data_handle(p->inner, copy));
+                if (fresh) {
+                    dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
+                    TRY(dnnl_primitive_execute(p->reorder, stream, 2, r));
+                }
+                args[i].arg = p->arg;
+                args[i].memory = p->inner;
+                continue;
+            }
+        }
         if (p->inner != p->user) {
             void *buffer = slot_buffer(i, p->inner_bytes);
             if (!buffer) return dnnl_out_of_memory;
@@ -343,14 +411,14 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill) {
     return dnnl_stream_wait(stream);
 }
 
-static int call(cache_key *key, void *const *handles, const void *prefill) {
+static int call(cache_key *key, void *const *handles, const void *prefill, uint64_t weights_id) {
     if (attrib_onednn_init() != dnnl_success) return dnnl_runtime_error;
     pthread_mutex_lock(&lock);
     // The thread count is an OpenMP setting of the calling thread: set it on every call.
     if (threads > 0) omp_set_num_threads(threads);
     entry *e = NULL;
     dnnl_status_t s = lookup(key, &e);
-    if (s == dnnl_success) s = run(e, handles, prefill);
+    if (s == dnnl_success) s = run(e, handles, prefill, weights_id);
     pthread_mutex_unlock(&lock);
     return s;
 }
@@ -362,8 +430,8 @@ static void init_key(cache_key *key, const attrib_conv_shape *shape, int kind) {
     key->kind = kind;
 }
 
-int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, const float *bias,
-                        const float *residual, int relu, float *y) {
+int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, uint64_t weights_id,
+                        const float *bias, const float *residual, int relu, float *y) {
     cache_key key;
     init_key(&key, shape, KIND_FORWARD);
     key.bias = bias != NULL;
@@ -375,19 +443,20 @@ int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const fl
     handles[n++] = (void *)w;
     if (bias) handles[n++] = (void *)bias;
     handles[n++] = y;
-    return call(&key, handles, residual);
+    return call(&key, handles, residual, weights_id);
 }
 
-int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w, float *dx) {
+int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w, uint64_t weights_id,
+                              float *dx) {
     cache_key key;
     init_key(&key, shape, KIND_BACKWARD_DATA);
     void *handles[3] = {(void *)dy, (void *)w, dx};
-    return call(&key, handles, NULL);
+    return call(&key, handles, NULL, weights_id);
 }
 
 int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x, const float *dy, float *dw) {
     cache_key key;
     init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
     void *handles[3] = {(void *)x, (void *)dy, dw};
-    return call(&key, handles, NULL);
+    return call(&key, handles, NULL, 0);
 }

@@ -22,6 +22,8 @@ public struct ConvBN: Sendable {
     public struct Folded: Sendable {
         public let weight: [Float]  // (O, C, kh, kw)
         public let bias: [Float]    // (O)
+        /// Names these (immutable) weights, so that a backend may keep its own copy of them.
+        public let id = ConvWeightsID.next()
     }
 
     /// W' = W·γ/σ, b' = β − μ·γ/σ with the running statistics.
@@ -61,52 +63,62 @@ public struct ConvBN: Sendable {
 
     /// y = act(bn(conv(x)) + residual). Train mode updates the running statistics.
     /// `folded` may pass a precomputed `folded()` for eval mode; `sync` synchronises the
-    /// train-mode statistics across data-parallel replicas.
+    /// train-mode statistics across data-parallel replicas. Eval mode runs channels last
+    /// (x, residual and y (N, H, W, C)) when `layout` says so; train mode runs NCHW.
     public mutating func forward(_ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool,
-                                 folded precomputed: Folded? = nil, sync: DataParallel? = nil) throws -> (output: Tensor, cache: Cache) {
+                                 folded precomputed: Folded? = nil, sync: DataParallel? = nil,
+                                 layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
+        if mode == .eval { return try evalForward(x, residual: residual, relu: relu, folded: precomputed, layout: layout) }
+        precondition(layout == .nchw, "ConvBN: train mode runs NCHW")
         let g = try conv.geometry(for: x)
         if let residual, residual.shape != g.outputShape {
             throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
         }
         let (n, o, p) = (g.batch, g.outChannels, g.outPlane)
-        switch mode {
-        case .train:
-            guard n * p > 1 else {
-                throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
-            }
-            let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
-                Tensor(shape: g.outputShape) { out in
-                    x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
-                }
-            }
-            let (mean, invstd) = KernelProfile.measure("batch norm statistics") { bn.statistics(z, mode: .train, sync: sync) }
-            let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
-            let y = KernelProfile.measure("batch norm + residual + ReLU") {
-                Tensor(shape: g.outputShape) { out in
-                    z.withPointer { zp in withOptionalPointer(residual) { rp in
-                        BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
-                                                residual: rp, relu: relu, y: out)
-                    } }
-                }
-            }
-            return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
-                             relu: relu, hasResidual: residual != nil, folded: nil))
-        case .eval:
-            let f = precomputed ?? folded()
-            let y = KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
-                Tensor(shape: g.outputShape) { out in
-                    x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
-                        withOptionalPointer(residual) { rp in
-                            ConvKernels.forward(x: xp, weight: wp.baseAddress!, geometry: g,
-                                                epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
-                        }
-                    } } }
-                }
-            }
-            return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
-                             invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
-                             relu: relu, hasResidual: residual != nil, folded: f))
+        guard n * p > 1 else {
+            throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
         }
+        let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
+            Tensor(shape: g.outputShape) { out in
+                x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+            }
+        }
+        let (mean, invstd) = KernelProfile.measure("batch norm statistics") { bn.statistics(z, mode: .train, sync: sync) }
+        let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
+        let y = KernelProfile.measure("batch norm + residual + ReLU") {
+            Tensor(shape: g.outputShape) { out in
+                z.withPointer { zp in withOptionalPointer(residual) { rp in
+                    BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
+                                            residual: rp, relu: relu, y: out)
+                } }
+            }
+        }
+        return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
+                         relu: relu, hasResidual: residual != nil, folded: nil))
+    }
+
+    /// `forward` in eval mode, which changes nothing: call it on a stored unit without
+    /// writing the unit back (a model's observers drop its folded weights on every write).
+    public func evalForward(_ x: Tensor, residual: Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
+                            layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
+        let g = try conv.geometry(for: x, layout: layout)
+        if let residual, residual.shape != g.outputShape {
+            throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
+        }
+        let f = precomputed ?? folded()
+        let y = KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
+            Tensor(shape: g.outputShape) { out in
+                x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
+                    withOptionalPointer(residual) { rp in
+                        ConvKernels.forward(x: xp, weight: wp.baseAddress!, weightsID: f.id, geometry: g,
+                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
+                    }
+                } } }
+            }
+        }
+        return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
+                         invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
+                         relu: relu, hasResidual: residual != nil, folded: f))
     }
 
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
@@ -124,6 +136,7 @@ public struct ConvBN: Sendable {
 
         let dz: Tensor       // gradient at the conv output, (N, O, H', W')
         let convWeight: [Float]
+        var weightsID: UInt64 = 0
         switch cache.mode {
         case .train:
             let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd)
@@ -137,6 +150,7 @@ public struct ConvBN: Sendable {
         case .eval:
             let gOut = masked ?? dy
             if parameterGradients {
+                precondition(g.layout == .nchw, "ConvBN.backward: parameter gradients in eval mode need an NCHW pass")
                 // Rare (training in eval mode): recompute the conv output for the BN parameter gradients.
                 let z = Tensor(shape: g.outputShape) { out in
                     cache.input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
@@ -150,6 +164,7 @@ public struct ConvBN: Sendable {
                 // dx through the folded convolution directly.
                 dz = gOut
                 convWeight = cache.folded!.weight
+                weightsID = cache.folded!.id
             }
         }
         if !inputGradient && !parameterGradients { return grads }
@@ -160,7 +175,8 @@ public struct ConvBN: Sendable {
         KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
             dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
                 withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
-                    ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, geometry: g, dx: dxp, dweight: dwp)
+                    ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
+                                         dx: dxp, dweight: dwp)
                 } }
             } } }
         }

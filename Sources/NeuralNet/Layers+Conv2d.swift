@@ -47,12 +47,16 @@ public struct Conv2d: Sendable {
         public var bias: Tensor?          // (O)
     }
 
-    /// Sizes for input `x`; throws on a wrong rank or channel count.
-    public func geometry(for x: Tensor) throws -> ConvGeometry {
-        try requireNCHW(x, channels: inChannels, layer: "Conv2d")
-        return try ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
+    /// Sizes for input `x` in `layout`; throws on a wrong rank or channel count.
+    public func geometry(for x: Tensor, layout: ActivationLayout = .nchw) throws -> ConvGeometry {
+        if layout == .nchw { try requireNCHW(x, channels: inChannels, layer: "Conv2d") }
+        guard x.rank == 4, layout.sizes(x.shape).channels == inChannels else {
+            throw TensorError.shapeMismatch("Conv2d: expected a channels-last input (N, H, W, \(inChannels)), got shape \(x.shape)")
+        }
+        let (n, _, h, w) = layout.sizes(x.shape)
+        return try ConvGeometry(batch: n, inChannels: inChannels, height: h, width: w,
                                 outChannels: outChannels, kernelH: weight.shape[2], kernelW: weight.shape[3],
-                                stride: stride, padding: padding)
+                                stride: stride, padding: padding, layout: layout)
     }
 
     /// y (N, O, H', W') = conv(x, weight) + bias.

@@ -62,7 +62,7 @@ extension ResNet {
             grads.tensors["\(bn).bias"] = g.bnBias
         }
         var d = KernelProfile.measure("global average pool backward") {
-            GlobalAvgPool.backward(dFeatures, inputShape: trace.finalMapShape)   // (N, D, h, w)
+            GlobalAvgPool.backward(dFeatures, inputShape: trace.finalMapShape, layout: trace.layout)   // (N, D, h, w)
         }
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
@@ -98,14 +98,17 @@ extension ResNet {
                                  sync: sync)
         trace.stem = nil
         keep(g, unit: 0)
-        return (g.input.map { dx in KernelProfile.measure("input normalisation backward") { normalize.backward(dx) } }, grads)
+        return (g.input.map { dx in
+            let planar = KernelProfile.measure("input gradient to NCHW") { dx.converted(from: trace.layout, to: .nchw) }
+            return KernelProfile.measure("input normalisation backward") { normalize.backward(planar) }
+        }, grads)
     }
 
     /// Mean cross-entropy of the eval-mode logits against `labels`, and its gradient with
     /// respect to the input images (N, 3, H, W), without any parameter gradient: one attack step.
     public func lossAndInputGradient(_ x: Tensor, labels: [Int]) throws -> (loss: Float, inputGradient: Tensor, logits: Tensor) {
         try validateLabels(labels, batch: x.shape.first ?? 0)
-        var (logits, _, trace) = try run(x, mode: .eval, record: true)
+        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
         let (loss, dLogits) = try KernelProfile.measure("cross-entropy") { try CrossEntropy.lossAndGradient(logits: logits, labels: labels) }
         let (dx, _) = backward(&trace!, dLogits: dLogits, parameterGradients: false, inputGradient: true)
         return (loss, dx!, logits)
@@ -116,7 +119,7 @@ extension ResNet {
     /// other than mean cross-entropy (DLR, Carlini–Wagner, DeepFool's class differences): one
     /// forward, one backward, no parameter gradients.
     public func inputGradient(_ x: Tensor, dLogits: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
-        var (logits, _, trace) = try run(x, mode: .eval, record: true)
+        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
         let d = try dLogits(logits)
         guard d.shape == logits.shape else {
             throw TensorError.shapeMismatch("\(config.name): dlogits \(d.shape) for logits \(logits.shape)")
@@ -130,7 +133,7 @@ extension ResNet {
     /// input gradient of a linear read-out of the features (an SJE attribute, its scale held
     /// fixed) for attribution at input resolution. One forward, one backward, no parameter gradients.
     public func featureInputGradient(_ x: Tensor, dFeatures: (Tensor) throws -> Tensor) throws -> (features: Tensor, inputGradient: Tensor) {
-        var (_, features, trace) = try run(x, mode: .eval, record: true)
+        var (_, features, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
         let d = try dFeatures(features)
         guard d.shape == features.shape else {
             throw TensorError.shapeMismatch("\(config.name): dfeatures \(d.shape) for features \(features.shape)")

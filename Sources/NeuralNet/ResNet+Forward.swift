@@ -4,11 +4,13 @@ extension ResNet {
     /// Everything backward needs from one forward pass.
     struct Trace {
         let mode: Mode
+        /// The feature maps' layout (channels last only in eval mode).
+        let layout: ActivationLayout
         var stem: ConvBN.Cache?
         var pool: MaxPool2d.Cache?
         /// Per block: main-path unit caches in order, then the shortcut's if any.
         var blocks: [[ConvBN.Cache]]
-        /// Shape of the last feature map, (N, D, h, w).
+        /// Shape of the last feature map, (N, D, h, w) (channels last: (N, h, w, D)).
         let finalMapShape: [Int]
         /// Pooled features, the classifier's input, (N, D).
         let features: Tensor
@@ -26,12 +28,14 @@ extension ResNet {
     }
 
     /// The forward pass: logits (N, K), features (N, D) and, when `record`, what backward needs.
-    /// Train mode uses batch statistics and updates the running statistics.
-    func run(_ x: Tensor, mode: Mode, record: Bool) throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
-        let pass = try forwardMap(x, mode: mode, record: record)
-        let features = try KernelProfile.measure("global average pool forward") { try GlobalAvgPool.forward(pass.map) }
+    /// Train mode uses batch statistics and updates the running statistics. `layout` is the
+    /// feature maps' (channels last: eval mode only, for passes without parameter gradients).
+    func run(_ x: Tensor, mode: Mode, record: Bool, layout: ActivationLayout = .nchw)
+        throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
+        let pass = try forwardMap(x, mode: mode, record: record, layout: layout)
+        let features = try KernelProfile.measure("global average pool forward") { try GlobalAvgPool.forward(pass.map, layout: layout) }
         let logits = try KernelProfile.measure("fc forward") { try fc.forward(features) }
-        let trace = record ? Trace(mode: mode, stem: pass.stem, pool: pass.pool, blocks: pass.blocks,
+        let trace = record ? Trace(mode: mode, layout: layout, stem: pass.stem, pool: pass.pool, blocks: pass.blocks,
                                    finalMapShape: pass.map.shape, features: features) : nil
         return (logits, features, trace)
     }
@@ -48,23 +52,27 @@ extension ResNet {
         var stageOutput: Tensor?
     }
 
-    /// Stem, stem pool and every residual block: the last feature map before pooling.
-    /// `keepStage` (0-based) also returns that stage's output.
-    func forwardMap(_ x: Tensor, mode: Mode, record: Bool, keepStage: Int? = nil) throws -> MapPass {
+    /// Stem, stem pool and every residual block: the last feature map before pooling, in
+    /// `layout` (the input x is NCHW either way). `keepStage` (0-based, NCHW only) also
+    /// returns that stage's output.
+    func forwardMap(_ x: Tensor, mode: Mode, record: Bool, keepStage: Int? = nil,
+                    layout: ActivationLayout = .nchw) throws -> MapPass {
+        precondition(layout == .nchw || (mode == .eval && keepStage == nil), "channels last: eval-mode passes only")
         try validateInput(x)
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil
         let sync = mode == .train ? dataParallel : nil
         var h = try KernelProfile.measure("input normalisation") { try normalize.forward(x) }
-        let (stemOut, stemCache) = try units[0].forward(h, mode: mode, relu: true, folded: folded?[0], sync: sync)
+        if layout == .nhwc { h = KernelProfile.measure("input to channels last") { h.channelsLast() } }
+        let (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout)
         h = stemOut
         var poolCache: MaxPool2d.Cache?
         if let stemPool {
             if record {
-                let (pooled, cache) = try KernelProfile.measure("max pool forward") { try stemPool.forward(h) }
+                let (pooled, cache) = try KernelProfile.measure("max pool forward") { try stemPool.forward(h, layout: layout) }
                 h = pooled; poolCache = cache
             } else {
-                h = try KernelProfile.measure("max pool forward") { try stemPool(h) }
+                h = try KernelProfile.measure("max pool forward") { try stemPool(h, layout: layout) }
             }
         }
         let lastBlockOfKept = keepStage.map { stageBlockRange($0).upperBound - 1 }
@@ -72,7 +80,7 @@ extension ResNet {
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
         for b in blocks.indices {
-            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync)
+            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync, layout: layout)
             h = y
             if record { blockCaches.append(caches) }
             if b == lastBlockOfKept { stageOutput = h }
@@ -83,20 +91,21 @@ extension ResNet {
     /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
     /// units, then the shortcut's) when `record`.
     func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
-                      sync: DataParallel? = nil)
+                      sync: DataParallel? = nil, layout: ActivationLayout = .nchw)
         throws -> (output: Tensor, caches: [ConvBN.Cache]) {
         let block = blocks[b]
         var h = input
         var shortcut = input
         var shortcutCache: ConvBN.Cache?
         if let d = block.downsample {
-            let (s, c) = try units[d].forward(input, mode: mode, relu: false, folded: folded?[d], sync: sync)
+            let (s, c) = try forwardUnit(d, input, mode: mode, relu: false, folded: folded, sync: sync, layout: layout)
             shortcut = s; shortcutCache = c
         }
         var caches: [ConvBN.Cache] = []
         for (i, u) in block.units.enumerated() {
             let last = i == block.units.count - 1
-            let (y, c) = try units[u].forward(h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded?[u], sync: sync)
+            let (y, c) = try forwardUnit(u, h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded,
+                                         sync: sync, layout: layout)
             h = y
             if record { caches.append(c) }
         }
@@ -104,20 +113,30 @@ extension ResNet {
         return (h, caches)
     }
 
+    /// Unit `u`'s forward. Eval mode only reads the unit: writing it back would fire `units`'
+    /// observer, which drops the folded weights (and their kept copies) on every pass.
+    func forwardUnit(_ u: Int, _ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool, folded: [ConvBN.Folded]?,
+                     sync: DataParallel?, layout: ActivationLayout) throws -> (output: Tensor, cache: ConvBN.Cache) {
+        if mode == .eval {
+            return try units[u].evalForward(x, residual: residual, relu: relu, folded: folded?[u], layout: layout)
+        }
+        return try units[u].forward(x, mode: mode, residual: residual, relu: relu, sync: sync, layout: layout)
+    }
+
     /// Logits (N, K) for images x (N, 3, H, W) in [0, 1]. Eval mode by default; train mode
     /// normalises with batch statistics and updates the running statistics.
     public func logits(_ x: Tensor, mode: Mode = .eval) throws -> Tensor {
-        try run(x, mode: mode, record: false).logits
+        try run(x, mode: mode, record: false, layout: mode == .eval ? Engine.evalLayout : .nchw).logits
     }
 
     /// Penultimate features (N, D), after global average pooling, in eval mode.
     public func features(_ x: Tensor) throws -> Tensor {
-        try run(x, mode: .eval, record: false).features
+        try run(x, mode: .eval, record: false, layout: Engine.evalLayout).features
     }
 
     /// Logits and features from one eval-mode pass.
     public func logitsAndFeatures(_ x: Tensor) throws -> (logits: Tensor, features: Tensor) {
-        let r = try run(x, mode: .eval, record: false)
+        let r = try run(x, mode: .eval, record: false, layout: Engine.evalLayout)
         return (r.logits, r.features)
     }
 

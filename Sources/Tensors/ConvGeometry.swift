@@ -1,13 +1,33 @@
-/// Sizes of one 2-D convolution (or pooling window) over an NCHW batch.
+/// How a batch of feature maps lies in memory: PyTorch's contiguous NCHW (a plane per
+/// channel), or channels last, NHWC (a pixel's channels side by side: the layout oneDNN's
+/// convolutions run in, so a network kept in it converts nothing between its layers).
+public enum ActivationLayout: String, Sendable {
+    case nchw, nhwc
+
+    /// The shape of a batch of `channels` × `height` × `width` maps in this layout.
+    public func shape(batch: Int, channels: Int, height: Int, width: Int) -> [Int] {
+        self == .nchw ? [batch, channels, height, width] : [batch, height, width, channels]
+    }
+
+    /// (batch, channels, height, width) of a rank-4 shape in this layout.
+    public func sizes(_ shape: [Int]) -> (batch: Int, channels: Int, height: Int, width: Int) {
+        self == .nchw ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
+    }
+}
+
+/// Sizes of one 2-D convolution (or pooling window) over a batch of feature maps, NCHW
+/// unless `layout` says channels last (input and output alike; weights are always OIHW).
 /// Stride and zero padding are the same along both axes, as in every ResNet layer.
 public struct ConvGeometry: Sendable, Equatable {
     public let batch: Int, inChannels: Int, height: Int, width: Int
     public let outChannels: Int, kernelH: Int, kernelW: Int, stride: Int, padding: Int
     public let outHeight: Int, outWidth: Int
+    public let layout: ActivationLayout
 
     /// Throws if the window does not fit the (padded) input or an extent is not positive.
     public init(batch: Int, inChannels: Int, height: Int, width: Int,
-                outChannels: Int, kernelH: Int, kernelW: Int, stride: Int, padding: Int) throws {
+                outChannels: Int, kernelH: Int, kernelW: Int, stride: Int, padding: Int,
+                layout: ActivationLayout = .nchw) throws {
         guard batch >= 0, inChannels > 0, height > 0, width > 0, outChannels > 0,
               kernelH > 0, kernelW > 0, stride > 0, padding >= 0 else {
             throw TensorError.invalidArgument(
@@ -23,6 +43,13 @@ public struct ConvGeometry: Sendable, Equatable {
         self.outChannels = outChannels; self.kernelH = kernelH; self.kernelW = kernelW
         self.stride = stride; self.padding = padding
         self.outHeight = oh; self.outWidth = ow
+        self.layout = layout
+    }
+
+    /// The same sizes with the feature maps in `layout`.
+    public func with(layout: ActivationLayout) -> ConvGeometry {
+        try! ConvGeometry(batch: batch, inChannels: inChannels, height: height, width: width, outChannels: outChannels,
+                          kernelH: kernelH, kernelW: kernelW, stride: stride, padding: padding, layout: layout)
     }
 
     /// Rows of the im2col matrix: C·kh·kw.
@@ -35,6 +62,8 @@ public struct ConvGeometry: Sendable, Equatable {
     @inlinable public var isPointwise: Bool { kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0 }
     /// Multiply-adds of the forward pass.
     @inlinable public var macs: Int { batch * outChannels * outPlane * patchSize }
-    /// Shape of the output: [N, O, H', W'].
-    public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+    /// Shape of the output: [N, O, H', W'] (channels last: [N, H', W', O]).
+    public var outputShape: [Int] { layout.shape(batch: batch, channels: outChannels, height: outHeight, width: outWidth) }
+    /// Shape of the input: [N, C, H, W] (channels last: [N, H, W, C]).
+    public var inputShape: [Int] { layout.shape(batch: batch, channels: inChannels, height: height, width: width) }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What to do to a convolution's output on the way out, in the same pass that writes it:
 /// add a per-channel bias, add a residual tensor of the output's shape, apply ReLU.
 /// Fusing these saves full memory passes over the activations (eval-mode ResNets fold
@@ -32,6 +34,17 @@ public struct ConvEpilogue {
     }
 }
 
+/// Names for convolution weights that never change (eval mode's batch-norm-folded weights):
+/// each `next()` is a number no other weights get in this process.
+public enum ConvWeightsID {
+    private static let counter = Atomic<UInt64>(1)
+
+    /// A fresh id (never 0, which means "unnamed").
+    public static func next() -> UInt64 {
+        counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+}
+
 /// Fast convolution: im2col + GEMM, with several images side by side in one GEMM when the
 /// feature maps are small (a wide GEMM runs near peak, many narrow ones do not), 1×1
 /// stride-1 convolutions as plain GEMMs on the input, and the work split across threads
@@ -49,15 +62,42 @@ public enum ConvKernels {
     }
 
     /// y (N, O, H', W') = epilogue(conv(x (N, C, H, W), weight (O, C, kh, kw))), on the
-    /// backend in force (`Engine.backend`).
-    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
-                               epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>) {
+    /// backend in force (`Engine.backend`); channels last when `g.layout` says so (x, y and
+    /// the residual (N, H, W, C); the engine's own kernels then run on converted copies).
+    /// `weightsID` (`ConvWeightsID.next()`, or 0) names weights that never change, so that a
+    /// backend may keep them in its own layout between calls.
+    public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64 = 0,
+                               geometry g: ConvGeometry, epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>) {
         Engine.ensureConfigured()
         guard g.batch > 0 else { return }
         #if ONEDNN
-        if Engine.backend == .onednn, OneDNN.convForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y) { return }
+        if Engine.backend == .onednn,
+           OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y) { return }
         #endif
-        im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+        if g.layout == .nhwc {
+            channelsFirstForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+        } else {
+            im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+        }
+    }
+
+    /// A channels-last `forward` on the own (NCHW) kernels: the input and residual converted
+    /// in, the output converted back.
+    static func channelsFirstForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                     epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>) {
+        let f = g.with(layout: .nchw)
+        let (inCount, outCount) = (g.batch * g.inChannels * g.inPlane, g.batch * g.outChannels * g.outPlane)
+        withScratch(inCount + 2 * outCount) { s in
+            let xf = s, yf = s + inCount, rf = yf + outCount
+            LayoutKernels.toChannelsFirst(x, batch: g.batch, channels: g.inChannels, plane: g.inPlane, xf)
+            var e = epilogue
+            if let r = epilogue.residual {
+                LayoutKernels.toChannelsFirst(r, batch: g.batch, channels: g.outChannels, plane: g.outPlane, rf)
+                e.residual = UnsafePointer(rf)
+            }
+            im2colForward(x: xf, weight: weight, geometry: f, epilogue: e, y: yf)
+            LayoutKernels.toChannelsLast(yf, batch: g.batch, channels: g.outChannels, plane: g.outPlane, y)
+        }
     }
 
     /// `forward` on the engine's own kernels: the reference backend.
@@ -144,9 +184,9 @@ public enum ConvKernels {
 
     /// Gradients of a convolution without bias: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is
     /// given, dweight (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given; both overwritten.
-    /// On the backend in force (`Engine.backend`).
+    /// On the backend in force (`Engine.backend`), channels last as `forward`.
     public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                geometry g: ConvGeometry,
+                                weightsID: UInt64 = 0, geometry g: ConvGeometry,
                                 dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
         Engine.ensureConfigured()
         guard g.batch > 0 else {
@@ -157,11 +197,31 @@ public enum ConvKernels {
         #if ONEDNN
         if Engine.backend == .onednn {
             // Whatever oneDNN has no implementation for is left to the engine's kernels.
-            if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, geometry: g, dx: d) { dx = nil }
+            if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, weightsID: weightsID, geometry: g, dx: d) { dx = nil }
             if let d = dweight, OneDNN.convBackwardWeights(dy: dy, x: x, geometry: g, dweight: d) { dweight = nil }
         }
         #endif
-        im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
+        if g.layout == .nhwc {
+            channelsFirstBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
+        } else {
+            im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
+        }
+    }
+
+    /// A channels-last `backward` on the own (NCHW) kernels, converting in and out.
+    static func channelsFirstBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                      geometry g: ConvGeometry,
+                                      dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
+        if dx == nil && dweight == nil { return }
+        let f = g.with(layout: .nchw)
+        let (inCount, outCount) = (g.batch * g.inChannels * g.inPlane, g.batch * g.outChannels * g.outPlane)
+        withScratch(2 * inCount + outCount) { s in
+            let xf = s, dxf = s + inCount, dyf = dxf + inCount
+            LayoutKernels.toChannelsFirst(dy, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dyf)
+            if dweight != nil { LayoutKernels.toChannelsFirst(x, batch: g.batch, channels: g.inChannels, plane: g.inPlane, xf) }
+            im2colBackward(dy: dyf, x: xf, weight: weight, geometry: f, dx: dx == nil ? nil : dxf, dweight: dweight)
+            if let dx { LayoutKernels.toChannelsLast(dxf, batch: g.batch, channels: g.inChannels, plane: g.inPlane, dx) }
+        }
     }
 
     /// `backward` on the engine's own kernels: the reference backend.

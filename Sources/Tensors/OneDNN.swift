@@ -2,11 +2,12 @@
 import COneDNN
 import Foundation
 
-/// The engine's only door to oneDNN: convolutions on NCHW tensors through the C shim
-/// (Sources/COneDNN), which caches a primitive per shape and reorders to and from the
-/// layout the primitive prefers. Each call returns false when oneDNN has no implementation
-/// for the shape, so that the caller runs its own kernel; any other failure stops the
-/// program with oneDNN's status, as a failed allocation in the engine's own kernels would.
+/// The engine's only door to oneDNN: convolutions on NCHW or channels-last tensors through
+/// the C shim (Sources/COneDNN), which caches a primitive per shape and reorders to and from
+/// the layout the primitive prefers (for channels last, only the weights). Each call
+/// returns false when oneDNN has no implementation for the shape, so that the caller runs
+/// its own kernel; any other failure stops the program with oneDNN's status, as a failed
+/// allocation in the engine's own kernels would.
 enum OneDNN {
     /// Whether oneDNN's CPU engine starts.
     static let isAvailable: Bool = attrib_onednn_init() == 0
@@ -22,19 +23,21 @@ enum OneDNN {
         attrib_onednn_set_threads(Int32(threads))
     }
 
-    /// y = epilogue(conv(x, weight)).
-    static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+    /// y = epilogue(conv(x, weight)). `weightsID` (0: none) names the weights' contents for
+    /// good, so that their reordered copy can be kept (`ConvWeightsID`).
+    static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
                             epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>) -> Bool {
         var shape = Self.shape(g)
-        return check(attrib_conv_forward(&shape, x, weight, epilogue.bias, epilogue.residual, epilogue.relu ? 1 : 0, y),
+        return check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
+                                         epilogue.relu ? 1 : 0, y),
                      "forward", g)
     }
 
     /// dx = the input gradient for dy.
-    static func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
-                                 dx: UnsafeMutablePointer<Float>) -> Bool {
+    static func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64,
+                                 geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>) -> Bool {
         var shape = Self.shape(g)
-        return check(attrib_conv_backward_data(&shape, dy, weight, dx), "backward data", g)
+        return check(attrib_conv_backward_data(&shape, dy, weight, weightsID, dx), "backward data", g)
     }
 
     /// dweight = Σ over images of dy ⋆ x.
@@ -49,7 +52,7 @@ enum OneDNN {
                           width: Int64(g.width), out_channels: Int64(g.outChannels), kernel_h: Int64(g.kernelH),
                           kernel_w: Int64(g.kernelW), stride: Int64(g.stride), padding: Int64(g.padding),
                           out_height: Int64(g.outHeight), out_width: Int64(g.outWidth),
-                          precision: Engine.precision == .bf16 ? 1 : 0)
+                          precision: Engine.precision == .bf16 ? 1 : 0, channels_last: g.layout == .nhwc ? 1 : 0)
     }
 
     /// dnnl_status_t: 0 success, 3 unimplemented (the caller falls back), anything else fatal.
@@ -75,7 +78,7 @@ enum OneDNN {
     private static let fallbackLock = NSLock()
 
     private static func describe(_ g: ConvGeometry) -> String {
-        "input [\(g.batch), \(g.inChannels), \(g.height), \(g.width)], \(g.outChannels) filters \(g.kernelH)×\(g.kernelW), stride \(g.stride), padding \(g.padding)"
+        "input [\(g.batch), \(g.inChannels), \(g.height), \(g.width)]\(g.layout == .nhwc ? " channels last" : ""), \(g.outChannels) filters \(g.kernelH)×\(g.kernelW), stride \(g.stride), padding \(g.padding)"
     }
 }
 #endif

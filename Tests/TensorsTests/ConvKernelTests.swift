@@ -8,7 +8,7 @@ import XCTest
 final class ConvKernelTests: XCTestCase {
     /// (batch, C, H, W, O, k, stride, padding): covers per-image GEMMs, grouped small maps,
     /// 1×1 pointwise, strided 1×1, 7×7/2 stems, odd sizes, batches not divisible by groups.
-    let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
         (2, 3, 9, 8, 4, 3, 1, 1), (5, 4, 4, 4, 6, 3, 1, 1), (7, 8, 3, 3, 5, 3, 2, 1), (3, 6, 5, 5, 7, 1, 1, 0),
         (9, 6, 2, 2, 4, 1, 1, 0), (4, 6, 7, 7, 8, 1, 2, 0), (2, 3, 20, 18, 5, 7, 2, 3), (1, 5, 6, 11, 3, 3, 1, 0),
         (3, 2, 13, 13, 3, 5, 3, 2), (1, 16, 16, 16, 16, 3, 1, 1),
@@ -16,6 +16,7 @@ final class ConvKernelTests: XCTestCase {
         // one channel with a 5×5 kernel, no padding, and padding beyond k − 1 (col2im).
         (4, 3, 12, 10, 16, 3, 1, 1), (3, 1, 7, 9, 6, 5, 1, 2), (2, 3, 6, 6, 5, 3, 1, 0), (2, 4, 5, 6, 3, 3, 1, 2),
     ]
+    var cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] { Self.cases }
 
     func random(_ count: Int, _ rng: inout SystemRandomNumberGenerator) -> [Float] {
         (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }

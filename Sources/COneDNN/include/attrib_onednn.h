@@ -1,9 +1,11 @@
-// The engine's door to oneDNN (Debian libdnnl-dev 2.6): convolutions on NCHW float tensors,
-// run by oneDNN's primitives in the layouts they prefer. The C side keeps one engine and
-// stream, a cache of primitives per shape (with the reorders between the caller's NCHW / OIHW
-// memory and the primitive's blocked layout), and grow-only scratch buffers for the
-// reordered tensors. Calls are serialised by a mutex (the scratch buffers are shared);
-// oneDNN runs each call on its own OpenMP threads.
+// The engine's door to oneDNN (Debian libdnnl-dev 2.6): convolutions on NCHW or
+// channels-last (NHWC) float tensors, run by oneDNN's primitives in the layouts they prefer.
+// The C side keeps one engine and stream; a cache of primitives per shape, with the reorders
+// between the caller's NCHW / NHWC / OIHW memory and the primitive's layout (none where they
+// agree: channels last is what the primitives run in); grow-only scratch buffers for the
+// reordered tensors; and reordered weights kept per primitive when the caller names them
+// (`weights_id`). Calls are serialised by a mutex (the scratch buffers are shared); oneDNN
+// runs each call on its own OpenMP threads.
 //
 // Every call returns a dnnl_status_t value: 0 on success, 3 (dnnl_unimplemented) when
 // oneDNN has no implementation for the shape (the caller then runs its own kernel).
@@ -13,7 +15,7 @@
 
 #include <stdint.h>
 
-/// A 2-D convolution on NCHW input: no groups, no dilation, square stride and padding.
+/// A 2-D convolution: no groups, no dilation, square stride and padding; weights OIHW.
 typedef struct {
     int64_t batch, in_channels, height, width;
     int64_t out_channels, kernel_h, kernel_w, stride, padding;
@@ -22,6 +24,8 @@ typedef struct {
     /// (64 bits like the rest, so the struct has no padding: the primitive cache compares
     /// keys byte for byte.)
     int64_t precision;
+    /// 0: input and output (and residual, gradients) NCHW. 1: channels last, NHWC.
+    int64_t channels_last;
 } attrib_conv_shape;
 
 /// Starts the engine; 0 on success. Safe to call more than once.
@@ -37,12 +41,17 @@ void attrib_onednn_set_threads(int threads);
 int attrib_onednn_has_bf16(void);
 
 /// y = relu?(conv(x, w) + bias + residual); bias (O) and residual (N, O, H', W') optional.
+/// `weights_id`: 0, or a number naming w's contents for good (the caller never reuses it
+/// for other values); then w's reordered copy is kept with the primitive and reused while
+/// the same id comes back, instead of reordering w on every call.
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w,
-                        const float *bias, const float *residual, int relu, float *y);
+                        uint64_t weights_id, const float *bias, const float *residual, int relu,
+                        float *y);
 
 /// dx (N, C, H, W) = the convolution's input gradient for dy (N, O, H', W'); overwritten.
+/// `weights_id` as for attrib_conv_forward.
 int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w,
-                              float *dx);
+                              uint64_t weights_id, float *dx);
 
 /// dw (O, C, kh, kw) = Σ over images of dy ⋆ x; overwritten.
 int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x,

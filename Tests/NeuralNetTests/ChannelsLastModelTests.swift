@@ -1,0 +1,71 @@
+import Randomness
+@testable import NeuralNet
+import TestSupport
+import XCTest
+
+/// Eval-mode passes run channels last on oneDNN (`Engine.evalLayout`): the same logits,
+/// features and input gradients as the NCHW pass, on every backend, for the CIFAR and the
+/// torchvision (stem pool, projection shortcuts, bottlenecks) networks; and the folded weights
+/// survive between passes (their kept copies depend on it).
+final class ChannelsLastModelTests: XCTestCase {
+    func images(_ n: Int, _ size: Int, seed: UInt64) -> Tensor {
+        var rng = SplitMix(seed: seed)
+        return Tensor(shape: [n, 3, size, size], data: (0..<n * 3 * size * size).map { _ in Float.random(in: 0..<1, using: &rng) })
+    }
+
+    /// A model trained one step (batch norm is then not the identity).
+    func model(_ config: ResNetConfig, size: Int) throws -> ResNet {
+        let m = ResNet(config: config, seed: 4)
+        try m.trainStep(images(4, size, seed: 5), labels: [0, 1, 2, 0], optimizer: try SGD(learningRate: 0.1))
+        return m
+    }
+
+    func testChannelsLastPassesMatchNCHW() throws {
+        let configs: [(ResNetConfig, Int)] = [
+            (try .named("cifar-resnet8", numClasses: 3, width: 8, inputSize: 12), 12),
+            (try .named("resnet18", numClasses: 3, width: 8, inputSize: 32), 32),
+            (try ResNetConfig(family: .torchvision, block: .bottleneck, blocks: [1, 1, 1, 1], width: 4, numClasses: 3,
+                              inputSize: 32, mean: ResNetConfig.imagenetMean, std: ResNetConfig.imagenetStd), 32),
+        ]
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) {
+                for (config, size) in configs {
+                    let m = try model(config, size: size)
+                    let x = images(5, size, seed: 6), labels = [0, 2, 1, 1, 0]
+                    func pass(_ layout: ActivationLayout) throws -> (logits: [Float], features: [Float], loss: Float, dx: [Float]) {
+                        try Engine.withEvalLayout(layout) {
+                            let (logits, features) = try m.logitsAndFeatures(x)
+                            let (loss, dx, attackLogits) = try m.lossAndInputGradient(x, labels: labels)
+                            XCTAssertEqual(attackLogits, logits, "\(layout): the attack step's logits are the inference pass's")
+                            XCTAssertEqual(dx.shape, x.shape)
+                            return (logits.data, features.data, loss, dx.data)
+                        }
+                    }
+                    let planar = try pass(.nchw), last = try pass(.nhwc)
+                    let label = "\(backend.rawValue), \(config.name)"
+                    assertClose(last.logits, planar.logits, tolerance: 1e-4, "\(label): logits")
+                    assertClose(last.features, planar.features, tolerance: 1e-4, "\(label): features")
+                    XCTAssertEqual(last.loss, planar.loss, accuracy: 1e-4, "\(label): loss")
+                    let scale = planar.dx.map(abs).max() ?? 1
+                    assertClose(last.dx.map { $0 / scale }, planar.dx.map { $0 / scale }, tolerance: 1e-4, "\(label): input gradient")
+                }
+            }
+        }
+    }
+
+    /// An eval pass leaves the folded weights in place (a write to `units` would drop them,
+    /// and with them the weights oneDNN keeps); a training step drops them.
+    func testFoldedWeightsOutliveEvalPasses() throws {
+        let m = try model(try .named("cifar-resnet8", numClasses: 3, width: 4, inputSize: 8), size: 8)
+        let x = images(2, 8, seed: 7)
+        _ = try m.logits(x)
+        let ids = m.foldedCache?.map(\.id)
+        XCTAssertNotNil(ids)
+        _ = try m.logits(x)
+        _ = try m.lossAndInputGradient(x, labels: [0, 1])
+        XCTAssertEqual(m.foldedCache?.map(\.id), ids, "eval passes reuse the folded weights")
+        try m.trainStep(images(4, 8, seed: 8), labels: [0, 1, 2, 0], optimizer: try SGD(learningRate: 0.1))
+        _ = try m.logits(x)
+        XCTAssertNotEqual(m.foldedCache?.map(\.id), ids, "a training step folds anew")
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import TestSupport
+@testable import Tensors
+import XCTest
+
+/// Channels-last (NHWC) kernels against the NCHW ones: convolutions on every backend (oneDNN
+/// runs them natively, the engine's own kernels through converted copies), pooling exactly,
+/// and the weights a backend keeps between calls.
+final class ChannelsLastTests: XCTestCase {
+    let cases = ConvKernelTests.cases
+
+    func random(_ count: Int, _ rng: inout SystemRandomNumberGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+    }
+
+    func toNHWC(_ x: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
+        Tensor(shape: [n, c, plane, 1], data: x).channelsLast().data
+    }
+
+    func toNCHW(_ x: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
+        Tensor(shape: [n, plane, 1, c], data: x).channelsFirst().data
+    }
+
+    func testLayoutConversionsAreInverse() {
+        var rng = SystemRandomNumberGenerator()
+        let x = Tensor(shape: [3, 5, 4, 6], data: random(360, &rng))
+        let last = x.channelsLast()
+        XCTAssertEqual(last.shape, [3, 4, 6, 5])
+        // Element (n, c, h, w) moves to (n, h, w, c).
+        let moved: Int = ((2 * 4 + 3) * 6 + 1) * 5 + 4, original: Int = ((2 * 5 + 4) * 4 + 3) * 6 + 1
+        XCTAssertEqual(last.data[moved], x.data[original])
+        XCTAssertEqual(last.channelsFirst(), x)
+        XCTAssertEqual(x.converted(from: .nchw, to: .nchw), x)
+    }
+
+    /// Forward (every epilogue), dx and dweight in NHWC equal the NCHW naive results.
+    func testChannelsLastConvolutionsMatchNaive() throws {
+        var rng = SystemRandomNumberGenerator()
+        Engine.configure(threads: 2)
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) {
+                for (caseIndex, (n, c, h, w, o, k, s, p)) in cases.enumerated() {
+                    let planar = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o,
+                                                  kernelH: k, kernelW: k, stride: s, padding: p)
+                    let g = planar.with(layout: .nhwc)
+                    XCTAssertEqual(g.outputShape, [n, g.outHeight, g.outWidth, o])
+                    let (useResidual, relu) = [(false, false), (true, true), (false, true), (true, false)][caseIndex % 4]
+                    let label = "\(backend.rawValue), residual \(useResidual) relu \(relu), \(planar)"
+                    let x = random(n * c * h * w, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
+                    let residual = random(n * o * g.outPlane, &rng), dy = random(n * o * g.outPlane, &rng)
+                    var expected = ConvKernels.Naive.forward(x: x, weight: wt, bias: bias, geometry: planar)
+                    for i in expected.indices {
+                        let value = expected[i] + (useResidual ? residual[i] : 0)
+                        expected[i] = relu ? max(0, value) : value
+                    }
+                    let (xl, rl, dyl) = (toNHWC(x, n, c, h * w), toNHWC(residual, n, o, g.outPlane), toNHWC(dy, n, o, g.outPlane))
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
+                    xl.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                        rl.withUnsafeBufferPointer { rp in dyl.withUnsafeBufferPointer { dp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: useResidual ? rp.baseAddress! : nil,
+                                                                           relu: relu),
+                                                    y: yp.baseAddress!)
+                            }
+                            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                                ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                     dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                            } }
+                        } }
+                    } } }
+                    let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dy, x: x, weight: wt, geometry: planar)
+                    assertClose(toNCHW(y, n, o, g.outPlane), expected, tolerance: 1e-5, "forward \(label)")
+                    assertClose(toNCHW(dx, n, c, h * w), dxRef, tolerance: 1e-5, "dx \(label)")
+                    assertClose(dw, dwRef, tolerance: 3e-5, "dweight \(label)")   // the bound ConvKernelTests explains
+                }
+            }
+        }
+        XCTAssertEqual(Engine.oneDNNFallbacks, 0, "oneDNN ran every case itself")
+    }
+
+    /// Weights named by an id are kept by oneDNN between calls: layers of one shape with
+    /// different weights each get their own copy, and a kept copy is what runs while its
+    /// id comes back (so the contract — an id never names other values — matters).
+    func testNamedWeightsAreKeptPerWeightsAndShape() throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        var rng = SystemRandomNumberGenerator()
+        Engine.configure(threads: 2)
+        try Engine.withBackend(.onednn) {
+            for layout in [ActivationLayout.nchw, .nhwc] {
+                let planar = try ConvGeometry(batch: 4, inChannels: 16, height: 8, width: 8, outChannels: 32, kernelH: 3, kernelW: 3,
+                                              stride: 1, padding: 1)
+                let g = planar.with(layout: layout)
+                let x = random(4 * 16 * 64, &rng), dy = random(4 * 32 * 64, &rng)
+                let weights = [random(32 * 16 * 9, &rng), random(32 * 16 * 9, &rng)]
+                let ids = [ConvWeightsID.next(), ConvWeightsID.next()]
+                let xIn = layout == .nhwc ? toNHWC(x, 4, 16, 64) : x, dyIn = layout == .nhwc ? toNHWC(dy, 4, 32, 64) : dy
+                func run(_ wt: [Float], _ id: UInt64) -> (y: [Float], dx: [Float]) {
+                    var y = [Float](repeating: .nan, count: 4 * 32 * 64), dx = [Float](repeating: .nan, count: x.count)
+                    xIn.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dyIn.withUnsafeBufferPointer { dp in
+                        y.withUnsafeMutableBufferPointer {
+                            ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: id, geometry: g, y: $0.baseAddress!)
+                        }
+                        dx.withUnsafeMutableBufferPointer {
+                            ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: id,
+                                                 geometry: g, dx: $0.baseAddress!, dweight: nil)
+                        }
+                    } } }
+                    return layout == .nhwc ? (toNCHW(y, 4, 32, 64), toNCHW(dx, 4, 16, 64)) : (y, dx)
+                }
+                for round in 0..<2 {
+                    for i in 0..<2 {
+                        let (y, dx) = run(weights[i], ids[i])
+                        assertClose(y, ConvKernels.Naive.forward(x: x, weight: weights[i], bias: nil, geometry: planar),
+                                    tolerance: 1e-5, "\(layout) forward, weights \(i), round \(round)")
+                        assertClose(dx, ConvKernels.Naive.backward(dy: dy, x: x, weight: weights[i], geometry: planar).dx,
+                                    tolerance: 1e-5, "\(layout) dx, weights \(i), round \(round)")
+                    }
+                }
+                // Other values under a kept id: the kept copy runs (this is what the id promises
+                // away); with a fresh id the new values run.
+                let changed = weights[0].map { -$0 }
+                let stale = run(changed, ids[0]).y
+                assertClose(stale, ConvKernels.Naive.forward(x: x, weight: weights[0], bias: nil, geometry: planar),
+                            tolerance: 1e-5, "\(layout): the kept copy ran")
+                assertClose(run(changed, ConvWeightsID.next()).y,
+                            ConvKernels.Naive.forward(x: x, weight: changed, bias: nil, geometry: planar),
+                            tolerance: 1e-5, "\(layout): a fresh id runs the new weights")
+            }
+        }
+    }
+
+    /// Max pooling (values, argmax routing, ties, NaN) and global average pooling in NHWC
+    /// equal the NCHW kernels.
+    func testChannelsLastPoolingMatchesNCHW() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (n, c, h, w, k, s, p) in [(2, 5, 9, 8, 3, 2, 1), (3, 16, 16, 16, 3, 2, 1), (1, 3, 7, 7, 2, 2, 0), (2, 4, 5, 6, 3, 1, 1)] {
+            let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernelH: k, kernelW: k,
+                                     stride: s, padding: p)
+            let gl = g.with(layout: .nhwc)
+            // Rounded values make ties common; a few NaNs must win their windows as in PyTorch.
+            var x = random(n * c * h * w, &rng).map { ($0 * 3).rounded() }
+            x[5] = .nan; x[x.count / 2] = .nan
+            let outCount = n * c * g.outPlane
+            var y = [Float](repeating: 0, count: outCount), arg = [Int32](repeating: 0, count: outCount)
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in arg.withUnsafeMutableBufferPointer {
+                PoolKernels.maxPoolForward(x: xp.baseAddress!, geometry: g, y: yp.baseAddress!, argmax: $0.baseAddress!)
+            } } }
+            let xl = toNHWC(x, n, c, h * w)
+            var yl = [Float](repeating: 0, count: outCount), argl = [Int32](repeating: 0, count: outCount)
+            var ylPlain = [Float](repeating: 0, count: outCount)
+            xl.withUnsafeBufferPointer { xp in
+                yl.withUnsafeMutableBufferPointer { yp in argl.withUnsafeMutableBufferPointer {
+                    PoolKernels.maxPoolForwardChannelsLast(x: xp.baseAddress!, geometry: gl, y: yp.baseAddress!, argmax: $0.baseAddress!)
+                } }
+                ylPlain.withUnsafeMutableBufferPointer {
+                    PoolKernels.maxPoolForwardChannelsLast(x: xp.baseAddress!, geometry: gl, y: $0.baseAddress!, argmax: nil)
+                }
+            }
+            let same = { (a: [Float], b: [Float]) in a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+            XCTAssertTrue(same(toNCHW(yl, n, c, g.outPlane), y), "max pool \(g)")
+            XCTAssertTrue(same(ylPlain, yl), "max pool without argmax \(g)")
+            XCTAssertEqual(toNCHW(argl.map(Float.init), n, c, g.outPlane), arg.map(Float.init), "argmax \(g)")
+            // Backward routes dy to the same inputs.
+            let dy = random(outCount, &rng)
+            var dx = [Float](repeating: .nan, count: x.count), dxl = [Float](repeating: .nan, count: x.count)
+            dy.withUnsafeBufferPointer { dp in arg.withUnsafeBufferPointer { ap in dx.withUnsafeMutableBufferPointer {
+                PoolKernels.maxPoolBackward(dy: dp.baseAddress!, argmax: ap.baseAddress!, geometry: g, dx: $0.baseAddress!)
+            } } }
+            let dyl = toNHWC(dy, n, c, g.outPlane)
+            dyl.withUnsafeBufferPointer { dp in argl.withUnsafeBufferPointer { ap in dxl.withUnsafeMutableBufferPointer {
+                PoolKernels.maxPoolBackwardChannelsLast(dy: dp.baseAddress!, argmax: ap.baseAddress!, geometry: gl, dx: $0.baseAddress!)
+            } } }
+            assertClose(toNCHW(dxl, n, c, h * w), dx, tolerance: 1e-6, "max pool backward \(g)")
+            // Global average pooling, forward and backward.
+            let v = random(n * c * h * w, &rng), vl = toNHWC(v, n, c, h * w)
+            var m = [Float](repeating: 0, count: n * c), ml = m
+            v.withUnsafeBufferPointer { vp in m.withUnsafeMutableBufferPointer {
+                PoolKernels.globalAveragePoolForward(x: vp.baseAddress!, planes: n * c, plane: h * w, y: $0.baseAddress!)
+            } }
+            vl.withUnsafeBufferPointer { vp in ml.withUnsafeMutableBufferPointer {
+                PoolKernels.globalAveragePoolForwardChannelsLast(x: vp.baseAddress!, batch: n, channels: c, plane: h * w, y: $0.baseAddress!)
+            } }
+            assertClose(ml, m, tolerance: 1e-6, "global average pool \(g)")
+            var back = [Float](repeating: .nan, count: v.count), backl = back
+            m.withUnsafeBufferPointer { mp in back.withUnsafeMutableBufferPointer {
+                PoolKernels.globalAveragePoolBackward(dy: mp.baseAddress!, planes: n * c, plane: h * w, dx: $0.baseAddress!)
+            } }
+            m.withUnsafeBufferPointer { mp in backl.withUnsafeMutableBufferPointer {
+                PoolKernels.globalAveragePoolBackwardChannelsLast(dy: mp.baseAddress!, batch: n, channels: c, plane: h * w, dx: $0.baseAddress!)
+            } }
+            XCTAssertEqual(toNCHW(backl, n, c, h * w), back, "global average pool backward \(g)")
+        }
+    }
+}
