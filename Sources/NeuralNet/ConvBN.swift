@@ -63,14 +63,13 @@ public struct ConvBN: Sendable {
 
     /// y = act(bn(conv(x)) + residual). Train mode updates the running statistics.
     /// `folded` may pass a precomputed `folded()` for eval mode; `sync` synchronises the
-    /// train-mode statistics across data-parallel replicas. Eval mode runs channels last
-    /// (x, residual and y (N, H, W, C)) when `layout` says so; train mode runs NCHW.
+    /// train-mode statistics across data-parallel replicas (NCHW only). Channels last (x,
+    /// residual and y (N, H, W, C)) when `layout` says so.
     public mutating func forward(_ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool,
                                  folded precomputed: Folded? = nil, sync: DataParallel? = nil,
                                  layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
         if mode == .eval { return try evalForward(x, residual: residual, relu: relu, folded: precomputed, layout: layout) }
-        precondition(layout == .nchw, "ConvBN: train mode runs NCHW")
-        let g = try conv.geometry(for: x)
+        let g = try conv.geometry(for: x, layout: layout)
         if let residual, residual.shape != g.outputShape {
             throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
         }
@@ -83,13 +82,20 @@ public struct ConvBN: Sendable {
                 x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
             }
         }
-        let (mean, invstd) = KernelProfile.measure("batch norm statistics") { bn.statistics(z, mode: .train, sync: sync) }
+        let (mean, invstd) = KernelProfile.measure("batch norm statistics") {
+            bn.statistics(z, mode: .train, sync: sync, layout: layout)
+        }
         let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
         let y = KernelProfile.measure("batch norm + residual + ReLU") {
             Tensor(shape: g.outputShape) { out in
                 z.withPointer { zp in withOptionalPointer(residual) { rp in
-                    BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
-                                            residual: rp, relu: relu, y: out)
+                    if layout == .nhwc {
+                        BatchNormKernels.affineChannelsLast(x: zp, rows: n * p, channels: o, scale: scale, shift: shift,
+                                                            residual: rp, relu: relu, y: out)
+                    } else {
+                        BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
+                                                residual: rp, relu: relu, y: out)
+                    }
                 } }
             }
         }
@@ -139,7 +145,8 @@ public struct ConvBN: Sendable {
         var weightsID: UInt64 = 0
         switch cache.mode {
         case .train:
-            let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd)
+            let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd,
+                                            layout: g.layout)
             let bnGrads = KernelProfile.measure("batch norm + ReLU backward") {
                 BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
                                      cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients, sync: sync)

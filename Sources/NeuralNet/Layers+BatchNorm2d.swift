@@ -27,10 +27,11 @@ public struct BatchNorm2d: Sendable {
 
     /// What backward needs: the input, the statistics used (batch or running) as mean and 1/σ.
     public struct Cache: Sendable {
-        public let input: Tensor   // (N, C, H, W)
+        public let input: Tensor   // (N, C, H, W), or channels last (N, H, W, C)
         public let mode: Mode
         public let mean: [Float]   // (C) batch mean (train) or running mean (eval)
         public let invstd: [Float] // (C) 1/sqrt(var + eps)
+        public var layout: ActivationLayout = .nchw
     }
 
     /// Gradients from `backward`.
@@ -41,9 +42,12 @@ public struct BatchNorm2d: Sendable {
     }
 
     /// Per-channel (mean, 1/σ) for `mode`; in train mode also updates the running statistics.
-    /// With `sync` (data-parallel training), train-mode statistics are the global batch's.
-    mutating func statistics(_ x: Tensor, mode: Mode, sync: DataParallel? = nil) -> (mean: [Float], invstd: [Float]) {
-        let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+    /// With `sync` (data-parallel training, NCHW only), train-mode statistics are the global batch's.
+    mutating func statistics(_ x: Tensor, mode: Mode, sync: DataParallel? = nil,
+                             layout: ActivationLayout = .nchw) -> (mean: [Float], invstd: [Float]) {
+        precondition(sync == nil || layout == .nchw, "synchronised batch norm runs NCHW")
+        let (n, c, h, w) = layout.sizes(x.shape)
+        let p = h * w
         switch mode {
         case .eval:
             return (runningMean.data, runningVar.data.map { 1 / ($0 + eps).squareRoot() })
@@ -52,6 +56,8 @@ public struct BatchNorm2d: Sendable {
             var m = n * p
             if let sync {
                 (mean, variance, m) = sync.statistics(x)
+            } else if layout == .nhwc {
+                x.withPointer { BatchNormKernels.statisticsChannelsLast(x: $0, rows: n * p, channels: c, mean: &mean, variance: &variance) }
             } else {
                 x.withPointer { BatchNormKernels.statistics(x: $0, batch: n, channels: c, plane: p, mean: &mean, variance: &variance) }
             }
@@ -103,8 +109,23 @@ public struct BatchNorm2d: Sendable {
     static func backward(_ dy: Tensor, reluOutput: Tensor?, cache: Cache, gamma: [Float],
                          parameterGradients: Bool, sync: DataParallel? = nil) -> Gradients {
         let x = cache.input
-        let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         precondition(dy.shape == x.shape, "BatchNorm2d.backward: dy \(dy.shape) vs input \(x.shape)")
+        if cache.layout == .nhwc {
+            precondition(sync == nil && cache.mode == .train, "channels-last batch norm: unsynchronised training only")
+            let (n, c, h, w) = ActivationLayout.nhwc.sizes(x.shape)
+            var dgamma = [Float](repeating: 0, count: c), dbeta = dgamma
+            let dx = Tensor(shape: x.shape) { out in
+                dy.withPointer { dyp in x.withPointer { xp in withOptionalPointer(reluOutput) { maskPointer in
+                    BatchNormKernels.trainBackwardChannelsLast(dy: dyp, reluOutput: maskPointer, x: xp, mean: cache.mean,
+                                                               invstd: cache.invstd, gamma: gamma, rows: n * h * w, channels: c,
+                                                               dx: out, dgamma: &dgamma, dbeta: &dbeta)
+                } } }
+            }
+            return Gradients(input: dx,
+                             weight: parameterGradients ? Tensor(shape: [c], data: dgamma) : nil,
+                             bias: parameterGradients ? Tensor(shape: [c], data: dbeta) : nil)
+        }
+        let (n, c, p) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         if let sync, cache.mode == .train {
             let (dx, dgamma, dbeta) = sync.batchNormBackward(dy, reluOutput: reluOutput, cache: cache, gamma: gamma)
             return Gradients(input: dx,

@@ -108,7 +108,7 @@ extension ResNet {
     /// respect to the input images (N, 3, H, W), without any parameter gradient: one attack step.
     public func lossAndInputGradient(_ x: Tensor, labels: [Int]) throws -> (loss: Float, inputGradient: Tensor, logits: Tensor) {
         try validateLabels(labels, batch: x.shape.first ?? 0)
-        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
+        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: layout(for: .eval))
         let (loss, dLogits) = try KernelProfile.measure("cross-entropy") { try CrossEntropy.lossAndGradient(logits: logits, labels: labels) }
         let (dx, _) = backward(&trace!, dLogits: dLogits, parameterGradients: false, inputGradient: true)
         return (loss, dx!, logits)
@@ -119,7 +119,7 @@ extension ResNet {
     /// other than mean cross-entropy (DLR, Carlini–Wagner, DeepFool's class differences): one
     /// forward, one backward, no parameter gradients.
     public func inputGradient(_ x: Tensor, dLogits: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
-        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
+        var (logits, _, trace) = try run(x, mode: .eval, record: true, layout: layout(for: .eval))
         let d = try dLogits(logits)
         guard d.shape == logits.shape else {
             throw TensorError.shapeMismatch("\(config.name): dlogits \(d.shape) for logits \(logits.shape)")
@@ -133,7 +133,7 @@ extension ResNet {
     /// input gradient of a linear read-out of the features (an SJE attribute, its scale held
     /// fixed) for attribution at input resolution. One forward, one backward, no parameter gradients.
     public func featureInputGradient(_ x: Tensor, dFeatures: (Tensor) throws -> Tensor) throws -> (features: Tensor, inputGradient: Tensor) {
-        var (_, features, trace) = try run(x, mode: .eval, record: true, layout: Engine.evalLayout)
+        var (_, features, trace) = try run(x, mode: .eval, record: true, layout: layout(for: .eval))
         let d = try dFeatures(features)
         guard d.shape == features.shape else {
             throw TensorError.shapeMismatch("\(config.name): dfeatures \(d.shape) for features \(features.shape)")
@@ -148,7 +148,7 @@ extension ResNet {
     public func lossAndGradients(_ x: Tensor, labels: [Int], mode: Mode = .train)
         throws -> (loss: Float, logits: Tensor, gradients: Gradients) {
         try validateLabels(labels, batch: x.shape.first ?? 0)
-        var (logits, _, trace) = try run(x, mode: mode, record: true)
+        var (logits, _, trace) = try run(x, mode: mode, record: true, layout: layout(for: mode, parameterGradients: true))
         let (loss, dLogits) = try KernelProfile.measure("cross-entropy") { try CrossEntropy.lossAndGradient(logits: logits, labels: labels) }
         let (_, grads) = backward(&trace!, dLogits: dLogits, parameterGradients: true, inputGradient: false)
         return (loss, logits, grads)

@@ -4,7 +4,7 @@ extension ResNet {
     /// Everything backward needs from one forward pass.
     struct Trace {
         let mode: Mode
-        /// The feature maps' layout (channels last only in eval mode).
+        /// The feature maps' layout.
         let layout: ActivationLayout
         var stem: ConvBN.Cache?
         var pool: MaxPool2d.Cache?
@@ -29,7 +29,7 @@ extension ResNet {
 
     /// The forward pass: logits (N, K), features (N, D) and, when `record`, what backward needs.
     /// Train mode uses batch statistics and updates the running statistics. `layout` is the
-    /// feature maps' (channels last: eval mode only, for passes without parameter gradients).
+    /// feature maps' (`layout(for:)`).
     func run(_ x: Tensor, mode: Mode, record: Bool, layout: ActivationLayout = .nchw)
         throws -> (logits: Tensor, features: Tensor, trace: Trace?) {
         let pass = try forwardMap(x, mode: mode, record: record, layout: layout)
@@ -57,7 +57,7 @@ extension ResNet {
     /// returns that stage's output.
     func forwardMap(_ x: Tensor, mode: Mode, record: Bool, keepStage: Int? = nil,
                     layout: ActivationLayout = .nchw) throws -> MapPass {
-        precondition(layout == .nchw || (mode == .eval && keepStage == nil), "channels last: eval-mode passes only")
+        precondition(layout == .nchw || keepStage == nil, "stage maps come from NCHW passes")
         try validateInput(x)
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil
@@ -113,6 +113,15 @@ extension ResNet {
         return (h, caches)
     }
 
+    /// The feature maps' layout for a pass: the engine's (`Engine.activationLayout`), except
+    /// NCHW for synchronised (data-parallel) batch norm and for parameter gradients in eval
+    /// mode, which only the NCHW kernels compute.
+    func layout(for mode: Mode, parameterGradients: Bool = false) -> ActivationLayout {
+        if mode == .train && dataParallel != nil { return .nchw }
+        if mode == .eval && parameterGradients { return .nchw }
+        return Engine.activationLayout
+    }
+
     /// Unit `u`'s forward. Eval mode only reads the unit: writing it back would fire `units`'
     /// observer, which drops the folded weights (and their kept copies) on every pass.
     func forwardUnit(_ u: Int, _ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool, folded: [ConvBN.Folded]?,
@@ -126,17 +135,17 @@ extension ResNet {
     /// Logits (N, K) for images x (N, 3, H, W) in [0, 1]. Eval mode by default; train mode
     /// normalises with batch statistics and updates the running statistics.
     public func logits(_ x: Tensor, mode: Mode = .eval) throws -> Tensor {
-        try run(x, mode: mode, record: false, layout: mode == .eval ? Engine.evalLayout : .nchw).logits
+        try run(x, mode: mode, record: false, layout: layout(for: mode)).logits
     }
 
     /// Penultimate features (N, D), after global average pooling, in eval mode.
     public func features(_ x: Tensor) throws -> Tensor {
-        try run(x, mode: .eval, record: false, layout: Engine.evalLayout).features
+        try run(x, mode: .eval, record: false, layout: layout(for: .eval)).features
     }
 
     /// Logits and features from one eval-mode pass.
     public func logitsAndFeatures(_ x: Tensor) throws -> (logits: Tensor, features: Tensor) {
-        let r = try run(x, mode: .eval, record: false, layout: Engine.evalLayout)
+        let r = try run(x, mode: .eval, record: false, layout: layout(for: .eval))
         return (r.logits, r.features)
     }
 

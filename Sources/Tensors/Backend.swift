@@ -4,9 +4,9 @@ import Foundation
 /// Everything else (batch norm, pooling, GEMMs of linear layers) runs on the engine's own
 /// kernels under either backend.
 public enum Backend: String, Sendable, CaseIterable {
-    /// oneDNN's convolution primitives, in the layouts they prefer (Sources/COneDNN): eval-mode
-    /// passes run channels last throughout (`Engine.evalLayout`), train mode converts from and
-    /// to the engine's NCHW tensors per call. Built in when libdnnl-dev is installed (Package.swift).
+    /// oneDNN's convolution primitives, in the layouts they prefer (Sources/COneDNN): the
+    /// networks run channels last throughout (`Engine.activationLayout`); NCHW callers get
+    /// reorders per call. Built in when libdnnl-dev is installed (Package.swift).
     case onednn
     /// The engine's own im2col + GEMM kernels (`ConvKernels`): the reference the tests compare
     /// oneDNN against, and the fallback.
@@ -75,19 +75,20 @@ extension Engine {
         return "\(kernels) convolutions\(precision == .bf16 ? " in bf16" : ""), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
     }
 
-    /// The layout of eval-mode passes that need no parameter gradients (inference, attack
-    /// steps): channels last on oneDNN, whose convolutions run in it, so that nothing is
-    /// converted between layers; NCHW on the reference kernels. `withEvalLayout` overrides it.
-    public static var evalLayout: ActivationLayout {
-        evalLayoutOverride ?? (backend == .onednn ? .nhwc : .nchw)
+    /// The feature maps' layout in the networks' passes: channels last on oneDNN, whose
+    /// convolutions run in it, so that nothing is converted between layers; NCHW on the
+    /// reference kernels. (Passes that need NCHW — data-parallel training, eval-mode parameter
+    /// gradients, stage maps for Grad-CAM — ask for it.) `withActivationLayout` overrides it.
+    public static var activationLayout: ActivationLayout {
+        layoutOverride ?? (backend == .onednn ? .nhwc : .nchw)
     }
-    nonisolated(unsafe) private static var evalLayoutOverride: ActivationLayout?
+    nonisolated(unsafe) private static var layoutOverride: ActivationLayout?
 
-    /// Runs `body` with eval-mode passes in `layout` (tests, engine-bench), then restores.
-    public static func withEvalLayout<T>(_ layout: ActivationLayout, _ body: () throws -> T) rethrows -> T {
-        let previous = evalLayoutOverride
-        evalLayoutOverride = layout
-        defer { evalLayoutOverride = previous }
+    /// Runs `body` with passes in `layout` (tests, engine-bench), then restores.
+    public static func withActivationLayout<T>(_ layout: ActivationLayout, _ body: () throws -> T) rethrows -> T {
+        let previous = layoutOverride
+        layoutOverride = layout
+        defer { layoutOverride = previous }
         return try body()
     }
 

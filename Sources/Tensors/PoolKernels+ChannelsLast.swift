@@ -14,29 +14,47 @@ extension PoolKernels {
                 let h0 = oh * s - p, hLo = Swift.max(0, h0), hHi = Swift.min(h, h0 + g.kernelH)
                 for ow in 0..<wo {
                     let w0 = ow * s - p, wLo = Swift.max(0, w0), wHi = Swift.min(w, w0 + g.kernelW)
-                    let out = y + ((n * ho + oh) * wo + ow) * c
-                    let arg = argmax.map { $0 + ((n * ho + oh) * wo + ow) * c }
+                    let at = ((n * ho + oh) * wo + ow) * c
                     let first = hLo * w + wLo
-                    out.update(from: image + first * c, count: c)
-                    if let arg { arg.update(repeating: Int32(first), count: c) }
+                    (y + at).update(from: image + first * c, count: c)
+                    argmax.map { ($0 + at).update(repeating: Int32(first), count: c) }
                     for ih in hLo..<hHi {
                         for iw in wLo..<wHi where ih * w + iw != first {
-                            let pixel = ih * w + iw, src = image + pixel * c
-                            if let arg {
-                                for k in 0..<c {
-                                    let v = src[k], best = out[k]
-                                    if v > best || (v.isNaN && !best.isNaN) { out[k] = v; arg[k] = Int32(pixel) }
-                                }
-                            } else {
-                                for k in 0..<c {
-                                    let v = src[k], best = out[k]
-                                    if v > best || (v.isNaN && !best.isNaN) { out[k] = v }
-                                }
-                            }
+                            let pixel = ih * w + iw
+                            maxInto(y + at, argmax.map { $0 + at }, image + pixel * c, pixel: Int32(pixel), count: c)
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// out = max(out, src) element-wise, NaN winning and the earlier value kept on ties;
+    /// `arg` gets `pixel` where src won. Sixteen channels at a time.
+    @inline(__always)
+    static func maxInto(_ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int32>?, _ src: UnsafePointer<Float>,
+                        pixel: Int32, count: Int) {
+        typealias V = SIMD16<Float>
+        var k = 0
+        while k + 16 <= count {
+            let v = UnsafeRawPointer(src + k).loadUnaligned(as: V.self)
+            var best = UnsafeRawPointer(out + k).loadUnaligned(as: V.self)
+            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+            if any(wins) {
+                best.replace(with: v, where: wins)
+                UnsafeMutableRawPointer(out + k).storeBytes(of: best, as: V.self)
+                if let arg {
+                    var a = UnsafeRawPointer(arg + k).loadUnaligned(as: SIMD16<Int32>.self)
+                    a.replace(with: SIMD16<Int32>(repeating: pixel), where: wins)
+                    UnsafeMutableRawPointer(arg + k).storeBytes(of: a, as: SIMD16<Int32>.self)
+                }
+            }
+            k += 16
+        }
+        while k < count {
+            let v = src[k], best = out[k]
+            if v > best || (v.isNaN && !best.isNaN) { out[k] = v; arg?[k] = pixel }
+            k += 1
         }
     }
 

@@ -65,6 +65,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Number format of the convolutions: fp32, or bf16 (bf16 inputs and weights, fp32 accumulation; oneDNN only).")
     var precision: Precision = .fp32
 
+    @Option(help: "Layout of the feature maps: nhwc (channels last) or nchw. Default: the engine's (channels last on oneDNN, NCHW on the reference kernels).")
+    var layout: ActivationLayout?
+
     @Flag(help: "Also measure raw sgemm GFLOP/s (1024³, one thread and split across the threads).")
     var gemm = false
 
@@ -99,7 +102,8 @@ struct EngineBench: ParsableCommand {
             print("note: this CPU has no native bf16 dot products; oneDNN emulates them")
         }
         if gemm { measureGemm() }
-        print("engine-bench: \(Engine.backendDescription), best of \(iterations) (mean in brackets)")
+        let chosenLayout = layout ?? Engine.activationLayout
+        print("engine-bench: \(Engine.backendDescription), feature maps \(chosenLayout == .nhwc ? "channels last" : "NCHW"), best of \(iterations) (mean in brackets)")
         if let reference {
             print(reference.describe(engineThreads: Engine.threadCount))
             if reference.measuredPrecision != precision.rawValue {
@@ -110,6 +114,13 @@ struct EngineBench: ParsableCommand {
                       Column.gflops.cell("GFLOP/s"), Column.cpuRate.cell("img/s from CPU time")]
         if reference != nil { header += [Column.pytorch.cell("PyTorch img/s"), Column.ratio.cell("ratio")] }
         print(header.joined(separator: "  "))
+        try Engine.withActivationLayout(chosenLayout) { try measure(reference) }
+        print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")
+        if reference != nil { print("ratio = engine img/s ÷ PyTorch img/s (best of each); above 1 the engine is faster.") }
+    }
+
+    /// Every workload and phase: one line each, and the profile when asked.
+    func measure(_ reference: PyTorchFigures?) throws {
         for w in workloads {
             let batchSize = batch ?? w.batch
             var rng = SplitMix(seed: 2)
@@ -161,8 +172,6 @@ struct EngineBench: ParsableCommand {
                 }
             }
         }
-        print("peak resident memory: \(String(format: "%.2f", peakResidentGB())) GB (VmHWM)")
-        if reference != nil { print("ratio = engine img/s ÷ PyTorch img/s (best of each); above 1 the engine is faster.") }
     }
 
     /// The table's columns: width and alignment (text left, numbers right).
@@ -218,4 +227,5 @@ struct EngineBench: ParsableCommand {
 }
 
 extension Backend: ExpressibleByArgument {}
+extension ActivationLayout: ExpressibleByArgument {}
 

@@ -3,7 +3,7 @@ import Randomness
 import TestSupport
 import XCTest
 
-/// Eval-mode passes run channels last on oneDNN (`Engine.evalLayout`): the same logits,
+/// Eval-mode passes run channels last on oneDNN (`Engine.activationLayout`): the same logits,
 /// features and input gradients as the NCHW pass, on every backend, for the CIFAR and the
 /// torchvision (stem pool, projection shortcuts, bottlenecks) networks; and the folded weights
 /// survive between passes (their kept copies depend on it).
@@ -33,7 +33,7 @@ final class ChannelsLastModelTests: XCTestCase {
                     let m = try model(config, size: size)
                     let x = images(5, size, seed: 6), labels = [0, 2, 1, 1, 0]
                     func pass(_ layout: ActivationLayout) throws -> (logits: [Float], features: [Float], loss: Float, dx: [Float]) {
-                        try Engine.withEvalLayout(layout) {
+                        try Engine.withActivationLayout(layout) {
                             let (logits, features) = try m.logitsAndFeatures(x)
                             let (loss, dx, attackLogits) = try m.lossAndInputGradient(x, labels: labels)
                             XCTAssertEqual(attackLogits, logits, "\(layout): the attack step's logits are the inference pass's")
@@ -48,6 +48,42 @@ final class ChannelsLastModelTests: XCTestCase {
                     XCTAssertEqual(last.loss, planar.loss, accuracy: 1e-4, "\(label): loss")
                     let scale = planar.dx.map(abs).max() ?? 1
                     assertClose(last.dx.map { $0 / scale }, planar.dx.map { $0 / scale }, tolerance: 1e-4, "\(label): input gradient")
+                }
+            }
+        }
+    }
+
+    /// Training steps channels last: the same loss, parameter gradients and running
+    /// statistics as NCHW (two models from one seed), on every backend.
+    func testChannelsLastTrainingMatchesNCHW() throws {
+        let configs: [(ResNetConfig, Int)] = [
+            (try .named("cifar-resnet8", numClasses: 3, width: 8, inputSize: 12), 12),
+            (try .named("resnet18", numClasses: 3, width: 8, inputSize: 32), 32),
+        ]
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) {
+                for (config, size) in configs {
+                    let x = images(6, size, seed: 9), labels = [0, 2, 1, 1, 0, 2]
+                    func step(_ layout: ActivationLayout) throws -> (loss: Float, grads: Gradients, model: ResNet) {
+                        let m = ResNet(config: config, seed: 11)
+                        let (loss, _, grads) = try Engine.withActivationLayout(layout) { try m.lossAndGradients(x, labels: labels) }
+                        return (loss, grads, m)
+                    }
+                    let planar = try step(.nchw), last = try step(.nhwc)
+                    let label = "\(backend.rawValue), \(config.name)"
+                    XCTAssertEqual(last.loss, planar.loss, accuracy: 1e-5, "\(label): loss")
+                    XCTAssertEqual(Set(last.grads.tensors.keys), Set(planar.grads.tensors.keys))
+                    for (key, g) in planar.grads.tensors {
+                        let scale = max(1e-3, g.data.map(abs).max() ?? 1)
+                        assertClose(last.grads[key]!.data.map { $0 / scale }, g.data.map { $0 / scale }, tolerance: 2e-4,
+                                    "\(label): \(key)")
+                    }
+                    for u in planar.model.units.indices {
+                        assertClose(last.model.units[u].bn.runningMean.data, planar.model.units[u].bn.runningMean.data,
+                                    tolerance: 1e-5, "\(label): running mean \(u)")
+                        assertClose(last.model.units[u].bn.runningVar.data, planar.model.units[u].bn.runningVar.data,
+                                    tolerance: 1e-5, "\(label): running variance \(u)")
+                    }
                 }
             }
         }

@@ -193,4 +193,46 @@ final class ChannelsLastTests: XCTestCase {
             XCTAssertEqual(toNCHW(backl, n, c, h * w), back, "global average pool backward \(g)")
         }
     }
+
+    /// Batch norm's training forward (statistics, affine with residual and ReLU) and backward
+    /// (with and without the ReLU mask) on (M, C) rows against the naive NCHW references.
+    func testChannelsLastBatchNormMatchesNaive() {
+        var rng = SystemRandomNumberGenerator()
+        for (n, c, plane) in [(4, 3, 10), (2, 16, 64), (8, 37, 4), (1, 5, 1)] where n * plane > 1 {
+            let x = random(n * c * plane, &rng).map { $0 * 3 + 0.5 }, dy = random(n * c * plane, &rng)
+            let gamma = random(c, &rng), beta = random(c, &rng), residual = random(n * c * plane, &rng)
+            let (yRef, meanRef, varRef) = BatchNormKernels.naiveTrainForward(x: x, batch: n, channels: c, plane: plane,
+                                                                               gamma: gamma, beta: beta, eps: 1e-5)
+            let xl = toNHWC(x, n, c, plane)
+            var mean = [Float](repeating: 0, count: c), variance = mean
+            BatchNormKernels.statisticsChannelsLast(x: xl, rows: n * plane, channels: c, mean: &mean, variance: &variance)
+            assertClose(mean, meanRef, tolerance: 1e-6, "mean \(n)×\(c)×\(plane)")
+            assertClose(variance, varRef, tolerance: 1e-5, "variance \(n)×\(c)×\(plane)")
+            let invstd = variance.map { 1 / ($0 + 1e-5).squareRoot() }
+            let scale = (0..<c).map { gamma[$0] * invstd[$0] }, shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            let rl = toNHWC(residual, n, c, plane)
+            var y = [Float](repeating: .nan, count: x.count)
+            BatchNormKernels.affineChannelsLast(x: xl, rows: n * plane, channels: c, scale: scale, shift: shift, residual: rl,
+                                                relu: true, y: &y)
+            let expected = (0..<x.count).map { max(0, yRef[$0] + residual[$0]) }
+            assertClose(toNCHW(y, n, c, plane), expected, tolerance: 1e-5, "affine \(n)×\(c)×\(plane)")
+            // Backward without and with a ReLU mask (the mask zeroes dy where the output is ≤ 0).
+            for masked in [false, true] {
+                let mask = toNHWC(yRef, n, c, plane)
+                let g = masked ? (0..<dy.count).map { yRef[$0] > 0 ? dy[$0] : 0 } : dy
+                let (dxRef, dgRef, dbRef) = BatchNormKernels.naiveTrainBackward(dy: g, x: x, batch: n, channels: c, plane: plane,
+                                                                                gamma: gamma, eps: 1e-5)
+                var dx = [Float](repeating: .nan, count: x.count), dgamma = [Float](repeating: 0, count: c), dbeta = dgamma
+                let dyl = toNHWC(dy, n, c, plane)
+                mask.withUnsafeBufferPointer { mp in
+                    BatchNormKernels.trainBackwardChannelsLast(dy: dyl, reluOutput: masked ? mp.baseAddress! : nil, x: xl, mean: mean,
+                                                               invstd: invstd, gamma: gamma, rows: n * plane, channels: c,
+                                                               dx: &dx, dgamma: &dgamma, dbeta: &dbeta)
+                }
+                assertClose(toNCHW(dx, n, c, plane), dxRef, tolerance: 1e-4, "dx \(n)×\(c)×\(plane) masked \(masked)")
+                assertClose(dgamma, dgRef, tolerance: 1e-4, "dgamma \(n)×\(c)×\(plane) masked \(masked)")
+                assertClose(dbeta, dbRef, tolerance: 1e-5, "dbeta \(n)×\(c)×\(plane) masked \(masked)")
+            }
+        }
+    }
 }
