@@ -2,38 +2,68 @@
 /// quantities as the NCHW kernels, with the inner loops along a row's channels and the work
 /// split over rows (per-thread channel sums in Double, combined at the end).
 extension BatchNormKernels {
-    /// Per-channel Σ a(row)[c] over the M rows, each thread summing its rows in Double.
-    static func channelSumsOverRows(rows: Int, channels: Int, into totals: UnsafeMutablePointer<Double>,
-                                    _ rowTerms: (Int, UnsafeMutablePointer<Double>) -> Void) {
+    typealias V16 = SIMD16<Float>
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V16 {
+        UnsafeRawPointer(p + i).loadUnaligned(as: V16.self)
+    }
+
+    @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V16.self)
+    }
+
+    /// Per-channel totals over the M rows of `sums` (1 or 2) per-row terms: `accumulate(row,
+    /// acc)` adds a row's terms into float accumulators acc[k·C + c], which are flushed into
+    /// Double every 32 rows (float sums stay short, as the NCHW kernels' per-plane sums);
+    /// each thread has its own, combined at the end into `totals` (sums·C).
+    static func channelTotalsOverRows(rows: Int, channels: Int, sums: Int, into totals: UnsafeMutablePointer<Double>,
+                                      _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let width = sums * channels
         let workers = Parallel.workerCount(rows, minimumPerChunk: 64)
-        withScratch(2 * workers * channels) { scratch in
-            // Doubles in the float scratch buffer: 2 floats each.
-            let partials = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: workers * channels)
-            partials.update(repeating: 0, count: workers * channels)
+        // Each worker's Double totals (2 floats each), then its float accumulators.
+        withScratch(workers * 3 * width) { scratch in
+            let partials = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: workers * width)
+            partials.update(repeating: 0, count: workers * width)
             Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
-                let mine = partials + w * channels
-                for row in range { rowTerms(row, mine) }
+                let mine = partials + w * width
+                let acc = scratch + 2 * workers * width + w * width
+                acc.update(repeating: 0, count: width)
+                var pending = 0
+                for row in range {
+                    accumulate(row, acc)
+                    pending += 1
+                    if pending == 32 || row == range.upperBound - 1 {
+                        for i in 0..<width { mine[i] += Double(acc[i]) }
+                        acc.update(repeating: 0, count: width)
+                        pending = 0
+                    }
+                }
             }
-            totals.update(repeating: 0, count: channels)
-            for w in 0..<workers { for c in 0..<channels { totals[c] += partials[w * channels + c] } }
+            totals.update(repeating: 0, count: width)
+            for w in 0..<workers { for i in 0..<width { totals[i] += partials[w * width + i] } }
         }
     }
 
-    /// mean (C) and biased variance (C) of x (M, C) over its rows: two passes, in Double.
+    /// mean (C) and biased variance (C) of x (M, C) over its rows: two passes (mean, then
+    /// squared deviations).
     public static func statisticsChannelsLast(x: UnsafePointer<Float>, rows: Int, channels: Int,
                                               mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
-        let m = Double(rows)
+        let m = Double(rows), c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { totals in
             let t = totals.baseAddress!
-            channelSumsOverRows(rows: rows, channels: channels, into: t) { row, sums in
+            channelTotalsOverRows(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
                 let src = x + row * channels
-                for c in 0..<channels { sums[c] += Double(src[c]) }
+                var c = 0
+                while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
+                while c < channels { acc[c] += src[c]; c += 1 }
             }
             for c in 0..<channels { mean[c] = Float(t[c] / m) }
             let mu = UnsafePointer(mean)
-            channelSumsOverRows(rows: rows, channels: channels, into: t) { row, sums in
+            channelTotalsOverRows(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
                 let src = x + row * channels
-                for c in 0..<channels { let d = src[c] - mu[c]; sums[c] += Double(d * d) }
+                var c = 0
+                while c < c16 { let d = load(src, c) - load(mu, c); store(load(acc, c) + d * d, acc, c); c += 16 }
+                while c < channels { let d = src[c] - mu[c]; acc[c] += d * d; c += 1 }
             }
             for c in 0..<channels { variance[c] = Float(t[c] / m) }
         }
@@ -65,16 +95,31 @@ extension BatchNormKernels {
                                                  gamma: UnsafePointer<Float>, rows: Int, channels: Int,
                                                  dx: UnsafeMutablePointer<Float>,
                                                  dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>) {
-        let m = Float(rows)
+        let m = Float(rows), c16 = channels / 16 * 16, zero = V16()
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { totals in
             let sumG = totals.baseAddress!, sumGX = sumG + channels
-            channelSumsOverRows(rows: rows, channels: channels, into: sumG) { row, sums in
-                let d = dy + row * channels, r = reluOutput.map { $0 + row * channels }
-                for c in 0..<channels { sums[c] += Double(r == nil || r![c] > 0 ? d[c] : 0) }
-            }
-            channelSumsOverRows(rows: rows, channels: channels, into: sumGX) { row, sums in
-                let d = dy + row * channels, xs = x + row * channels, r = reluOutput.map { $0 + row * channels }
-                for c in 0..<channels { sums[c] += Double((r == nil || r![c] > 0 ? d[c] : 0) * (xs[c] - mean[c])) }
+            // Σ g and Σ g·(x − mean) in one pass.
+            channelTotalsOverRows(rows: rows, channels: channels, sums: 2, into: sumG) { row, acc in
+                let d = dy + row * channels, xs = x + row * channels, accX = acc + channels
+                var c = 0
+                if let r = reluOutput.map({ $0 + row * channels }) {
+                    while c < c16 {
+                        var g = load(d, c)
+                        g.replace(with: zero, where: load(r, c) .<= zero)
+                        store(load(acc, c) + g, acc, c)
+                        store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
+                        c += 16
+                    }
+                    while c < channels { let g = r[c] > 0 ? d[c] : 0; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
+                } else {
+                    while c < c16 {
+                        let g = load(d, c)
+                        store(load(acc, c) + g, acc, c)
+                        store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
+                        c += 16
+                    }
+                    while c < channels { let g = d[c]; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
+                }
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * channels) { k in
                 let k1 = k.baseAddress!, k2 = k1 + channels, k3 = k2 + channels
@@ -89,10 +134,18 @@ extension BatchNormKernels {
                 Parallel.chunks(rows, minimumPerChunk: Swift.max(1, 4096 / Swift.max(channels, 1))) { range, _ in
                     for row in range {
                         let d = dy + row * channels, xs = x + row * channels, out = dx + row * channels
+                        var c = 0
                         if let r = reluOutput.map({ $0 + row * channels }) {
-                            for c in 0..<channels { out[c] = (r[c] > 0 ? d[c] : 0) * c1[c] + xs[c] * c2[c] + c3[c] }
+                            while c < c16 {
+                                var g = load(d, c)
+                                g.replace(with: zero, where: load(r, c) .<= zero)
+                                store(g * load(c1, c) + load(xs, c) * load(c2, c) + load(c3, c), out, c)
+                                c += 16
+                            }
+                            while c < channels { out[c] = (r[c] > 0 ? d[c] : 0) * c1[c] + xs[c] * c2[c] + c3[c]; c += 1 }
                         } else {
-                            for c in 0..<channels { out[c] = d[c] * c1[c] + xs[c] * c2[c] + c3[c] }
+                            while c < c16 { store(load(d, c) * load(c1, c) + load(xs, c) * load(c2, c) + load(c3, c), out, c); c += 16 }
+                            while c < channels { out[c] = d[c] * c1[c] + xs[c] * c2[c] + c3[c]; c += 1 }
                         }
                     }
                 }
