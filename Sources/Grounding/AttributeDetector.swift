@@ -63,25 +63,30 @@ public struct AttributeDetector: Sendable {
         var convCaches: [Conv2d.Cache]
         var activations: [Tensor]
         var headCache: Conv2d.Cache
+        /// The feature maps' layout inside (the logits are NCHW either way).
+        var layout: ActivationLayout
     }
 
-    /// Logits (N, P + 1 + A, H, W) of images `x` (N, 3, H, W) in [0, 1].
+    /// Logits (N, P + 1 + A, H, W) of images `x` (N, 3, H, W) in [0, 1]. Inside, the feature
+    /// maps are in the engine's layout (`Engine.activationLayout`: channels last on oneDNN).
     public func forward(_ x: Tensor) throws -> (logits: Tensor, trace: Trace) {
-        var h = Tensor(shape: x.shape, data: x.data.map { ($0 - mean) / std })
+        let layout = Engine.activationLayout
+        var h = Tensor(shape: x.shape, data: x.data.map { ($0 - mean) / std }).converted(from: .nchw, to: layout)
         var caches: [Conv2d.Cache] = [], activations: [Tensor] = []
         for c in convs {
-            let (y, cache) = try c.forward(h)
+            let (y, cache) = try c.forward(h, layout: layout)
             caches.append(cache)
             h = ReLU.forward(y)
             activations.append(h)
         }
-        let (logits, headCache) = try head.forward(h)
-        return (logits, Trace(convCaches: caches, activations: activations, headCache: headCache))
+        let (logits, headCache) = try head.forward(h, layout: layout)
+        return (logits.converted(from: layout, to: .nchw),
+                Trace(convCaches: caches, activations: activations, headCache: headCache, layout: layout))
     }
 
-    /// Parameter gradients (the `parameters` order) from ∂loss/∂logits.
+    /// Parameter gradients (the `parameters` order) from ∂loss/∂logits (NCHW).
     public func backward(_ dLogits: Tensor, trace: Trace) -> [Tensor] {
-        let g = head.backward(dLogits, cache: trace.headCache, parameterGradients: true)
+        let g = head.backward(dLogits.converted(from: .nchw, to: trace.layout), cache: trace.headCache, parameterGradients: true)
         var grads = [g.weight!, g.bias!]
         var d = g.input
         for i in convs.indices.reversed() {

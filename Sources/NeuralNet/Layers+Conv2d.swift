@@ -59,9 +59,9 @@ public struct Conv2d: Sendable {
                                 stride: stride, padding: padding, layout: layout)
     }
 
-    /// y (N, O, H', W') = conv(x, weight) + bias.
-    public func forward(_ x: Tensor) throws -> (output: Tensor, cache: Cache) {
-        let g = try geometry(for: x)
+    /// y (N, O, H', W') = conv(x, weight) + bias; channels last in and out when `layout` says so.
+    public func forward(_ x: Tensor, layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
+        let g = try geometry(for: x, layout: layout)
         let y = Tensor(shape: g.outputShape) { out in
             x.withPointer { xp in weight.withPointer { wp in
                 if let bias {
@@ -76,7 +76,8 @@ public struct Conv2d: Sendable {
         return (y, Cache(input: x, geometry: g))
     }
 
-    /// dx = convᵀ(dy); dweight = Σ dy ⋆ x and dbias = Σ dy when `parameterGradients`.
+    /// dx = convᵀ(dy); dweight = Σ dy ⋆ x and dbias = Σ dy when `parameterGradients`; in the
+    /// forward's layout.
     public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "Conv2d.backward: dy \(dy.shape) vs output \(g.outputShape)")
@@ -95,7 +96,13 @@ public struct Conv2d: Sendable {
         var dbias: Tensor?
         if parameterGradients, bias != nil {
             dbias = Tensor(shape: [outChannels]) { out in
-                dy.withPointer { ConvKernels.biasGradient(dy: $0, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dbias: out) }
+                dy.withPointer { dyp in
+                    if g.layout == .nhwc {
+                        ConvKernels.biasGradientChannelsLast(dy: dyp, rows: g.batch * g.outPlane, channels: g.outChannels, dbias: out)
+                    } else {
+                        ConvKernels.biasGradient(dy: dyp, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dbias: out)
+                    }
+                }
             }
         }
         return Gradients(input: dx, weight: dweight, bias: dbias)

@@ -1,49 +1,7 @@
 /// Batch norm on channels-last data viewed as (M, C), M = N·H·W rows of C channels: the same
 /// quantities as the NCHW kernels, with the inner loops along a row's channels and the work
-/// split over rows (per-thread channel sums in Double, combined at the end).
+/// split over rows (`ChannelRows.totals`).
 extension BatchNormKernels {
-    typealias V16 = SIMD16<Float>
-
-    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V16 {
-        UnsafeRawPointer(p + i).loadUnaligned(as: V16.self)
-    }
-
-    @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
-        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V16.self)
-    }
-
-    /// Per-channel totals over the M rows of `sums` (1 or 2) per-row terms: `accumulate(row,
-    /// acc)` adds a row's terms into float accumulators acc[k·C + c], which are flushed into
-    /// Double every 32 rows (float sums stay short, as the NCHW kernels' per-plane sums);
-    /// each thread has its own, combined at the end into `totals` (sums·C).
-    static func channelTotalsOverRows(rows: Int, channels: Int, sums: Int, into totals: UnsafeMutablePointer<Double>,
-                                      _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let width = sums * channels
-        let workers = Parallel.workerCount(rows, minimumPerChunk: 64)
-        // Each worker's Double totals (2 floats each), then its float accumulators.
-        withScratch(workers * 3 * width) { scratch in
-            let partials = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: workers * width)
-            partials.update(repeating: 0, count: workers * width)
-            Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
-                let mine = partials + w * width
-                let acc = scratch + 2 * workers * width + w * width
-                acc.update(repeating: 0, count: width)
-                var pending = 0
-                for row in range {
-                    accumulate(row, acc)
-                    pending += 1
-                    if pending == 32 || row == range.upperBound - 1 {
-                        for i in 0..<width { mine[i] += Double(acc[i]) }
-                        acc.update(repeating: 0, count: width)
-                        pending = 0
-                    }
-                }
-            }
-            totals.update(repeating: 0, count: width)
-            for w in 0..<workers { for i in 0..<width { totals[i] += partials[w * width + i] } }
-        }
-    }
-
     /// mean (C) and biased variance (C) of x (M, C) over its rows: two passes (mean, then
     /// squared deviations).
     public static func statisticsChannelsLast(x: UnsafePointer<Float>, rows: Int, channels: Int,
@@ -51,7 +9,7 @@ extension BatchNormKernels {
         let m = Double(rows), c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { totals in
             let t = totals.baseAddress!
-            channelTotalsOverRows(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
+            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
                 let src = x + row * channels
                 var c = 0
                 while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
@@ -59,7 +17,7 @@ extension BatchNormKernels {
             }
             for c in 0..<channels { mean[c] = Float(t[c] / m) }
             let mu = UnsafePointer(mean)
-            channelTotalsOverRows(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
+            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
                 let src = x + row * channels
                 var c = 0
                 while c < c16 { let d = load(src, c) - load(mu, c); store(load(acc, c) + d * d, acc, c); c += 16 }
@@ -95,11 +53,11 @@ extension BatchNormKernels {
                                                  gamma: UnsafePointer<Float>, rows: Int, channels: Int,
                                                  dx: UnsafeMutablePointer<Float>,
                                                  dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>) {
-        let m = Float(rows), c16 = channels / 16 * 16, zero = V16()
+        let m = Float(rows), c16 = channels / 16 * 16, zero = SIMD16<Float>()
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { totals in
             let sumG = totals.baseAddress!, sumGX = sumG + channels
             // Σ g and Σ g·(x − mean) in one pass.
-            channelTotalsOverRows(rows: rows, channels: channels, sums: 2, into: sumG) { row, acc in
+            ChannelRows.totals(rows: rows, channels: channels, sums: 2, into: sumG) { row, acc in
                 let d = dy + row * channels, xs = x + row * channels, accX = acc + channels
                 var c = 0
                 if let r = reluOutput.map({ $0 + row * channels }) {
@@ -153,3 +111,6 @@ extension BatchNormKernels {
         }
     }
 }
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> { ChannelRows.load(p, i) }
+@inline(__always) private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) { ChannelRows.store(v, p, i) }

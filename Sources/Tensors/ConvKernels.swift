@@ -379,6 +379,12 @@ public enum ConvKernels {
         }
     }
 
+    /// dbias (O) = Σ over images and pixels of channels-last dy (N, H', W', O); overwritten.
+    public static func biasGradientChannelsLast(dy: UnsafePointer<Float>, rows: Int, channels: Int,
+                                                dbias: UnsafeMutablePointer<Float>) {
+        ChannelRows.sum(dy, rows: rows, channels: channels, into: dbias)
+    }
+
     /// dbias (O) = Σ over images and pixels of dy (N, O, H', W'); overwritten.
     public static func biasGradient(dy: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
                                     dbias: UnsafeMutablePointer<Float>) {

@@ -1,0 +1,60 @@
+/// Channels-last feature maps as M rows of C channels: sixteen channels at a time, and
+/// per-channel sums over the rows split across threads.
+enum ChannelRows {
+    typealias V16 = SIMD16<Float>
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ i: Int) -> V16 {
+        UnsafeRawPointer(p + i).loadUnaligned(as: V16.self)
+    }
+
+    @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V16.self)
+    }
+
+    /// Per-channel totals over the M rows of `sums` (1 or 2) per-row terms: `accumulate(row,
+    /// acc)` adds a row's terms into float accumulators acc[k·C + c], which are flushed into
+    /// Double every 32 rows (float sums stay short, as the NCHW kernels' per-plane sums);
+    /// each thread has its own, combined at the end into `totals` (sums·C).
+    static func totals(rows: Int, channels: Int, sums: Int, into totals: UnsafeMutablePointer<Double>,
+                       _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let width = sums * channels
+        let workers = Parallel.workerCount(rows, minimumPerChunk: 64)
+        // Each worker's Double totals (2 floats each), then its float accumulators.
+        withScratch(workers * 3 * width) { scratch in
+            let partials = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: workers * width)
+            partials.update(repeating: 0, count: workers * width)
+            Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
+                let mine = partials + w * width
+                let acc = scratch + 2 * workers * width + w * width
+                acc.update(repeating: 0, count: width)
+                var pending = 0
+                for row in range {
+                    accumulate(row, acc)
+                    pending += 1
+                    if pending == 32 || row == range.upperBound - 1 {
+                        for i in 0..<width { mine[i] += Double(acc[i]) }
+                        acc.update(repeating: 0, count: width)
+                        pending = 0
+                    }
+                }
+            }
+            totals.update(repeating: 0, count: width)
+            for w in 0..<workers { for i in 0..<width { totals[i] += partials[w * width + i] } }
+        }
+    }
+
+
+    /// dbias (C) = Σ over the rows of dy (M, C); overwritten.
+    static func sum(_ dy: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
+        let c16 = channels / 16 * 16
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { t in
+            totals(rows: rows, channels: channels, sums: 1, into: t.baseAddress!) { row, acc in
+                let src = dy + row * channels
+                var c = 0
+                while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
+                while c < channels { acc[c] += src[c]; c += 1 }
+            }
+            for c in 0..<channels { out[c] = Float(t[c]) }
+        }
+    }
+}
