@@ -74,9 +74,9 @@ public struct AttributeDetector: Sendable {
         var h = Tensor(shape: x.shape, data: x.data.map { ($0 - mean) / std }).converted(from: .nchw, to: layout)
         var caches: [Conv2d.Cache] = [], activations: [Tensor] = []
         for c in convs {
-            let (y, cache) = try c.forward(h, layout: layout)
+            let (y, cache) = try c.forward(h, layout: layout, relu: true)
             caches.append(cache)
-            h = ReLU.forward(y)
+            h = y
             activations.append(h)
         }
         let (logits, headCache) = try head.forward(h, layout: layout)

@@ -59,19 +59,15 @@ public struct Conv2d: Sendable {
                                 stride: stride, padding: padding, layout: layout)
     }
 
-    /// y (N, O, H', W') = conv(x, weight) + bias; channels last in and out when `layout` says so.
-    public func forward(_ x: Tensor, layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
+    /// y (N, O, H', W') = conv(x, weight) + bias, then max(0, ·) when `relu` (fused: one pass;
+    /// backward then takes dy already masked by `ReLU.backward`); channels last in and out
+    /// when `layout` says so.
+    public func forward(_ x: Tensor, layout: ActivationLayout = .nchw, relu: Bool = false) throws -> (output: Tensor, cache: Cache) {
         let g = try geometry(for: x, layout: layout)
         let y = Tensor(shape: g.outputShape) { out in
-            x.withPointer { xp in weight.withPointer { wp in
-                if let bias {
-                    bias.withPointer { bp in
-                        ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp), y: out)
-                    }
-                } else {
-                    ConvKernels.forward(x: xp, weight: wp, geometry: g, y: out)
-                }
-            } }
+            x.withPointer { xp in weight.withPointer { wp in withOptionalPointer(bias) { bp in
+                ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp, relu: relu), y: out)
+            } } }
         }
         return (y, Cache(input: x, geometry: g))
     }

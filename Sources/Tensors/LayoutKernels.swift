@@ -4,23 +4,32 @@ public enum LayoutKernels {
     /// y (N, H, W, C) = x (N, C, H, W).
     public static func toChannelsLast(_ x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
                                       _ y: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(batch * plane, minimumPerChunk: 256) { range, _ in
-            for i in range {
-                let (n, p) = i.quotientAndRemainder(dividingBy: plane)
-                let src = x + n * channels * plane + p, dst = y + i * channels
-                for c in 0..<channels { dst[c] = src[c * plane] }
-            }
-        }
+        transposeImages(x, batch: batch, rows: channels, columns: plane, y)
     }
 
     /// y (N, C, H, W) = x (N, H, W, C).
     public static func toChannelsFirst(_ x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
                                        _ y: UnsafeMutablePointer<Float>) {
-        Parallel.chunks(batch * channels, minimumPerChunk: 16) { range, _ in
-            for i in range {
-                let (n, c) = i.quotientAndRemainder(dividingBy: channels)
-                let src = x + n * plane * channels + c, dst = y + i * plane
-                for p in 0..<plane { dst[p] = src[p * channels] }
+        transposeImages(x, batch: batch, rows: plane, columns: channels, y)
+    }
+
+    /// Each image's rows × columns matrix transposed, in 16 × 16 tiles (so that both the reads
+    /// and the writes stay within a few cache lines), the tiles spread over the threads.
+    static func transposeImages(_ x: UnsafePointer<Float>, batch: Int, rows: Int, columns: Int, _ y: UnsafeMutablePointer<Float>) {
+        let tile = 16
+        let rowTiles = (rows + tile - 1) / tile, columnTiles = (columns + tile - 1) / tile
+        let perImage = rowTiles * columnTiles
+        Parallel.chunks(batch * perImage, minimumPerChunk: 16) { range, _ in
+            for t in range {
+                let (n, k) = t.quotientAndRemainder(dividingBy: perImage)
+                let (rt, ct) = k.quotientAndRemainder(dividingBy: columnTiles)
+                let src = x + n * rows * columns, dst = y + n * rows * columns
+                let r0 = rt * tile, c0 = ct * tile
+                let r1 = Swift.min(rows, r0 + tile), c1 = Swift.min(columns, c0 + tile)
+                for c in c0..<c1 {
+                    let out = dst + c * rows
+                    for r in r0..<r1 { out[r] = src[r * columns + c] }
+                }
             }
         }
     }
