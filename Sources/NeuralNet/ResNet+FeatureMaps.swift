@@ -17,9 +17,11 @@ extension ResNet {
         return start..<(start + config.blocks[s])
     }
 
-    /// The last feature map (N, D, h, w) before global average pooling, in eval mode.
+    /// The last feature map (N, D, h, w) before global average pooling, in eval mode (run in
+    /// the engine's layout, returned NCHW).
     public func featureMap(_ x: Tensor) throws -> Tensor {
-        try forwardMap(x, mode: .eval, record: false).map
+        let layout = layout(for: .eval)
+        return try forwardMap(x, mode: .eval, record: false, layout: layout).map.converted(from: layout, to: .nchw)
     }
 
     /// Logits (N, K) from pooled features (N, D): the classifier alone, for callers that
@@ -38,6 +40,8 @@ extension ResNet {
         /// The last feature map, (N, D, h, w).
         public let finalMap: Tensor
         let blockCaches: [[ConvBN.Cache]]
+        /// The layout the pass ran in (its caches' layout; the maps above are NCHW).
+        let layout: ActivationLayout
     }
 
     /// Runs the images once in eval mode, keeping stage `stage`'s output and what backward
@@ -46,8 +50,10 @@ extension ResNet {
         guard (0..<stageCount).contains(stage) else {
             throw TensorError.invalidArgument("\(config.name): stage \(stage) is outside 0..<\(stageCount)")
         }
-        let pass = try forwardMap(x, mode: .eval, record: true, keepStage: stage)
-        return StagePass(stage: stage, stageMap: pass.stageOutput!, finalMap: pass.map, blockCaches: pass.blocks)
+        let layout = layout(for: .eval)
+        let pass = try forwardMap(x, mode: .eval, record: true, keepStage: stage, layout: layout)
+        return StagePass(stage: stage, stageMap: pass.stageOutput!.converted(from: layout, to: .nchw),
+                         finalMap: pass.map.converted(from: layout, to: .nchw), blockCaches: pass.blocks, layout: layout)
     }
 
     /// ∂(Σ r ⊙ finalMap)/∂stageMap for a read-out `r` shaped like the last map (N, D, h, w):
@@ -57,11 +63,11 @@ extension ResNet {
         guard r.shape == pass.finalMap.shape else {
             throw TensorError.shapeMismatch("\(config.name): read-out \(r.shape) does not match the last map \(pass.finalMap.shape)")
         }
-        var d = r
+        var d = r.converted(from: .nchw, to: pass.layout)
         for b in (stageBlockRange(pass.stage).upperBound..<blocks.count).reversed() {
             d = backwardBlock(b, d, caches: pass.blockCaches[b])
         }
-        return d
+        return d.converted(from: pass.layout, to: .nchw)
     }
 
     /// Input gradient of block `b` from its output gradient (no parameter gradients).

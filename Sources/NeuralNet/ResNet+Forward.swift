@@ -53,11 +53,10 @@ extension ResNet {
     }
 
     /// Stem, stem pool and every residual block: the last feature map before pooling, in
-    /// `layout` (the input x is NCHW either way). `keepStage` (0-based, NCHW only) also
-    /// returns that stage's output.
+    /// `layout` (the input x is NCHW either way). `keepStage` (0-based) also returns that
+    /// stage's output (in `layout`).
     func forwardMap(_ x: Tensor, mode: Mode, record: Bool, keepStage: Int? = nil,
                     layout: ActivationLayout = .nchw) throws -> MapPass {
-        precondition(layout == .nchw || keepStage == nil, "stage maps come from NCHW passes")
         try validateInput(x)
         if mode == .train { foldedCache = nil }   // running statistics are about to change
         let folded = mode == .eval ? foldedUnits() : nil

@@ -78,7 +78,7 @@ extension Engine {
     /// The feature maps' layout in the networks' passes: channels last on oneDNN, whose
     /// convolutions run in it, so that nothing is converted between layers; NCHW on the
     /// reference kernels. (Passes that need NCHW — data-parallel training, eval-mode parameter
-    /// gradients, stage maps for Grad-CAM — ask for it.) `withActivationLayout` overrides it.
+    /// gradients — ask for it.) `withActivationLayout` overrides it.
     public static var activationLayout: ActivationLayout {
         layoutOverride ?? (backend == .onednn ? .nhwc : .nchw)
     }
