@@ -117,15 +117,15 @@ ifeq ($(SKIP_BUILD),)
 $(addprefix $(BIN)/,$(STAGES)): $(BIN)/%: $(BIN)/.built ;
 endif
 
-## PRECISION=bf16: run the convolutions of train, adv-train, attack, extract-features and ground in bf16
-# (docs/engine.md).
+## PRECISION=bf16: run the convolutions of train, adv-train, attack, extract-features, ground and
+# train-detector in bf16 (docs/engine.md).
 # `--precision bf16` joins their command lines, so their settings stamps change and exactly
 # they and their dependents rerun; fp32 (the default) adds nothing.
 $(call command_line_or,PRECISION,fp32)
 ifneq ($(filter-out fp32 bf16,$(PRECISION)),)
 $(error unknown PRECISION '$(PRECISION)': fp32 (the default) or bf16)
 endif
-PRECISION_STAGES := train adv-train attack extract-features ground
+PRECISION_STAGES := train adv-train attack extract-features ground train-detector
 precision_option = $(if $(and $(filter bf16,$(PRECISION)),$(filter $(1),$(PRECISION_STAGES))), --precision bf16)
 
 # Put in front of every stage command (the target-specific variable STAGE names the stage),

@@ -40,6 +40,7 @@ struct TrainDetector: StageCommand {
     var learningRate: Float = 0.003
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         guard !widths.isEmpty, widths.allSatisfy({ (1...512).contains($0) }) else {
@@ -51,7 +52,7 @@ struct TrainDetector: StageCommand {
     }
 
     func run() throws {
-        Engine.configure(threads: common.threads)
+        try engine.configure(threads: common.threads)
         let imageSet = try ImageSet(images)
         let truth = try DatasetTruth(imageSet)
         guard truth.hasMasks, truth.imageAttributes != nil else {

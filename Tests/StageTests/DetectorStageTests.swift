@@ -11,6 +11,20 @@ extension GroundStageTests {
                                         "--threads", "2", "--output", path(output)] + extra)
     }
 
+    /// `--precision bf16` (make PRECISION=bf16) trains the detector through bf16 convolutions:
+    /// recorded in its command, and not fp32's weights.
+    func testDetectorTrainsInBF16() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.h") else { throw XCTSkip("no oneDNN in this build") }
+        XCTAssertEqual(try trainDetector("fp32-detector.h5").status, 0)
+        let mixed = try trainDetector("bf16-detector.h5", ["--precision", "bf16"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        let (a, b) = (try H5File.open(path("fp32-detector.h5")), try H5File.open(path("bf16-detector.h5")))
+        defer { a.close(); b.close() }
+        XCTAssertTrue((try b.attribute("command").stringValue ?? "").contains("--precision bf16"))
+        XCTAssertNotEqual(try a.read("params/conv0.weight", as: Float.self).data, try b.read("params/conv0.weight", as: Float.self).data,
+                          "bf16 training gave fp32's exact weights")
+    }
+
     func testDetectorTrainsAndGroundsTheItems() throws {
         let trained = try trainDetector("detector.h5")
         XCTAssertEqual(trained.status, 0, trained.stderr)
