@@ -59,19 +59,22 @@ public struct AttributeGroups: Sendable {
 extension AttributeDetector {
     /// Detections for every image of `x` (N, 3, H, W); `attributeParts` is the detector's table.
     public func detect(_ x: Tensor, attributeParts: AttributeParts) throws -> [PartDetections] {
-        let (logits, _) = try forward(x)
-        let (n, channels, h, w) = (logits.shape[0], logits.shape[1], logits.shape[2], logits.shape[3])
+        let (logits, trace) = try forwardInLayout(x)
+        let (n, channels, h, w) = trace.layout.sizes(logits.shape)
         let plane = h * w, labels = partCount + 1
+        // Logit c of image i at `pixel`, in either layout.
+        let at = trace.layout == .nchw ? { (i: Int, c: Int, pixel: Int) in (i * channels + c) * plane + pixel }
+                                       : { (i: Int, c: Int, pixel: Int) in (i * plane + pixel) * channels + c }
         var out: [PartDetections] = []
         for i in 0..<n {
             // Part probabilities per pixel (softmax over background and parts).
             var prob = [Float](repeating: 0, count: labels * plane)
             for pixel in 0..<plane {
                 var m = -Float.infinity
-                for c in 0..<labels { m = max(m, logits.data[(i * channels + c) * plane + pixel]) }
+                for c in 0..<labels { m = max(m, logits.data[at(i, c, pixel)]) }
                 var sum: Float = 0
                 for c in 0..<labels {
-                    let e = expf(logits.data[(i * channels + c) * plane + pixel] - m)
+                    let e = expf(logits.data[at(i, c, pixel)] - m)
                     prob[c * plane + pixel] = e
                     sum += e
                 }
@@ -92,12 +95,11 @@ extension AttributeDetector {
                     // Over the pixels where the part is at least half as likely as at its peak
                     // (so the empty frame does not outweigh a small part), weighted by its probability.
                     var num: Float = 0, den: Float = 0
-                    let base = (i * channels + labels + a) * plane
                     let floor = 0.5 * confidence[p]
                     for pixel in 0..<plane {
                         let weight = prob[(p + 1) * plane + pixel]
                         guard weight >= floor else { continue }
-                        num += weight / (1 + expf(-logits.data[base + pixel]))
+                        num += weight / (1 + expf(-logits.data[at(i, labels + a, pixel)]))
                         den += weight
                     }
                     return den > 0 ? num / den : 0

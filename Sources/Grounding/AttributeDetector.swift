@@ -63,13 +63,21 @@ public struct AttributeDetector: Sendable {
         var convCaches: [Conv2d.Cache]
         var activations: [Tensor]
         var headCache: Conv2d.Cache
-        /// The feature maps' layout inside (the logits are NCHW either way).
-        var layout: ActivationLayout
+        /// The feature maps' layout inside, and that of `forwardInLayout`'s logits.
+        public internal(set) var layout: ActivationLayout
     }
 
-    /// Logits (N, P + 1 + A, H, W) of images `x` (N, 3, H, W) in [0, 1]. Inside, the feature
-    /// maps are in the engine's layout (`Engine.activationLayout`: channels last on oneDNN).
+    /// Logits (N, P + 1 + A, H, W) of images `x` (N, 3, H, W) in [0, 1].
     public func forward(_ x: Tensor) throws -> (logits: Tensor, trace: Trace) {
+        let (logits, trace) = try forwardInLayout(x)
+        return (logits.converted(from: trace.layout, to: .nchw), trace)
+    }
+
+    /// `forward` with the logits left in the engine's layout (`Engine.activationLayout`,
+    /// `trace.layout`: channels last, (N, H, W, P + 1 + A), on oneDNN), for callers that read
+    /// them in either layout (`DetectorLoss`, `detect`): the 224-channel logits are the
+    /// largest tensor of the network, and converting them cost an eighth of a training step.
+    public func forwardInLayout(_ x: Tensor) throws -> (logits: Tensor, trace: Trace) {
         let layout = Engine.activationLayout
         var h = Tensor(shape: x.shape, data: x.data.map { ($0 - mean) / std }).converted(from: .nchw, to: layout)
         var caches: [Conv2d.Cache] = [], activations: [Tensor] = []
@@ -80,13 +88,14 @@ public struct AttributeDetector: Sendable {
             activations.append(h)
         }
         let (logits, headCache) = try head.forward(h, layout: layout)
-        return (logits.converted(from: layout, to: .nchw),
-                Trace(convCaches: caches, activations: activations, headCache: headCache, layout: layout))
+        return (logits, Trace(convCaches: caches, activations: activations, headCache: headCache, layout: layout))
     }
 
-    /// Parameter gradients (the `parameters` order) from ∂loss/∂logits (NCHW).
-    public func backward(_ dLogits: Tensor, trace: Trace) -> [Tensor] {
-        let g = head.backward(dLogits.converted(from: .nchw, to: trace.layout), cache: trace.headCache, parameterGradients: true)
+    /// Parameter gradients (the `parameters` order) from ∂loss/∂logits, NCHW or, when
+    /// `inLayout`, in the trace's layout (the logits of `forwardInLayout`).
+    public func backward(_ dLogits: Tensor, trace: Trace, inLayout: Bool = false) -> [Tensor] {
+        let dHead = inLayout ? dLogits : dLogits.converted(from: .nchw, to: trace.layout)
+        let g = head.backward(dHead, cache: trace.headCache, parameterGradients: true)
         var grads = [g.weight!, g.bias!]
         var d = g.input
         for i in convs.indices.reversed() {
@@ -107,13 +116,15 @@ public struct AttributeDetector: Sendable {
 /// attribute, on the pixels of the attribute's own parts only (mean over those (pixel,
 /// attribute) pairs). Checked against finite differences (GroundingTests).
 public enum DetectorLoss {
-    /// `logits` (N, P + 1 + A, H, W); `masks[n]` H·W labels (0 background, p + 1 part p);
+    /// `logits` (N, P + 1 + A, H, W), or channels last (N, H, W, P + 1 + A) as `layout` says
+    /// (the gradient comes in the same layout); `masks[n]` H·W labels (0 background, p + 1 part p);
     /// `present` N × A (1 where the image has the attribute); `attributeParts` the parts each
     /// attribute lives on. Returns (part loss, attribute loss, ∂(part + attribute)/∂logits).
     public static func lossAndGradient(logits: Tensor, masks: [[UInt8]], present: [Float], partCount: Int,
-                                       attributeParts: AttributeParts, foregroundWeight: Double = 10)
+                                       attributeParts: AttributeParts, foregroundWeight: Double = 10,
+                                       layout: ActivationLayout = .nchw)
         -> (part: Double, attribute: Double, gradient: Tensor) {
-        let (n, channels, h, w) = (logits.shape[0], logits.shape[1], logits.shape[2], logits.shape[3])
+        let (n, channels, h, w) = layout.sizes(logits.shape)
         let plane = h * w, labels = partCount + 1, a = channels - labels
         // Attributes of each part label.
         var onLabel = [[Int]](repeating: [], count: labels)
@@ -133,7 +144,8 @@ public enum DetectorLoss {
         logits.withPointer { z in
             for i in 0..<n {
                 for pixel in 0..<plane {
-                    let at = { (c: Int) in (i * channels + c) * plane + pixel }
+                    let at = layout == .nchw ? { (c: Int) in (i * channels + c) * plane + pixel }
+                                              : { (c: Int) in (i * plane + pixel) * channels + c }
                     var maxLogit = -Float.infinity
                     for c in 0..<labels { maxLogit = max(maxLogit, z[at(c)]) }
                     var sum = 0.0

@@ -55,11 +55,11 @@ public struct DetectorTraining {
                 for (i, row) in rows.enumerated() {
                     for j in 0..<a { targets[i * a + j] = present[row * a + j] >= 0.5 ? 1 : 0 }
                 }
-                let (logits, trace) = try detector.forward(x)
+                let (logits, trace) = try detector.forwardInLayout(x)
                 let loss = DetectorLoss.lossAndGradient(logits: logits, masks: masks, present: targets, partCount: detector.partCount,
-                                                        attributeParts: parts)
+                                                        attributeParts: parts, layout: trace.layout)
                 partSum += loss.part; attributeSum += loss.attribute
-                let grads = detector.backward(loss.gradient, trace: trace)
+                let grads = detector.backward(loss.gradient, trace: trace, inLayout: true)
                 let progressFraction = Float(epoch * stepsPerEpoch + step) / Float(epochs * stepsPerEpoch)
                 optimizer.learningRate = learningRate * 0.5 * (1 + cosf(Float.pi * progressFraction))
                 detector.update(with: grads, optimizer: &optimizer)

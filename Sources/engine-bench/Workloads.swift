@@ -37,7 +37,8 @@ struct ResNetWorkload: BenchWorkload {
 }
 
 /// train-detector's network at its default widths on a rendered set's parts (15) and
-/// attributes (208). Training step: forward, the gradient of the mean squared logit (the twin's
+/// attributes (208), its logits in the engine's layout as train-detector and ground read them
+/// (`forwardInLayout`). Training step: forward, the gradient of the mean squared logit (the twin's
 /// loss: the benchmark times the network, not DetectorLoss), backward with every parameter's
 /// gradient, and a plain gradient step.
 final class DetectorWorkload: BenchWorkload {
@@ -56,13 +57,14 @@ final class DetectorWorkload: BenchWorkload {
 
     func body(_ phase: EngineBench.Phase) -> (() throws -> Void)? {
         switch phase {
-        case .inference: return { [self] in _ = try detector.forward(x) }
+        case .inference: return { [self] in _ = try detector.forwardInLayout(x) }
         case .attack: return nil
         case .train:
             return { [self] in
-                let (logits, trace) = try detector.forward(x)
+                let (logits, trace) = try detector.forwardInLayout(x)
                 let scale = 2 / Float(logits.count)
-                let grads = detector.backward(Tensor(shape: logits.shape, data: logits.data.map { $0 * scale }), trace: trace)
+                let grads = detector.backward(Tensor(shape: logits.shape, data: logits.data.map { $0 * scale }), trace: trace,
+                                              inLayout: true)
                 for (i, (_, value)) in detector.parameters.enumerated() {
                     detector.setParameter(i, Tensor(shape: value.shape, data: zip(value.data, grads[i].data).map { $0 - 0.01 * $1 }))
                 }

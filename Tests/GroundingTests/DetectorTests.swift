@@ -38,6 +38,42 @@ final class DetectorTests: XCTestCase {
         }
     }
 
+    /// The loss, its gradient, the parameter gradients and the detections are the same whether
+    /// the logits stay channels last (`forwardInLayout`, what train-detector and ground use on
+    /// oneDNN) or are NCHW, on every backend.
+    func testChannelsLastLogitsGiveTheSameLossGradientsAndDetections() throws {
+        let detector = AttributeDetector(widths: [3, 4], partCount: 2, attributeCount: 3, seed: 9)
+        var rng = SplitMix(seed: 6)
+        let x = Tensor(shape: [2, 3, 3, 3], data: (0..<54).map { _ in rng.uniformFloat(0, 1) })
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) {
+                func run(_ layout: ActivationLayout) throws -> (Double, [Float], [[Float]], [PartDetections]) {
+                    try Engine.withActivationLayout(layout) {
+                        let (logits, trace) = try detector.forwardInLayout(x)
+                        let l = DetectorLoss.lossAndGradient(logits: logits, masks: masks, present: present, partCount: 2,
+                                                             attributeParts: parts, layout: trace.layout)
+                        let grads = detector.backward(l.gradient, trace: trace, inLayout: true)
+                        return (l.part + l.attribute, l.gradient.converted(from: trace.layout, to: .nchw).data, grads.map(\.data),
+                                try detector.detect(x, attributeParts: parts))
+                    }
+                }
+                let (planar, last) = (try run(.nchw), try run(.nhwc))
+                XCTAssertEqual(last.0, planar.0, accuracy: 1e-6, "\(backend): loss")
+                for (a, b) in zip(last.1, planar.1) { XCTAssertEqual(a, b, accuracy: 1e-6, "\(backend): dlogits") }
+                for (ga, gb) in zip(last.2, planar.2) {
+                    for (a, b) in zip(ga, gb) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "\(backend): parameter gradient") }
+                }
+                for (a, b) in zip(last.3, planar.3) {
+                    XCTAssertEqual(a.peaks.map(\.row), b.peaks.map(\.row), "\(backend): peaks")
+                    XCTAssertEqual(a.peaks.map(\.column), b.peaks.map(\.column), "\(backend): peaks")
+                    for (u, v) in zip(a.confidence + a.values.flatMap { $0 }, b.confidence + b.values.flatMap { $0 }) {
+                        XCTAssertEqual(u, v, accuracy: 1e-5, "\(backend): confidences and value scores")
+                    }
+                }
+            }
+        }
+    }
+
     func testBackwardMatchesFiniteDifferences() throws {
         let detector = AttributeDetector(widths: [3, 4], partCount: 2, attributeCount: 3, seed: 9)
         var rng = SplitMix(seed: 4)
