@@ -68,8 +68,8 @@ let targets: [Target] = oneDNNTargets + [
     // MARK: Stages: one executable each
     .executableTarget(name: "prepare-data", dependencies: ["Datasets", "ImageIO", "HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "import-weights", dependencies: ["NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),
-    .executableTarget(name: "train", dependencies: ["ClassifierKit", "MessagePassing", "NeuralNet", "HDF5Store", "PipelineKit",
-                                                    argumentParser]),
+    .executableTarget(name: "train", dependencies: ["ClassifierKit", "Grounding", "MessagePassing", "NeuralNet", "HDF5Store",
+                                                    "PipelineKit", argumentParser]),
     .executableTarget(name: "adv-train", dependencies: ["ClassifierKit", "MessagePassing", "NeuralNet", "HDF5Store", "PipelineKit",
                                                         argumentParser]),
     .executableTarget(name: "attack", dependencies: ["ClassifierKit", "NeuralNet", "HDF5Store", "PipelineKit", argumentParser]),

@@ -96,6 +96,9 @@ public final class TrainingLoop {
     /// Identifies the run's settings and inputs; a checkpoint with another fingerprint is ignored.
     public let fingerprint: String
     public private(set) var log = TrainingLog()
+    /// Trained values outside the model (an auxiliary head's parameters: `train --apn-aux`) by
+    /// key, kept with every checkpoint and restored on resume (empty when starting afresh).
+    public var auxiliary: [String: [Float]] = [:]
     /// The ranks of a data-parallel run (nil: one process). Each rank trains on its slice
     /// of every global batch; only rank 0 writes checkpoints (and, in the stages, models).
     public let communicator: Communicator?
@@ -144,6 +147,7 @@ public final class TrainingLoop {
                 state.model.dataParallel = model.dataParallel
                 model = state.model
                 optimizer.restoreBuffers(state.buffers)
+                auxiliary = state.auxiliary
                 log = state.log
                 firstEpoch = state.completedEpochs
                 Log.info("resuming from \(checkpointPath) after epoch \(firstEpoch) of \(settings.epochs)")
@@ -263,7 +267,7 @@ public final class TrainingLoop {
     /// unreadable, written under another fingerprint (settings, inputs or seed), or with an
     /// epoch count or log that does not fit this run.
     static func readCheckpoint(_ path: String, fingerprint: String, epochs: Int)
-        throws -> (model: ResNet, buffers: [String: [Float]], log: TrainingLog, completedEpochs: Int) {
+        throws -> (model: ResNet, buffers: [String: [Float]], auxiliary: [String: [Float]], log: TrainingLog, completedEpochs: Int) {
         let file = try H5File.open(path)
         defer { file.close() }
         guard (try? file.attribute("fingerprint").stringValue) == fingerprint else {
@@ -276,12 +280,18 @@ public final class TrainingLoop {
                 buffers[key] = try file.read("optimizer/\(key)", as: Float.self).data
             }
         }
+        var auxiliary: [String: [Float]] = [:]
+        if file.isGroup("auxiliary") {
+            for key in try file.childNames("auxiliary") {
+                auxiliary[key] = try file.read("auxiliary/\(key)", as: Float.self).data
+            }
+        }
         let log = try TrainingLog.read(from: file)
         let completed = Int(try file.attribute("completed_epochs").intValue ?? -1)
         guard (1...epochs).contains(completed), log.epochs == completed else {
             throw StageError("\(path): completed_epochs \(completed) and a log of \(log.epochs) epoch(s) do not fit a run of \(epochs)")
         }
-        return (model, buffers, log, completed)
+        return (model, buffers, auxiliary, log, completed)
     }
 
     /// Σ over ranks of `count` applied to each rank's contiguous slice of `indices` (all of
@@ -305,6 +315,7 @@ public final class TrainingLoop {
             defer { file.close() }
             try model.save(to: file)
             for (key, buffer) in optimizer.buffers { try file.write("optimizer/\(key)", buffer, shape: [buffer.count]) }
+            for (key, values) in auxiliary { try file.write("auxiliary/\(key)", values, shape: [values.count]) }
             try log.write(to: file)
             try file.setAttribute("fingerprint", .string(fingerprint))
             try file.setAttribute("completed_epochs", .int(Int64(completedEpochs)))

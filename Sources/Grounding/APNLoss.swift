@@ -46,11 +46,15 @@ public struct APNLoss: Sendable {
         /// ∂L/∂P [A, C] and ∂L/∂b [A].
         public var prototypes: [Float]
         public var bias: [Float]
+        /// ∂L/∂F̃ per image (C × positions, as `features`), with `featureGradients` only: what
+        /// end-to-end training (`APNJointLoss`) sends back into the classifier.
+        public var features: [[Float]] = []
     }
 
     /// Loss and gradient for `features` (N standardised stage maps, each C × rows·columns)
-    /// with attribute truth `targets` [N, A].
-    public func evaluate(_ head: APNHead, features: [[Float]], rows: Int, columns: Int, targets: [Float]) -> Value {
+    /// with attribute truth `targets` [N, A]; with `featureGradients`, also ∂L/∂F̃ of every image.
+    public func evaluate(_ head: APNHead, features: [[Float]], rows: Int, columns: Int, targets: [Float],
+                         featureGradients: Bool = false) -> Value {
         let (a, c, positions, n) = (head.attributeCount, head.channels, rows * columns, features.count)
         precondition(targets.count == n * a && features.allSatisfy { $0.count == c * positions })
         var value = Value(prototypes: [Float](repeating: 0, count: a * c), bias: [Float](repeating: 0, count: a))
@@ -96,6 +100,19 @@ public struct APNLoss: Sendable {
                                    b: x.baseAddress!, ldb: positions, beta: 1, c: o.baseAddress!, ldc: c)
                     }
                 }
+            }
+            // ∂L/∂F̃ = Pᵀ · ∂L/∂S ([C, A] by [A, P]).
+            if featureGradients {
+                var df = [Float](repeating: 0, count: c * positions)
+                head.prototypes.withUnsafeBufferPointer { w in
+                    gradS.withUnsafeBufferPointer { gs in
+                        df.withUnsafeMutableBufferPointer { o in
+                            BLAS.sgemm(transA: true, m: c, n: positions, k: a, a: w.baseAddress!, lda: c,
+                                       b: gs.baseAddress!, ldb: positions, c: o.baseAddress!, ldc: positions)
+                        }
+                    }
+                }
+                value.features.append(df)
             }
         }
         value.attribute *= Double(scale)

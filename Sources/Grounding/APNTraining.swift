@@ -50,6 +50,20 @@ public struct APNTraining {
         return rows.flatMap { row in (0..<a).map { present[row * a + $0] >= 0.5 ? Float(1) : 0 } }
     }
 
+    /// A head before training: prototypes drawn N(0, 1/C), each bias the log-odds of its
+    /// attribute's frequency in `targets` [N, A] (clamped to 1–99%), so an untrained head
+    /// predicts the base rates.
+    public static func initialHead(stage: Int, context: [Int], channels c: Int, targets y: [Float], attributeCount a: Int,
+                                   mean: [Float], inverseStd: [Float], rng: inout SplitMix) -> APNHead {
+        let n = y.count / max(1, a)
+        let initScale = 1 / Float(c).squareRoot()
+        let frequency = (0..<a).map { k in (0..<n).reduce(Float(0)) { $0 + y[$1 * a + k] } / Float(max(1, n)) }
+        return APNHead(stage: stage, context: context, channels: c, attributeCount: a,
+                       prototypes: (0..<(a * c)).map { _ in rng.normal() * initScale },
+                       bias: frequency.map { f in let p = min(max(f, 0.01), 0.99); return logf(p / (1 - p)) },
+                       mean: mean, inverseStd: inverseStd)
+    }
+
     /// The trained head for `network`'s stage on the training split of `images`.
     /// `log(epoch, value)` after every epoch (the epoch's mean loss terms), `progress(images)` after every batch.
     public func train(_ network: ResNet, images: ImageSet, truth: DatasetTruth, log: (Int, APNLoss.Value) -> Void = { _, _ in },
@@ -76,12 +90,8 @@ public struct APNTraining {
             return variance > 1e-12 ? Float(1 / variance.squareRoot()) : 1
         }
         var rng = SplitMix(seed: seed, stream: RandomStreams.apnHead)
-        let initScale = 1 / Float(c).squareRoot()
-        let frequency = (0..<a).map { k in (0..<train.count).reduce(Float(0)) { $0 + y[$1 * a + k] } / Float(train.count) }
-        var head = APNHead(stage: stage, context: context, channels: c, attributeCount: a,
-                           prototypes: (0..<(a * c)).map { _ in rng.normal() * initScale },
-                           bias: frequency.map { f in let p = min(max(f, 0.01), 0.99); return logf(p / (1 - p)) },
-                           mean: mu, inverseStd: inverseStd)
+        var head = Self.initialHead(stage: stage, context: context, channels: c, targets: y, attributeCount: a, mean: mu,
+                                    inverseStd: inverseStd, rng: &rng)
         let features = raw.maps.map { head.standardised($0[...]) }
         var optimizer = Adam(learningRate: learningRate)
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize

@@ -91,15 +91,17 @@ public struct DetectorTraining {
 }
 
 /// Adam (Kingma & Ba), PyTorch's defaults (β 0.9, 0.999, ε 1e-8), per named parameter: the
-/// detector's few thousand steps need it (plain SGD left it predicting background).
-struct Adam {
-    var learningRate: Float
-    let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
-    var moments: [String: (m: [Float], v: [Float], t: Int)] = [:]
+/// detector's few thousand steps need it (plain SGD left it predicting background); so do the
+/// attribute prototypes (`fit-apn`, `train --apn-aux`).
+public struct Adam {
+    public var learningRate: Float
+    public let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
+    /// First and second moments and step count per parameter key (a checkpoint keeps them).
+    public var moments: [String: (m: [Float], v: [Float], t: Int)] = [:]
 
-    init(learningRate: Float) { self.learningRate = learningRate }
+    public init(learningRate: Float) { self.learningRate = learningRate }
 
-    mutating func update(_ p: inout [Float], gradient g: [Float], key: String) {
+    public mutating func update(_ p: inout [Float], gradient g: [Float], key: String) {
         var (m, v, t) = moments.removeValue(forKey: key) ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
         t += 1
         let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))

@@ -49,8 +49,10 @@ extension ResNet {
     }
 
     /// Backward from the gradient of the pooled features (N, D): everything below the classifier.
+    /// `stageGradient` adds the gradient of a further loss of one stage's output (a head on an
+    /// earlier stage, `lossAndGradients(_:labels:stage:stageLoss:)`) where backward reaches it.
     func backward(_ trace: inout Trace, dFeatures: Tensor, parameterGradients: Bool,
-                  inputGradient: Bool) -> (input: Tensor?, parameters: Gradients) {
+                  inputGradient: Bool, stageGradient: (stage: Int, gradient: Tensor)? = nil) -> (input: Tensor?, parameters: Gradients) {
         var grads = Gradients()
         let sync = trace.mode == .train ? dataParallel : nil
         let frozenBlocks = parameterGradients && !inputGradient && frozenUntil != nil ? frozenBlockCount : -1
@@ -64,8 +66,12 @@ extension ResNet {
         var d = KernelProfile.measure("global average pool backward") {
             GlobalAvgPool.backward(dFeatures, inputShape: trace.finalMapShape, layout: trace.layout)   // (N, D, h, w)
         }
+        let stageEnd = stageGradient.map { stageBlockRange($0.stage).upperBound - 1 }
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
+            if b == stageEnd, let extra = stageGradient?.gradient {   // d is now ∂L/∂(the stage's output)
+                d.withMutablePointer { dp in extra.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: extra.count) } }
+            }
             let block = blocks[b]
             let caches = trace.blocks[b]
             trace.blocks[b] = []

@@ -59,7 +59,7 @@ struct Ground: StageCommand {
     var samples = 8
     @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3); with apn, must be the head's.")
     var layer: Int?
-    @Option(help: "The attribute-prototype head for --method apn (fit-apn output, fitted on --model).")
+    @Option(help: "The attribute-prototype head for --method apn: fit-apn output fitted on --model, or --model itself when it was trained with its head (train --apn-aux).")
     var apn: String?
     @Option(help: "Attributes selected per image and set.")
     var topK = 10
@@ -166,7 +166,7 @@ struct Ground: StageCommand {
             }
             let probe = try APNFeatures.maps(network, try imageSet.batch([Int(adv.index.first ?? 0)]), stage: file.head.stage,
                                              context: file.head.context).maps
-            try file.requireFits(model: model, modelSHA256: hashes[model] ?? "", stageChannels: probe.shape[1], layer: layer, images: images,
+            try file.requireFits(model: model, modelSHA256: hashes[model] ?? "", fileSHA256: hashes[path] ?? "", stageChannels: probe.shape[1], layer: layer, images: images,
                                  attributeNames: truth.attributeNames, imageSize: truth.imageSize)
             return file
         }

@@ -27,6 +27,7 @@ struct Train: StageCommand {
     @Option(help: "Output model file.")
     var output: String
     @OptionGroup var training: TrainingOptions
+    @OptionGroup var apn: APNAuxiliaryOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var common: CommonOptions
 
@@ -66,6 +67,10 @@ struct Train: StageCommand {
         parameters["init"] = initModel ?? "random"
         if newHead { parameters["new_head"] = true }
         if let freezeUntil { parameters["freeze_until"] = freezeUntil.rawValue }
+        parameters.merge(apn.parameters) { $1 }
+        if apn.enabled, let communicator, communicator.replicaCount > 1 {
+            throw StageError("--apn-aux trains in one process only (its head is not reduced across \(communicator.replicaCount) MPI ranks)")
+        }
         let run = try StageRun(stage: "train", output: output, seed: common.seed, parameters: parameters,
                                inputs: [images] + (initModel.map { [$0] } ?? []),
                                claimsOutput: (communicator?.rank ?? 0) == 0)
@@ -74,12 +79,18 @@ struct Train: StageCommand {
                                     settings: training.settings(imageSize: imageSet.imageSize, seed: common.seed),
                                     checkpointPath: OutputPaths.checkpoint(of: output), fingerprint: run.fingerprint,
                                     resume: training.resume, communicator: communicator)
+        let auxiliary = try apn.enabled ? APNAuxiliary(options: apn, model: loop.model, images: imageSet, imagesPath: images, seed: common.seed) : nil
+        if let auxiliary {
+            auxiliary.restore(from: loop)
+            Log.info("train: with an attribute-prototype head on stage \(apn.apnLayer), weight \(apn.apnAux)")
+        }
         Log.info("train: \(loop.model.config)\(communicator.map { " on \($0.replicaCount) MPI ranks," } ?? "") on \(loop.trainIndices.count) training images, \(loop.valIndices.count) validation")
-        try loop.run(stage: "train") { batch in
-            let (loss, logits) = try loop.model.trainStep(batch.images, labels: batch.labels, optimizer: loop.optimizer)
+        try loop.run(stage: "train", step: { batch in
+            let (loss, logits) = try auxiliary?.step(loop, batch)
+                ?? loop.model.trainStep(batch.images, labels: batch.labels, optimizer: loop.optimizer)
             let correct = zip(ResNet.argmax(logits), batch.labels).filter { $0 == $1 }.count
             return StepReport(loss: loss, correct: ["train_accuracy": correct])
-        }
+        }, evaluate: auxiliary.map { a in { _ in a.epochMetrics() } })
         let test = imageSet.indices(of: .test)
         let testAccuracy = test.isEmpty ? nil : try loop.accuracy(of: test)
         if loop.isWriter {
@@ -88,6 +99,7 @@ struct Train: StageCommand {
                 try loop.log.write(to: file)
                 if let testAccuracy { try file.setAttribute("test_accuracy", .double(testAccuracy), on: "training") }
                 try file.writeStrings("class_names", imageSet.classNames)
+                try auxiliary?.write(into: file, model: loop.model, images: imageSet, modelPath: output)
             }
             loop.removeCheckpoint()
         }

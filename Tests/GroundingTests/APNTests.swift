@@ -45,6 +45,77 @@ final class APNTests: XCTestCase {
         }
     }
 
+    /// ∂L/∂F̃ (what end-to-end training sends into the classifier): every feature entry of every
+    /// image against central differences, each term alone and all together.
+    func testFeatureGradientMatchesFiniteDifferences() {
+        let head = randomHead(seed: 13)
+        let features = randomFeatures(seed: 14, images: 3)
+        let targets: [Float] = (0..<(3 * a)).map { Float(($0 * 5) % 3 == 0 ? 1 : 0) }
+        for loss in [APNLoss(decorrelation: 0, compactness: 0, groups: groups), APNLoss(decorrelation: 0, compactness: 2, groups: groups),
+                     APNLoss(decorrelation: 0.1, compactness: 0.5, groups: groups)] {
+            let analytic = loss.evaluate(head, features: features, rows: rows, columns: columns, targets: targets, featureGradients: true)
+            XCTAssertEqual(analytic.features.count, 3)
+            let plain = loss.evaluate(head, features: features, rows: rows, columns: columns, targets: targets)
+            XCTAssertEqual(plain.prototypes, analytic.prototypes, "asking for feature gradients changes nothing else")
+            XCTAssertTrue(plain.features.isEmpty)
+            let h: Float = 1e-3
+            func moved(_ image: Int, _ j: Int, _ step: Float) -> [Float] {
+                var f = features[image]
+                f[j] += step
+                return f
+            }
+            func total(_ image: Int, _ j: Int, _ step: Float) -> Double {
+                var copy = features
+                copy[image] = moved(image, j, step)
+                return loss.evaluate(head, features: copy, rows: rows, columns: columns, targets: targets).total
+            }
+            // Where a step moves a map's peak the loss jumps (the max, and compactness's distances
+            // to the peak): those entries are skipped, and there are few.
+            var skipped = 0
+            for image in 0..<3 {
+                let peaks = head.logits(standardised: features[image]).peaks
+                for j in 0..<(c * rows * columns) {
+                    if head.logits(standardised: moved(image, j, h)).peaks != peaks || head.logits(standardised: moved(image, j, -h)).peaks != peaks {
+                        skipped += 1
+                        continue
+                    }
+                    let numeric = (total(image, j, h) - total(image, j, -h)) / Double(2 * h)
+                    XCTAssertEqual(Double(analytic.features[image][j]), numeric, accuracy: 1e-3 + 1e-3 * abs(numeric),
+                                   "compactness \(loss.compactness): image \(image), entry \(j)")
+                }
+            }
+            XCTAssertLessThanOrEqual(skipped, 3 * c * rows * columns / 10, "few entries sit at a peak's tie")
+        }
+    }
+
+    /// The joint loss's stage-map gradient is weight × ∂L/∂F̃ / σ per channel (central differences
+    /// on the raw map through the standardisation), its total weight × L, its head gradients weighted.
+    func testJointLossGradientOnTheRawStageMap() throws {
+        var head = randomHead(seed: 15)
+        head = APNHead(stage: 1, channels: c, attributeCount: a, prototypes: head.prototypes, bias: head.bias, mean: [0.2, -0.1, 0.3],
+                       inverseStd: [1.5, 0.5, 2])
+        let raw = randomFeatures(seed: 16, images: 2).flatMap { $0 }
+        let map = Tensor(shape: [2, c, rows, columns], data: raw)
+        let targets: [Float] = (0..<(2 * a)).map { Float($0 % 2) }
+        let apn = APNLoss(decorrelation: 0, compactness: 1, groups: groups)
+        let joint = APNJointLoss(weight: 0.7, loss: apn)
+        let (value, total, gradient) = try joint.evaluate(head, stageMap: map, targets: targets)
+        let unweighted = apn.evaluate(head, features: (0..<2).map { head.standardised(raw[($0 * c * rows * columns)..<(($0 + 1) * c * rows * columns)]) },
+                                      rows: rows, columns: columns, targets: targets)
+        XCTAssertEqual(Double(total), 0.7 * unweighted.total, accuracy: 1e-5)
+        for k in 0..<a { XCTAssertEqual(value.bias[k], 0.7 * unweighted.bias[k], accuracy: 1e-6) }
+        XCTAssertEqual(gradient.shape, map.shape)
+        let h: Float = 1e-3
+        for j in 0..<raw.count {
+            var plus = map, minus = map
+            plus.data[j] += h; minus.data[j] -= h
+            let numeric = (try joint.evaluate(head, stageMap: plus, targets: targets).total - joint.evaluate(head, stageMap: minus, targets: targets).total) / (2 * h)
+            XCTAssertEqual(gradient.data[j], numeric, accuracy: 2e-3 + 2e-3 * abs(numeric), "raw map entry \(j)")
+        }
+        XCTAssertThrowsError(try joint.evaluate(head, stageMap: Tensor(shape: [2, c + 1, rows, columns], data: [Float](repeating: 0, count: 2 * (c + 1) * rows * columns)), targets: targets))
+        XCTAssertThrowsError(try joint.evaluate(head, stageMap: map, targets: [1]))
+    }
+
     func testAttributeTermGradientMatchesFiniteDifferences() {
         checkGradient(APNLoss(decorrelation: 0, compactness: 0, groups: groups))
     }
