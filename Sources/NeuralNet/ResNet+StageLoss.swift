@@ -16,10 +16,11 @@ extension ResNet {
         guard (0..<stageCount).contains(stage) else {
             throw TensorError.invalidArgument("\(config.name): stage \(stage) is outside 0..<\(stageCount)")
         }
-        let pass = try forwardMap(x, mode: mode, record: true, keepStage: stage)
-        let features = try GlobalAvgPool.forward(pass.map)
+        // NCHW: the stage map is read and its gradient added in the planar layout.
+        let pass = try forwardMap(x, mode: mode, record: true, keepStage: stage, layout: .nchw)
+        let features = try GlobalAvgPool.forward(pass.map, layout: .nchw)
         let logits = try fc.forward(features)
-        var trace = Trace(mode: mode, stem: pass.stem, pool: pass.pool, blocks: pass.blocks, finalMapShape: pass.map.shape,
+        var trace = Trace(mode: mode, layout: .nchw, stem: pass.stem, pool: pass.pool, blocks: pass.blocks, finalMapShape: pass.map.shape,
                           features: features)
         let stageMap = pass.stageOutput!
         let (extraLoss, extraGradient) = try stageLoss(stageMap)
