@@ -97,7 +97,7 @@ struct Ground: StageCommand {
         default: break
         }
         switch (method, apn) {
-        case (.apn, nil): throw ValidationError("--method apn needs --apn FILE (fit-apn output)")
+        case (.apn, nil): throw ValidationError("--method apn needs --apn FILE (fit-apn output, or a model trained with train --apn-aux)")
         case (.apn, .some), (_, nil): break
         case (_, .some): throw ValidationError("--apn applies to --method apn only")
         }
