@@ -9,19 +9,23 @@ extension BatchNormKernels {
         let m = Double(rows), c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { totals in
             let t = totals.baseAddress!
-            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
-                let src = x + row * channels
-                var c = 0
-                while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
-                while c < channels { acc[c] += src[c]; c += 1 }
+            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { block, acc in
+                for row in block {
+                    let src = x + row * channels
+                    var c = 0
+                    while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
+                    while c < channels { acc[c] += src[c]; c += 1 }
+                }
             }
             for c in 0..<channels { mean[c] = Float(t[c] / m) }
             let mu = UnsafePointer(mean)
-            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { row, acc in
-                let src = x + row * channels
-                var c = 0
-                while c < c16 { let d = load(src, c) - load(mu, c); store(load(acc, c) + d * d, acc, c); c += 16 }
-                while c < channels { let d = src[c] - mu[c]; acc[c] += d * d; c += 1 }
+            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { block, acc in
+                for row in block {
+                    let src = x + row * channels
+                    var c = 0
+                    while c < c16 { let d = load(src, c) - load(mu, c); store(load(acc, c) + d * d, acc, c); c += 16 }
+                    while c < channels { let d = src[c] - mu[c]; acc[c] += d * d; c += 1 }
+                }
             }
             for c in 0..<channels { variance[c] = Float(t[c] / m) }
         }
@@ -57,26 +61,29 @@ extension BatchNormKernels {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { totals in
             let sumG = totals.baseAddress!, sumGX = sumG + channels
             // Σ g and Σ g·(x − mean) in one pass.
-            ChannelRows.totals(rows: rows, channels: channels, sums: 2, into: sumG) { row, acc in
-                let d = dy + row * channels, xs = x + row * channels, accX = acc + channels
-                var c = 0
-                if let r = reluOutput.map({ $0 + row * channels }) {
-                    while c < c16 {
-                        var g = load(d, c)
-                        g.replace(with: zero, where: load(r, c) .<= zero)
-                        store(load(acc, c) + g, acc, c)
-                        store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
-                        c += 16
+            ChannelRows.totals(rows: rows, channels: channels, sums: 2, into: sumG) { block, acc in
+                let accX = acc + channels
+                for row in block {
+                    let d = dy + row * channels, xs = x + row * channels
+                    var c = 0
+                    if let r = reluOutput.map({ $0 + row * channels }) {
+                        while c < c16 {
+                            var g = load(d, c)
+                            g.replace(with: zero, where: load(r, c) .<= zero)
+                            store(load(acc, c) + g, acc, c)
+                            store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
+                            c += 16
+                        }
+                        while c < channels { let g = r[c] > 0 ? d[c] : 0; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
+                    } else {
+                        while c < c16 {
+                            let g = load(d, c)
+                            store(load(acc, c) + g, acc, c)
+                            store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
+                            c += 16
+                        }
+                        while c < channels { let g = d[c]; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
                     }
-                    while c < channels { let g = r[c] > 0 ? d[c] : 0; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
-                } else {
-                    while c < c16 {
-                        let g = load(d, c)
-                        store(load(acc, c) + g, acc, c)
-                        store(load(accX, c) + g * (load(xs, c) - load(mean, c)), accX, c)
-                        c += 16
-                    }
-                    while c < channels { let g = d[c]; acc[c] += g; accX[c] += g * (xs[c] - mean[c]); c += 1 }
                 }
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * channels) { k in

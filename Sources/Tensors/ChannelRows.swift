@@ -11,12 +11,13 @@ enum ChannelRows {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V16.self)
     }
 
-    /// Per-channel totals over the M rows of `sums` (1 or 2) per-row terms: `accumulate(row,
-    /// acc)` adds a row's terms into float accumulators acc[k·C + c], which are flushed into
-    /// Double every 32 rows (float sums stay short, as the NCHW kernels' per-plane sums);
-    /// each thread has its own, combined at the end into `totals` (sums·C).
+    /// Per-channel totals over the M rows of `sums` (1 or 2) per-row terms: `accumulate(rows,
+    /// acc)` adds the terms of a block of at most 32 rows into float accumulators acc[k·C + c],
+    /// which are then flushed into Double (float sums stay short, as the NCHW kernels'
+    /// per-plane sums; and a call per block, not per row, keeps the loops in the closure).
+    /// Each thread has its own, combined at the end into `totals` (sums·C).
     static func totals(rows: Int, channels: Int, sums: Int, into totals: UnsafeMutablePointer<Double>,
-                       _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) {
+                       _ accumulate: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         let width = sums * channels
         let workers = Parallel.workerCount(rows, minimumPerChunk: 64)
         // Each worker's Double totals (2 floats each), then its float accumulators.
@@ -26,16 +27,10 @@ enum ChannelRows {
             Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
                 let mine = partials + w * width
                 let acc = scratch + 2 * workers * width + w * width
-                acc.update(repeating: 0, count: width)
-                var pending = 0
-                for row in range {
-                    accumulate(row, acc)
-                    pending += 1
-                    if pending == 32 || row == range.upperBound - 1 {
-                        for i in 0..<width { mine[i] += Double(acc[i]) }
-                        acc.update(repeating: 0, count: width)
-                        pending = 0
-                    }
+                for start in stride(from: range.lowerBound, to: range.upperBound, by: 32) {
+                    acc.update(repeating: 0, count: width)
+                    accumulate(start..<Swift.min(range.upperBound, start + 32), acc)
+                    for i in 0..<width { mine[i] += Double(acc[i]) }
                 }
             }
             totals.update(repeating: 0, count: width)
@@ -43,16 +38,17 @@ enum ChannelRows {
         }
     }
 
-
     /// dbias (C) = Σ over the rows of dy (M, C); overwritten.
     static func sum(_ dy: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
         let c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { t in
-            totals(rows: rows, channels: channels, sums: 1, into: t.baseAddress!) { row, acc in
-                let src = dy + row * channels
-                var c = 0
-                while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
-                while c < channels { acc[c] += src[c]; c += 1 }
+            totals(rows: rows, channels: channels, sums: 1, into: t.baseAddress!) { block, acc in
+                for row in block {
+                    let src = dy + row * channels
+                    var c = 0
+                    while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
+                    while c < channels { acc[c] += src[c]; c += 1 }
+                }
             }
             for c in 0..<channels { out[c] = Float(t[c]) }
         }
