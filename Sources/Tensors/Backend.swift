@@ -79,10 +79,19 @@ extension Engine {
     /// convolutions run in it, so that nothing is converted between layers; NCHW on the
     /// reference kernels. (Passes that need NCHW — data-parallel training, eval-mode parameter
     /// gradients — ask for it.) `withActivationLayout` overrides it.
+    /// `ATTRIB_LAYOUT=nchw|nhwc` in the environment sets it for any stage (a check that a
+    /// result does not hang on the layout; a bad value exits 64).
     public static var activationLayout: ActivationLayout {
-        layoutOverride ?? (backend == .onednn ? .nhwc : .nchw)
+        layoutOverride ?? requestedLayout ?? (backend == .onednn ? .nhwc : .nchw)
     }
     nonisolated(unsafe) private static var layoutOverride: ActivationLayout?
+    static let requestedLayout: ActivationLayout? = {
+        guard let requested = ProcessInfo.processInfo.environment["ATTRIB_LAYOUT"], !requested.isEmpty else { return nil }
+        guard let layout = ActivationLayout(rawValue: requested) else {
+            refuse("ATTRIB_LAYOUT=\(requested): expected nchw or nhwc")
+        }
+        return layout
+    }()
 
     /// Runs `body` with passes in `layout` (tests, engine-bench), then restores.
     public static func withActivationLayout<T>(_ layout: ActivationLayout, _ body: () throws -> T) rethrows -> T {

@@ -23,6 +23,7 @@ public enum Engine {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 32 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
         #endif
+        _ = requestedLayout   // a bad ATTRIB_LAYOUT stops the program here, before any work
         configured = true
     }
 

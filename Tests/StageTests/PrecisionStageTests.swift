@@ -47,4 +47,30 @@ extension ClassifierStageTests {
         XCTAssertTrue(unknown.stderr.contains("ATTRIB_BACKEND=cuda: expected one of onednn, reference"), unknown.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("unknown.h5")))
     }
+
+    /// ATTRIB_LAYOUT picks the feature maps' layout for any stage; a bad value exits 64 and
+    /// writes nothing; NCHW and channels last train models that differ only by the order of
+    /// the sums (same shapes, close but not equal weights).
+    func testActivationLayoutIsChosenByTheEnvironment() throws {
+        let images = path("images.h5")
+        try makeTinyImages(at: images)
+        let bad = try runStage("train", ["--images", images, "--output", path("bad.h5"), "--epochs", "1"] + tiny,
+                               environment: ["ATTRIB_LAYOUT": "planar"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("ATTRIB_LAYOUT=planar: expected nchw or nhwc"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.h5")))
+        guard hasOneDNN else { return }
+        for layout in ["nchw", "nhwc"] {
+            let run = try runStage("train", ["--images", images, "--output", path("\(layout).h5"), "--epochs", "1"] + tiny,
+                                   environment: ["ATTRIB_LAYOUT": layout])
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+        let (a, b) = (try parameters(path("nchw.h5")), try parameters(path("nhwc.h5")))
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (key, value) in a {
+            XCTAssertEqual(value.count, b[key]!.count, key)
+            let scale = max(1e-3, value.map(abs).max() ?? 1)
+            XCTAssertLessThan(zip(value, b[key]!).map { abs($0 - $1) }.max() ?? 0, 1e-2 * scale, "\(key): one epoch apart only by rounding")
+        }
+    }
 }
