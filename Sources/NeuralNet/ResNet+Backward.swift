@@ -70,6 +70,7 @@ extension ResNet {
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
             if b == stageEnd, let extra = stageGradient?.gradient {   // d is now ∂L/∂(the stage's output)
+                precondition(extra.shape == d.shape, "stage gradient \(extra.shape) for a stage output \(d.shape) (same layout)")
                 d.withMutablePointer { dp in extra.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: extra.count) } }
             }
             let block = blocks[b]
