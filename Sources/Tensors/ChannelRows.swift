@@ -20,17 +20,19 @@ enum ChannelRows {
                        _ accumulate: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         let width = sums * channels
         let workers = Parallel.workerCount(rows, minimumPerChunk: 64)
-        // Each worker's Double totals (2 floats each), then its float accumulators.
-        withScratch(workers * 3 * width) { scratch in
-            let partials = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: workers * width)
+        // Each worker's Double totals, and its float accumulators (typed allocations: a float
+        // scratch buffer must not be reused as Double).
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: workers * width) { partialBuffer in
+            let partials = partialBuffer.baseAddress!
             partials.update(repeating: 0, count: workers * width)
-            Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
-                let mine = partials + w * width
-                let acc = scratch + 2 * workers * width + w * width
-                for start in stride(from: range.lowerBound, to: range.upperBound, by: 32) {
-                    acc.update(repeating: 0, count: width)
-                    accumulate(start..<Swift.min(range.upperBound, start + 32), acc)
-                    for i in 0..<width { mine[i] += Double(acc[i]) }
+            withScratch(workers * width) { accumulators in
+                Parallel.chunks(rows, minimumPerChunk: 64) { range, w in
+                    let mine = partials + w * width, acc = accumulators + w * width
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: 32) {
+                        acc.update(repeating: 0, count: width)
+                        accumulate(start..<Swift.min(range.upperBound, start + 32), acc)
+                        for i in 0..<width { mine[i] += Double(acc[i]) }
+                    }
                 }
             }
             totals.update(repeating: 0, count: width)

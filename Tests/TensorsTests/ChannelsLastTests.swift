@@ -235,4 +235,44 @@ final class ChannelsLastTests: XCTestCase {
             }
         }
     }
+
+    /// oneDNN writes channels-last outputs and gradients straight into the caller's buffers:
+    /// nothing past their end may change (guard zones after y, dx and dweight), for channel
+    /// counts that are not multiples of its 16-lane vectors (3, 4, 8, 24) as well as those that are.
+    func testChannelsLastCallsWriteNothingPastTheirBuffers() throws {
+        var rng = SystemRandomNumberGenerator()
+        Engine.configure(threads: 2)
+        let guardCount = 256, sentinel = Float(-12345.5)
+        for backend in Engine.availableBackends {
+            try Engine.withBackend(backend) {
+                for (n, c, h, o, k, s, p) in [(3, 3, 16, 4, 3, 1, 1), (5, 4, 8, 8, 3, 1, 1), (2, 8, 8, 4, 3, 2, 1), (3, 24, 8, 24, 3, 1, 1),
+                                               (2, 4, 9, 24, 1, 1, 0), (4, 3, 16, 64, 7, 2, 3), (2, 16, 4, 32, 3, 1, 1)] {
+                    let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: h, outChannels: o, kernelH: k, kernelW: k,
+                                             stride: s, padding: p, layout: .nhwc)
+                    let x = random(n * c * h * h, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
+                    let dy = random(n * o * g.outPlane, &rng)
+                    var y = [Float](repeating: sentinel, count: n * o * g.outPlane + guardCount)
+                    var dx = [Float](repeating: sentinel, count: x.count + guardCount)
+                    var dw = [Float](repeating: sentinel, count: wt.count + guardCount)
+                    x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                        dy.withUnsafeBufferPointer { dp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, relu: true), y: yp.baseAddress!)
+                            }
+                            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                                ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                     dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                            } }
+                        }
+                    } } }
+                    let label = "\(backend.rawValue), \(g)"
+                    XCTAssertTrue(y.suffix(guardCount).allSatisfy { $0 == sentinel }, "forward wrote past y: \(label)")
+                    XCTAssertTrue(dx.suffix(guardCount).allSatisfy { $0 == sentinel }, "backward wrote past dx: \(label)")
+                    XCTAssertTrue(dw.suffix(guardCount).allSatisfy { $0 == sentinel }, "backward wrote past dweight: \(label)")
+                    XCTAssertFalse(y.prefix(y.count - guardCount).contains(sentinel), "forward left y unwritten: \(label)")
+                }
+            }
+        }
+    }
 }
