@@ -205,7 +205,7 @@ final class ClassifierStageTests: XCTestCase {
         try makeTinyImages(at: images, perClass: 40)
         let model = path("standard.h5")
         XCTAssertEqual(try train(model, images: images, epochs: 1).status, 0)
-        let arguments = ["--images", images, "--model", model, "--eps", "0.1", "--steps", "60", "--batch-size", "2"]
+        let arguments = ["--images", images, "--model", model, "--eps", "0.1", "--steps", "80", "--batch-size", "2"]
         let reference = path("reference.h5")
         let start = Date()
         XCTAssertEqual(try runStage("attack", arguments + ["--output", reference]).status, 0)
@@ -218,7 +218,15 @@ final class ClassifierStageTests: XCTestCase {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        usleep(useconds_t(duration * 0.5 * 1_000_000))
+        // Interrupt once the work file holds a finished batch (sleeping half the reference
+        // run's time raced the faster engine on a loaded machine: the run sometimes finished
+        // first).
+        let deadline = Date().addingTimeInterval(max(5, 2 * duration))
+        func batchesDone() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: output + ".checkpoint")) ?? [])
+                .filter { $0.hasPrefix("rows-") && $0.hasSuffix(".h5") }.count   // finished batches, not partial files
+        }
+        while batchesDone() < 1 && process.isRunning && Date() < deadline { usleep(2_000) }
         XCTAssertTrue(process.isRunning, "the attack finished before it could be interrupted; make it longer")
         process.interrupt()
         process.waitUntilExit()
