@@ -9,14 +9,7 @@ extension BatchNormKernels {
         let m = Double(rows), c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { totals in
             let t = totals.baseAddress!
-            ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { block, acc in
-                for row in block {
-                    let src = x + row * channels
-                    var c = 0
-                    while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
-                    while c < channels { acc[c] += src[c]; c += 1 }
-                }
-            }
+            ChannelRows.sum(x, rows: rows, channels: channels, into: t)
             for c in 0..<channels { mean[c] = Float(t[c] / m) }
             let mu = UnsafePointer(mean)
             ChannelRows.totals(rows: rows, channels: channels, sums: 1, into: t) { block, acc in

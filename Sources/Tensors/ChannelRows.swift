@@ -42,17 +42,22 @@ enum ChannelRows {
 
     /// dbias (C) = Σ over the rows of dy (M, C); overwritten.
     static func sum(_ dy: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
-        let c16 = channels / 16 * 16
         withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { t in
-            totals(rows: rows, channels: channels, sums: 1, into: t.baseAddress!) { block, acc in
-                for row in block {
-                    let src = dy + row * channels
-                    var c = 0
-                    while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
-                    while c < channels { acc[c] += src[c]; c += 1 }
-                }
-            }
+            sum(dy, rows: rows, channels: channels, into: t.baseAddress!)
             for c in 0..<channels { out[c] = Float(t[c]) }
+        }
+    }
+
+    /// Per-channel totals (C), in Double, of x (M, C) over its rows; overwritten.
+    static func sum(_ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Double>) {
+        let c16 = channels / 16 * 16
+        totals(rows: rows, channels: channels, sums: 1, into: out) { block, acc in
+            for row in block {
+                let src = x + row * channels
+                var c = 0
+                while c < c16 { store(load(acc, c) + load(src, c), acc, c); c += 16 }
+                while c < channels { acc[c] += src[c]; c += 1 }
+            }
         }
     }
 }

@@ -50,7 +50,7 @@ extension ClassifierStageTests {
 
     /// ATTRIB_LAYOUT picks the feature maps' layout for any stage; a bad value exits 64 and
     /// writes nothing; NCHW and channels last train models that differ only by the order of
-    /// the sums (same shapes, close but not equal weights).
+    /// the sums (same parameters and shapes, weights within 1% after an epoch).
     func testActivationLayoutIsChosenByTheEnvironment() throws {
         let images = path("images.h5")
         try makeTinyImages(at: images)
