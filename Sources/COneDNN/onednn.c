@@ -460,3 +460,16 @@ int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x,
     void *handles[3] = {(void *)x, (void *)dy, dw};
     return call(&key, handles, NULL, 0);
 }
+
+int attrib_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                 float *c, int64_t ldc) {
+    if (attrib_onednn_init() != dnnl_success) return dnnl_runtime_error;
+    // dnnl_sgemm is reentrant: the lock only guards reading the thread count, an OpenMP
+    // setting of the calling thread (as in `call`).
+    pthread_mutex_lock(&lock);
+    int n_threads = threads;
+    pthread_mutex_unlock(&lock);
+    if (n_threads > 0) omp_set_num_threads(n_threads);
+    return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -71,8 +71,14 @@ public enum ConvKernels {
         Engine.ensureConfigured()
         guard g.batch > 0 else { return }
         #if ONEDNN
-        if Engine.backend == .onednn,
-           OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y) { return }
+        if Engine.backend == .onednn {
+            if Engine.precision == .fp32 && SmallMapConv.applies(g) {
+                SmallMapConv.forward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
+                                     gemm: oneDNNGemm)
+                return
+            }
+            if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y) { return }
+        }
         #endif
         if g.layout == .nhwc {
             channelsFirstForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
@@ -80,6 +86,14 @@ public enum ConvKernels {
             im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
         }
     }
+
+    #if ONEDNN
+    /// oneDNN's sgemm as `SmallMapConv`'s GEMM.
+    static func oneDNNGemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
+                           _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+    #endif
 
     /// A channels-last `forward` on the own (NCHW) kernels: the input and residual converted
     /// in, the output converted back.
@@ -195,6 +209,11 @@ public enum ConvKernels {
         }
         var (dx, dweight) = (dx, dweight)
         #if ONEDNN
+        if Engine.backend == .onednn && Engine.precision == .fp32 && SmallMapConv.applies(g) {
+            SmallMapConv.backward(dy: dy, x: x, weight: weight, weightsID: weightsID, geometry: g, dx: dx, dweight: dweight,
+                                  gemm: oneDNNGemm)
+            return
+        }
         if Engine.backend == .onednn {
             // Whatever oneDNN has no implementation for is left to the engine's kernels.
             if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, weightsID: weightsID, geometry: g, dx: d) { dx = nil }

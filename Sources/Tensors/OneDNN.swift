@@ -47,6 +47,17 @@ enum OneDNN {
         return check(attrib_conv_backward_weights(&shape, x, dy, dweight), "backward weights", g)
     }
 
+    /// C (m × n) = op(A) · op(B) + beta·C, row-major: oneDNN's sgemm, which runs AVX-512
+    /// kernels where the machine's OpenBLAS may not (`SmallMapConv`'s GEMMs).
+    static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        let status = attrib_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(lda),
+                                  b, Int64(ldb), beta, c, Int64(ldc))
+        if status != 0 { fatalError("oneDNN sgemm \(m)×\(n)×\(k) failed with dnnl_status_t \(status)") }
+    }
+
     private static func shape(_ g: ConvGeometry) -> attrib_conv_shape {
         attrib_conv_shape(batch: Int64(g.batch), in_channels: Int64(g.inChannels), height: Int64(g.height),
                           width: Int64(g.width), out_channels: Int64(g.outChannels), kernel_h: Int64(g.kernelH),

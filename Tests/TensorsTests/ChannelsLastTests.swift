@@ -88,16 +88,18 @@ final class ChannelsLastTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         Engine.configure(threads: 2)
         try Engine.withBackend(.onednn) {
-            for layout in [ActivationLayout.nchw, .nhwc] {
-                let planar = try ConvGeometry(batch: 4, inChannels: 16, height: 8, width: 8, outChannels: 32, kernelH: 3, kernelW: 3,
-                                              stride: 1, padding: 1)
+            // 2 × 2 channels last: the dense GEMM's kept D and Dᵀ (`SmallMapConv`).
+            for (layout, side) in [(ActivationLayout.nchw, 8), (.nhwc, 8), (.nhwc, 2)] {
+                let plane = side * side
+                let planar = try ConvGeometry(batch: 4, inChannels: 16, height: side, width: side, outChannels: 32, kernelH: 3,
+                                              kernelW: 3, stride: 1, padding: 1)
                 let g = planar.with(layout: layout)
-                let x = random(4 * 16 * 64, &rng), dy = random(4 * 32 * 64, &rng)
+                let x = random(4 * 16 * plane, &rng), dy = random(4 * 32 * plane, &rng)
                 let weights = [random(32 * 16 * 9, &rng), random(32 * 16 * 9, &rng)]
                 let ids = [ConvWeightsID.next(), ConvWeightsID.next()]
-                let xIn = layout == .nhwc ? toNHWC(x, 4, 16, 64) : x, dyIn = layout == .nhwc ? toNHWC(dy, 4, 32, 64) : dy
+                let xIn = layout == .nhwc ? toNHWC(x, 4, 16, plane) : x, dyIn = layout == .nhwc ? toNHWC(dy, 4, 32, plane) : dy
                 func run(_ wt: [Float], _ id: UInt64) -> (y: [Float], dx: [Float]) {
-                    var y = [Float](repeating: .nan, count: 4 * 32 * 64), dx = [Float](repeating: .nan, count: x.count)
+                    var y = [Float](repeating: .nan, count: 4 * 32 * plane), dx = [Float](repeating: .nan, count: x.count)
                     xIn.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dyIn.withUnsafeBufferPointer { dp in
                         y.withUnsafeMutableBufferPointer {
                             ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: id, geometry: g, y: $0.baseAddress!)
@@ -107,15 +109,15 @@ final class ChannelsLastTests: XCTestCase {
                                                  geometry: g, dx: $0.baseAddress!, dweight: nil)
                         }
                     } } }
-                    return layout == .nhwc ? (toNCHW(y, 4, 32, 64), toNCHW(dx, 4, 16, 64)) : (y, dx)
+                    return layout == .nhwc ? (toNCHW(y, 4, 32, plane), toNCHW(dx, 4, 16, plane)) : (y, dx)
                 }
                 for round in 0..<2 {
                     for i in 0..<2 {
                         let (y, dx) = run(weights[i], ids[i])
                         assertClose(y, ConvKernels.Naive.forward(x: x, weight: weights[i], bias: nil, geometry: planar),
-                                    tolerance: 1e-5, "\(layout) forward, weights \(i), round \(round)")
+                                    tolerance: 1e-5, "\(layout) \(side)², forward, weights \(i), round \(round)")
                         assertClose(dx, ConvKernels.Naive.backward(dy: dy, x: x, weight: weights[i], geometry: planar).dx,
-                                    tolerance: 1e-5, "\(layout) dx, weights \(i), round \(round)")
+                                    tolerance: 1e-5, "\(layout) \(side)², dx, weights \(i), round \(round)")
                     }
                 }
                 // Other values under a kept id: the kept copy runs (this is what the id promises
@@ -123,10 +125,10 @@ final class ChannelsLastTests: XCTestCase {
                 let changed = weights[0].map { -$0 }
                 let stale = run(changed, ids[0]).y
                 assertClose(stale, ConvKernels.Naive.forward(x: x, weight: weights[0], bias: nil, geometry: planar),
-                            tolerance: 1e-5, "\(layout): the kept copy ran")
+                            tolerance: 1e-5, "\(layout) \(side)²: the kept copy ran")
                 assertClose(run(changed, ConvWeightsID.next()).y,
                             ConvKernels.Naive.forward(x: x, weight: changed, bias: nil, geometry: planar),
-                            tolerance: 1e-5, "\(layout): a fresh id runs the new weights")
+                            tolerance: 1e-5, "\(layout) \(side)²: a fresh id runs the new weights")
             }
         }
     }

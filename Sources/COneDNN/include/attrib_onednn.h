@@ -57,6 +57,12 @@ int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, c
 int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x,
                                  const float *dy, float *dw);
 
+/// C (m × n) = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when `trans_*` is
+/// nonzero: oneDNN's own sgemm (AVX-512 where the CPU has it), on the engine's threads.
+int attrib_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                 float *c, int64_t ldc);
+
 /// Frees every cached primitive and scratch buffer.
 void attrib_onednn_clear(void);
 
