@@ -40,14 +40,10 @@ enum OneDNN {
         return check(attrib_conv_backward_data(&shape, dy, weight, weightsID, dx), "backward data", g)
     }
 
-    /// dweight = Σ over images of dy ⋆ x, in fp32 whatever the precision: oneDNN 2.6's bf16
-    /// weight-gradient kernels ran 2.5× slower than its fp32 ones on this machine (ResNet-50 at
-    /// 224 px: 830–880 against 305–375 ms per training step, 4 Dec), which made bf16 training
-    /// barely faster than fp32; so bf16 covers the forward pass and the input gradient.
+    /// dweight = Σ over images of dy ⋆ x.
     static func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                                     dweight: UnsafeMutablePointer<Float>) -> Bool {
         var shape = Self.shape(g)
-        shape.precision = 0
         return check(attrib_conv_backward_weights(&shape, x, dy, dweight), "backward weights", g)
     }
 
