@@ -5,8 +5,10 @@ import PipelineKit
 /// `prototypes` float32 [A, C], `bias` [A], `channel_mean` and `channel_inverse_std` [C],
 /// `attribute_names` strings, `context_layers` int32 [m] (further stages appended as channels,
 /// `APNFeatures`; 1-based); root attributes `layer` (the stage read, 1-based as ground's
-/// `--layer`), `model` (the classifier's path) and `model_sha256`, `image_size`, the loss
-/// weights, and the head's own accuracy on clean validation and test images
+/// `--layer`), `model` (the classifier's path) and `model_sha256`, `image_size`, `objective`
+/// (`apn`, or `segmentation` for a Net2Vec concept probe, whose `pixel_weights` float32 [A, 2]
+/// are each attribute's w⁺ and w⁻ and `balance` names how they were set; a file without
+/// `objective` is an APN head), the loss weights, and the head's own accuracy on clean validation and test images
 /// (`val_…`/`test_…`: `attribute_accuracy`, `pointing`, `box_centre`, `items`), besides the
 /// provenance every artifact carries.
 ///
@@ -32,7 +34,8 @@ public struct APNFile {
 
     /// Writes `head` and what it was made for into `file` (an artifact being written).
     public static func write(_ head: APNHead, attributeNames: [String], model: String, modelSHA256: String, imageSize: Int,
-                             loss: APNLoss, accuracy: [(split: String, APNAccuracy)], into file: H5File, group: String? = nil) throws {
+                             loss: APNLoss, probe: (loss: ConceptProbeLoss, balance: String)? = nil,
+                             accuracy: [(split: String, APNAccuracy)], into file: H5File, group: String? = nil) throws {
         let prefix = group.map { "\($0)/" } ?? "", object = group ?? "/"
         try file.write(prefix + "prototypes", head.prototypes, shape: [head.attributeCount, head.channels])
         try file.write(prefix + "bias", head.bias, shape: [head.attributeCount])
@@ -44,8 +47,15 @@ public struct APNFile {
         try file.setAttribute("model", .string(model), on: object)
         try file.setAttribute("model_sha256", .string(modelSHA256), on: object)
         try file.setAttribute("image_size", .int(Int64(imageSize)), on: object)
-        try file.setAttribute("decorrelation", .double(Double(loss.decorrelation)), on: object)
-        try file.setAttribute("compactness", .double(Double(loss.compactness)), on: object)
+        try file.setAttribute("objective", .string(head.objective.rawValue), on: object)
+        if let probe {
+            try file.write(prefix + "pixel_weights", zip(probe.loss.positiveWeights, probe.loss.negativeWeights).flatMap { [$0, $1] },
+                           shape: [head.attributeCount, 2])
+            try file.setAttribute("balance", .string(probe.balance), on: object)
+        } else {
+            try file.setAttribute("decorrelation", .double(Double(loss.decorrelation)), on: object)
+            try file.setAttribute("compactness", .double(Double(loss.compactness)), on: object)
+        }
         for (split, a) in accuracy {
             let values = [a.attributeAccuracy, a.pointing, a.boxCentre, Double(a.items)]
             for (name, v) in zip(accuracyNames, values) { try file.setAttribute("\(split)_\(name)", .double(v), on: object) }
@@ -84,8 +94,13 @@ public struct APNFile {
         guard context.allSatisfy({ $0 >= 1 && Int64($0) != layer }) else {
             throw H5Error(file: path, object: "/\(prefix)context_layers", message: "expected stages (1-based) other than layer \(layer)")
         }
+        let objectiveName = file.hasAttribute("objective", of: object) ? try file.attribute("objective", of: object).stringValue ?? "" : "apn"
+        guard let objective = APNHead.Objective(rawValue: objectiveName) else {
+            throw H5Error(file: path, object: "\(prefix)objective", message: "expected "
+                          + APNHead.Objective.allCases.map(\.rawValue).joined(separator: " or ") + ", found \(objectiveName)")
+        }
         let head = APNHead(stage: Int(layer) - 1, context: context.map { Int($0) - 1 }, channels: c, attributeCount: names.count, prototypes: prototypes.data, bias: bias.data,
-                           mean: mean.data, inverseStd: inverseStd.data)
+                           mean: mean.data, inverseStd: inverseStd.data, objective: objective)
         var accuracy: [String: Double] = [:]
         for split in ["val", "test"] {
             for name in accuracyNames { accuracy["\(split)_\(name)"] = (try? file.attribute("\(split)_\(name)", of: object).doubleValue ?? .nan) ?? .nan }
@@ -101,7 +116,8 @@ public struct APNFile {
     public func requireFits(model modelPath: String, modelSHA256: String, fileSHA256: String, stageChannels: Int, layer: Int?,
                             images: String, attributeNames: [String], imageSize: Int) throws {
         func refuse(_ what: String) -> StageError {
-            StageError("\(path): an attribute-prototype head for another \(what). Fit one for \(modelPath) (fit-apn).")
+            let kind = head.objective == .segmentation ? "a concept probe" : "an attribute-prototype head"
+            return StageError("\(path): \(kind) for another \(what). Fit one for \(modelPath) (fit-apn).")
         }
         if embedded {
             if fileSHA256 != modelSHA256 {

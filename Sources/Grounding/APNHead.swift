@@ -8,7 +8,17 @@ import Tensors
 /// Attribute k has a prototype p_k ∈ R^C; its similarity map is S_k(h, w) = ⟨F̃(h, w), p_k⟩
 /// and its score (a logit) z_k = max_{h,w} S_k + b_k. The bias moves no map: the map's peak
 /// is, by construction, the place whose evidence the score is.
+///
+/// The same 1 × 1 map trained with Net2Vec's segmentation loss (`ConceptProbeLoss`, objective
+/// `.segmentation`) is a supervised concept probe: S_k + b_k is a per-position logit of "the
+/// attribute is here", so its maps carry the bias (`maps`), which moves no peak.
 public struct APNHead: Sendable, Equatable {
+    /// What the head was trained for: APN's prototypes (image-level attribute truth, maps
+    /// without the bias) or a Net2Vec concept probe (per-pixel concept masks, maps with it).
+    public enum Objective: String, Sendable, Equatable, CaseIterable {
+        case prototype = "apn"
+        case segmentation
+    }
     /// The classifier's residual stage the head reads (0-based, as `ResNet.stagePass`).
     public let stage: Int
     /// Further stages resampled to `stage`'s size and appended as channels (`APNFeatures`), 0-based.
@@ -23,8 +33,10 @@ public struct APNHead: Sendable, Equatable {
     /// μ [C] and 1/σ [C] of the stage map's channels over the training images' positions.
     public let mean: [Float]
     public let inverseStd: [Float]
+    public var objective: Objective
 
-    public init(stage: Int, context: [Int] = [], channels: Int, attributeCount: Int, prototypes: [Float], bias: [Float], mean: [Float], inverseStd: [Float]) {
+    public init(stage: Int, context: [Int] = [], channels: Int, attributeCount: Int, prototypes: [Float], bias: [Float], mean: [Float], inverseStd: [Float],
+                objective: Objective = .prototype) {
         precondition(prototypes.count == attributeCount * channels && bias.count == attributeCount)
         precondition(mean.count == channels && inverseStd.count == channels)
         self.stage = stage
@@ -35,6 +47,7 @@ public struct APNHead: Sendable, Equatable {
         self.bias = bias
         self.mean = mean
         self.inverseStd = inverseStd
+        self.objective = objective
     }
 
     /// One image's stage map (C × P, channel-major as in the NCHW tensor), standardised.
@@ -76,14 +89,20 @@ public struct APNHead: Sendable, Equatable {
     }
 
     /// Similarity maps of `attributes[i]` for each image i of a stage map (N, C, h, w):
-    /// [N, k, h·w], the maps `ground --method apn` scores.
+    /// [N, k, h·w], the maps `ground --method apn` scores: S, or S + b for a concept probe (its logits).
     public func maps(stageMap: Tensor, attributes: [[Int]]) -> [Float] {
         let (n, c, positions) = (stageMap.shape[0], stageMap.shape[1], stageMap.shape[2] * stageMap.shape[3])
         precondition(c == channels && attributes.count == n)
         var out: [Float] = []
         for i in 0..<n {
             let f = standardised(stageMap.data[(i * c * positions)..<((i + 1) * c * positions)])
-            out += similarity(standardised: f, attributes: attributes[i])
+            var s = similarity(standardised: f, attributes: attributes[i])
+            if objective == .segmentation {
+                for (j, k) in attributes[i].enumerated() {
+                    for p in 0..<positions { s[j * positions + p] += bias[k] }
+                }
+            }
+            out += s
         }
         return out
     }

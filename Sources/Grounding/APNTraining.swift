@@ -7,7 +7,9 @@ import Tensors
 
 /// Trains an `APNHead` on a frozen classifier: the stage maps of the training split are
 /// computed once (eval mode), standardised per channel, and the head is fitted with Adam
-/// over shuffled batches (seeded, cosine decay) on `APNLoss` against `image_attributes`.
+/// over shuffled batches (seeded, cosine decay) on `APNLoss` against `image_attributes`, or,
+/// with `segmentation`, as a Net2Vec concept probe on `ConceptProbeLoss` against the concept
+/// masks of the training images (`ConceptTargets`).
 public struct APNTraining {
     public var stage: Int
     public var context: [Int]
@@ -16,10 +18,14 @@ public struct APNTraining {
     public var learningRate: Float
     public var loss: APNLoss
     public var seed: UInt64
+    /// When set, the head is a concept probe trained with Net2Vec's segmentation loss, its pixels
+    /// weighed so; `loss` is then not used.
+    public var segmentation: ConceptProbeLoss.Balance?
 
-    public init(stage: Int, context: [Int] = [], epochs: Int, batchSize: Int, learningRate: Float, loss: APNLoss, seed: UInt64) {
+    public init(stage: Int, context: [Int] = [], epochs: Int, batchSize: Int, learningRate: Float, loss: APNLoss, seed: UInt64,
+                segmentation: ConceptProbeLoss.Balance? = nil) {
         self.stage = stage; self.context = context; self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate
-        self.loss = loss; self.seed = seed
+        self.loss = loss; self.seed = seed; self.segmentation = segmentation
     }
 
     /// The head's input (`APNFeatures`: stage `stage`'s output with the `context` stages'; eval mode)
@@ -64,10 +70,19 @@ public struct APNTraining {
                        mean: mean, inverseStd: inverseStd)
     }
 
-    /// The trained head for `network`'s stage on the training split of `images`.
+    /// The trained head for `network`'s stage on the training split of `images` (`parts`: where
+    /// each attribute lives, for a concept probe's masks).
     /// `log(epoch, value)` after every epoch (the epoch's mean loss terms), `progress(images)` after every batch.
-    public func train(_ network: ResNet, images: ImageSet, truth: DatasetTruth, log: (Int, APNLoss.Value) -> Void = { _, _ in },
+    public func train(_ network: ResNet, images: ImageSet, truth: DatasetTruth, parts: AttributeParts? = nil,
+                      log: (Int, APNLoss.Value) -> Void = { _, _ in },
                       progress: (Int) -> Void = { _ in }) throws -> APNHead {
+        try fit(network, images: images, truth: truth, parts: parts, log: log, progress: progress).head
+    }
+
+    /// `train`'s head, and for a concept probe the loss it was trained with (its pixel weights).
+    public func fit(_ network: ResNet, images: ImageSet, truth: DatasetTruth, parts: AttributeParts? = nil,
+                    log: (Int, APNLoss.Value) -> Void = { _, _ in },
+                    progress: (Int) -> Void = { _ in }) throws -> (head: APNHead, probe: ConceptProbeLoss?) {
         let train = images.indices(of: .train)
         guard !train.isEmpty else { throw StageError("\(images.path): no training images") }
         let y = try Self.targets(truth, rows: train)
@@ -93,6 +108,22 @@ public struct APNTraining {
         var head = Self.initialHead(stage: stage, context: context, channels: c, targets: y, attributeCount: a, mean: mu,
                                     inverseStd: inverseStd, rng: &rng)
         let features = raw.maps.map { head.standardised($0[...]) }
+        var probe: (loss: ConceptProbeLoss, targets: ConceptTargets)?
+        if let segmentation {
+            guard let parts else { throw StageError("\(truth.path): a concept probe needs the attribute → parts table") }
+            let targets = try ConceptTargets(truth: truth, rows: train, present: y, parts: parts, mapRows: raw.rows, mapColumns: raw.columns)
+            let share = targets.maskShare()
+            let loss = ConceptProbeLoss(balance: segmentation, maskShare: share)
+            // Each bias starts at the log-odds of a mask pixel under the loss's weights, so an untrained probe
+            // predicts the weighted base rate.
+            head.objective = .segmentation
+            head.bias = (0..<a).map { k in
+                let (wp, wn) = (Double(loss.positiveWeights[k]) * share[k], Double(loss.negativeWeights[k]) * (1 - share[k]))
+                let q = min(max(wp / max(wp + wn, 1e-12), 0.001), 0.999)
+                return Float(Foundation.log(q / (1 - q)))
+            }
+            probe = (loss, targets)
+        }
         var optimizer = Adam(learningRate: learningRate)
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
         for epoch in 0..<epochs {
@@ -100,8 +131,10 @@ public struct APNTraining {
             var sums = APNLoss.Value(prototypes: [], bias: [])
             for (step, start) in stride(from: 0, to: order.count, by: batchSize).enumerated() {
                 let batch = Array(order[start..<min(start + batchSize, order.count)])
-                let value = loss.evaluate(head, features: batch.map { features[$0] }, rows: raw.rows, columns: raw.columns,
-                                          targets: batch.flatMap { y[($0 * a)..<(($0 + 1) * a)] })
+                let value = probe.map { $0.loss.evaluate(head, features: batch.map { features[$0] }, rows: raw.rows, columns: raw.columns,
+                                                         targets: $0.targets.masks(batch)) }
+                    ?? loss.evaluate(head, features: batch.map { features[$0] }, rows: raw.rows, columns: raw.columns,
+                                     targets: batch.flatMap { y[($0 * a)..<(($0 + 1) * a)] })
                 sums.attribute += value.attribute; sums.decorrelation += value.decorrelation
                 sums.compactness += value.compactness; sums.total += value.total
                 let fraction = Float(epoch * stepsPerEpoch + step) / Float(epochs * stepsPerEpoch)
@@ -114,7 +147,7 @@ public struct APNTraining {
             sums.attribute /= steps; sums.decorrelation /= steps; sums.compactness /= steps; sums.total /= steps
             log(epoch + 1, sums)
         }
-        return head
+        return (head, probe?.loss)
     }
 }
 

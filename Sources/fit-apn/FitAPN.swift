@@ -22,6 +22,15 @@ struct FitAPN: StageCommand {
             FILE` scores S_k of the attributes the SJE selects. The head's own attribute accuracy and the
             pointing of its maps for the attributes an image has (beside the box centre on the same
             items) are measured on the clean validation and test images and stored in the file.
+
+            --objective segmentation fits a supervised concept probe instead (Net2Vec, Fong & Vedaldi, CVPR
+            2018): the same linear 1x1 map, S_k + b_k read as a per-position logit, trained with a per-position
+            binary cross-entropy against the attribute's concept mask at the map's resolution: the share of
+            each cell covered by the attribute's parts (part_masks, attribute_parts) where the image has the
+            attribute (image_attributes >= 1/2), empty where it has not. Mask pixels weigh Net2Vec's alpha
+            (--positive-weight auto) or a fixed weight. It is supervised with the training split's part
+            truth: a probe of what the classifier's representation encodes where, not an account of what the
+            SJE weighed.
             """)
 
     @Option(help: "The classifier (train / adv-train output); it stays frozen.")
@@ -40,10 +49,14 @@ struct FitAPN: StageCommand {
     var batchSize = 64
     @Option(help: "Peak learning rate of Adam (cosine decay to zero).")
     var learningRate: Float = 0.01
-    @Option(help: "Weight of APN's attribute decorrelation loss (group-wise L2,1 of the prototypes); 0 turns it off.")
-    var decorrelation: Float = 0
-    @Option(help: "Weight of APN's compactness loss (each map's softmax mass near its peak); 0 turns it off. The default is the best measured on synth-fine's validation images (docs/ground.md § APN).")
-    var compactness: Float = 2
+    @Option(help: "apn: attribute prototypes trained on image-level attribute truth; segmentation: a Net2Vec concept probe trained on per-pixel concept masks (needs part_masks).")
+    var objective: APNHead.Objective = .prototype
+    @Option(help: "segmentation only: the weight of a concept-mask pixel (negatives weigh 1), or auto for Net2Vec's alpha (1 - the mask's share of the training pixels, negatives alpha's complement).")
+    var positiveWeight: String = "auto"
+    @Option(help: "Weight of APN's attribute decorrelation loss (group-wise L2,1 of the prototypes); 0 turns it off (apn only).")
+    var decorrelation: Float?
+    @Option(help: "Weight of APN's compactness loss (each map's softmax mass near its peak); 0 turns it off. The default 2 is the best measured on synth-fine's validation images (docs/ground.md § APN) (apn only).")
+    var compactness: Float?
     @Option(help: "Attribute-group → parts table (TSV) for the head's own pointing check; default: images.h5's attribute_parts.")
     var attributeParts: String?
 
@@ -54,9 +67,26 @@ struct FitAPN: StageCommand {
         guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...4096, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
-        guard decorrelation >= 0, decorrelation.isFinite, compactness >= 0, compactness.isFinite else {
+        guard [decorrelation, compactness].allSatisfy({ $0.map { $0 >= 0 && $0.isFinite } ?? true }) else {
             throw ValidationError("--decorrelation and --compactness must be non-negative")
         }
+        if objective == .segmentation {
+            guard decorrelation == nil, compactness == nil else {
+                throw ValidationError("--decorrelation and --compactness are APN's terms: a concept probe (--objective segmentation) has neither")
+            }
+            _ = try balance()
+        } else if positiveWeight != "auto" {
+            throw ValidationError("--positive-weight applies to --objective segmentation only")
+        }
+    }
+
+    /// `--positive-weight` as a balance: Net2Vec's alpha, or a fixed positive weight.
+    func balance() throws -> ConceptProbeLoss.Balance {
+        if positiveWeight == "auto" { return .net2vec }
+        guard let w = Float(positiveWeight), w > 0, w.isFinite else {
+            throw ValidationError("--positive-weight must be auto or a positive number, got \(positiveWeight)")
+        }
+        return .positive(w)
     }
 
     func run() throws {
@@ -75,21 +105,36 @@ struct FitAPN: StageCommand {
             throw ValidationError("--context-layers: distinct stages of \(model) (1…\(network.stageCount)) other than --layer \(layer)")
         }
         let parts = try truth.attributeParts(table: attributeParts)
-        let loss = APNLoss(decorrelation: decorrelation, compactness: compactness, groups: APNLoss.groups(attributeNames: truth.attributeNames))
- var parameters: [String: Any] = ["layer": layer, "epochs": epochs, "batch_size": batchSize, "learning_rate": Double(learningRate),
-                                         "decorrelation": Double(decorrelation), "compactness": Double(compactness)]
+        let loss = APNLoss(decorrelation: decorrelation ?? 0, compactness: compactness ?? 2, groups: APNLoss.groups(attributeNames: truth.attributeNames))
+        let segmentation = objective == .segmentation ? try balance() : nil
+        if segmentation != nil {
+            guard truth.hasMasks else {
+                throw StageError("\(images): no /part_masks: a concept probe (--objective segmentation) trains on per-pixel part truth")
+            }
+            guard parts.parts.contains(where: { !$0.isEmpty }) else {
+                throw StageError("\((attributeParts ?? images)): no attribute has a part: a concept probe has no concept masks to learn")
+            }
+        }
+        var parameters: [String: Any] = ["layer": layer, "epochs": epochs, "batch_size": batchSize, "learning_rate": Double(learningRate)]
+        if segmentation != nil {
+            parameters["objective"] = objective.rawValue
+            parameters["positive_weight"] = positiveWeight
+        } else {
+            parameters["decorrelation"] = Double(loss.decorrelation)
+            parameters["compactness"] = Double(loss.compactness)
+        }
         if !contextLayers.isEmpty { parameters["context_layers"] = contextLayers }
         let run = try StageRun(stage: "fit-apn", output: output, seed: common.seed, parameters: parameters,
                                inputs: [model, images] + [attributeParts].compactMap { $0 })
         let modelHash = run.provenance.inputs.first { $0.path == model }?.sha256 ?? ""
         let trainCount = imageSet.indices(of: .train).count
-        Log.info("fit-apn: \(trainCount) training images, \(truth.attributeNames.count) attributes, stage \(layer) of \(model)")
+        Log.info("fit-apn: \(segmentation == nil ? "" : "concept probe (Net2Vec), ")\(trainCount) training images, \(truth.attributeNames.count) attributes, stage \(layer) of \(model)")
         let progress = Progress("fit-apn", total: epochs * trainCount)
         let start = Date()
         let training = APNTraining(stage: layer - 1, context: contextLayers.map { $0 - 1 }, epochs: epochs, batchSize: batchSize, learningRate: learningRate, loss: loss,
-                                   seed: common.seed)
-        let head = try training.train(network, images: imageSet, truth: truth, log: { epoch, value in
-            Log.verbose(String(format: "epoch %d: loss %.4f (attributes %.4f, decorrelation %.2f, compactness %.4f)", epoch, value.total,
+                                   seed: common.seed, segmentation: segmentation)
+        let (head, probeLoss) = try training.fit(network, images: imageSet, truth: truth, parts: parts, log: { epoch, value in
+            Log.verbose(String(format: "epoch %d: loss %.5f (attributes %.5f, decorrelation %.2f, compactness %.4f)", epoch, value.total,
                                value.attribute, value.decorrelation, value.compactness))
         }, progress: { progress.advance(by: $0) })
         progress.finish()
@@ -98,8 +143,9 @@ struct FitAPN: StageCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         try run.run { file in
+            let probe = probeLoss.map { (loss: $0, balance: positiveWeight == "auto" ? "net2vec" : "fixed \(positiveWeight)") }
             try APNFile.write(head, attributeNames: truth.attributeNames, model: model, modelSHA256: modelHash, imageSize: truth.imageSize,
-                              loss: loss, accuracy: accuracy, into: file)
+                              loss: loss, probe: probe, accuracy: accuracy, into: file)
             try file.setAttribute("training_seconds", .double(seconds))
         }
         for (split, a) in accuracy {
@@ -109,3 +155,5 @@ struct FitAPN: StageCommand {
         Log.info(String(format: "fit-apn: %.1f s → %@", seconds, output))
     }
 }
+
+extension APNHead.Objective: ExpressibleByArgument {}
