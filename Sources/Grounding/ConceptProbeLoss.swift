@@ -67,10 +67,11 @@ public struct ConceptProbeLoss: Sendable {
                 let t = (i * a + k) * positions
                 for p in 0..<positions {
                     let z = s[k * positions + p] + b, m = targets[t + p]
-                    // softplus(z) = max(z, 0) + log1p(e^−|z|); softplus(−z) = softplus(z) − z.
-                    let plus = max(z, 0) + log1pf(expf(-abs(z)))
+                    // softplus(z) = max(z, 0) + log1p(e^−|z|); softplus(−z) = softplus(z) − z; σ(z) from the same e^−|z|.
+                    let e = expf(-abs(z))
+                    let plus = max(z, 0) + log1pf(e)
                     rowLoss += wp * m * (plus - z) + wn * (1 - m) * plus
-                    let sigma = 1 / (1 + expf(-z))
+                    let sigma = z >= 0 ? 1 / (1 + e) : e / (1 + e)
                     let dz = (wp * m * (sigma - 1) + wn * (1 - m) * sigma) * scale
                     gradS[k * positions + p] = dz
                     biasGradient += dz
