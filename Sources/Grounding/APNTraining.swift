@@ -37,7 +37,7 @@ public struct APNTraining {
         var shape = (0, 0, 0)
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             let batch = Array(rows[start..<min(start + batchSize, rows.count)])
-            let m = try APNFeatures.maps(network, try images.batch(batch), stage: stage, context: context).maps
+            let m = try APNFeatures.maps(network, try Self.images(images, spanning: batch), stage: stage, context: context).maps
             let (c, h, w) = (m.shape[1], m.shape[2], m.shape[3])
             shape = (c, h, w)
             let size = c * h * w
@@ -45,6 +45,18 @@ public struct APNTraining {
             progress(batch.count)
         }
         return (maps, shape.0, shape.1, shape.2)
+    }
+
+    /// The images `rows` (scattered: a split's), read as one run from the first to the last and
+    /// picked: every run read alone would inflate its whole compressed chunk again.
+    static func images(_ images: ImageSet, spanning rows: [Int]) throws -> Tensor {
+        guard let first = rows.min(), let last = rows.max() else { return try images.batch(rows) }
+        let raw = try images.loadRaw(Array(first...last))
+        let size = images.imageSize * images.imageSize * 3
+        var picked = [UInt8]()
+        picked.reserveCapacity(rows.count * size)
+        for row in rows { picked += raw[((row - first) * size)..<((row - first + 1) * size)] }
+        return ImageLayout.tensor(fromNHWC: picked, count: rows.count, size: images.imageSize)
     }
 
     /// The 0/1 attribute truth (`image_attributes` ≥ ½) of `rows`, [N, A].
@@ -175,9 +187,9 @@ public struct APNAccuracy: Sendable, Equatable {
         var (right, total, hits, boxHits) = (0, 0, 0, 0)
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             let batch = Array(rows[start..<min(start + batchSize, rows.count)])
-            let m = try APNFeatures.maps(network, try images.batch(batch), stage: head.stage, context: head.context).maps
+            let m = try APNFeatures.maps(network, try APNTraining.images(images, spanning: batch), stage: head.stage, context: head.context).maps
             let (c, h, w) = (m.shape[1], m.shape[2], m.shape[3])
-            let masks = try truth.masks(batch)
+            let masks = try truth.masks(spanning: batch)
             for (i, row) in batch.enumerated() {
                 let f = head.standardised(m.data[(i * c * h * w)..<((i + 1) * c * h * w)])
                 let (z, _) = head.logits(standardised: f)

@@ -149,13 +149,8 @@ public struct ConceptTargets: Sendable {
             throw StageError("\(truth.path): \(truth.imageSize) px images do not divide into the stage map's \(mapRows) × \(mapColumns) cells")
         }
         let p = truth.partNames.count
-        var coverage: [[Float]] = []
-        coverage.reserveCapacity(imageRows.count)
-        for start in stride(from: 0, to: imageRows.count, by: 256) {
-            let batch = Array(imageRows[start..<min(start + 256, imageRows.count)])
-            for labels in try truth.masks(batch) {
-                coverage.append(Self.coverage(labels: labels, side: truth.imageSize, partCount: p, rows: mapRows, columns: mapColumns))
-            }
+        let coverage = try truth.masks(spanning: imageRows).map {
+            Self.coverage(labels: $0, side: truth.imageSize, partCount: p, rows: mapRows, columns: mapColumns)
         }
         self.init(coverage: coverage, present: (0..<imageRows.count).map { Array(present[($0 * a)..<(($0 + 1) * a)]) },
                   parts: parts.parts, partCount: p, rows: mapRows, columns: mapColumns)

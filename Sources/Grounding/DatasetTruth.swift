@@ -82,6 +82,15 @@ public final class DatasetTruth {
         return out
     }
 
+    /// Part masks of `rows` read as one run from the first to the last of them (then picked): for
+    /// scattered rows (a split's), whose runs would each inflate the whole compressed chunk again.
+    /// Holds the span's masks at once: sets with masks are rendered, small images.
+    public func masks(spanning rows: [Int]) throws -> [[UInt8]] {
+        guard hasMasks, let first = rows.min(), let last = rows.max() else { return rows.map { _ in [] } }
+        let span = try masks(Array(first...last))
+        return rows.map { span[$0 - first] }
+    }
+
     /// The part truth of image `row`: its mask when the set has masks, else its keypoints.
     public func truth(row: Int, mask: [UInt8]) -> PartTruth {
         if hasMasks { return .mask(rows: imageSize, columns: imageSize, labels: mask) }
