@@ -86,7 +86,7 @@ endef
 # The files a chain of dataset $(1) links to (relative to the dataset folder): quantify and
 # report read the clean ones too.
 attack_linked_files = images.h5 $(foreach m,$(call models_of,$(1)),models/$(m).h5 sje/$(m).h5 \
-    $(foreach s,$(SPLITS),features/$(m)-$(s).h5) attributes/$(m)-test.h5 $(if $(call ground_apn,$(1),$(m)),apn/$(m).h5)) \
+    $(foreach s,$(SPLITS),features/$(m)-$(s).h5) attributes/$(m)-test.h5 $(if $(call ground_head,$(1)),$(call ground_head,$(1))/$(m).h5)) \
     $(if $(call ground_detector,$(1)),models/detector.h5)
 attack_links_of = $(addprefix $(DATA)/$(1)/,$(call attack_linked_files,$(2)))
 

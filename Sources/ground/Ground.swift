@@ -20,6 +20,11 @@ enum MapMethod: String, ExpressibleByArgument, CaseIterable {
     case integratedGradients = "integrated-gradients"
     /// An attribute-prototype head's similarity maps (`fit-apn`, `--apn`), at the head's stage.
     case apn
+    /// A Net2Vec concept probe's logit maps (`fit-apn --objective segmentation`, `--apn`), at its stage.
+    case probe
+
+    /// Whether the maps come from a head file (`--apn`).
+    var readsHead: Bool { self == .apn || self == .probe }
 
     var inputMethod: InputAttribution.Method? { InputAttribution.Method(rawValue: rawValue) }
 }
@@ -53,13 +58,13 @@ struct Ground: StageCommand {
     var adversarial: String
     @Option(help: "Output grounding file.")
     var output: String
-    @Option(help: "Map method: cam (exact, last map), gradcam (at --layer), apn (an attribute-prototype head's maps, --apn), or at input resolution gradient-input, smoothgrad, integrated-gradients.")
+    @Option(help: "Map method: cam (exact, last map), gradcam (at --layer), apn (an attribute-prototype head's maps, --apn), probe (a concept probe's maps, --apn), or at input resolution gradient-input, smoothgrad, integrated-gradients.")
     var method = MapMethod.cam
     @Option(help: "Samples per attribute for smoothgrad (noisy copies) and integrated-gradients (path steps).")
     var samples = 8
-    @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3); with apn, must be the head's.")
+    @Option(help: "Residual stage for gradcam, 1-based as torchvision's layer1…layer4 (CIFAR ResNets: 1…3); with apn or probe, must be the head's.")
     var layer: Int?
-    @Option(help: "The attribute-prototype head for --method apn: fit-apn output fitted on --model, or --model itself when it was trained with its head (train --apn-aux).")
+    @Option(help: "The head for --method apn (fit-apn output fitted on --model, or --model itself when it was trained with its head: train --apn-aux) or --method probe (fit-apn --objective segmentation output fitted on --model).")
     var apn: String?
     @Option(help: "Attributes selected per image and set.")
     var topK = 10
@@ -93,13 +98,14 @@ struct Ground: StageCommand {
         switch (method, layer) {
         case (.gradcam, nil): throw ValidationError("--method gradcam needs --layer L (the residual stage, 1-based)")
         case (.cam, .some), (.gradientInput, .some), (.smoothgrad, .some), (.integratedGradients, .some):
-            throw ValidationError("--layer applies to --method gradcam (and apn, as a check) only")
+            throw ValidationError("--layer applies to --method gradcam (and apn or probe, as a check) only")
         default: break
         }
         switch (method, apn) {
         case (.apn, nil): throw ValidationError("--method apn needs --apn FILE (fit-apn output, or a model trained with train --apn-aux)")
-        case (.apn, .some), (_, nil): break
-        case (_, .some): throw ValidationError("--apn applies to --method apn only")
+        case (.probe, nil): throw ValidationError("--method probe needs --apn FILE (fit-apn --objective segmentation output)")
+        case (.apn, .some), (.probe, .some), (_, nil): break
+        case (_, .some): throw ValidationError("--apn applies to --method apn and probe only")
         }
     }
 
@@ -130,7 +136,7 @@ struct Ground: StageCommand {
         try checkAgree(model: model, network, sje: sje, embedding, sjeFile: sjeFile, images: images, truth)
         try checkSJEFitsModel(sjePath: sje, sjeFile: sjeFile, modelPath: model, modelHash: hashes[model] ?? "")
         sjeFile.close()
-        let stage: Int? = method == .apn ? nil : try layer.map { l in
+        let stage: Int? = method.readsHead ? nil : try layer.map { l in
             guard (1...network.stageCount).contains(l) else {
                 throw ValidationError("--layer \(l): \(model) has stages 1…\(network.stageCount)")
             }
@@ -159,6 +165,14 @@ struct Ground: StageCommand {
         // The head must be one fitted on this model, at a stage it has, for these attributes.
         let apnFile: APNFile? = try apn.map { path in
             let file = try APNFile.read(path)
+            // The method names what the maps are: a probe's logits or a head's prototype similarities.
+            switch (method, file.head.objective) {
+            case (.apn, .segmentation):
+                throw StageError("\(path): a concept probe (fit-apn --objective segmentation), not an attribute-prototype head: ground it with --method probe")
+            case (.probe, .prototype):
+                throw StageError("\(path): an attribute-prototype head, not a concept probe (fit-apn --objective segmentation): ground it with --method apn")
+            default: break
+            }
             guard ([file.head.stage] + file.head.context).allSatisfy({ (0..<network.stageCount).contains($0) }) else {
                 throw StageError("\(path): an attribute-prototype head for another model: it reads stages "
                                  + ([file.head.stage] + file.head.context).map { String($0 + 1) }.joined(separator: ", ")

@@ -35,8 +35,14 @@ extension GroundStageTests {
         let bias = try f.read("bias", as: Float.self).data
         f.close()
 
-        let result = try ground("g-probe.h5", ["--method", "apn", "--apn", path("probe.h5")])
+        let result = try ground("g-probe.h5", ["--method", "probe", "--apn", path("probe.h5")])
         XCTAssertEqual(result.status, 0, result.stderr)
+        // The method names what the maps are: a probe is not grounded as APN's prototypes, nor an APN head as a probe.
+        let asPrototypes = try ground("g-probe-wrong.h5", ["--method", "apn", "--apn", path("probe.h5")])
+        XCTAssertEqual(asPrototypes.status, 1)
+        XCTAssertTrue(asPrototypes.stderr.contains(path("probe.h5")) && asPrototypes.stderr.contains("--method probe"), asPrototypes.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("g-probe-wrong.h5")))
+        XCTAssertEqual(try ground("g-probe-usage.h5", ["--method", "probe"]).status, 64, "a probe needs its file")
         // The probe's maps are its logits S + b: APN's maps (the same weights read as prototypes)
         // plus each attribute's bias.
         try FileManager.default.copyItem(atPath: path("probe.h5"), toPath: path("probe-as-apn.h5"))
@@ -50,6 +56,8 @@ extension GroundStageTests {
         defer { g.close(); h.close() }
         let n = try g.shape("index")[0]
         XCTAssertEqual(try g.shape("clean/maps"), [n, 4, 8, 8])
+        XCTAssertEqual(try g.attribute("method").stringValue, "probe")
+        XCTAssertEqual(try g.attribute("map_stage").intValue, 2)
         let chosen = try g.read("clean/attributes", as: Int32.self).data
         let logits = try g.read("clean/maps", as: Float.self).data, similarity = try h.read("clean/maps", as: Float.self).data
         for (item, k) in chosen.enumerated() {
@@ -94,7 +102,7 @@ extension GroundStageTests {
         let other = try runStage("fit-apn", ["--model", path("other-model.h5"), "--images", path("images.h5"), "--objective", "segmentation",
                                              "--epochs", "1", "--seed", "5", "--threads", "2", "--output", path("probe-other.h5")])
         XCTAssertEqual(other.status, 0, other.stderr)
-        let refused = try ground("g-probe-refused.h5", ["--method", "apn", "--apn", path("probe-other.h5")])
+        let refused = try ground("g-probe-refused.h5", ["--method", "probe", "--apn", path("probe-other.h5")])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("concept probe") && refused.stderr.contains(path("probe-other.h5"))
                       && refused.stderr.contains(path("standard.h5")), refused.stderr)

@@ -126,10 +126,11 @@ final class MakeContractTests: XCTestCase {
         ["grounding/standard-eps\(e).h5", "grounding/robust-eps\(e)-eps\(e).h5", "grounding/robust-eps\(e)-transfer-eps\(e).h5"]
     }
 
-    /// Every file of one eps's chain (its robust model, attacks, features, SJE, attributes, grounding).
+    /// Every file of one eps's chain (its robust model and its concept probe, attacks, features, SJE, attributes, grounding).
     func epsChain(_ e: String) -> Set<String> {
         let robust = "robust-eps\(e)"
-        var files: Set<String> = ["models/\(robust).h5", "sje/\(robust).h5", "adv/standard-eps\(e).h5", "adv/\(robust)-eps\(e).h5"]
+        var files: Set<String> = ["models/\(robust).h5", "probe/\(robust).h5", "sje/\(robust).h5", "adv/standard-eps\(e).h5",
+                                  "adv/\(robust)-eps\(e).h5"]
         files.formUnion(groundingFiles(e))
         for split in ["train", "val", "test"] { files.insert("features/\(robust)-\(split).h5") }
         files.insert("attributes/\(robust)-test.h5")
@@ -374,6 +375,35 @@ final class MakeContractTests: XCTestCase {
             let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) })
             XCTAssertEqual(head.lastPathComponent, model, "ground reads the head of its own model: \(line)")
             XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, "apn")
+        }
+        XCTAssertEqual(try plannedFiles([]), [])
+    }
+
+    /// The rendered sets' default maps: a concept probe per model (pipelines/grounding.mk: `--method
+    /// probe`, fit-apn with `<ds>.PROBE` → probe/<model>.h5), each ground reading its own model's probe.
+    /// Another probe setting reruns exactly the probes and the grounding, and the plan changes no stamp.
+    func testProbeMapsAreTheDefaultWithOneProbePerModel() throws {
+        let models = ["standard"] + Self.smokeEpsilons.map { "robust-eps\($0)" }
+        for model in models {
+            let file = try H5File.open(datasetDir.appendingPathComponent("probe/\(model).h5").path)
+            defer { file.close() }
+            XCTAssertEqual(try file.attribute("objective").stringValue, "segmentation", model)
+        }
+        let setting = "\(Self.dataset).PROBE=--objective segmentation --layer 2 --positive-weight 1 --epochs 1"
+        var expected: Set<String> = ["metrics.h5"]
+        for model in models { expected.insert("probe/\(model).h5") }
+        for e in Self.smokeEpsilons { expected.formUnion(groundingFiles(e)) }
+        XCTAssertEqual(try plannedFiles([setting]), expected)
+        let plan = try make(["-n", setting, metrics])
+        let grounds = plan.stdout.split(separator: "\n").filter { $0.hasPrefix(TestPaths.productsDirectory.path + "/ground ") }
+        XCTAssertEqual(grounds.count, 3 * Self.smokeEpsilons.count)
+        for line in grounds {
+            let words = line.split(separator: " ").map(String.init)
+            XCTAssertTrue(line.contains("--method probe"), String(line))
+            let model = try XCTUnwrap(words.firstIndex(of: "--model").map { URL(fileURLWithPath: words[$0 + 1]).lastPathComponent })
+            let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) })
+            XCTAssertEqual(head.lastPathComponent, model, "ground reads the probe of its own model: \(line)")
+            XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, "probe")
         }
         XCTAssertEqual(try plannedFiles([]), [])
     }
