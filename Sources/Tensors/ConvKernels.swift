@@ -215,12 +215,12 @@ public enum ConvKernels {
             return
         }
         if Engine.backend == .onednn {
-            // Whatever oneDNN has no implementation for is left to the engine's kernels.
             if let d = dx, FewChannelsConv.applies(g) {
                 // oneDNN pads an RGB stem's 3 input channels to 16 here (in bf16 mode too: this is fp32).
                 FewChannelsConv.backwardData(dy: dy, weight: weight, geometry: g, dx: d)
                 dx = nil
             }
+            // Whatever oneDNN has no implementation for is left to the engine's kernels.
             if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, weightsID: weightsID, geometry: g, dx: d) { dx = nil }
             if let d = dweight, OneDNN.convBackwardWeights(dy: dy, x: x, geometry: g, dweight: d) { dweight = nil }
         }

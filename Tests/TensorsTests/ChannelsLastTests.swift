@@ -247,32 +247,40 @@ final class ChannelsLastTests: XCTestCase {
         let guardCount = 256, sentinel = Float(-12345.5)
         for backend in Engine.availableBackends {
             try Engine.withBackend(backend) {
+                // The last rows: a width-8 CIFAR ResNet's training shapes (8 channels: 4 Dec's heap corruption).
                 for (n, c, h, o, k, s, p) in [(3, 3, 16, 4, 3, 1, 1), (5, 4, 8, 8, 3, 1, 1), (2, 8, 8, 4, 3, 2, 1), (3, 24, 8, 24, 3, 1, 1),
-                                               (2, 4, 9, 24, 1, 1, 0), (4, 3, 16, 64, 7, 2, 3), (2, 16, 4, 32, 3, 1, 1)] {
-                    let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: h, outChannels: o, kernelH: k, kernelW: k,
-                                             stride: s, padding: p, layout: .nhwc)
-                    let x = random(n * c * h * h, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
-                    let dy = random(n * o * g.outPlane, &rng)
-                    var y = [Float](repeating: sentinel, count: n * o * g.outPlane + guardCount)
-                    var dx = [Float](repeating: sentinel, count: x.count + guardCount)
-                    var dw = [Float](repeating: sentinel, count: wt.count + guardCount)
-                    x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
-                        dy.withUnsafeBufferPointer { dp in
-                            y.withUnsafeMutableBufferPointer { yp in
-                                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
-                                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, relu: true), y: yp.baseAddress!)
+                                               (2, 4, 9, 24, 1, 1, 0), (4, 3, 16, 64, 7, 2, 3), (2, 16, 4, 32, 3, 1, 1),
+                                               (8, 3, 16, 8, 3, 1, 1), (8, 8, 16, 8, 3, 1, 1), (8, 8, 16, 16, 1, 2, 0), (8, 8, 16, 16, 3, 2, 1),
+                                               (3, 8, 16, 8, 3, 1, 1), (1, 8, 16, 16, 1, 2, 0), (8, 16, 8, 32, 1, 2, 0)] {
+                    for epilogue in [false, true] {
+                        let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: h, outChannels: o, kernelH: k, kernelW: k,
+                                                 stride: s, padding: p, layout: .nhwc)
+                        let x = random(n * c * h * h, &rng), wt = random(o * c * k * k, &rng), bias = random(o, &rng)
+                        let dy = random(n * o * g.outPlane, &rng)
+                        // Guards on both sides of every output.
+                        var y = [Float](repeating: sentinel, count: n * o * g.outPlane + 2 * guardCount)
+                        var dx = [Float](repeating: sentinel, count: x.count + 2 * guardCount)
+                        var dw = [Float](repeating: sentinel, count: wt.count + 2 * guardCount)
+                        x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                            dy.withUnsafeBufferPointer { dp in
+                                y.withUnsafeMutableBufferPointer { yp in
+                                    ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                        epilogue: epilogue ? ConvEpilogue(bias: bp.baseAddress!, relu: true) : .none,
+                                                        y: yp.baseAddress! + guardCount)
+                                }
+                                dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                                    ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                         dx: dxp.baseAddress! + guardCount, dweight: dwp.baseAddress! + guardCount)
+                                } }
                             }
-                            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
-                                ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
-                                                     dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
-                            } }
+                        } } }
+                        let label = "\(backend.rawValue), epilogue \(epilogue), \(g)"
+                        for (name, buffer) in [("y", y), ("dx", dx), ("dweight", dw)] {
+                            XCTAssertTrue(buffer.prefix(guardCount).allSatisfy { $0 == sentinel }, "wrote before \(name): \(label)")
+                            XCTAssertTrue(buffer.suffix(guardCount).allSatisfy { $0 == sentinel }, "wrote past \(name): \(label)")
                         }
-                    } } }
-                    let label = "\(backend.rawValue), \(g)"
-                    XCTAssertTrue(y.suffix(guardCount).allSatisfy { $0 == sentinel }, "forward wrote past y: \(label)")
-                    XCTAssertTrue(dx.suffix(guardCount).allSatisfy { $0 == sentinel }, "backward wrote past dx: \(label)")
-                    XCTAssertTrue(dw.suffix(guardCount).allSatisfy { $0 == sentinel }, "backward wrote past dweight: \(label)")
-                    XCTAssertFalse(y.prefix(y.count - guardCount).contains(sentinel), "forward left y unwritten: \(label)")
+                        XCTAssertFalse(y.dropFirst(guardCount).dropLast(guardCount).contains(sentinel), "forward left y unwritten: \(label)")
+                    }
                 }
             }
         }
