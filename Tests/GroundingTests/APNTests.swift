@@ -11,14 +11,11 @@ final class APNTests: XCTestCase {
     let groups = [[0, 1], [2], [3, 4]]
 
     func randomHead(seed: UInt64) -> APNHead {
-        var rng = SplitMix(seed: seed)
-        return APNHead(stage: 1, channels: c, attributeCount: a, prototypes: (0..<(a * c)).map { _ in rng.uniformFloat(-1, 1) },
-                       bias: (0..<a).map { _ in rng.uniformFloat(-0.5, 0.5) }, mean: [0, 0, 0], inverseStd: [1, 1, 1])
+        HeadFixtures.randomHead(seed: seed, attributes: a, channels: c)
     }
 
     func randomFeatures(seed: UInt64, images: Int) -> [[Float]] {
-        var rng = SplitMix(seed: seed)
-        return (0..<images).map { _ in (0..<(c * rows * columns)).map { _ in rng.uniformFloat(-1, 1) } }
+        HeadFixtures.randomFeatures(seed: seed, images: images, channels: c, positions: rows * columns)
     }
 
     /// Every prototype and bias entry: the analytic gradient of `loss` against (L(θ+h) − L(θ−h))/2h.
@@ -27,21 +24,9 @@ final class APNTests: XCTestCase {
         let features = randomFeatures(seed: 12, images: 3)
         let targets: [Float] = (0..<(3 * a)).map { Float(($0 * 7) % 3 == 0 ? 1 : 0) }
         let analytic = loss.evaluate(head, features: features, rows: rows, columns: columns, targets: targets)
-        // Small enough that no map's argmax moves (the max is piecewise linear), large enough for float32 sums.
-        let h: Float = 1e-3
-        func total(_ change: (inout APNHead) -> Void) -> Double {
-            var copy = head
-            change(&copy)
-            return loss.evaluate(copy, features: features, rows: rows, columns: columns, targets: targets).total
-        }
-        for i in 0..<(a * c) {
-            let numeric = (total { $0.prototypes[i] += h } - total { $0.prototypes[i] -= h }) / Double(2 * h)
-            XCTAssertEqual(Double(analytic.prototypes[i]), numeric, accuracy: 1e-3 + 1e-3 * abs(numeric), "prototype entry \(i)",
-                           file: file, line: line)
-        }
-        for k in 0..<a {
-            let numeric = (total { $0.bias[k] += h } - total { $0.bias[k] -= h }) / Double(2 * h)
-            XCTAssertEqual(Double(analytic.bias[k]), numeric, accuracy: 1e-3 + 1e-3 * abs(numeric), "bias \(k)", file: file, line: line)
+        // h = 10⁻³: small enough that no map's argmax moves (the max is piecewise linear), large enough for float32 sums.
+        HeadFixtures.assertGradientMatchesFiniteDifferences(analytic, at: head, absolute: 1e-3, file: file, line: line) {
+            loss.evaluate($0, features: features, rows: rows, columns: columns, targets: targets).total
         }
     }
 

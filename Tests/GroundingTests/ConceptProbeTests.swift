@@ -10,15 +10,11 @@ final class ConceptProbeTests: XCTestCase {
     let (a, c, rows, columns) = (4, 3, 3, 4)
 
     func randomHead(seed: UInt64) -> APNHead {
-        var rng = SplitMix(seed: seed)
-        return APNHead(stage: 1, channels: c, attributeCount: a, prototypes: (0..<(a * c)).map { _ in rng.uniformFloat(-1, 1) },
-                       bias: (0..<a).map { _ in rng.uniformFloat(-0.5, 0.5) }, mean: [0, 0, 0], inverseStd: [1, 1, 1],
-                       objective: .segmentation)
+        HeadFixtures.randomHead(seed: seed, attributes: a, channels: c, objective: .segmentation)
     }
 
     func randomFeatures(seed: UInt64, images: Int) -> [[Float]] {
-        var rng = SplitMix(seed: seed)
-        return (0..<images).map { _ in (0..<(c * rows * columns)).map { _ in rng.uniformFloat(-1, 1) } }
+        HeadFixtures.randomFeatures(seed: seed, images: images, channels: c, positions: rows * columns)
     }
 
     /// Masks with hard 0/1 cells, soft shares and empty attributes.
@@ -37,20 +33,8 @@ final class ConceptProbeTests: XCTestCase {
         let analytic = loss.evaluate(head, features: features, rows: rows, columns: columns, targets: targets)
         XCTAssertEqual(analytic.total, analytic.attribute)
         // The loss is smooth: no peak to move, so every entry is compared.
-        let h: Float = 1e-3
-        func total(_ change: (inout APNHead) -> Void) -> Double {
-            var copy = head
-            change(&copy)
-            return loss.evaluate(copy, features: features, rows: rows, columns: columns, targets: targets).total
-        }
-        for i in 0..<(a * c) {
-            let numeric = (total { $0.prototypes[i] += h } - total { $0.prototypes[i] -= h }) / Double(2 * h)
-            XCTAssertEqual(Double(analytic.prototypes[i]), numeric, accuracy: 2e-4 + 1e-3 * abs(numeric), "weight entry \(i)",
-                           file: file, line: line)
-        }
-        for k in 0..<a {
-            let numeric = (total { $0.bias[k] += h } - total { $0.bias[k] -= h }) / Double(2 * h)
-            XCTAssertEqual(Double(analytic.bias[k]), numeric, accuracy: 2e-4 + 1e-3 * abs(numeric), "bias \(k)", file: file, line: line)
+        HeadFixtures.assertGradientMatchesFiniteDifferences(analytic, at: head, absolute: 2e-4, file: file, line: line) {
+            loss.evaluate($0, features: features, rows: rows, columns: columns, targets: targets).total
         }
         XCTAssertTrue(analytic.prototypes.contains { abs($0) > 1e-3 }, "a gradient that is not trivially zero")
     }

@@ -366,17 +366,25 @@ final class MakeContractTests: XCTestCase {
         for model in ["standard"] + Self.smokeEpsilons.map({ "robust-eps\($0)" }) { expected.insert("apn/\(model).h5") }
         for e in Self.smokeEpsilons { expected.formUnion(groundingFiles(e)) }
         XCTAssertEqual(try plannedFiles([setting]), expected)
-        let plan = try make(["-n", setting, metrics])
-        let grounds = plan.stdout.split(separator: "\n").filter { $0.hasPrefix(TestPaths.productsDirectory.path + "/ground ") }
-        XCTAssertEqual(grounds.count, 3 * Self.smokeEpsilons.count)
-        for line in grounds {
-            let words = line.split(separator: " ").map(String.init)
-            let model = try XCTUnwrap(words.firstIndex(of: "--model").map { URL(fileURLWithPath: words[$0 + 1]).lastPathComponent })
-            let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) })
-            XCTAssertEqual(head.lastPathComponent, model, "ground reads the head of its own model: \(line)")
-            XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, "apn")
-        }
+        try assertEachGroundReadsItsModelsHead(in: "apn", plan: try make(["-n", setting, metrics]).stdout)
         XCTAssertEqual(try plannedFiles([]), [])
+    }
+
+    /// Every ground command of `plan` (3 per eps: standard, robust, transfer) gives `--apn` the
+    /// head in `directory` named for its own `--model` file.
+    func assertEachGroundReadsItsModelsHead(in directory: String, plan: String, method: String? = nil,
+                                            file: StaticString = #filePath, line: UInt = #line) throws {
+        let grounds = plan.split(separator: "\n").filter { $0.hasPrefix(TestPaths.productsDirectory.path + "/ground ") }
+        XCTAssertEqual(grounds.count, 3 * Self.smokeEpsilons.count, file: file, line: line)
+        for command in grounds {
+            let words = command.split(separator: " ").map(String.init)
+            if let method { XCTAssertTrue(command.contains("--method \(method)"), String(command), file: file, line: line) }
+            let model = try XCTUnwrap(words.firstIndex(of: "--model").map { URL(fileURLWithPath: words[$0 + 1]).lastPathComponent },
+                                      file: file, line: line)
+            let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) }, file: file, line: line)
+            XCTAssertEqual(head.lastPathComponent, model, "ground reads the file of its own model: \(command)", file: file, line: line)
+            XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, directory, file: file, line: line)
+        }
     }
 
     /// The rendered sets' default maps: a concept probe per model (pipelines/grounding.mk: `--method
@@ -394,17 +402,7 @@ final class MakeContractTests: XCTestCase {
         for model in models { expected.insert("probe/\(model).h5") }
         for e in Self.smokeEpsilons { expected.formUnion(groundingFiles(e)) }
         XCTAssertEqual(try plannedFiles([setting]), expected)
-        let plan = try make(["-n", setting, metrics])
-        let grounds = plan.stdout.split(separator: "\n").filter { $0.hasPrefix(TestPaths.productsDirectory.path + "/ground ") }
-        XCTAssertEqual(grounds.count, 3 * Self.smokeEpsilons.count)
-        for line in grounds {
-            let words = line.split(separator: " ").map(String.init)
-            XCTAssertTrue(line.contains("--method probe"), String(line))
-            let model = try XCTUnwrap(words.firstIndex(of: "--model").map { URL(fileURLWithPath: words[$0 + 1]).lastPathComponent })
-            let head = try XCTUnwrap(words.firstIndex(of: "--apn").map { URL(fileURLWithPath: words[$0 + 1]) })
-            XCTAssertEqual(head.lastPathComponent, model, "ground reads the probe of its own model: \(line)")
-            XCTAssertEqual(head.deletingLastPathComponent().lastPathComponent, "probe")
-        }
+        try assertEachGroundReadsItsModelsHead(in: "probe", plan: try make(["-n", setting, metrics]).stdout, method: "probe")
         XCTAssertEqual(try plannedFiles([]), [])
     }
 
