@@ -323,6 +323,18 @@ static dnnl_status_t lookup(const cache_key *key, entry **out) {
     return dnnl_success;
 }
 
+/// The scratch slot of an argument: one per role, so that a backward-weights call can reuse
+/// the output gradient a backward-data call just converted (slot 2) while it converts its
+/// input (slot 0).
+static int slot_of(int arg) {
+    switch (arg) {
+    case DNNL_ARG_SRC: case DNNL_ARG_DIFF_SRC: return 0;
+    case DNNL_ARG_WEIGHTS: case DNNL_ARG_DIFF_WEIGHTS: return 1;
+    case DNNL_ARG_DST: case DNNL_ARG_DIFF_DST: return 2;
+    default: return 3;
+    }
+}
+
 static void *slot_buffer(int i, size_t bytes) {
     if (slot_bytes[i] < bytes) {
         free(slots[i]);
@@ -358,14 +370,26 @@ static void *kept_copy(uint64_t id, uint64_t serial, size_t bytes, int *fresh) {
     return data;
 }
 
+/// Converted inputs handed between calls: `ready[i]`, when not NULL, already holds port i's
+/// input in the primitive's layout (no reorder); `into[i]`, when not NULL, is where port i's
+/// input is converted to instead of a scratch slot (the caller keeps it).
+typedef struct { const void *ready[MAX_PORTS]; void *into[MAX_PORTS]; } handoff;
+
 /// Runs an entry: `handles[i]` is the caller's buffer for port i; `prefill`, when given, is
-/// copied into the output before the primitive adds to it (the residual of a sum post-op).
-static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, uint64_t weights_id) {
+/// copied into the output before the primitive adds to it (the residual of a sum post-op);
+/// `h` (or NULL) hands converted inputs in and out.
+static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, uint64_t weights_id, const handoff *h) {
     dnnl_exec_arg_t args[MAX_PORTS];
     port *output = NULL;
     for (int i = 0; i < e->port_count; i++) {
         port *p = &e->ports[i];
         TRY(dnnl_memory_set_data_handle(p->user, handles[i]));
+        if (h && h->ready[i] && !p->is_output && p->reorder) {
+            TRY(dnnl_memory_set_data_handle(p->inner, (void *)h->ready[i]));
+            args[i].arg = p->arg;
+            args[i].memory = p->inner;
+            continue;
+        }
         if (p->arg == DNNL_ARG_WEIGHTS && p->reorder && weights_id != 0) {
             int fresh = 0;
             void *copy = kept_copy(weights_id, e->serial, p->inner_bytes, &fresh);
@@ -381,7 +405,7 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, ui
             }
         }
         if (p->inner != p->user) {
-            void *buffer = slot_buffer(i, p->inner_bytes);
+            void *buffer = h && h->into[i] && !p->is_output ? h->into[i] : slot_buffer(slot_of(p->arg), p->inner_bytes);
             if (!buffer) return dnnl_out_of_memory;
             TRY(dnnl_memory_set_data_handle(p->inner, buffer));
         }
@@ -411,16 +435,13 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, ui
     return dnnl_stream_wait(stream);
 }
 
-static int call(cache_key *key, void *const *handles, const void *prefill, uint64_t weights_id) {
+/// Takes the lock and sets the threads; the caller unlocks.
+static dnnl_status_t lock_engine(void) {
     if (attrib_onednn_init() != dnnl_success) return dnnl_runtime_error;
     pthread_mutex_lock(&lock);
     // The thread count is an OpenMP setting of the calling thread: set it on every call.
     if (threads > 0) omp_set_num_threads(threads);
-    entry *e = NULL;
-    dnnl_status_t s = lookup(key, &e);
-    if (s == dnnl_success) s = run(e, handles, prefill, weights_id);
-    pthread_mutex_unlock(&lock);
-    return s;
+    return dnnl_success;
 }
 
 /// A zeroed key (the cache compares keys byte for byte) for `shape` and `kind`.
@@ -430,8 +451,33 @@ static void init_key(cache_key *key, const attrib_conv_shape *shape, int kind) {
     key->kind = kind;
 }
 
-int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, uint64_t weights_id,
-                        const float *bias, const float *residual, int relu, float *y) {
+/// The layout port `i` of `e` converts its input into (NULL for a port without reorder).
+static const dnnl_memory_desc_t *converted_md(const entry *e, int i) {
+    const port *p = &e->ports[i];
+    const dnnl_memory_desc_t *md = NULL;
+    if (!p->reorder || p->is_output || dnnl_memory_get_memory_desc(p->inner, &md) != dnnl_success) return NULL;
+    return md;
+}
+
+/// Whether port `i` of `e` converts its input into bf16 channels last: the layout of a
+/// kept input (`attrib_conv_forward`'s `x_low`).
+static int converts_to_bf16_nhwc(const entry *e, int i) {
+    const attrib_conv_shape *s = &e->key.shape;
+    const dnnl_memory_desc_t *inner = converted_md(e, i);
+    dnnl_dims_t dims = {s->batch, s->in_channels, s->height, s->width};
+    dnnl_memory_desc_t md;
+    if (!inner || dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_bf16, dnnl_nhwc) != dnnl_success) return 0;
+    return dnnl_memory_desc_equal(inner, &md);
+}
+
+size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape) {
+    if (shape->precision != 1 || !shape->channels_last) return 0;
+    return (size_t)(shape->batch * shape->in_channels * shape->height * shape->width) * 2;
+}
+
+static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float *x, const float *w,
+                                    uint64_t weights_id, const float *bias, const float *residual, int relu,
+                                    float *y, void *x_low, int *kept) {
     cache_key key;
     init_key(&key, shape, KIND_FORWARD);
     key.bias = bias != NULL;
@@ -443,22 +489,78 @@ int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const fl
     handles[n++] = (void *)w;
     if (bias) handles[n++] = (void *)bias;
     handles[n++] = y;
-    return call(&key, handles, residual, weights_id);
+    entry *e = NULL;
+    TRY(lookup(&key, &e));
+    handoff h = {0};
+    int keep = x_low && converts_to_bf16_nhwc(e, 0);
+    if (keep) h.into[0] = x_low;
+    TRY(run(e, handles, residual, weights_id, &h));
+    if (kept) *kept = keep;
+    return dnnl_success;
 }
 
-int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w, uint64_t weights_id,
-                              float *dx) {
-    cache_key key;
-    init_key(&key, shape, KIND_BACKWARD_DATA);
-    void *handles[3] = {(void *)dy, (void *)w, dx};
-    return call(&key, handles, NULL, weights_id);
+int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, uint64_t weights_id,
+                        const float *bias, const float *residual, int relu, float *y, void *x_low, int *kept) {
+    if (kept) *kept = 0;
+    TRY(lock_engine());
+    dnnl_status_t s = forward_locked(shape, x, w, weights_id, bias, residual, relu, y, x_low, kept);
+    pthread_mutex_unlock(&lock);
+    return s;
 }
 
-int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x, const float *dy, float *dw) {
+/// `attrib_conv_backward` under the lock: the data gradient first, then the weight gradient,
+/// which takes dy as the first converted it (still in its scratch slot: the weight
+/// gradient converts its input into another) and the kept bf16 input.
+static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float *x, const void *x_low,
+                                     const float *dy, const float *w, uint64_t weights_id, float *dx, float *dw,
+                                     int *done) {
+    const void *dy_converted = NULL;
+    dnnl_memory_desc_t dy_md;
     cache_key key;
-    init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
-    void *handles[3] = {(void *)x, (void *)dy, dw};
-    return call(&key, handles, NULL, 0);
+    entry *e = NULL;
+    dnnl_status_t s;
+    if (dx) {
+        init_key(&key, shape, KIND_BACKWARD_DATA);
+        s = lookup(&key, &e);
+        if (s == dnnl_success) {
+            void *handles[3] = {(void *)dy, (void *)w, dx};   // ports: diff_dst, weights, diff_src
+            TRY(run(e, handles, NULL, weights_id, NULL));
+            *done |= 1;
+            const dnnl_memory_desc_t *md = converted_md(e, 0);
+            if (md) {
+                // By value: the weight gradient's lookup may evict this entry (not the slot).
+                dy_md = *md;
+                void *data = NULL;
+                TRY(dnnl_memory_get_data_handle(e->ports[0].inner, &data));
+                dy_converted = data;
+            }
+        } else if (s != dnnl_unimplemented) {
+            return s;
+        }
+    }
+    if (dw) {
+        init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
+        s = lookup(&key, &e);
+        if (s == dnnl_unimplemented) return dnnl_success;
+        TRY(s);
+        handoff h = {0};   // ports: src, diff_dst, diff_weights
+        if (x_low && converts_to_bf16_nhwc(e, 0)) h.ready[0] = x_low;
+        const dnnl_memory_desc_t *md = converted_md(e, 1);
+        if (dy_converted && md && dnnl_memory_desc_equal(md, &dy_md)) h.ready[1] = dy_converted;
+        void *handles[3] = {(void *)x, (void *)dy, dw};
+        TRY(run(e, handles, NULL, 0, &h));
+        *done |= 2;
+    }
+    return dnnl_success;
+}
+
+int attrib_conv_backward(const attrib_conv_shape *shape, const float *x, const void *x_low, const float *dy,
+                         const float *w, uint64_t weights_id, float *dx, float *dw, int *done) {
+    *done = 0;
+    TRY(lock_engine());
+    dnnl_status_t s = backward_locked(shape, x, x_low, dy, w, weights_id, dx, dw, done);
+    pthread_mutex_unlock(&lock);
+    return s;
 }
 
 int attrib_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -5,7 +5,8 @@ import Tensors
 ///
 /// - Train mode: conv, batch statistics, then normalise + add + ReLU in one pass. The
 ///   cache holds the conv input, the conv output and the unit's output (ReLU mask), the
-///   first and last shared with neighbouring units, so a unit costs one extra activation.
+///   first and last shared with neighbouring units, so a unit costs one extra activation
+///   (in bf16, half another: the input's bf16 copy, `ConvLowInput`).
 /// - Eval mode: batch norm is folded into the convolution (W·γ/σ, β − μ·γ/σ), and bias,
 ///   residual and ReLU are applied as the GEMM result is written: one pass per unit. The
 ///   cache holds only the input and output, which neighbouring units already keep alive.
@@ -50,6 +51,7 @@ public struct ConvBN: Sendable {
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
+        let lowInput: ConvLowInput?  // the input's bf16 copy (train mode in bf16), for the weight gradient
     }
 
     /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
@@ -77,9 +79,12 @@ public struct ConvBN: Sendable {
         guard n * p > 1 else {
             throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
         }
+        var lowInput: ConvLowInput?
         let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
             Tensor(shape: g.outputShape) { out in
-                x.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+                x.withPointer { xp in conv.weight.withPointer {
+                    lowInput = ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out, keepInput: true)
+                } }
             }
         }
         let (mean, invstd) = KernelProfile.measure("batch norm statistics") {
@@ -100,7 +105,7 @@ public struct ConvBN: Sendable {
             }
         }
         return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
-                         relu: relu, hasResidual: residual != nil, folded: nil))
+                         relu: relu, hasResidual: residual != nil, folded: nil, lowInput: lowInput))
     }
 
     /// `forward` in eval mode, which changes nothing: call it on a stored unit without
@@ -124,7 +129,7 @@ public struct ConvBN: Sendable {
         }
         return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
                          invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
-                         relu: relu, hasResidual: residual != nil, folded: f))
+                         relu: relu, hasResidual: residual != nil, folded: f, lowInput: nil))
     }
 
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
@@ -183,7 +188,7 @@ public struct ConvBN: Sendable {
             dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
                 withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
                     ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
-                                         dx: dxp, dweight: dwp)
+                                         keptInput: cache.lowInput, dx: dxp, dweight: dwp)
                 } }
             } } }
         }

@@ -65,19 +65,27 @@ public enum ConvKernels {
     /// backend in force (`Engine.backend`); channels last when `g.layout` says so (x, y and
     /// the residual (N, H, W, C); the engine's own kernels then run on converted copies).
     /// `weightsID` (`ConvWeightsID.next()`, or 0) names weights that never change, so that a
-    /// backend may keep them in its own layout between calls.
+    /// backend may keep them in its own layout between calls. With `keepInput` (a training
+    /// forward) it may return the input's bf16 copy for `backward`'s `keptInput`.
+    @discardableResult
     public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64 = 0,
-                               geometry g: ConvGeometry, epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>) {
+                               geometry g: ConvGeometry, epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>,
+                               keepInput: Bool = false) -> ConvLowInput? {
         Engine.ensureConfigured()
-        guard g.batch > 0 else { return }
+        guard g.batch > 0 else { return nil }
         #if ONEDNN
         if Engine.backend == .onednn {
             if Engine.precision == .fp32 && SmallMapConv.applies(g) {
                 SmallMapConv.forward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
                                      gemm: oneDNNGemm)
-                return
+                return nil
             }
-            if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y) { return }
+            let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
+            let keep = bytes > 0 ? ConvLowInput(byteCount: bytes) : nil
+            if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
+                                  keep: keep) {
+                return keep?.isFilled == true ? keep : nil
+            }
         }
         #endif
         if g.layout == .nhwc {
@@ -85,6 +93,7 @@ public enum ConvKernels {
         } else {
             im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
         }
+        return nil
     }
 
     #if ONEDNN
@@ -198,9 +207,10 @@ public enum ConvKernels {
 
     /// Gradients of a convolution without bias: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is
     /// given, dweight (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given; both overwritten.
-    /// On the backend in force (`Engine.backend`), channels last as `forward`.
+    /// On the backend in force (`Engine.backend`), channels last as `forward`; `keptInput`
+    /// is what `forward(keepInput: true)` returned for this x.
     public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                weightsID: UInt64 = 0, geometry g: ConvGeometry,
+                                weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: ConvLowInput? = nil,
                                 dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
         Engine.ensureConfigured()
         guard g.batch > 0 else {
@@ -221,8 +231,10 @@ public enum ConvKernels {
                 dx = nil
             }
             // Whatever oneDNN has no implementation for is left to the engine's kernels.
-            if let d = dx, OneDNN.convBackwardData(dy: dy, weight: weight, weightsID: weightsID, geometry: g, dx: d) { dx = nil }
-            if let d = dweight, OneDNN.convBackwardWeights(dy: dy, x: x, geometry: g, dweight: d) { dweight = nil }
+            let done = OneDNN.convBackward(dy: dy, x: x, kept: keptInput, weight: weight, weightsID: weightsID, geometry: g,
+                                           dx: dx, dweight: dweight)
+            if done.dx { dx = nil }
+            if done.dweight { dweight = nil }
         }
         #endif
         if g.layout == .nhwc {

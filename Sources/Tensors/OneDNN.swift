@@ -4,7 +4,8 @@ import Foundation
 
 /// The engine's only door to oneDNN: convolutions on NCHW or channels-last tensors through
 /// the C shim (Sources/COneDNN), which caches a primitive per shape and reorders to and from
-/// the layout the primitive prefers (for channels last, only the weights). Each call
+/// the layout the primitive prefers (for channels last, only the weights, and in bf16 the
+/// activations' conversion, done once per tensor: `ConvLowInput`). Each call
 /// returns false when oneDNN has no implementation for the shape, so that the caller runs
 /// its own kernel; any other failure stops the program with oneDNN's status, as a failed
 /// allocation in the engine's own kernels would.
@@ -24,28 +25,42 @@ enum OneDNN {
     }
 
     /// y = epilogue(conv(x, weight)). `weightsID` (0: none) names the weights' contents for
-    /// good, so that their reordered copy can be kept (`ConvWeightsID`).
+    /// good, so that their reordered copy can be kept (`ConvWeightsID`). `keep`, when given,
+    /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway.
     static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
-                            epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>) -> Bool {
+                            epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, keep: ConvLowInput? = nil) -> Bool {
         var shape = Self.shape(g)
-        return check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
-                                         epilogue.relu ? 1 : 0, y),
-                     "forward", g)
+        var kept: Int32 = 0
+        let ran = check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
+                                            epilogue.relu ? 1 : 0, y, keep?.bytes, &kept),
+                        "forward", g)
+        if ran, kept != 0 { keep?.isFilled = true }
+        return ran
     }
 
-    /// dx = the input gradient for dy.
-    static func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64,
-                                 geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>) -> Bool {
+    /// Bytes of the bf16 input copy a forward keeps for `g`; 0 when it keeps none.
+    static func lowInputBytes(_ g: ConvGeometry) -> Int {
         var shape = Self.shape(g)
-        return check(attrib_conv_backward_data(&shape, dy, weight, weightsID, dx), "backward data", g)
+        return attrib_conv_low_input_bytes(&shape)
     }
 
-    /// dweight = Σ over images of dy ⋆ x.
-    static func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
-                                    dweight: UnsafeMutablePointer<Float>) -> Bool {
-        if overrunsWeightGradient(g) { return false }
+    /// The input gradient (into `dx`) and the weight gradient (into `dweight`), each when
+    /// given, with dy converted once for both; `kept` (a filled copy of this x in bf16)
+    /// spares converting x again. Returns which of the two oneDNN computed: the caller runs
+    /// the others on its own kernels.
+    static func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, kept: ConvLowInput?,
+                             weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
+                             dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) -> (dx: Bool, dweight: Bool) {
+        let dweight = overrunsWeightGradient(g) ? nil : dweight
+        if dx == nil && dweight == nil { return (false, false) }
         var shape = Self.shape(g)
-        return check(attrib_conv_backward_weights(&shape, x, dy, dweight), "backward weights", g)
+        var done: Int32 = 0
+        let low = kept.flatMap { $0.isFilled ? UnsafeRawPointer($0.bytes) : nil }
+        _ = check(attrib_conv_backward(&shape, x, low, dy, weight, weightsID, dx, dweight, &done), "backward", g)
+        let result = (dx: done & 1 != 0, dweight: done & 2 != 0)
+        if dx != nil && !result.dx { _ = check(3, "backward data", g) }
+        if dweight != nil && !result.dweight { _ = check(3, "backward weights", g) }
+        return result
     }
 
     /// C (m × n) = op(A) · op(B) + beta·C, row-major: oneDNN's sgemm, which runs AVX-512

@@ -148,6 +148,69 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertEqual(Engine.oneDNNFallbacks, 0)
     }
 
+    /// bf16 channels last, as training runs it: the forward keeps the input's bf16 copy and
+    /// the backward computes both gradients with dy converted once. Both gradients must be
+    /// bit for bit those of separate calls that convert everything afresh, and within bf16
+    /// rounding of the fp32 reference.
+    func testBF16KeptInputAndSharedGradientMatchSeparateCalls() throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        var rng = SystemRandomNumberGenerator()
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            var keptCount = 0
+            for (n, c, h, w, o, k, s, p) in cases {
+                let f = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
+                                         stride: s, padding: p)
+                let g = f.with(layout: .nhwc)
+                let x = random(n * c * h * w, &rng), wt = random(o * c * k * k, &rng), dy = random(n * o * g.outPlane, &rng)
+                var y = [Float](repeating: .nan, count: dy.count)
+                var (dx, dw) = ([Float](repeating: .nan, count: x.count), [Float](repeating: .nan, count: wt.count))
+                var (dxAlone, dwAlone) = (dx, dw)
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dp in
+                    let kept = y.withUnsafeMutableBufferPointer { yp in
+                        ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g, y: yp.baseAddress!,
+                                            keepInput: true)
+                    }
+                    if kept != nil { keptCount += 1 }
+                    dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             keptInput: kept, dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                    } }
+                    dxAlone.withUnsafeMutableBufferPointer { dxp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: dxp.baseAddress!, dweight: nil)
+                    }
+                    dwAlone.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: nil, dweight: dwp.baseAddress!)
+                    }
+                } } }
+                XCTAssertEqual(dx, dxAlone, "dx with dy converted once, \(g)")
+                XCTAssertEqual(dw, dwAlone, "dweight from the kept input, \(g)")
+                // The reference in NCHW: x and dy converted, dx converted back.
+                let plane = h * w
+                let xf = channelsFirst(x, n, c, plane), dyf = channelsFirst(dy, n, o, g.outPlane)
+                let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dyf, x: xf, weight: wt, geometry: f)
+                let (dxBound, dwBound) = ConvKernels.Naive.backward(dy: dyf.map(abs), x: xf.map(abs), weight: wt.map(abs), geometry: f)
+                assertWithinRounding(channelsFirst(dx, n, c, plane), dxRef, dxBound, "bf16 channels-last dx \(g)")
+                assertWithinRounding(dw, dwRef, dwBound, "bf16 channels-last dweight \(g)")
+            }
+            // Every case with more than 4 input channels runs oneDNN's bf16 path (fewer: the
+            // stem's fp32 few-channel or small-map kernels may take part of it).
+            XCTAssertGreaterThan(keptCount, cases.count / 2, "the forward kept hardly any bf16 input")
+        }
+    }
+
+    func channelsFirst(_ a: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: a.count)
+        a.withUnsafeBufferPointer { ap in out.withUnsafeMutableBufferPointer { op in
+            LayoutKernels.toChannelsFirst(ap.baseAddress!, batch: n, channels: c, plane: plane, op.baseAddress!)
+        } }
+        return out
+    }
+
     func assertWithinRounding(_ actual: [Float], _ expected: [Float], _ absoluteSums: [Float], _ label: String,
                               file: StaticString = #filePath, line: UInt = #line) {
         let bad = actual.indices.filter { !(abs(actual[$0] - expected[$0]) <= (absoluteSums[$0] + abs(expected[$0])) / 128 + 1e-4) }

@@ -13,6 +13,7 @@
 #ifndef ATTRIB_ONEDNN_H
 #define ATTRIB_ONEDNN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /// A 2-D convolution: no groups, no dilation, square stride and padding; weights OIHW.
@@ -44,18 +45,26 @@ int attrib_onednn_has_bf16(void);
 /// `weights_id`: 0, or a number naming w's contents for good (the caller never reuses it
 /// for other values); then w's reordered copy is kept with the primitive and reused while
 /// the same id comes back, instead of reordering w on every call.
+/// `x_low`: NULL, or attrib_conv_low_input_bytes(shape) bytes where the bf16 copy of x the
+/// convolution makes anyway is kept for attrib_conv_backward (bf16 channels last only);
+/// `*kept` (when not NULL) says whether it was written.
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w,
                         uint64_t weights_id, const float *bias, const float *residual, int relu,
-                        float *y);
+                        float *y, void *x_low, int *kept);
 
-/// dx (N, C, H, W) = the convolution's input gradient for dy (N, O, H', W'); overwritten.
-/// `weights_id` as for attrib_conv_forward.
-int attrib_conv_backward_data(const attrib_conv_shape *shape, const float *dy, const float *w,
-                              uint64_t weights_id, float *dx);
+/// Bytes of a kept bf16 input (`x_low`) for `shape`; 0 when the shape does not keep one
+/// (fp32, or not channels last).
+size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape);
 
-/// dw (O, C, kh, kw) = Σ over images of dy ⋆ x; overwritten.
-int attrib_conv_backward_weights(const attrib_conv_shape *shape, const float *x,
-                                 const float *dy, float *dw);
+/// The convolution's gradients for dy (N, O, H', W'), each overwritten: dx (N, C, H, W) when
+/// `dx` is not NULL, dw (O, C, kh, kw) = Σ over images of dy ⋆ x when `dw` is not NULL.
+/// dy is converted to the primitives' layout once for both; `x_low` (NULL, or the copy
+/// attrib_conv_forward kept of this x) spares converting x again. `weights_id` as for
+/// attrib_conv_forward. `*done` gets bit 0 when dx was computed, bit 1 when dw was: a
+/// gradient oneDNN has no implementation for is left to the caller (the status stays 0).
+int attrib_conv_backward(const attrib_conv_shape *shape, const float *x, const void *x_low,
+                         const float *dy, const float *w, uint64_t weights_id, float *dx,
+                         float *dw, int *done);
 
 /// C (m × n) = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when `trans_*` is
 /// nonzero: oneDNN's own sgemm (AVX-512 where the CPU has it), on the engine's threads.
