@@ -264,7 +264,8 @@ static dnnl_status_t build(entry *e) {
                                                          &any.diff_dst, strides, pad, pad_r);
         } else {
             st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &any.src, &any.diff_weights,
-                                                            NULL, &any.diff_dst, strides, pad, pad_r);
+                                                            e->key.bias ? &plain.bias : NULL, &any.diff_dst, strides,
+                                                            pad, pad_r);
         }
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &cd, NULL, engine, hint);
         dnnl_primitive_desc_destroy(hint);
@@ -282,6 +283,9 @@ static dnnl_status_t build(entry *e) {
             if (st == dnnl_success)
                 st = add_port(e, DNNL_ARG_DIFF_WEIGHTS, 1, &plain.weights,
                               dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0));
+            if (st == dnnl_success && e->key.bias)
+                st = add_port(e, DNNL_ARG_DIFF_BIAS, 1, &plain.bias,
+                              dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 1));
         }
     }
     if (st == dnnl_success) st = dnnl_primitive_create(&e->primitive, pd);
@@ -413,7 +417,7 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, ui
             dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
             TRY(dnnl_primitive_execute(p->reorder, stream, 2, r));
         }
-        if (p->is_output) output = p;
+        if (p->is_output && !output) output = p;   // the first output: the one a sum post-op adds to
         args[i].arg = p->arg;
         args[i].memory = p->inner;
     }
@@ -428,9 +432,11 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, ui
         }
     }
     TRY(dnnl_primitive_execute(e->primitive, stream, e->port_count, args));
-    if (output && output->reorder_back) {
-        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, output->inner}, {DNNL_ARG_TO, output->user}};
-        TRY(dnnl_primitive_execute(output->reorder_back, stream, 2, r));
+    for (int i = 0; i < e->port_count; i++) {
+        port *p = &e->ports[i];
+        if (!p->reorder_back) continue;
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->inner}, {DNNL_ARG_TO, p->user}};
+        TRY(dnnl_primitive_execute(p->reorder_back, stream, 2, r));
     }
     return dnnl_stream_wait(stream);
 }
@@ -513,7 +519,7 @@ int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const fl
 /// gradient converts its input into another) and the kept bf16 input.
 static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float *x, const void *x_low,
                                      const float *dy, const float *w, uint64_t weights_id, float *dx, float *dw,
-                                     int *done) {
+                                     float *db, int *done) {
     const void *dy_converted = NULL;
     dnnl_memory_desc_t dy_md;
     cache_key key;
@@ -540,25 +546,26 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
     }
     if (dw) {
         init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
+        key.bias = db != NULL;
         s = lookup(&key, &e);
         if (s == dnnl_unimplemented) return dnnl_success;
         TRY(s);
-        handoff h = {0};   // ports: src, diff_dst, diff_weights
+        handoff h = {0};
         if (x_low && converts_to_bf16_nhwc(e, 0)) h.ready[0] = x_low;
         const dnnl_memory_desc_t *md = converted_md(e, 1);
         if (dy_converted && md && dnnl_memory_desc_equal(md, &dy_md)) h.ready[1] = dy_converted;
-        void *handles[3] = {(void *)x, (void *)dy, dw};
+        void *handles[4] = {(void *)x, (void *)dy, dw, db};   // ports: src, diff_dst, diff_weights[, diff_bias]
         TRY(run(e, handles, NULL, 0, &h));
-        *done |= 2;
+        *done |= db ? 6 : 2;
     }
     return dnnl_success;
 }
 
 int attrib_conv_backward(const attrib_conv_shape *shape, const float *x, const void *x_low, const float *dy,
-                         const float *w, uint64_t weights_id, float *dx, float *dw, int *done) {
+                         const float *w, uint64_t weights_id, float *dx, float *dw, float *db, int *done) {
     *done = 0;
     TRY(lock_engine());
-    dnnl_status_t s = backward_locked(shape, x, x_low, dy, w, weights_id, dx, dw, done);
+    dnnl_status_t s = backward_locked(shape, x, x_low, dy, w, weights_id, dx, dw, dw ? db : NULL, done);
     pthread_mutex_unlock(&lock);
     return s;
 }

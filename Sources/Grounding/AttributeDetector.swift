@@ -99,7 +99,7 @@ public struct AttributeDetector: Sendable {
         var grads = [g.weight!, g.bias!]
         var d = g.input
         for i in convs.indices.reversed() {
-            d = ReLU.backward(d, output: trace.activations[i])
+            d = KernelProfile.measure("ReLU backward") { ReLU.backward(d, output: trace.activations[i]) }
             let gi = convs[i].backward(d, cache: trace.convCaches[i], parameterGradients: true)
             grads = [gi.weight!, gi.bias!] + grads
             d = gi.input

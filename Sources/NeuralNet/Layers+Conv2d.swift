@@ -64,10 +64,12 @@ public struct Conv2d: Sendable {
     /// when `layout` says so.
     public func forward(_ x: Tensor, layout: ActivationLayout = .nchw, relu: Bool = false) throws -> (output: Tensor, cache: Cache) {
         let g = try geometry(for: x, layout: layout)
-        let y = Tensor(shape: g.outputShape) { out in
-            x.withPointer { xp in weight.withPointer { wp in withOptionalPointer(bias) { bp in
-                ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp, relu: relu), y: out)
-            } } }
+        let y = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
+            Tensor(shape: g.outputShape) { out in
+                x.withPointer { xp in weight.withPointer { wp in withOptionalPointer(bias) { bp in
+                    ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp, relu: relu), y: out)
+                } } }
+            }
         }
         return (y, Cache(input: x, geometry: g))
     }
@@ -77,28 +79,17 @@ public struct Conv2d: Sendable {
     public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "Conv2d.backward: dy \(dy.shape) vs output \(g.outputShape)")
-        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: weight.shape) : nil   // overwritten in full
-        let dx = Tensor(shape: cache.input.shape) { dxp in
-            dy.withPointer { dyp in cache.input.withPointer { xp in weight.withPointer { wp in
-                if dweight != nil {
-                    dweight!.withMutablePointer { dwp in
-                        ConvKernels.backward(dy: dyp, x: xp, weight: wp, geometry: g, dx: dxp, dweight: dwp)
-                    }
-                } else {
-                    ConvKernels.backward(dy: dyp, x: xp, weight: wp, geometry: g, dx: dxp, dweight: nil)
-                }
-            } } }
-        }
-        var dbias: Tensor?
-        if parameterGradients, bias != nil {
-            dbias = Tensor(shape: [outChannels]) { out in
-                dy.withPointer { dyp in
-                    if g.layout == .nhwc {
-                        ConvKernels.biasGradientChannelsLast(dy: dyp, rows: g.batch * g.outPlane, channels: g.outChannels, dbias: out)
-                    } else {
-                        ConvKernels.biasGradient(dy: dyp, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dbias: out)
-                    }
-                }
+        // Overwritten in full by the kernel.
+        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: weight.shape) : nil
+        var dbias: Tensor? = parameterGradients && bias != nil ? Tensor(uninitializedShape: [outChannels]) : nil
+        let parts = parameterGradients ? "dx+dW" : "dx"
+        let dx = KernelProfile.measure("conv backward \(parts) \(g.profileLabel)", flops: (parameterGradients ? 2 : 1) * g.flops) {
+            Tensor(shape: cache.input.shape) { dxp in
+                dy.withPointer { dyp in cache.input.withPointer { xp in weight.withPointer { wp in
+                    withOptionalMutablePointer(&dweight) { dwp in withOptionalMutablePointer(&dbias) { dbp in
+                        ConvKernels.backward(dy: dyp, x: xp, weight: wp, geometry: g, dx: dxp, dweight: dwp, dbias: dbp)
+                    } }
+                } } }
             }
         }
         return Gradients(input: dx, weight: dweight, bias: dbias)

@@ -205,17 +205,31 @@ public enum ConvKernels {
         }
     }
 
-    /// Gradients of a convolution without bias: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is
-    /// given, dweight (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given; both overwritten.
+    /// Gradients of a convolution: dx (N, C, H, W) = conv⁻ᵀ(dy) when `dx` is given, dweight
+    /// (O, C, kh, kw) = Σ dy ⋆ x when `dweight` is given, dbias (O) = Σ dy when `dbias` is
+    /// given (oneDNN sums it in the weight gradient's pass over dy); all overwritten.
     /// On the backend in force (`Engine.backend`), channels last as `forward`; `keptInput`
     /// is what `forward(keepInput: true)` returned for this x.
     public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: ConvLowInput? = nil,
-                                dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
+                                dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
+                                dbias: UnsafeMutablePointer<Float>? = nil) {
         Engine.ensureConfigured()
         guard g.batch > 0 else {
             if let dweight { dweight.update(repeating: 0, count: g.outChannels * g.patchSize) }
+            if let dbias { dbias.update(repeating: 0, count: g.outChannels) }
             return
+        }
+        var dbias = dbias
+        defer {
+            // Whatever computed the rest, a bias gradient no kernel summed yet: one pass over dy.
+            if let dbias {
+                if g.layout == .nhwc {
+                    biasGradientChannelsLast(dy: dy, rows: g.batch * g.outPlane, channels: g.outChannels, dbias: dbias)
+                } else {
+                    biasGradient(dy: dy, batch: g.batch, channels: g.outChannels, plane: g.outPlane, dbias: dbias)
+                }
+            }
         }
         var (dx, dweight) = (dx, dweight)
         #if ONEDNN
@@ -232,9 +246,10 @@ public enum ConvKernels {
             }
             // Whatever oneDNN has no implementation for is left to the engine's kernels.
             let done = OneDNN.convBackward(dy: dy, x: x, kept: keptInput, weight: weight, weightsID: weightsID, geometry: g,
-                                           dx: dx, dweight: dweight)
+                                           dx: dx, dweight: dweight, dbias: dbias)
             if done.dx { dx = nil }
             if done.dweight { dweight = nil }
+            if done.dbias { dbias = nil }
         }
         #endif
         if g.layout == .nhwc {

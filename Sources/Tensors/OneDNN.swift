@@ -44,20 +44,21 @@ enum OneDNN {
         return attrib_conv_low_input_bytes(&shape)
     }
 
-    /// The input gradient (into `dx`) and the weight gradient (into `dweight`), each when
-    /// given, with dy converted once for both; `kept` (a filled copy of this x in bf16)
-    /// spares converting x again. Returns which of the two oneDNN computed: the caller runs
-    /// the others on its own kernels.
+    /// The input gradient (into `dx`) and the weight gradient (into `dweight`, with the bias
+    /// gradient into `dbias` in the same pass), each when given, with dy converted once for
+    /// both; `kept` (a filled copy of this x in bf16) spares converting x again. Returns which
+    /// oneDNN computed: the caller runs the others on its own kernels.
     static func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, kept: ConvLowInput?,
                              weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
-                             dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) -> (dx: Bool, dweight: Bool) {
+                             dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
+                             dbias: UnsafeMutablePointer<Float>? = nil) -> (dx: Bool, dweight: Bool, dbias: Bool) {
         let dweight = overrunsWeightGradient(g) ? nil : dweight
-        if dx == nil && dweight == nil { return (false, false) }
+        if dx == nil && dweight == nil { return (false, false, false) }
         var shape = Self.shape(g)
         var done: Int32 = 0
         let low = kept.flatMap { $0.isFilled ? UnsafeRawPointer($0.bytes) : nil }
-        _ = check(attrib_conv_backward(&shape, x, low, dy, weight, weightsID, dx, dweight, &done), "backward", g)
-        let result = (dx: done & 1 != 0, dweight: done & 2 != 0)
+        _ = check(attrib_conv_backward(&shape, x, low, dy, weight, weightsID, dx, dweight, dbias, &done), "backward", g)
+        let result = (dx: done & 1 != 0, dweight: done & 2 != 0, dbias: done & 4 != 0)
         if dx != nil && !result.dx { _ = check(3, "backward data", g) }
         if dweight != nil && !result.dweight { _ = check(3, "backward weights", g) }
         return result

@@ -68,13 +68,22 @@ final class ConvKernelTests: XCTestCase {
                 assertClose(y, expected, tolerance: 1e-5, "forward \(label)")
                 // Backward.
                 let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dy, x: x, weight: wt, geometry: g)
+                // The bias gradient (with the bias cases): Σ dy per output channel.
+                let dbRef = (0..<o).map { oc in (0..<n).reduce(Float(0)) { sum, i in
+                    sum + dy[(i * o + oc) * g.outPlane..<(i * o + oc + 1) * g.outPlane].reduce(0, +)
+                } }
                 var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
+                var db = [Float](repeating: .nan, count: o)
                 dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
                     dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
-                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
-                                             dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                        db.withUnsafeMutableBufferPointer { dbp in
+                            ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                 dx: dxp.baseAddress!, dweight: dwp.baseAddress!,
+                                                 dbias: useBias ? dbp.baseAddress! : nil)
+                        }
                     } }
                 } } }
+                if useBias { assertClose(db, dbRef, tolerance: 1e-5, "dbias \(label)") }
                 assertClose(dx, dxRef, tolerance: 1e-5, "dx \(label)")
                 // dweight sums over every image and output pixel (up to 480 products here), which
                 // oneDNN splits across threads and blocks in another order than the direct loop:
@@ -149,9 +158,9 @@ final class ConvKernelTests: XCTestCase {
     }
 
     /// bf16 channels last, as training runs it: the forward keeps the input's bf16 copy and
-    /// the backward computes both gradients with dy converted once. Both gradients must be
-    /// bit for bit those of separate calls that convert everything afresh, and within bf16
-    /// rounding of the fp32 reference.
+    /// the backward computes both gradients (and the bias's) with dy converted once. Both
+    /// gradients must be bit for bit those of separate calls that convert everything afresh,
+    /// and every one within bf16 rounding of the fp32 reference.
     func testBF16KeptInputAndSharedGradientMatchSeparateCalls() throws {
         guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
         var rng = SystemRandomNumberGenerator()
@@ -168,6 +177,7 @@ final class ConvKernelTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: dy.count)
                 var (dx, dw) = ([Float](repeating: .nan, count: x.count), [Float](repeating: .nan, count: wt.count))
                 var (dxAlone, dwAlone) = (dx, dw)
+                var db = [Float](repeating: .nan, count: o)
                 x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dp in
                     let kept = y.withUnsafeMutableBufferPointer { yp in
                         ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g, y: yp.baseAddress!,
@@ -175,8 +185,11 @@ final class ConvKernelTests: XCTestCase {
                     }
                     if kept != nil { keptCount += 1 }
                     dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
-                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
-                                             keptInput: kept, dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
+                        db.withUnsafeMutableBufferPointer { dbp in
+                            ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                 keptInput: kept, dx: dxp.baseAddress!, dweight: dwp.baseAddress!,
+                                                 dbias: dbp.baseAddress!)
+                        }
                     } }
                     dxAlone.withUnsafeMutableBufferPointer { dxp in
                         ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
@@ -196,6 +209,11 @@ final class ConvKernelTests: XCTestCase {
                 let (dxBound, dwBound) = ConvKernels.Naive.backward(dy: dyf.map(abs), x: xf.map(abs), weight: wt.map(abs), geometry: f)
                 assertWithinRounding(channelsFirst(dx, n, c, plane), dxRef, dxBound, "bf16 channels-last dx \(g)")
                 assertWithinRounding(dw, dwRef, dwBound, "bf16 channels-last dweight \(g)")
+                // Σ dy per channel (dy is channels last), summed in oneDNN's pass over bf16 dy.
+                let rows = n * g.outPlane
+                let dbRef = (0..<o).map { oc in (0..<rows).reduce(Float(0)) { $0 + dy[$1 * o + oc] } }
+                let dbBound = (0..<o).map { oc in (0..<rows).reduce(Float(0)) { $0 + abs(dy[$1 * o + oc]) } }
+                assertWithinRounding(db, dbRef, dbBound, "bf16 channels-last dbias \(g)")
             }
             // Every case with more than 4 input channels runs oneDNN's bf16 path (fewer: the
             // stem's fp32 few-channel or small-map kernels may take part of it).
