@@ -80,6 +80,10 @@ public enum ConvKernels {
                                      gemm: oneDNNGemm)
                 return nil
             }
+            if Engine.precision == .fp32 && PointwiseConv.applies(g) {
+                PointwiseConv.forward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y, gemm: oneDNNGemm)
+                return nil
+            }
             let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
             let keep = bytes > 0 ? ConvLowInput(byteCount: bytes) : nil
             if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
@@ -236,6 +240,10 @@ public enum ConvKernels {
         if Engine.backend == .onednn && Engine.precision == .fp32 && SmallMapConv.applies(g) {
             SmallMapConv.backward(dy: dy, x: x, weight: weight, weightsID: weightsID, geometry: g, dx: dx, dweight: dweight,
                                   gemm: oneDNNGemm)
+            return
+        }
+        if Engine.backend == .onednn && Engine.precision == .fp32 && PointwiseConv.applies(g) {
+            PointwiseConv.backward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight, gemm: oneDNNGemm)
             return
         }
         if Engine.backend == .onednn {
