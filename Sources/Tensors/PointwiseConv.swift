@@ -4,11 +4,13 @@
 /// A channels-last pointwise convolution is exactly that product, and oneDNN's sgemm ran it
 /// faster than oneDNN's convolution primitives where the input has few channels: the
 /// attribute detector's head (32 → 224 channels over 16 × 32 × 32 pixels) took 1.4 ms forward
-/// and 2.3–2.7 ms for both gradients as sgemm, against 2.2 and 4.3–5.1 ms as primitives
-/// (4 Dec, 2 threads). `applies` keeps the primitives where they were as fast or faster.
+/// and 2.3–2.7 ms for both gradients as sgemm (a C program on the head's shapes), against 2.2
+/// and 4.3–5.1 ms as primitives (engine-bench's profile; 4 Dec, 2 threads). `applies` keeps
+/// the primitives where they were as fast or faster (ResNet-50's wider ones, docs/engine.md).
 ///
-/// Used for fp32 on the oneDNN backend (its sgemm is the GEMM); ConvKernelTests and
-/// ChannelsLastTests check it against the naive kernels.
+/// Used for fp32 on the oneDNN backend (its sgemm is the GEMM); ChannelsLastTests check it
+/// against the naive kernels (ConvKernelTests' pointwise cases, every epilogue) and guard
+/// the memory around its outputs.
 enum PointwiseConv {
     /// Whether `g` runs here: channels last, pointwise, and few input channels.
     static func applies(_ g: ConvGeometry) -> Bool {

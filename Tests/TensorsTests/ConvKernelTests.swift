@@ -119,12 +119,8 @@ final class ConvKernelTests: XCTestCase {
     /// 2⁻⁷·(Σ|products| + |result|) (+1e-4 for fp32's own sums) of the fp32 reference, and
     /// differ from it somewhere (else bf16 silently did not run).
     func testBF16MatchesNaiveToBF16Rounding() throws {
-        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
         var rng = SystemRandomNumberGenerator()
-        Engine.configure(threads: 2)
-        defer { try? Engine.setPrecision(.fp32) }
-        try Engine.withBackend(.onednn) {
-            try Engine.setPrecision(.bf16)
+        try inBF16OnOneDNN {
             var largest: Float = 0
             for (n, c, h, w, o, k, s, p) in cases {
                 let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
@@ -162,12 +158,8 @@ final class ConvKernelTests: XCTestCase {
     /// gradients must be bit for bit those of separate calls that convert everything afresh,
     /// and every one within bf16 rounding of the fp32 reference.
     func testBF16KeptInputAndSharedGradientMatchSeparateCalls() throws {
-        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
         var rng = SystemRandomNumberGenerator()
-        Engine.configure(threads: 2)
-        defer { try? Engine.setPrecision(.fp32) }
-        try Engine.withBackend(.onednn) {
-            try Engine.setPrecision(.bf16)
+        try inBF16OnOneDNN {
             var keptCount = 0
             for (n, c, h, w, o, k, s, p) in cases {
                 let f = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
@@ -218,6 +210,18 @@ final class ConvKernelTests: XCTestCase {
             // Every case with more than 4 input channels runs oneDNN's bf16 path (fewer: the
             // stem's fp32 few-channel or small-map kernels may take part of it).
             XCTAssertGreaterThan(keptCount, cases.count / 2, "the forward kept hardly any bf16 input")
+        }
+    }
+
+    /// Runs `body` on oneDNN in bf16 at 2 threads (skipped in a build without oneDNN), then
+    /// back to fp32.
+    func inBF16OnOneDNN(_ body: () throws -> Void) throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            try body()
         }
     }
 
