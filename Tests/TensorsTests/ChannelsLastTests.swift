@@ -116,8 +116,11 @@ final class ChannelsLastTests: XCTestCase {
                         let (y, dx) = run(weights[i], ids[i])
                         assertClose(y, ConvKernels.Naive.forward(x: x, weight: weights[i], bias: nil, geometry: planar),
                                     tolerance: 1e-5, "\(layout) \(side)², forward, weights \(i), round \(round)")
+                        // dx sums 32 · 9 = 288 products (the forward 144): oneDNN sums them in another
+                        // order than the direct loop, measured 1.08e-5 off once (4 Dec CI), so 3e-5 as
+                        // ConvKernelTests allows sums of more than 144 products.
                         assertClose(dx, ConvKernels.Naive.backward(dy: dy, x: x, weight: weights[i], geometry: planar).dx,
-                                    tolerance: 1e-5, "\(layout) \(side)², dx, weights \(i), round \(round)")
+                                    tolerance: 3e-5, "\(layout) \(side)², dx, weights \(i), round \(round)")
                     }
                 }
                 // Other values under a kept id: the kept copy runs (this is what the id promises
