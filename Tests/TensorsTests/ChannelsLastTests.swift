@@ -13,14 +13,6 @@ final class ChannelsLastTests: XCTestCase {
         (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
     }
 
-    func toNHWC(_ x: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
-        Tensor(shape: [n, c, plane, 1], data: x).channelsLast().data
-    }
-
-    func toNCHW(_ x: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
-        Tensor(shape: [n, plane, 1, c], data: x).channelsFirst().data
-    }
-
     func testLayoutConversionsAreInverse() {
         var rng = SystemRandomNumberGenerator()
         let x = Tensor(shape: [3, 5, 4, 6], data: random(360, &rng))

@@ -196,10 +196,10 @@ final class ConvKernelTests: XCTestCase {
                 XCTAssertEqual(dw, dwAlone, "dweight from the kept input, \(g)")
                 // The reference in NCHW: x and dy converted, dx converted back.
                 let plane = h * w
-                let xf = channelsFirst(x, n, c, plane), dyf = channelsFirst(dy, n, o, g.outPlane)
+                let xf = toNCHW(x, n, c, plane), dyf = toNCHW(dy, n, o, g.outPlane)
                 let (dxRef, dwRef) = ConvKernels.Naive.backward(dy: dyf, x: xf, weight: wt, geometry: f)
                 let (dxBound, dwBound) = ConvKernels.Naive.backward(dy: dyf.map(abs), x: xf.map(abs), weight: wt.map(abs), geometry: f)
-                assertWithinRounding(channelsFirst(dx, n, c, plane), dxRef, dxBound, "bf16 channels-last dx \(g)")
+                assertWithinRounding(toNCHW(dx, n, c, plane), dxRef, dxBound, "bf16 channels-last dx \(g)")
                 assertWithinRounding(dw, dwRef, dwBound, "bf16 channels-last dweight \(g)")
                 // Σ dy per channel (dy is channels last), summed in oneDNN's pass over bf16 dy.
                 let rows = n * g.outPlane
@@ -207,8 +207,8 @@ final class ConvKernelTests: XCTestCase {
                 let dbBound = (0..<o).map { oc in (0..<rows).reduce(Float(0)) { $0 + abs(dy[$1 * o + oc]) } }
                 assertWithinRounding(db, dbRef, dbBound, "bf16 channels-last dbias \(g)")
             }
-            // Every case with more than 4 input channels runs oneDNN's bf16 path (fewer: the
-            // stem's fp32 few-channel or small-map kernels may take part of it).
+            // Every case's forward runs on oneDNN's bf16 primitives, which keep the copy (the
+            // fp32-only paths, `SmallMapConv` and `PointwiseConv`, do not run in bf16).
             XCTAssertGreaterThan(keptCount, cases.count / 2, "the forward kept hardly any bf16 input")
         }
     }
@@ -223,14 +223,6 @@ final class ConvKernelTests: XCTestCase {
             try Engine.setPrecision(.bf16)
             try body()
         }
-    }
-
-    func channelsFirst(_ a: [Float], _ n: Int, _ c: Int, _ plane: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: a.count)
-        a.withUnsafeBufferPointer { ap in out.withUnsafeMutableBufferPointer { op in
-            LayoutKernels.toChannelsFirst(ap.baseAddress!, batch: n, channels: c, plane: plane, op.baseAddress!)
-        } }
-        return out
     }
 
     func assertWithinRounding(_ actual: [Float], _ expected: [Float], _ absoluteSums: [Float], _ label: String,
