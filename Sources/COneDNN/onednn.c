@@ -466,11 +466,13 @@ static const dnnl_memory_desc_t *converted_md(const entry *e, int i) {
 }
 
 /// Whether port `i` of `e` converts its input into bf16 channels last: the layout of a
-/// kept input (`attrib_conv_forward`'s `x_low`).
-static int converts_to_bf16_nhwc(const entry *e, int i) {
+/// kept input (`attrib_conv_forward`'s `x_low`) or, with `output_sized`, of a gradient
+/// given in bf16 (`attrib_conv_backward`'s `dy_low`).
+static int converts_to_bf16_nhwc(const entry *e, int i, int output_sized) {
     const attrib_conv_shape *s = &e->key.shape;
     const dnnl_memory_desc_t *inner = converted_md(e, i);
     dnnl_dims_t dims = {s->batch, s->in_channels, s->height, s->width};
+    if (output_sized) { dims[1] = s->out_channels; dims[2] = s->out_height; dims[3] = s->out_width; }
     dnnl_memory_desc_t md;
     if (!inner || dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_bf16, dnnl_nhwc) != dnnl_success) return 0;
     return dnnl_memory_desc_equal(inner, &md);
@@ -498,7 +500,7 @@ static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float 
     entry *e = NULL;
     TRY(lookup(&key, &e));
     handoff h = {0};
-    int keep = x_low && converts_to_bf16_nhwc(e, 0);
+    int keep = x_low && converts_to_bf16_nhwc(e, 0, 0);
     if (keep) h.into[0] = x_low;
     TRY(run(e, handles, residual, weights_id, &h));
     if (kept) *kept = keep;
@@ -516,10 +518,11 @@ int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const fl
 
 /// `attrib_conv_backward` under the lock: the data gradient first, then the weight gradient,
 /// which takes dy as the first converted it (still in its scratch slot: the weight
-/// gradient converts its input into another) and the kept bf16 input.
+/// gradient converts its input into another) and the kept bf16 input. With `dy_low` no
+/// call converts dy; one whose primitive wants dy in another layout is left undone.
 static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float *x, const void *x_low,
-                                     const float *dy, const float *w, uint64_t weights_id, float *dx, float *dw,
-                                     float *db, int *done) {
+                                     const float *dy, const void *dy_low, const float *w, uint64_t weights_id,
+                                     float *dx, float *dw, float *db, int *done) {
     const void *dy_converted = NULL;
     dnnl_memory_desc_t dy_md;
     cache_key key;
@@ -530,10 +533,14 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
         s = lookup(&key, &e);
         if (s == dnnl_success) {
             void *handles[3] = {(void *)dy, (void *)w, dx};   // ports: diff_dst, weights, diff_src
-            TRY(run(e, handles, NULL, weights_id, NULL));
-            *done |= 1;
+            handoff h = {0};
+            if (dy_low && converts_to_bf16_nhwc(e, 0, 1)) h.ready[0] = dy_low;
+            if (dy || h.ready[0]) {
+                TRY(run(e, handles, NULL, weights_id, &h));
+                *done |= 1;
+            }
             const dnnl_memory_desc_t *md = converted_md(e, 0);
-            if (md) {
+            if (dy && md) {
                 // By value: the weight gradient's lookup may evict this entry (not the slot).
                 dy_md = *md;
                 void *data = NULL;
@@ -551,9 +558,11 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
         if (s == dnnl_unimplemented) return dnnl_success;
         TRY(s);
         handoff h = {0};
-        if (x_low && converts_to_bf16_nhwc(e, 0)) h.ready[0] = x_low;
+        if (x_low && converts_to_bf16_nhwc(e, 0, 0)) h.ready[0] = x_low;
         const dnnl_memory_desc_t *md = converted_md(e, 1);
-        if (dy_converted && md && dnnl_memory_desc_equal(md, &dy_md)) h.ready[1] = dy_converted;
+        if (dy_low && converts_to_bf16_nhwc(e, 1, 1)) h.ready[1] = dy_low;
+        else if (dy_converted && md && dnnl_memory_desc_equal(md, &dy_md)) h.ready[1] = dy_converted;
+        if (!dy && !h.ready[1]) return dnnl_success;
         void *handles[4] = {(void *)x, (void *)dy, dw, db};   // ports: src, diff_dst, diff_weights[, diff_bias]
         TRY(run(e, handles, NULL, 0, &h));
         *done |= db ? 6 : 2;
@@ -562,10 +571,11 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
 }
 
 int attrib_conv_backward(const attrib_conv_shape *shape, const float *x, const void *x_low, const float *dy,
-                         const float *w, uint64_t weights_id, float *dx, float *dw, float *db, int *done) {
+                         const void *dy_low, const float *w, uint64_t weights_id, float *dx, float *dw, float *db,
+                         int *done) {
     *done = 0;
     TRY(lock_engine());
-    dnnl_status_t s = backward_locked(shape, x, x_low, dy, w, weights_id, dx, dw, dw ? db : NULL, done);
+    dnnl_status_t s = backward_locked(shape, x, x_low, dy, dy_low, w, weights_id, dx, dw, dw ? db : NULL, done);
     pthread_mutex_unlock(&lock);
     return s;
 }

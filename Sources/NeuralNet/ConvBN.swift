@@ -6,7 +6,7 @@ import Tensors
 /// - Train mode: conv, batch statistics, then normalise + add + ReLU in one pass. The
 ///   cache holds the conv input, the conv output and the unit's output (ReLU mask), the
 ///   first and last shared with neighbouring units, so a unit costs one extra activation
-///   (in bf16, half another: the input's bf16 copy, `ConvLowInput`).
+///   (in bf16, half another: the input's bf16 copy, `BF16Copy`).
 /// - Eval mode: batch norm is folded into the convolution (W·γ/σ, β − μ·γ/σ), and bias,
 ///   residual and ReLU are applied as the GEMM result is written: one pass per unit. The
 ///   cache holds only the input and output, which neighbouring units already keep alive.
@@ -51,7 +51,9 @@ public struct ConvBN: Sendable {
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
-        let lowInput: ConvLowInput?  // the input's bf16 copy (train mode in bf16), for the weight gradient
+        let lowInput: BF16Copy?  // the input's bf16 copy (train mode in bf16), for the weight gradient
+        var scale: [Float] = []      // (O) the train-mode affine map applied, γ·invstd
+        var shift: [Float] = []      // (O) β − mean·γ·invstd
     }
 
     /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
@@ -79,7 +81,7 @@ public struct ConvBN: Sendable {
         guard n * p > 1 else {
             throw TensorError.invalidArgument("batch norm in training mode needs more than one value per channel, got output \(g.outputShape)")
         }
-        var lowInput: ConvLowInput?
+        var lowInput: BF16Copy?
         let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
             Tensor(shape: g.outputShape) { out in
                 x.withPointer { xp in conv.weight.withPointer {
@@ -105,7 +107,8 @@ public struct ConvBN: Sendable {
             }
         }
         return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
-                         relu: relu, hasResidual: residual != nil, folded: nil, lowInput: lowInput))
+                         relu: relu, hasResidual: residual != nil, folded: nil, lowInput: lowInput,
+                         scale: scale, shift: shift))
     }
 
     /// `forward` in eval mode, which changes nothing: call it on a stored unit without
@@ -145,6 +148,10 @@ public struct ConvBN: Sendable {
         let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.output) : nil
         if cache.hasResidual { grads.residual = masked ?? dy }
 
+        if cache.mode == .train && g.layout == .nhwc {
+            return channelsLastTrainBackward(masked ?? dy, gated: cache.relu && masked == nil, cache: cache, grads: grads,
+                                             parameterGradients: parameterGradients, inputGradient: inputGradient)
+        }
         let dz: Tensor       // gradient at the conv output, (N, O, H', W')
         let convWeight: [Float]
         var weightsID: UInt64 = 0
@@ -191,6 +198,68 @@ public struct ConvBN: Sendable {
                                          keptInput: cache.lowInput, dx: dxp, dweight: dwp)
                 } }
             } } }
+        }
+        grads.input = dx
+        grads.convWeight = dweight
+        return grads
+    }
+
+    /// `backward` of a channels-last training unit from the gradient at the batch norm's
+    /// output (`gated`: still to be masked by the unit's ReLU, which has no residual). The
+    /// ReLU mask is recomputed from the conv output and the cached affine map rather than
+    /// read from the unit's output (one activation less to read, twice). In bf16 on oneDNN
+    /// batch norm writes its input gradient in bf16, which the convolution's backward takes
+    /// as is: no fp32 gradient, no conversion pass.
+    private func channelsLastTrainBackward(_ dy: Tensor, gated: Bool, cache: Cache, grads: Gradients,
+                                           parameterGradients: Bool, inputGradient: Bool) -> Gradients {
+        let g = cache.geometry
+        var grads = grads
+        let (rows, channels) = (g.batch * g.outPlane, g.outChannels)
+        var dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma
+        let low = (inputGradient || parameterGradients)
+            && ConvKernels.takesLowGradient(g, dx: inputGradient, dweight: parameterGradients)
+        let dzLow = low ? BF16Copy(count: rows * channels) : nil
+        var dzFloat: Tensor?
+        KernelProfile.measure("batch norm + ReLU backward") {
+            dy.withPointer { dyp in cache.preNorm!.withPointer { zp in
+                cache.scale.withUnsafeBufferPointer { sp in cache.shift.withUnsafeBufferPointer { hp in
+                    let gate: BatchNormKernels.ReLUGate = gated ? .affine(scale: sp.baseAddress!, shift: hp.baseAddress!) : .none
+                    func run(_ out: BatchNormKernels.GradientOutput) {
+                        BatchNormKernels.trainBackwardChannelsLast(dy: dyp, gate: gate, x: zp, mean: cache.mean,
+                                                                   invstd: cache.invstd, gamma: bn.weight.data, rows: rows,
+                                                                   channels: channels, dx: out, dgamma: &dgamma, dbeta: &dbeta)
+                    }
+                    if let dzLow {
+                        run(.bf16(dzLow.bits))
+                        dzLow.isFilled = true
+                    } else {
+                        dzFloat = Tensor(shape: g.outputShape) { run(.fp32($0)) }
+                    }
+                } }
+            } }
+        }
+        if parameterGradients {
+            grads.bnWeight = Tensor(shape: [channels], data: dgamma)
+            grads.bnBias = Tensor(shape: [channels], data: dbeta)
+        }
+        if !inputGradient && !parameterGradients { return grads }
+        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
+        var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
+        let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
+        KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
+            cache.input.withPointer { xp in conv.weight.withPointer { wp in
+                withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
+                    if let dzLow {
+                        ConvKernels.backward(lowGradient: dzLow, x: xp, weight: wp, geometry: g, keptInput: cache.lowInput,
+                                             dx: dxp, dweight: dwp)
+                    } else {
+                        dzFloat!.withPointer { dzp in
+                            ConvKernels.backward(dy: dzp, x: xp, weight: wp, geometry: g, keptInput: cache.lowInput,
+                                                 dx: dxp, dweight: dwp)
+                        }
+                    }
+                } }
+            } }
         }
         grads.input = dx
         grads.convWeight = dweight

@@ -70,7 +70,7 @@ public enum ConvKernels {
     @discardableResult
     public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64 = 0,
                                geometry g: ConvGeometry, epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>,
-                               keepInput: Bool = false) -> ConvLowInput? {
+                               keepInput: Bool = false) -> BF16Copy? {
         Engine.ensureConfigured()
         guard g.batch > 0 else { return nil }
         #if ONEDNN
@@ -85,7 +85,7 @@ public enum ConvKernels {
                 return nil
             }
             let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
-            let keep = bytes > 0 ? ConvLowInput(byteCount: bytes) : nil
+            let keep = bytes > 0 ? BF16Copy(byteCount: bytes) : nil
             if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
                                   keep: keep) {
                 return keep?.isFilled == true ? keep : nil
@@ -215,7 +215,7 @@ public enum ConvKernels {
     /// On the backend in force (`Engine.backend`), channels last as `forward`; `keptInput`
     /// is what `forward(keepInput: true)` returned for this x.
     public static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: ConvLowInput? = nil,
+                                weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: BF16Copy? = nil,
                                 dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
                                 dbias: UnsafeMutablePointer<Float>? = nil) {
         Engine.ensureConfigured()
@@ -264,6 +264,44 @@ public enum ConvKernels {
             channelsFirstBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
         } else {
             im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
+        }
+    }
+
+    /// Whether `backward(lowGradient:)` can take this convolution's output gradient in bf16
+    /// (for the gradients asked): bf16 channels-last convolutions on oneDNN, except those the
+    /// engine's fp32 kernels run (an RGB stem's input gradient, `OneDNN.overrunsWeightGradient`).
+    /// Batch norm's backward then writes its input gradient in bf16 directly.
+    public static func takesLowGradient(_ g: ConvGeometry, dx: Bool, dweight: Bool) -> Bool {
+        Engine.ensureConfigured()
+        #if ONEDNN
+        return Engine.backend == .onednn && g.batch > 0 && OneDNN.takesLowGradient(g)
+            && !(dx && FewChannelsConv.applies(g)) && !(dweight && OneDNN.overrunsWeightGradient(g))
+        #else
+        return false
+        #endif
+    }
+
+    /// `backward` with dy given in bf16, channels last (where `takesLowGradient`): oneDNN's
+    /// primitives read it as their converted dy. A gradient oneDNN leaves undone runs on the
+    /// engine's kernels with dy widened back to fp32.
+    public static func backward(lowGradient dy: BF16Copy, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: BF16Copy? = nil,
+                                dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
+        precondition(dy.count == g.batch * g.outChannels * g.outPlane, "ConvKernels.backward: bf16 dy of \(dy.count) elements for output \(g.outputShape)")
+        var (dx, dweight) = (dx, dweight)
+        #if ONEDNN
+        if Engine.backend == .onednn {
+            let done = OneDNN.convBackward(dy: nil, dyLow: dy, x: x, kept: keptInput, weight: weight, weightsID: weightsID,
+                                           geometry: g, dx: dx, dweight: dweight)
+            if done.dx { dx = nil }
+            if done.dweight { dweight = nil }
+        }
+        #endif
+        if dx == nil && dweight == nil { return }
+        withScratch(dy.count) { wide in
+            dy.widened(into: wide)
+            backward(dy: wide, x: x, weight: weight, weightsID: weightsID, geometry: g, keptInput: keptInput,
+                     dx: dx, dweight: dweight)
         }
     }
 

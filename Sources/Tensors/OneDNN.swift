@@ -5,7 +5,7 @@ import Foundation
 /// The engine's only door to oneDNN: convolutions on NCHW or channels-last tensors through
 /// the C shim (Sources/COneDNN), which caches a primitive per shape and reorders to and from
 /// the layout the primitive prefers (for channels last, only the weights, and in bf16 the
-/// activations' conversion, done once per tensor: `ConvLowInput`). Each call
+/// activations' conversion, done once per tensor: `BF16Copy`). Each call
 /// returns false when oneDNN has no implementation for the shape, so that the caller runs
 /// its own kernel; any other failure stops the program with oneDNN's status, as a failed
 /// allocation in the engine's own kernels would.
@@ -28,7 +28,7 @@ enum OneDNN {
     /// good, so that their reordered copy can be kept (`ConvWeightsID`). `keep`, when given,
     /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway.
     static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
-                            epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, keep: ConvLowInput? = nil) -> Bool {
+                            epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, keep: BF16Copy? = nil) -> Bool {
         var shape = Self.shape(g)
         var kept: Int32 = 0
         let ran = check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
@@ -46,9 +46,10 @@ enum OneDNN {
 
     /// The input gradient (into `dx`) and the weight gradient (into `dweight`, with the bias
     /// gradient into `dbias` in the same pass), each when given, with dy converted once for
-    /// both; `kept` (a filled copy of this x in bf16) spares converting x again. Returns which
-    /// oneDNN computed: the caller runs the others on its own kernels.
-    static func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, kept: ConvLowInput?,
+    /// both; `kept` (a filled copy of this x in bf16) spares converting x again. dy comes in
+    /// fp32 (`dy`) or already in bf16 (`dyLow`, bf16 channels last). Returns which oneDNN
+    /// computed: the caller runs the others on its own kernels.
+    static func convBackward(dy: UnsafePointer<Float>?, dyLow: BF16Copy? = nil, x: UnsafePointer<Float>, kept: BF16Copy?,
                              weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
                              dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
                              dbias: UnsafeMutablePointer<Float>? = nil) -> (dx: Bool, dweight: Bool, dbias: Bool) {
@@ -57,11 +58,18 @@ enum OneDNN {
         var shape = Self.shape(g)
         var done: Int32 = 0
         let low = kept.flatMap { $0.isFilled ? UnsafeRawPointer($0.bytes) : nil }
-        _ = check(attrib_conv_backward(&shape, x, low, dy, weight, weightsID, dx, dweight, dbias, &done), "backward", g)
+        let dyBits = dyLow.flatMap { $0.isFilled ? UnsafeRawPointer($0.bytes) : nil }
+        _ = check(attrib_conv_backward(&shape, x, low, dy, dyBits, weight, weightsID, dx, dweight, dbias, &done), "backward", g)
         let result = (dx: done & 1 != 0, dweight: done & 2 != 0, dbias: done & 4 != 0)
         if dx != nil && !result.dx { _ = check(3, "backward data", g) }
         if dweight != nil && !result.dweight { _ = check(3, "backward weights", g) }
         return result
+    }
+
+    /// Whether a backward on `g` can take its output gradient in bf16 (`convBackward`'s
+    /// `dyLow`): bf16 channels-last convolutions, whose primitives convert dy to exactly that.
+    static func takesLowGradient(_ g: ConvGeometry) -> Bool {
+        lowInputBytes(g) > 0
     }
 
     /// C (m × n) = op(A) · op(B) + beta·C, row-major: oneDNN's sgemm, which runs AVX-512

@@ -89,6 +89,52 @@ final class ChannelsLastModelTests: XCTestCase {
         }
     }
 
+    /// A channels-last training unit in bf16 on oneDNN, whose batch norm writes the gradient
+    /// in bf16 for the convolution and recomputes the ReLU mask from the conv output: the
+    /// same bits as batch norm's fp32 gradient (mask read from the output) handed to the
+    /// convolution in fp32, for units with and without ReLU and residual.
+    func testBF16UnitGradientsMatchTheFP32Route() throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        var rng = SplitMix(seed: 21)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            for (n, c, h, o, k, s, relu, residual) in [(4, 16, 8, 32, 3, 1, true, false), (2, 32, 8, 32, 1, 1, true, true),
+                                                       (3, 16, 9, 16, 3, 2, false, false), (2, 24, 6, 40, 1, 1, true, false)] {
+                var unit = ConvBN(conv: Conv2d(weight: random([o, c, k, k]), stride: s, padding: k / 2), bn: BatchNorm2d(channels: o))
+                unit.bn.weight = random([o]); unit.bn.bias = random([o])
+                let x = random([n, h, h, c])
+                let g = try unit.conv.geometry(for: x, layout: .nhwc)
+                XCTAssertTrue(ConvKernels.takesLowGradient(g, dx: true, dweight: true), "\(g) takes a bf16 gradient")
+                let r = residual ? random([n, g.outHeight, g.outWidth, o]) : nil
+                let (y, cache) = try unit.forward(x, mode: .train, residual: r, relu: relu, layout: .nhwc)
+                let dy = random(y.shape)
+                let grads = unit.backward(dy, cache: cache, parameterGradients: true)
+                // The fp32 route: ReLU's mask read from the output, batch norm in fp32, oneDNN converting dz.
+                let masked = relu && residual ? ReLU.backward(dy, output: y) : dy
+                let bnGrads = BatchNorm2d.backward(masked, reluOutput: relu && !residual ? y : nil,
+                                                   cache: BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean,
+                                                                            invstd: cache.invstd, layout: .nhwc),
+                                                   gamma: unit.bn.weight.data, parameterGradients: true)
+                var dx = Tensor(zeros: x.shape), dw = Tensor(zeros: unit.conv.weight.shape)
+                bnGrads.input.withPointer { dz in x.withPointer { xp in unit.conv.weight.withPointer { wp in
+                    dx.withMutablePointer { dxp in dw.withMutablePointer { dwp in
+                        ConvKernels.backward(dy: dz, x: xp, weight: wp, geometry: g, keptInput: cache.lowInput, dx: dxp, dweight: dwp)
+                    } }
+                } } }
+                let label = "\(g), relu \(relu), residual \(residual)"
+                XCTAssertEqual(grads.input?.data, dx.data, "dx, \(label)")
+                XCTAssertEqual(grads.convWeight?.data, dw.data, "dweight, \(label)")
+                XCTAssertEqual(grads.bnWeight?.data, bnGrads.weight?.data, "dgamma, \(label)")
+                XCTAssertEqual(grads.bnBias?.data, bnGrads.bias?.data, "dbeta, \(label)")
+            }
+        }
+    }
+
     /// An eval pass leaves the folded weights in place (a write to `units` would drop them,
     /// and with them the weights oneDNN keeps); a training step drops them.
     func testFoldedWeightsOutliveEvalPasses() throws {

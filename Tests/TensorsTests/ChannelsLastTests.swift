@@ -233,6 +233,69 @@ final class ChannelsLastTests: XCTestCase {
         }
     }
 
+    /// The gates and outputs of the channels-last backward agree bit for bit: the ReLU mask
+    /// recomputed from x and the affine map gives the gradients the mask read from the output
+    /// gives, and the bf16 output is the fp32 output rounded by `BF16Copy.round`.
+    func testChannelsLastBatchNormGatesAndBF16OutputAgree() {
+        var rng = SystemRandomNumberGenerator()
+        for (rows, c) in [(40, 3), (128, 16), (32, 37), (2, 5), (96, 64)] {
+            let x = random(rows * c, &rng).map { $0 * 3 + 0.5 }, dy = random(rows * c, &rng)
+            let gamma = random(c, &rng), beta = random(c, &rng)
+            var mean = [Float](repeating: 0, count: c), variance = mean
+            BatchNormKernels.statisticsChannelsLast(x: x, rows: rows, channels: c, mean: &mean, variance: &variance)
+            let invstd = variance.map { 1 / ($0 + 1e-5).squareRoot() }
+            let scale = (0..<c).map { gamma[$0] * invstd[$0] }, shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            var y = [Float](repeating: .nan, count: x.count)
+            BatchNormKernels.affineChannelsLast(x: x, rows: rows, channels: c, scale: scale, shift: shift, residual: nil,
+                                                relu: true, y: &y)
+            XCTAssertTrue(y.contains(0) && y.contains { $0 > 0 }, "the ReLU masks some values and not others")
+            var results: [(dx: [Float], dgamma: [Float], dbeta: [Float])] = []
+            for byOutput in [true, false] {
+                var dx = [Float](repeating: .nan, count: x.count), dgamma = [Float](repeating: .nan, count: c), dbeta = dgamma
+                y.withUnsafeBufferPointer { yp in scale.withUnsafeBufferPointer { sp in shift.withUnsafeBufferPointer { hp in
+                    dx.withUnsafeMutableBufferPointer { dxp in
+                        let gate: BatchNormKernels.ReLUGate = byOutput ? .output(yp.baseAddress!)
+                            : .affine(scale: sp.baseAddress!, shift: hp.baseAddress!)
+                        BatchNormKernels.trainBackwardChannelsLast(dy: dy, gate: gate, x: x, mean: mean, invstd: invstd,
+                                                                   gamma: gamma, rows: rows, channels: c, dx: .fp32(dxp.baseAddress!),
+                                                                   dgamma: &dgamma, dbeta: &dbeta)
+                    }
+                } } }
+                results.append((dx, dgamma, dbeta))
+            }
+            XCTAssertEqual(results[0].dx, results[1].dx, "dx, mask from the output vs from x, \(rows)×\(c)")
+            XCTAssertEqual(results[0].dgamma, results[1].dgamma, "dgamma, \(rows)×\(c)")
+            XCTAssertEqual(results[0].dbeta, results[1].dbeta, "dbeta, \(rows)×\(c)")
+            // The same gradient written in bf16.
+            let low = BF16Copy(count: x.count)
+            var dgamma = [Float](repeating: .nan, count: c), dbeta = dgamma
+            y.withUnsafeBufferPointer { yp in
+                BatchNormKernels.trainBackwardChannelsLast(dy: dy, gate: .output(yp.baseAddress!), x: x, mean: mean, invstd: invstd,
+                                                           gamma: gamma, rows: rows, channels: c, dx: .bf16(low.bits),
+                                                           dgamma: &dgamma, dbeta: &dbeta)
+            }
+            let bits = (0..<low.count).map { low.bits[$0] }
+            XCTAssertEqual(bits, results[0].dx.map(BF16Copy.round), "bf16 dx, \(rows)×\(c)")
+            XCTAssertEqual(dgamma, results[0].dgamma, "dgamma with the bf16 output, \(rows)×\(c)")
+        }
+    }
+
+    /// `BF16Copy.round`: to nearest with ties to even, denormals to signed zero, NaN kept.
+    func testBF16RoundingCases() {
+        let cases: [(Float, UInt16)] = [
+            (1, 0x3F80), (-2, 0xC000), (0, 0), (-0.0, 0x8000),
+            (Float(bitPattern: 0x3F80_8000), 0x3F80),   // tie, even below
+            (Float(bitPattern: 0x3F81_8000), 0x3F82),   // tie, even above
+            (Float(bitPattern: 0x3F80_8001), 0x3F81),   // just above the tie
+            (Float(bitPattern: 0x0000_0001), 0), (Float(bitPattern: 0x807F_FFFF), 0x8000),   // denormals
+            (.infinity, 0x7F80), (-.infinity, 0xFF80), (Float(bitPattern: 0x7F7F_FFFF), 0x7F80),   // overflow rounds to ∞
+        ]
+        for (value, expected) in cases {
+            XCTAssertEqual(BF16Copy.round(value), expected, "round(\(value), bits \(String(value.bitPattern, radix: 16)))")
+        }
+        XCTAssertTrue(Float(bitPattern: UInt32(BF16Copy.round(.nan)) << 16).isNaN)
+    }
+
     /// oneDNN writes channels-last outputs and gradients straight into the caller's buffers:
     /// nothing past their end may change (guard zones after y, dx and dweight), for channel
     /// counts that are not multiples of its 16-lane vectors (3, 4, 8, 24) as well as those that are.

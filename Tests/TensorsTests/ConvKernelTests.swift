@@ -213,6 +213,56 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// dy given in bf16 (batch norm's backward writes it so) gives bit for bit the gradients
+    /// of dy given in fp32 and converted by oneDNN: `BF16Copy.round` rounds as oneDNN does,
+    /// including denormals (flushed), ties and signed zeros, which the gradient here contains.
+    func testBF16GradientGivenInBF16MatchesOneDNNsConversion() throws {
+        var rng = SystemRandomNumberGenerator()
+        try inBF16OnOneDNN {
+            var lowCount = 0
+            for (n, c, h, w, o, k, s, p) in cases {
+                let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
+                                         stride: s, padding: p, layout: .nhwc)
+                // An RGB-like input's dx runs on `FewChannelsConv` in fp32: then only dweight takes it.
+                let withDx = ConvKernels.takesLowGradient(g, dx: true, dweight: true)
+                guard withDx || ConvKernels.takesLowGradient(g, dx: false, dweight: true) else { continue }
+                lowCount += 1
+                var x = random(n * c * h * w, &rng), dy = random(n * o * g.outPlane, &rng)
+                let wt = random(o * c * k * k, &rng)
+                let special: [Float] = [Float(bitPattern: 0x0000_0003), Float(bitPattern: 0x8040_0000), -0.0, 0,
+                                        Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0xBF81_8000), Float(bitPattern: 0x3F80_8001)]
+                for (i, v) in special.enumerated() {
+                    if i * 7 < dy.count { dy[i * 7] = v }
+                    if i * 5 < x.count { x[i * 5] = v }
+                }
+                // oneDNN's own conversion, seen directly: the bf16 input a forward keeps.
+                var y = [Float](repeating: 0, count: dy.count)
+                if let kept = x.withUnsafeBufferPointer({ xp in wt.withUnsafeBufferPointer { wp in
+                    ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g, y: &y, keepInput: true)
+                } }) {
+                    XCTAssertEqual((0..<x.count).map { kept.bits[$0] }, x.map(BF16Copy.round), "oneDNN's bf16 of x, \(g)")
+                }
+                let low = BF16Copy(count: dy.count)
+                for i in dy.indices { low.bits[i] = BF16Copy.round(dy[i]) }
+                low.isFilled = true
+                var (dx, dw) = ([Float](repeating: .nan, count: x.count), [Float](repeating: .nan, count: wt.count))
+                var (dxLow, dwLow) = (dx, dw)
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dp in
+                    dx.withUnsafeMutableBufferPointer { dxp in dxLow.withUnsafeMutableBufferPointer { dxLowp in
+                        ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: withDx ? dxp.baseAddress! : nil, dweight: &dw)
+                        ConvKernels.backward(lowGradient: low, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                             dx: withDx ? dxLowp.baseAddress! : nil, dweight: &dwLow)
+                    } }
+                } } }
+                if withDx { XCTAssertEqual(dxLow, dx, "dx from bf16 dy, \(g)") }
+                XCTAssertEqual(dwLow, dw, "dweight from bf16 dy, \(g)")
+            }
+            // All but the strided 1×1 case with 6 input channels (`OneDNN.overrunsWeightGradient`).
+            XCTAssertEqual(lowCount, cases.count - 1, "cases taking a bf16 gradient")
+        }
+    }
+
     /// Runs `body` on oneDNN in bf16 at 2 threads (skipped in a build without oneDNN), then
     /// back to fp32.
     func inBF16OnOneDNN(_ body: () throws -> Void) throws {

@@ -60,13 +60,15 @@ size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape);
 /// `dx` is not NULL, dw (O, C, kh, kw) = Σ over images of dy ⋆ x when `dw` is not NULL, and
 /// with it the bias gradient db (O) = Σ dy when `db` is not NULL (in the same pass over dy).
 /// dy is converted to the primitives' layout once for both; `x_low` (NULL, or the copy
-/// attrib_conv_forward kept of this x) spares converting x again. `weights_id` as for
-/// attrib_conv_forward. `*done` gets bit 0 when dx was computed, bit 1 when dw was, bit 2
-/// when db was: a gradient oneDNN has no implementation for is left to the caller (the
-/// status stays 0).
+/// attrib_conv_forward kept of this x) spares converting x again. `dy_low` (NULL, or dy in
+/// bf16 channels last, with `dy` then NULL) is taken as the primitives' converted dy (bf16
+/// mode); a gradient whose primitive wants dy in another layout is then left undone.
+/// `weights_id` as for attrib_conv_forward. `*done` gets bit 0 when dx was computed, bit 1
+/// when dw was, bit 2 when db was: a gradient oneDNN has no implementation for is left to
+/// the caller (the status stays 0).
 int attrib_conv_backward(const attrib_conv_shape *shape, const float *x, const void *x_low,
-                         const float *dy, const float *w, uint64_t weights_id, float *dx,
-                         float *dw, float *db, int *done);
+                         const float *dy, const void *dy_low, const float *w, uint64_t weights_id,
+                         float *dx, float *dw, float *db, int *done);
 
 /// C (m × n) = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when `trans_*` is
 /// nonzero: oneDNN's own sgemm (AVX-512 where the CPU has it), on the engine's threads.
