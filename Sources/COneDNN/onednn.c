@@ -485,7 +485,7 @@ size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape) {
 
 static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float *x, const float *w,
                                     uint64_t weights_id, const float *bias, const float *residual, int relu,
-                                    float *y, void *x_low, int *kept) {
+                                    float *y, void *x_low, int x_low_ready, int *kept) {
     cache_key key;
     init_key(&key, shape, KIND_FORWARD);
     key.bias = bias != NULL;
@@ -501,17 +501,19 @@ static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float 
     TRY(lookup(&key, &e));
     handoff h = {0};
     int keep = x_low && converts_to_bf16_nhwc(e, 0, 0);
-    if (keep) h.into[0] = x_low;
+    if (keep && x_low_ready) h.ready[0] = x_low;
+    else if (keep) h.into[0] = x_low;
     TRY(run(e, handles, residual, weights_id, &h));
     if (kept) *kept = keep;
     return dnnl_success;
 }
 
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, uint64_t weights_id,
-                        const float *bias, const float *residual, int relu, float *y, void *x_low, int *kept) {
+                        const float *bias, const float *residual, int relu, float *y, void *x_low, int x_low_ready,
+                        int *kept) {
     if (kept) *kept = 0;
     TRY(lock_engine());
-    dnnl_status_t s = forward_locked(shape, x, w, weights_id, bias, residual, relu, y, x_low, kept);
+    dnnl_status_t s = forward_locked(shape, x, w, weights_id, bias, residual, relu, y, x_low, x_low_ready, kept);
     pthread_mutex_unlock(&lock);
     return s;
 }

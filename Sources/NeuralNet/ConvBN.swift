@@ -54,6 +54,8 @@ public struct ConvBN: Sendable {
         let lowInput: BF16Copy?  // the input's bf16 copy (train mode in bf16), for the weight gradient
         var scale: [Float] = []      // (O) the train-mode affine map applied, γ·invstd
         var shift: [Float] = []      // (O) β − mean·γ·invstd
+        /// The output's bf16 copy when the forward was asked for it (`lowOutput`).
+        public var lowOutput: BF16Copy?
     }
 
     /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
@@ -69,9 +71,13 @@ public struct ConvBN: Sendable {
     /// `folded` may pass a precomputed `folded()` for eval mode; `sync` synchronises the
     /// train-mode statistics across data-parallel replicas (NCHW only). Channels last (x,
     /// residual and y (N, H, W, C)) when `layout` says so.
+    /// In train mode with bf16 convolutions (`ConvKernels.keepsLowInputs`), `lowInput` may
+    /// give x's bf16 copy (the previous unit's `cache.lowOutput`), and `lowOutput` asks for
+    /// y's, written in the same pass as y, for a convolution that reads y next.
     public mutating func forward(_ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool,
                                  folded precomputed: Folded? = nil, sync: DataParallel? = nil,
-                                 layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
+                                 layout: ActivationLayout = .nchw, lowInput given: BF16Copy? = nil,
+                                 lowOutput: Bool = false) throws -> (output: Tensor, cache: Cache) {
         if mode == .eval { return try evalForward(x, residual: residual, relu: relu, folded: precomputed, layout: layout) }
         let g = try conv.geometry(for: x, layout: layout)
         if let residual, residual.shape != g.outputShape {
@@ -85,7 +91,7 @@ public struct ConvBN: Sendable {
         let z = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
             Tensor(shape: g.outputShape) { out in
                 x.withPointer { xp in conv.weight.withPointer {
-                    lowInput = ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out, keepInput: true)
+                    lowInput = ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out, keepInput: true, lowInput: given)
                 } }
             }
         }
@@ -93,12 +99,13 @@ public struct ConvBN: Sendable {
             bn.statistics(z, mode: .train, sync: sync, layout: layout)
         }
         let (scale, shift) = bn.affineCoefficients(mean: mean, invstd: invstd)
+        let low = lowOutput && ConvKernels.keepsLowInputs(layout: layout) ? BF16Copy(count: n * o * p) : nil
         let y = KernelProfile.measure("batch norm + residual + ReLU") {
             Tensor(shape: g.outputShape) { out in
                 z.withPointer { zp in withOptionalPointer(residual) { rp in
                     if layout == .nhwc {
                         BatchNormKernels.affineChannelsLast(x: zp, rows: n * p, channels: o, scale: scale, shift: shift,
-                                                            residual: rp, relu: relu, y: out)
+                                                            residual: rp, relu: relu, y: out, low: low?.bits)
                     } else {
                         BatchNormKernels.affine(x: zp, batch: n, channels: o, plane: p, scale: scale, shift: shift,
                                                 residual: rp, relu: relu, y: out)
@@ -106,9 +113,10 @@ public struct ConvBN: Sendable {
                 } }
             }
         }
+        low?.isFilled = true
         return (y, Cache(input: x, geometry: g, mode: .train, preNorm: z, mean: mean, invstd: invstd, output: y,
                          relu: relu, hasResidual: residual != nil, folded: nil, lowInput: lowInput,
-                         scale: scale, shift: shift))
+                         scale: scale, shift: shift, lowOutput: low))
     }
 
     /// `forward` in eval mode, which changes nothing: call it on a stored unit without

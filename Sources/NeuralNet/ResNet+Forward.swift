@@ -63,8 +63,13 @@ extension ResNet {
         let sync = mode == .train ? dataParallel : nil
         var h = try KernelProfile.measure("input normalisation") { try normalize.forward(x) }
         if layout == .nhwc { h = KernelProfile.measure("input to channels last") { h.channelsLast() } }
-        let (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout)
+        // In bf16 training each unit whose output a convolution reads next writes its bf16 copy
+        // as well (`ConvBN.forward`'s `lowOutput`), which that convolution takes instead of
+        // converting it (a block's input: both its first unit and its shortcut).
+        let (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout,
+                                                   lowOutput: stemPool == nil && !blocks.isEmpty)
         h = stemOut
+        var low = stemCache.lowOutput
         var poolCache: MaxPool2d.Cache?
         if let stemPool {
             if record {
@@ -73,14 +78,17 @@ extension ResNet {
             } else {
                 h = try KernelProfile.measure("max pool forward") { try stemPool(h, layout: layout) }
             }
+            low = nil
         }
         let lastBlockOfKept = keepStage.map { stageBlockRange($0).upperBound - 1 }
         var stageOutput: Tensor?
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
         for b in blocks.indices {
-            let (y, caches) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync, layout: layout)
+            let (y, caches, yLow) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync,
+                                                     layout: layout, lowInput: low, lowOutput: b + 1 < blocks.count)
             h = y
+            low = yLow
             if record { blockCaches.append(caches) }
             if b == lastBlockOfKept { stageOutput = h }
         }
@@ -88,28 +96,35 @@ extension ResNet {
     }
 
     /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
-    /// units, then the shortcut's) when `record`.
+    /// units, then the shortcut's) when `record`. `lowInput`: the input's bf16 copy, or nil;
+    /// `lowOutput` asks for the output's (returned when made).
     func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
-                      sync: DataParallel? = nil, layout: ActivationLayout = .nchw)
-        throws -> (output: Tensor, caches: [ConvBN.Cache]) {
+                      sync: DataParallel? = nil, layout: ActivationLayout = .nchw, lowInput: BF16Copy? = nil,
+                      lowOutput: Bool = false)
+        throws -> (output: Tensor, caches: [ConvBN.Cache], lowOutput: BF16Copy?) {
         let block = blocks[b]
         var h = input
         var shortcut = input
         var shortcutCache: ConvBN.Cache?
+        var low = lowInput
         if let d = block.downsample {
-            let (s, c) = try forwardUnit(d, input, mode: mode, relu: false, folded: folded, sync: sync, layout: layout)
+            let (s, c) = try forwardUnit(d, input, mode: mode, relu: false, folded: folded, sync: sync, layout: layout,
+                                         lowInput: lowInput)
             shortcut = s; shortcutCache = c
+            // The shortcut made the input's copy if it was not given: the first unit reads it too.
+            if low == nil { low = c.lowInput }
         }
         var caches: [ConvBN.Cache] = []
         for (i, u) in block.units.enumerated() {
             let last = i == block.units.count - 1
             let (y, c) = try forwardUnit(u, h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded,
-                                         sync: sync, layout: layout)
+                                         sync: sync, layout: layout, lowInput: low, lowOutput: !last || lowOutput)
             h = y
+            low = c.lowOutput
             if record { caches.append(c) }
         }
         if record, let shortcutCache { caches.append(shortcutCache) }
-        return (h, caches)
+        return (h, caches, low)
     }
 
     /// The feature maps' layout for a pass: the engine's (`Engine.activationLayout`), except
@@ -123,12 +138,15 @@ extension ResNet {
 
     /// Unit `u`'s forward. Eval mode only reads the unit: writing it back would fire `units`'
     /// observer, which drops the folded weights (and their kept copies) on every pass.
+    /// `lowInput` / `lowOutput`: as `ConvBN.forward`'s (train mode only).
     func forwardUnit(_ u: Int, _ x: Tensor, mode: Mode, residual: Tensor? = nil, relu: Bool, folded: [ConvBN.Folded]?,
-                     sync: DataParallel?, layout: ActivationLayout) throws -> (output: Tensor, cache: ConvBN.Cache) {
+                     sync: DataParallel?, layout: ActivationLayout, lowInput: BF16Copy? = nil,
+                     lowOutput: Bool = false) throws -> (output: Tensor, cache: ConvBN.Cache) {
         if mode == .eval {
             return try units[u].evalForward(x, residual: residual, relu: relu, folded: folded?[u], layout: layout)
         }
-        return try units[u].forward(x, mode: mode, residual: residual, relu: relu, sync: sync, layout: layout)
+        return try units[u].forward(x, mode: mode, residual: residual, relu: relu, sync: sync, layout: layout,
+                                    lowInput: lowInput, lowOutput: lowOutput)
     }
 
     /// Logits (N, K) for images x (N, 3, H, W) in [0, 1]. Eval mode by default; train mode

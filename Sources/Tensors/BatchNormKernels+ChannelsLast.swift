@@ -24,10 +24,13 @@ extension BatchNormKernels {
         }
     }
 
-    /// y = act(x · scale[c] + shift[c] + residual), all (M, C); `y` may alias `x`.
+    /// y = act(x · scale[c] + shift[c] + residual), all (M, C); `y` may alias `x`. With `low`,
+    /// y's bf16 bits (`BF16Copy.round`) too, in the same pass: the next convolution's bf16
+    /// input, which it then need not convert.
     public static func affineChannelsLast(x: UnsafePointer<Float>, rows: Int, channels: Int,
                                           scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
-                                          residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>) {
+                                          residual: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
+                                          low: UnsafeMutablePointer<UInt16>? = nil) {
         Parallel.chunks(rows, minimumPerChunk: Swift.max(1, 4096 / Swift.max(channels, 1))) { range, _ in
             for row in range {
                 let src = x + row * channels, dst = y + row * channels
@@ -38,6 +41,10 @@ extension BatchNormKernels {
                 } else {
                     if relu { for c in 0..<channels { dst[c] = Swift.max(0, src[c] * scale[c] + shift[c]) } }
                     else { for c in 0..<channels { dst[c] = src[c] * scale[c] + shift[c] } }
+                }
+                if let low {
+                    let bits = low + row * channels
+                    for c in 0..<channels { bits[c] = BF16Copy.round(dst[c]) }
                 }
             }
         }

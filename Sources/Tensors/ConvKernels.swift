@@ -66,11 +66,12 @@ public enum ConvKernels {
     /// the residual (N, H, W, C); the engine's own kernels then run on converted copies).
     /// `weightsID` (`ConvWeightsID.next()`, or 0) names weights that never change, so that a
     /// backend may keep them in its own layout between calls. With `keepInput` (a training
-    /// forward) it may return the input's bf16 copy for `backward`'s `keptInput`.
+    /// forward) it may return the input's bf16 copy for `backward`'s `keptInput`: `lowInput`
+    /// when that is given (a filled copy of x, `keepsLowInputs`), which is then not made again.
     @discardableResult
     public static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64 = 0,
                                geometry g: ConvGeometry, epilogue: ConvEpilogue = .none, y: UnsafeMutablePointer<Float>,
-                               keepInput: Bool = false) -> BF16Copy? {
+                               keepInput: Bool = false, lowInput: BF16Copy? = nil) -> BF16Copy? {
         Engine.ensureConfigured()
         guard g.batch > 0 else { return nil }
         #if ONEDNN
@@ -85,7 +86,8 @@ public enum ConvKernels {
                 return nil
             }
             let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
-            let keep = bytes > 0 ? BF16Copy(byteCount: bytes) : nil
+            let given = lowInput.flatMap { $0.isFilled && 2 * $0.count == bytes ? $0 : nil }
+            let keep = given ?? (bytes > 0 ? BF16Copy(byteCount: bytes) : nil)
             if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
                                   keep: keep) {
                 return keep?.isFilled == true ? keep : nil
@@ -265,6 +267,17 @@ public enum ConvKernels {
         } else {
             im2colBackward(dy: dy, x: x, weight: weight, geometry: g, dx: dx, dweight: dweight)
         }
+    }
+
+    /// Whether training forwards in `layout` keep their input's bf16 copy (and so can take one
+    /// made beforehand, `forward(lowInput:)`): bf16 channels-last convolutions on oneDNN.
+    public static func keepsLowInputs(layout: ActivationLayout) -> Bool {
+        Engine.ensureConfigured()
+        #if ONEDNN
+        return Engine.backend == .onednn && Engine.precision == .bf16 && layout == .nhwc
+        #else
+        return false
+        #endif
     }
 
     /// Whether `backward(lowGradient:)` can take this convolution's output gradient in bf16

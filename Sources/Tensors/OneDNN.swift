@@ -26,13 +26,14 @@ enum OneDNN {
 
     /// y = epilogue(conv(x, weight)). `weightsID` (0: none) names the weights' contents for
     /// good, so that their reordered copy can be kept (`ConvWeightsID`). `keep`, when given,
-    /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway.
+    /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway, or,
+    /// when already filled, is that copy (x is then not converted).
     static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
                             epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, keep: BF16Copy? = nil) -> Bool {
         var shape = Self.shape(g)
         var kept: Int32 = 0
         let ran = check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
-                                            epilogue.relu ? 1 : 0, y, keep?.bytes, &kept),
+                                            epilogue.relu ? 1 : 0, y, keep?.bytes, keep?.isFilled == true ? 1 : 0, &kept),
                         "forward", g)
         if ran, kept != 0 { keep?.isFilled = true }
         return ran

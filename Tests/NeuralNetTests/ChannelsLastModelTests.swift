@@ -135,6 +135,41 @@ final class ChannelsLastModelTests: XCTestCase {
         }
     }
 
+    /// In bf16 training a unit hands its output's bf16 copy to the next unit's convolution:
+    /// the copy is the output rounded as oneDNN rounds, and the next unit's output and
+    /// gradients are the bits it gets converting the output itself.
+    func testBF16OutputCopyHandedToTheNextUnit() throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        var rng = SplitMix(seed: 23)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            var first = ConvBN(conv: Conv2d(weight: random([16, 8, 3, 3]), padding: 1), bn: BatchNorm2d(channels: 16))
+            let second = ConvBN(conv: Conv2d(weight: random([32, 16, 3, 3]), stride: 2, padding: 1), bn: BatchNorm2d(channels: 32))
+            let x = random([4, 8, 8, 8])
+            let (y, c) = try first.forward(x, mode: .train, relu: true, layout: .nhwc, lowOutput: true)
+            let low = try XCTUnwrap(c.lowOutput, "the unit made its output's bf16 copy")
+            XCTAssertEqual((0..<low.count).map { low.bits[$0] }, y.data.map(BF16Copy.round))
+            var (given, own) = (second, second)
+            let (yGiven, cGiven) = try given.forward(y, mode: .train, relu: true, layout: .nhwc, lowInput: low)
+            let (yOwn, cOwn) = try own.forward(y, mode: .train, relu: true, layout: .nhwc)
+            XCTAssertTrue(cGiven.lowInput === low, "the next convolution kept the copy it was given")
+            XCTAssertEqual(yGiven.data, yOwn.data)
+            let dy = random(yOwn.shape)
+            let (gGiven, gOwn) = (given.backward(dy, cache: cGiven, parameterGradients: true),
+                                  own.backward(dy, cache: cOwn, parameterGradients: true))
+            XCTAssertEqual(gGiven.input?.data, gOwn.input?.data)
+            XCTAssertEqual(gGiven.convWeight?.data, gOwn.convWeight?.data)
+            // In fp32 no copy is made.
+            try Engine.setPrecision(.fp32)
+            XCTAssertNil(try first.forward(x, mode: .train, relu: true, layout: .nhwc, lowOutput: true).cache.lowOutput)
+        }
+    }
+
     /// An eval pass leaves the folded weights in place (a write to `units` would drop them,
     /// and with them the weights oneDNN keeps); a training step drops them.
     func testFoldedWeightsOutliveEvalPasses() throws {

@@ -47,10 +47,11 @@ int attrib_onednn_has_bf16(void);
 /// the same id comes back, instead of reordering w on every call.
 /// `x_low`: NULL, or attrib_conv_low_input_bytes(shape) bytes where the bf16 copy of x the
 /// convolution makes anyway is kept for attrib_conv_backward (bf16 channels last only);
-/// `*kept` (when not NULL) says whether it was written.
+/// with `x_low_ready` it already holds that copy (made by the caller), and x is not
+/// converted. `*kept` (when not NULL) says whether x_low was written, or read.
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w,
                         uint64_t weights_id, const float *bias, const float *residual, int relu,
-                        float *y, void *x_low, int *kept);
+                        float *y, void *x_low, int x_low_ready, int *kept);
 
 /// Bytes of a kept bf16 input (`x_low`) for `shape`; 0 when the shape does not keep one
 /// (fp32, or not channels last).
