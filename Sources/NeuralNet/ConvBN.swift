@@ -51,7 +51,7 @@ public struct ConvBN: Sendable {
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
-        let lowInput: BF16Copy?  // the input's bf16 copy (train mode in bf16), for the weight gradient
+        let lowInput: BF16Copy?      // the input's bf16 copy (train mode in bf16), for the weight gradient
         var scale: [Float] = []      // (O) the train-mode affine map applied, γ·invstd
         var shift: [Float] = []      // (O) β − mean·γ·invstd
         /// The output's bf16 copy when the forward was asked for it (`lowOutput`).
@@ -151,6 +151,10 @@ public struct ConvBN: Sendable {
                          sync: DataParallel? = nil) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "ConvBN.backward: dy \(dy.shape) vs output \(g.outputShape)")
+        if cache.mode == .eval && cache.relu && inputGradient && !parameterGradients
+            && ConvKernels.takesLowGradient(g, dx: true, dweight: false) {
+            return lowEvalInputBackward(dy, cache: cache)
+        }
         var grads = Gradients()
         // Gradient at the BN output / residual sum.
         let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.output) : nil
@@ -220,12 +224,13 @@ public struct ConvBN: Sendable {
     /// as is: no fp32 gradient, no conversion pass.
     private func channelsLastTrainBackward(_ dy: Tensor, gated: Bool, cache: Cache, grads: Gradients,
                                            parameterGradients: Bool, inputGradient: Bool) -> Gradients {
+        // Nothing below the residual's gradient asked for: batch norm's backward is not needed.
+        if !inputGradient && !parameterGradients { return grads }
         let g = cache.geometry
         var grads = grads
         let (rows, channels) = (g.batch * g.outPlane, g.outChannels)
         var dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma
-        let low = (inputGradient || parameterGradients)
-            && ConvKernels.takesLowGradient(g, dx: inputGradient, dweight: parameterGradients)
+        let low = ConvKernels.takesLowGradient(g, dx: inputGradient, dweight: parameterGradients)
         let dzLow = low ? BF16Copy(count: rows * channels) : nil
         var dzFloat: Tensor?
         KernelProfile.measure("batch norm + ReLU backward") {
@@ -250,7 +255,6 @@ public struct ConvBN: Sendable {
             grads.bnWeight = Tensor(shape: [channels], data: dgamma)
             grads.bnBias = Tensor(shape: [channels], data: dbeta)
         }
-        if !inputGradient && !parameterGradients { return grads }
         var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
         var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
         let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
@@ -271,6 +275,32 @@ public struct ConvBN: Sendable {
         }
         grads.input = dx
         grads.convWeight = dweight
+        return grads
+    }
+
+    /// `backward` of an eval-mode unit with ReLU for its input gradient alone (an attack
+    /// step) with bf16 convolutions on oneDNN: ReLU's backward writes the convolution's dy in
+    /// bf16 (and in fp32 the residual's gradient, when the unit has one) in one pass, and the
+    /// folded convolution's backward takes it as its converted dy.
+    private func lowEvalInputBackward(_ dy: Tensor, cache: Cache) -> Gradients {
+        let g = cache.geometry
+        var grads = Gradients()
+        let low = BF16Copy(count: dy.count)
+        var residual: Tensor? = cache.hasResidual ? Tensor(uninitializedShape: dy.shape) : nil
+        dy.withPointer { d in cache.output.withPointer { y in withOptionalMutablePointer(&residual) { r in
+            ElementwiseKernels.reluBackward(dy: d, output: y, dx: r, low: low.bits, count: dy.count)
+        } } }
+        low.isFilled = true
+        grads.residual = residual
+        let folded = cache.folded!
+        var dx = Tensor(uninitializedShape: cache.input.shape)
+        KernelProfile.measure("conv backward dx \(g.profileLabel)", flops: g.flops) {
+            cache.input.withPointer { xp in folded.weight.withUnsafeBufferPointer { wp in dx.withMutablePointer { dxp in
+                ConvKernels.backward(lowGradient: low, x: xp, weight: wp.baseAddress!, weightsID: folded.id, geometry: g,
+                                     dx: dxp, dweight: nil)
+            } } }
+        }
+        grads.input = dx
         return grads
     }
 }

@@ -11,18 +11,44 @@ public enum ElementwiseKernels {
     public static func reluBackward(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                                     dx: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
-            // Explicit SIMD: the select does not vectorise reliably on its own.
-            var i = r.lowerBound
-            let zero = SIMD8<Float>()
-            let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
-            while i + 8 <= r.upperBound {
-                var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
-                rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < r.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+            maskByOutput(dy: dy + r.lowerBound, output: y + r.lowerBound, dx: dx + r.lowerBound, count: r.count)
         }
+    }
+
+    /// `reluBackward` with the result in bf16 (`BF16Copy.round`: a bf16 convolution's dy) into
+    /// `low`, and in fp32 into `dx` too when given, in one pass.
+    public static func reluBackward(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                    dx: UnsafeMutablePointer<Float>?, low: UnsafeMutablePointer<UInt16>, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
+                var start = r.lowerBound
+                while start < r.upperBound {
+                    let n = Swift.min(1024, r.upperBound - start)
+                    let out = dx.map { $0 + start } ?? buffer.baseAddress!
+                    maskByOutput(dy: dy + start, output: y + start, dx: out, count: n)
+                    let bits = low + start
+                    for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
+                    start += n
+                }
+            }
+        }
+    }
+
+    /// One thread's `reluBackward`.
+    @inline(__always)
+    private static func maskByOutput(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>, count: Int) {
+        // Explicit SIMD: the select does not vectorise reliably on its own.
+        var i = 0
+        let zero = SIMD8<Float>()
+        let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
+        while i + 8 <= count {
+            var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
+            rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
     }
 
     /// z = x + y.

@@ -92,7 +92,8 @@ final class ChannelsLastModelTests: XCTestCase {
     /// A channels-last training unit in bf16 on oneDNN, whose batch norm writes the gradient
     /// in bf16 for the convolution and recomputes the ReLU mask from the conv output: the
     /// same bits as batch norm's fp32 gradient (mask read from the output) handed to the
-    /// convolution in fp32, for units with and without ReLU and residual.
+    /// convolution in fp32, for units with and without ReLU and residual; in eval mode, the
+    /// input gradient from ReLU's backward written in bf16, against the fp32 one converted.
     func testBF16UnitGradientsMatchTheFP32Route() throws {
         guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
         Engine.configure(threads: 2)
@@ -131,6 +132,20 @@ final class ChannelsLastModelTests: XCTestCase {
                 XCTAssertEqual(grads.convWeight?.data, dw.data, "dweight, \(label)")
                 XCTAssertEqual(grads.bnWeight?.data, bnGrads.weight?.data, "dgamma, \(label)")
                 XCTAssertEqual(grads.bnBias?.data, bnGrads.bias?.data, "dbeta, \(label)")
+                // Eval mode, input gradient only (an attack step): ReLU's backward writes dy in bf16.
+                let (yEval, evalCache) = try unit.evalForward(x, residual: r, relu: relu, layout: .nhwc)
+                let evalGrads = unit.backward(dy, cache: evalCache, parameterGradients: false)
+                let evalMasked = relu ? ReLU.backward(dy, output: yEval) : dy
+                let folded = try XCTUnwrap(evalCache.folded)
+                var dxEval = Tensor(zeros: x.shape)
+                evalMasked.withPointer { dz in x.withPointer { xp in folded.weight.withUnsafeBufferPointer { wp in
+                    dxEval.withMutablePointer { dxp in
+                        ConvKernels.backward(dy: dz, x: xp, weight: wp.baseAddress!, weightsID: folded.id, geometry: g,
+                                             dx: dxp, dweight: nil)
+                    }
+                } } }
+                XCTAssertEqual(evalGrads.input?.data, dxEval.data, "eval dx, \(label)")
+                XCTAssertEqual(evalGrads.residual?.data, residual ? evalMasked.data : nil, "eval residual gradient, \(label)")
             }
         }
     }
