@@ -95,15 +95,7 @@ final class ChannelsLastModelTests: XCTestCase {
     /// convolution in fp32, for units with and without ReLU and residual; in eval mode, the
     /// input gradient from ReLU's backward written in bf16, against the fp32 one converted.
     func testBF16UnitGradientsMatchTheFP32Route() throws {
-        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
-        Engine.configure(threads: 2)
-        defer { try? Engine.setPrecision(.fp32) }
-        var rng = SplitMix(seed: 21)
-        func random(_ shape: [Int]) -> Tensor {
-            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
-        }
-        try Engine.withBackend(.onednn) {
-            try Engine.setPrecision(.bf16)
+        try inBF16OnOneDNN(seed: 21) { random in
             for (n, c, h, o, k, s, relu, residual) in [(4, 16, 8, 32, 3, 1, true, false), (2, 32, 8, 32, 1, 1, true, true),
                                                        (3, 16, 9, 16, 3, 2, false, false), (2, 24, 6, 40, 1, 1, true, false)] {
                 var unit = ConvBN(conv: Conv2d(weight: random([o, c, k, k]), stride: s, padding: k / 2), bn: BatchNorm2d(channels: o))
@@ -154,15 +146,7 @@ final class ChannelsLastModelTests: XCTestCase {
     /// the copy is the output rounded as oneDNN rounds, and the next unit's output and
     /// gradients are the bits it gets converting the output itself.
     func testBF16OutputCopyHandedToTheNextUnit() throws {
-        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
-        Engine.configure(threads: 2)
-        defer { try? Engine.setPrecision(.fp32) }
-        var rng = SplitMix(seed: 23)
-        func random(_ shape: [Int]) -> Tensor {
-            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
-        }
-        try Engine.withBackend(.onednn) {
-            try Engine.setPrecision(.bf16)
+        try inBF16OnOneDNN(seed: 23) { random in
             var first = ConvBN(conv: Conv2d(weight: random([16, 8, 3, 3]), padding: 1), bn: BatchNorm2d(channels: 16))
             let second = ConvBN(conv: Conv2d(weight: random([32, 16, 3, 3]), stride: 2, padding: 1), bn: BatchNorm2d(channels: 32))
             let x = random([4, 8, 8, 8])
@@ -182,6 +166,19 @@ final class ChannelsLastModelTests: XCTestCase {
             // In fp32 no copy is made.
             try Engine.setPrecision(.fp32)
             XCTAssertNil(try first.forward(x, mode: .train, relu: true, layout: .nhwc, lowOutput: true).cache.lowOutput)
+        }
+    }
+
+    /// Runs `body` on oneDNN in bf16 at 2 threads (skipped in a build without oneDNN), then
+    /// back to fp32; `random` makes tensors of uniform values in [−1, 1] from `seed`.
+    func inBF16OnOneDNN(seed: UInt64, _ body: (_ random: ([Int]) -> Tensor) throws -> Void) throws {
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        Engine.configure(threads: 2)
+        defer { try? Engine.setPrecision(.fp32) }
+        var rng = SplitMix(seed: seed)
+        try Engine.withBackend(.onednn) {
+            try Engine.setPrecision(.bf16)
+            try body { shape in Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) }) }
         }
     }
 
