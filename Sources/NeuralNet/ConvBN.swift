@@ -199,21 +199,44 @@ public struct ConvBN: Sendable {
             }
         }
         if !inputGradient && !parameterGradients { return grads }
+        (grads.input, grads.convWeight) = convolutionBackward(.fp32(dz), cache: cache, weight: convWeight, weightsID: weightsID,
+                                                              inputGradient: inputGradient, parameterGradients: parameterGradients)
+        return grads
+    }
+
+    /// The gradient at a convolution's output: fp32, or bf16 for oneDNN's bf16 primitives
+    /// (`ConvKernels.takesLowGradient`).
+    private enum OutputGradient {
+        case fp32(Tensor)
+        case bf16(BF16Copy)
+    }
+
+    /// The convolution's input gradient and weight gradient (each when asked) for `dz`, with
+    /// `weight` (the unit's, or eval mode's folded weights named by `weightsID`).
+    private func convolutionBackward(_ dz: OutputGradient, cache: Cache, weight: [Float], weightsID: UInt64 = 0,
+                                     inputGradient: Bool, parameterGradients: Bool) -> (input: Tensor?, weight: Tensor?) {
+        let g = cache.geometry
         // Both are overwritten in full by the kernel.
         var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
         var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
         let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
         KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
-            dz.withPointer { dzp in cache.input.withPointer { xp in convWeight.withUnsafeBufferPointer { wp in
+            cache.input.withPointer { xp in weight.withUnsafeBufferPointer { wp in
                 withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
-                    ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
-                                         keptInput: cache.lowInput, dx: dxp, dweight: dwp)
+                    switch dz {
+                    case .bf16(let low):
+                        ConvKernels.backward(lowGradient: low, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
+                                             keptInput: cache.lowInput, dx: dxp, dweight: dwp)
+                    case .fp32(let t):
+                        t.withPointer { dzp in
+                            ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
+                                                 keptInput: cache.lowInput, dx: dxp, dweight: dwp)
+                        }
+                    }
                 } }
-            } } }
+            } }
         }
-        grads.input = dx
-        grads.convWeight = dweight
-        return grads
+        return (dx, dweight)
     }
 
     /// `backward` of a channels-last training unit from the gradient at the batch norm's
@@ -231,8 +254,7 @@ public struct ConvBN: Sendable {
         let (rows, channels) = (g.batch * g.outPlane, g.outChannels)
         var dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma
         let low = ConvKernels.takesLowGradient(g, dx: inputGradient, dweight: parameterGradients)
-        let dzLow = low ? BF16Copy(count: rows * channels) : nil
-        var dzFloat: Tensor?
+        var dz: OutputGradient?
         KernelProfile.measure("batch norm + ReLU backward") {
             dy.withPointer { dyp in cache.preNorm!.withPointer { zp in
                 cache.scale.withUnsafeBufferPointer { sp in cache.shift.withUnsafeBufferPointer { hp in
@@ -242,11 +264,13 @@ public struct ConvBN: Sendable {
                                                                    invstd: cache.invstd, gamma: bn.weight.data, rows: rows,
                                                                    channels: channels, dx: out, dgamma: &dgamma, dbeta: &dbeta)
                     }
-                    if let dzLow {
-                        run(.bf16(dzLow.bits))
-                        dzLow.isFilled = true
+                    if low {
+                        let copy = BF16Copy(count: rows * channels)
+                        run(.bf16(copy.bits))
+                        copy.isFilled = true
+                        dz = .bf16(copy)
                     } else {
-                        dzFloat = Tensor(shape: g.outputShape) { run(.fp32($0)) }
+                        dz = .fp32(Tensor(shape: g.outputShape) { run(.fp32($0)) })
                     }
                 } }
             } }
@@ -255,26 +279,8 @@ public struct ConvBN: Sendable {
             grads.bnWeight = Tensor(shape: [channels], data: dgamma)
             grads.bnBias = Tensor(shape: [channels], data: dbeta)
         }
-        var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
-        var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
-        let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
-        KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
-            cache.input.withPointer { xp in conv.weight.withPointer { wp in
-                withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
-                    if let dzLow {
-                        ConvKernels.backward(lowGradient: dzLow, x: xp, weight: wp, geometry: g, keptInput: cache.lowInput,
-                                             dx: dxp, dweight: dwp)
-                    } else {
-                        dzFloat!.withPointer { dzp in
-                            ConvKernels.backward(dy: dzp, x: xp, weight: wp, geometry: g, keptInput: cache.lowInput,
-                                                 dx: dxp, dweight: dwp)
-                        }
-                    }
-                } }
-            } }
-        }
-        grads.input = dx
-        grads.convWeight = dweight
+        (grads.input, grads.convWeight) = convolutionBackward(dz!, cache: cache, weight: conv.weight.data,
+                                                              inputGradient: inputGradient, parameterGradients: parameterGradients)
         return grads
     }
 
@@ -283,7 +289,6 @@ public struct ConvBN: Sendable {
     /// bf16 (and in fp32 the residual's gradient, when the unit has one) in one pass, and the
     /// folded convolution's backward takes it as its converted dy.
     private func lowEvalInputBackward(_ dy: Tensor, cache: Cache) -> Gradients {
-        let g = cache.geometry
         var grads = Gradients()
         let low = BF16Copy(count: dy.count)
         var residual: Tensor? = cache.hasResidual ? Tensor(uninitializedShape: dy.shape) : nil
@@ -293,14 +298,8 @@ public struct ConvBN: Sendable {
         low.isFilled = true
         grads.residual = residual
         let folded = cache.folded!
-        var dx = Tensor(uninitializedShape: cache.input.shape)
-        KernelProfile.measure("conv backward dx \(g.profileLabel)", flops: g.flops) {
-            cache.input.withPointer { xp in folded.weight.withUnsafeBufferPointer { wp in dx.withMutablePointer { dxp in
-                ConvKernels.backward(lowGradient: low, x: xp, weight: wp.baseAddress!, weightsID: folded.id, geometry: g,
-                                     dx: dxp, dweight: nil)
-            } } }
-        }
-        grads.input = dx
+        grads.input = convolutionBackward(.bf16(low), cache: cache, weight: folded.weight, weightsID: folded.id,
+                                          inputGradient: true, parameterGradients: false).input
         return grads
     }
 }

@@ -12,14 +12,10 @@ public final class BF16Copy: @unchecked Sendable {
     /// Whether it was written (only then is it read).
     public var isFilled = false
 
-    init(byteCount: Int) {
-        count = byteCount / 2
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 2), alignment: 64)
-    }
-
-    /// A copy of `count` elements, for the caller to fill (`isFilled` set).
-    public convenience init(count: Int) {
-        self.init(byteCount: 2 * count)
+    /// A copy of `count` elements, for the caller to fill (then set `isFilled`).
+    public init(count: Int) {
+        self.count = count
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(2 * count, 2), alignment: 64)
     }
 
     deinit { bytes.deallocate() }

@@ -87,7 +87,7 @@ public enum ConvKernels {
             }
             let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
             let given = lowInput.flatMap { $0.isFilled && 2 * $0.count == bytes ? $0 : nil }
-            let keep = given ?? (bytes > 0 ? BF16Copy(byteCount: bytes) : nil)
+            let keep = given ?? (bytes > 0 ? BF16Copy(count: bytes / 2) : nil)
             if OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
                                   keep: keep) {
                 return keep?.isFilled == true ? keep : nil
@@ -287,7 +287,7 @@ public enum ConvKernels {
     public static func takesLowGradient(_ g: ConvGeometry, dx: Bool, dweight: Bool) -> Bool {
         Engine.ensureConfigured()
         #if ONEDNN
-        return Engine.backend == .onednn && g.batch > 0 && OneDNN.takesLowGradient(g)
+        return keepsLowInputs(layout: g.layout) && g.batch > 0
             && !(dx && FewChannelsConv.applies(g)) && !(dweight && OneDNN.overrunsWeightGradient(g))
         #else
         return false

@@ -67,12 +67,6 @@ enum OneDNN {
         return result
     }
 
-    /// Whether a backward on `g` can take its output gradient in bf16 (`convBackward`'s
-    /// `dyLow`): bf16 channels-last convolutions, whose primitives convert dy to exactly that.
-    static func takesLowGradient(_ g: ConvGeometry) -> Bool {
-        lowInputBytes(g) > 0
-    }
-
     /// C (m × n) = op(A) · op(B) + beta·C, row-major: oneDNN's sgemm, which runs AVX-512
     /// kernels where the machine's OpenBLAS may not (`SmallMapConv`'s GEMMs).
     static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
