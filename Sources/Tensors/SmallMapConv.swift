@@ -1,34 +1,42 @@
 import Foundation
 
-/// Convolutions over maps smaller than their kernel, as one dense GEMM.
+/// Convolutions over small maps as GEMMs of pixel pairs.
 ///
 /// ResNet-18's last stage at 64 px runs 3 × 3 kernels over 2 × 2 maps: of the 9 taps of each
 /// output pixel, 5 fall on padding, so a convolution primitive spends 5/9 of its multiply-adds
 /// on zeros (measured: 290 GFLOP/s counted, against 500–600 for the same primitive on larger
-/// maps). When the map has fewer pixels than the kernel has taps, every output pixel reads
-/// at most every input pixel, and the convolution is exactly a dense matrix product of the
-/// whole channels-last image: y (N, H'·W'·O) = x (N, H·W·C) · D, where D's block
-/// (input pixel i, output pixel j) is the kernel's tap that joins them (zero where none does).
-/// That product does H·W·H'·W'·C·O multiply-adds per image instead of H'·W'·kh·kw·C·O
-/// (2 × 2 maps and 3 × 3 kernels: 16 against 36), and runs as one wide sgemm.
+/// maps). On a channels-last map, output pixel j is the sum over the input pixels i the kernel
+/// reaches of x[·, i, :] · W_t, where t is the tap joining i to j and W_t that tap's (C × O)
+/// slice of the weights: one (N × C) · (C × O) GEMM per pixel pair, and no multiply-add on
+/// padding (2 × 2 maps and 3 × 3 kernels: 16 pairs against 4 · 9 taps).
 ///
-/// Backward: dx = dy · Dᵀ (Dᵀ built as its own matrix, so both products are untransposed:
-/// oneDNN's sgemm is several times slower on a transposed B of this shape), and dweight per
-/// tap from the pixel pairs it joins (`weightGradient`). Weights named by an id (eval mode's folded
-/// weights) keep their D and Dᵀ between calls, as oneDNN keeps its reordered weights.
+/// The taps' slices are written out as matrices first (`tapMatrices`): (C × O) for the forward,
+/// (O × C) for dx = Σ dy[·, j, :] · W_tᵀ, so that every GEMM is untransposed (oneDNN's sgemm ran
+/// these shapes 1.4–2.2× slower with a transposed operand). dweight is per tap from the pixel
+/// pairs it joins (`weightGradient`). Weights named by an id (eval mode's folded weights) keep
+/// their tap matrices between calls, as oneDNN keeps its reordered weights.
+///
+/// An earlier version multiplied by the dense (H·W·C × H'·W'·O) matrix of all pixel pairs
+/// instead, one wide GEMM, but rebuilt its 16 MB every training step: ResNet-18 64 px's three
+/// 2 × 2 forwards took 33 ms per step, 20 ms as pixel pairs (`engine-bench --workload
+/// resnet18-64 --phase train --profile`).
 ///
 /// Used for channels-last fp32 convolutions on the oneDNN backend (its sgemm is the GEMM);
-/// ChannelsLastTests and ConvKernelTests check it against the naive kernels.
+/// ChannelsLastTests checks it against the naive kernels, with unnamed and named weights.
 enum SmallMapConv {
     /// A row-major GEMM: C (m × n) = op(A) · op(B) + beta·C.
     typealias GEMM = (_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                       _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) -> Void
 
-    /// Whether the dense product runs `g` in fewer multiply-adds than the convolution: a
-    /// channels-last map with fewer pixels than the kernel has taps.
+    /// Whether `g` runs as pixel-pair GEMMs: a channels-last kernel wider than 1 × 1 over a map
+    /// with fewer pixels than the kernel has taps (so fewer pairs than taps per output pixel),
+    /// or onto at most 4 output pixels. Measured on ResNet-18 64 px training: its 3 × 3 / 2
+    /// convolution from 4 × 4 to 2 × 2 (25 pairs against 36 taps) 12.4 → 9.2 ms per step; its
+    /// 4 × 4 → 4 × 4 ones (16 output pixels) were slower as pairs, and stay with oneDNN.
     static func applies(_ g: ConvGeometry) -> Bool {
-        g.layout == .nhwc && g.inPlane < g.kernelH * g.kernelW
+        let taps = g.kernelH * g.kernelW
+        return g.layout == .nhwc && taps > 1 && (g.inPlane < taps || g.outPlane <= 4)
     }
 
     /// The kernel tap (row-major index into kh × kw) joining input pixel `i` to output pixel
@@ -41,81 +49,102 @@ enum SmallMapConv {
         return r * g.kernelW + s
     }
 
-    /// D (H·W·C, H'·W'·O): row (i, c), column (j, o) = weight[o, c, tap(i, j)], or 0.
-    static func denseWeights(_ weight: UnsafePointer<Float>, _ g: ConvGeometry, into d: UnsafeMutablePointer<Float>) {
+    /// y (N, H', W', O) = epilogue(Σ over pixel pairs (i, j) of x[·, i, :] · W_tap(i, j)).
+    static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
+                        epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, gemm: GEMM) {
+        withTapMatrices(weight, weightsID, g, inputMajor: true) { w in
+            pixelPairProducts(x, (g.inPlane, g.inChannels), into: y, (g.outPlane, g.outChannels), batch: g.batch,
+                              gemm: gemm) { i, j in tap(input: i, output: j, g).map { w + $0 * g.inChannels * g.outChannels } }
+        }
+        applyEpilogue(epilogue, y, pixels: g.batch * g.outPlane, channels: g.outChannels)
+    }
+
+    /// dx (N, H, W, C) = Σ over pixel pairs of dy[·, j, :] · W_tap(i, j)ᵀ and dweight (O, C, kh, kw)
+    /// = Σ over pixel pairs of their tap's block of dyᵀ · x; each when given, overwritten.
+    static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64,
+                         geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
+                         gemm: GEMM) {
+        if let dx {
+            withTapMatrices(weight, weightsID, g, inputMajor: false) { w in
+                pixelPairProducts(dy, (g.outPlane, g.outChannels), into: dx, (g.inPlane, g.inChannels), batch: g.batch,
+                                  gemm: gemm) { j, i in tap(input: i, output: j, g).map { w + $0 * g.outChannels * g.inChannels } }
+            }
+        }
+        if let dweight { weightGradient(dy: dy, x: x, geometry: g, dweight: dweight, gemm: gemm) }
+    }
+
+    /// out[·, q, :] = Σ over p of a[·, p, :] · block(p, q): one GEMM per pixel pair that a block
+    /// joins, zero where none does. a and out are channels last ((N, pixels, channels)); a
+    /// block is (a's channels × out's channels), row-major.
+    private static func pixelPairProducts(_ a: UnsafePointer<Float>, _ ap: (pixels: Int, channels: Int),
+                                          into out: UnsafeMutablePointer<Float>, _ op: (pixels: Int, channels: Int),
+                                          batch: Int, gemm: GEMM, block: (Int, Int) -> UnsafePointer<Float>?) {
+        let (lda, ldc) = (ap.pixels * ap.channels, op.pixels * op.channels)
+        for q in 0..<op.pixels {
+            var first = true
+            for p in 0..<ap.pixels {
+                guard let b = block(p, q) else { continue }
+                gemm(false, false, batch, op.channels, ap.channels, a + p * ap.channels, lda, b, op.channels,
+                     first ? 0 : 1, out + q * op.channels, ldc)
+                first = false
+            }
+            if first {   // an output pixel the kernel reaches only through padding
+                for n in 0..<batch { (out + n * ldc + q * op.channels).update(repeating: 0, count: op.channels) }
+            }
+        }
+    }
+
+    /// Writes the kernel's kh·kw taps as separate row-major matrices, tap after tap: (C × O)
+    /// each when `inputMajor` (the forward's), else (O × C) (dx's).
+    static func tapMatrices(_ weight: UnsafePointer<Float>, _ g: ConvGeometry, inputMajor: Bool,
+                            into w: UnsafeMutablePointer<Float>) {
         let (C, O, taps) = (g.inChannels, g.outChannels, g.kernelH * g.kernelW)
-        let ld = g.outPlane * O
-        let block = 16
-        // Tiles of 16 input × 16 output channels: their taps (16·16·kh·kw floats) stay in
-        // cache while every pixel pair writes its 16-float rows.
-        Parallel.chunks((C + block - 1) / block) { cBlocks, _ in
-            for cb in cBlocks {
-                let c0 = cb * block, c1 = Swift.min(C, c0 + block)
-                for o0 in stride(from: 0, to: O, by: block) {
-                    let o1 = Swift.min(O, o0 + block)
-                    for i in 0..<g.inPlane {
-                        for j in 0..<g.outPlane {
-                            let t = tap(input: i, output: j, g)
+        if inputMajor {
+            // A transpose of each tap's (O × C): tiles of 16 × 16 channels keep their
+            // 16·16·kh·kw weights in cache, and each write is 16 contiguous floats.
+            let block = 16
+            Parallel.chunks((C + block - 1) / block) { cBlocks, _ in
+                for cb in cBlocks {
+                    let c0 = cb * block, c1 = Swift.min(C, c0 + block)
+                    for o0 in stride(from: 0, to: O, by: block) {
+                        let o1 = Swift.min(O, o0 + block)
+                        for t in 0..<taps {
                             for c in c0..<c1 {
-                                let row = d + (i * C + c) * ld + j * O
-                                if let t {
-                                    for o in o0..<o1 { row[o] = weight[(o * C + c) * taps + t] }
-                                } else {
-                                    (row + o0).update(repeating: 0, count: o1 - o0)
-                                }
+                                let out = w + (t * C + c) * O
+                                for o in o0..<o1 { out[o] = weight[(o * C + c) * taps + t] }
                             }
                         }
                     }
                 }
             }
-        }
-    }
-
-    /// Dᵀ (H'·W'·O, H·W·C): row (j, o), column (i, c) = weight[o, c, tap(i, j)], or 0.
-    static func denseWeightsTransposed(_ weight: UnsafePointer<Float>, _ g: ConvGeometry,
-                                       into d: UnsafeMutablePointer<Float>) {
-        let (C, O, taps) = (g.inChannels, g.outChannels, g.kernelH * g.kernelW)
-        let ld = g.inPlane * C
-        // One output channel's weights (C·kh·kw floats, contiguous) serve all its rows.
-        Parallel.chunks(O) { outs, _ in
-            for o in outs {
-                let filter = weight + o * C * taps
-                for j in 0..<g.outPlane {
-                    let row = d + (j * O + o) * ld
-                    for i in 0..<g.inPlane {
-                        if let t = tap(input: i, output: j, g) {
-                            for c in 0..<C { row[i * C + c] = filter[c * taps + t] }
-                        } else {
-                            (row + i * C).update(repeating: 0, count: C)
-                        }
+        } else {
+            // weight is (O, C, kh·kw): each filter's taps de-interleaved into contiguous rows.
+            Parallel.chunks(O) { outs, _ in
+                for o in outs {
+                    let filter = weight + o * C * taps
+                    for t in 0..<taps {
+                        let out = w + (t * O + o) * C
+                        for c in 0..<C { out[c] = filter[c * taps + t] }
                     }
                 }
             }
         }
     }
 
-    /// y (N, H', W', O) = epilogue(x (N, H, W, C) · D).
-    static func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
-                        epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, gemm: GEMM) {
-        let (rows, cols) = (g.inPlane * g.inChannels, g.outPlane * g.outChannels)
-        withDense(weight, weightsID, g, transposed: false) { d in
-            gemm(false, false, g.batch, cols, rows, x, rows, d, cols, 0, y, cols)
-        }
-        applyEpilogue(epilogue, y, pixels: g.batch * g.outPlane, channels: g.outChannels)
-    }
-
-    /// dx (N, H, W, C) = dy · Dᵀ and dweight (O, C, kh, kw) = Σ over pixel pairs of their tap's
-    /// block of xᵀ · dy; each when given, overwritten.
-    static func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64,
-                         geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
-                         gemm: GEMM) {
-        let (rows, cols) = (g.inPlane * g.inChannels, g.outPlane * g.outChannels)
-        if let dx {
-            withDense(weight, weightsID, g, transposed: true) { dt in
-                gemm(false, false, g.batch, rows, cols, dy, cols, dt, rows, 0, dx, rows)
+    /// Runs `body` with the tap matrices: written into scratch, or, for named weights, the kept copy.
+    private static func withTapMatrices(_ weight: UnsafePointer<Float>, _ weightsID: UInt64, _ g: ConvGeometry,
+                                        inputMajor: Bool, _ body: (UnsafePointer<Float>) -> Void) {
+        let count = g.kernelH * g.kernelW * g.inChannels * g.outChannels
+        if weightsID == 0 {
+            withScratch(count) { w in
+                tapMatrices(weight, g, inputMajor: inputMajor, into: w)
+                body(w)
             }
+            return
         }
-        if let dweight { weightGradient(dy: dy, x: x, geometry: g, dweight: dweight, gemm: gemm) }
+        let key = KeptTapMatrices.Key(id: weightsID, inputMajor: inputMajor)
+        let kept = KeptTapMatrices.shared.copy(for: key, count: count) { tapMatrices(weight, g, inputMajor: inputMajor, into: $0) }
+        kept.values.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// dweight[o, c, t] = Σ over the pixel pairs (i, j) that tap t joins of Σ over images
@@ -161,34 +190,17 @@ enum SmallMapConv {
             }
         }
     }
-
-    /// Runs `body` with D (or Dᵀ): built into scratch, or, for named weights, the kept copy.
-    static func withDense(_ weight: UnsafePointer<Float>, _ weightsID: UInt64, _ g: ConvGeometry, transposed: Bool,
-                          _ body: (UnsafePointer<Float>) -> Void) {
-        let count = g.inPlane * g.inChannels * g.outPlane * g.outChannels
-        func build(_ d: UnsafeMutablePointer<Float>) {
-            if transposed { denseWeightsTransposed(weight, g, into: d) } else { denseWeights(weight, g, into: d) }
-        }
-        if weightsID == 0 {
-            withScratch(count) { d in build(d); body(d) }
-            return
-        }
-        let kept = KeptDenseWeights.shared.copy(for: .init(id: weightsID, transposed: transposed, height: g.height,
-                                                           width: g.width, stride: g.stride, padding: g.padding),
-                                                count: count, build: build)
-        kept.values.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
 }
 
-/// D and Dᵀ of named weights (`ConvWeightsID`), kept between calls; the least recently used
-/// go first when the total passes 256 MB (ResNet-18's three 512-channel 2 × 2 convolutions
-/// keep 2 × 16 MB each).
-final class KeptDenseWeights: @unchecked Sendable {
-    static let shared = KeptDenseWeights()
+/// The tap matrices of named weights (`ConvWeightsID`), kept between calls; the least recently
+/// used go first when the total passes 256 MB (ResNet-18's three 512-channel 3 × 3
+/// convolutions on 2 × 2 maps keep 2 × 9.4 MB each).
+final class KeptTapMatrices: @unchecked Sendable {
+    static let shared = KeptTapMatrices()
 
-    /// Weights (by id) in one geometry, as D or Dᵀ.
+    /// Weights (by id) as the forward's or dx's tap matrices (they do not depend on the map).
     struct Key: Hashable {
-        let id: UInt64, transposed: Bool, height: Int, width: Int, stride: Int, padding: Int
+        let id: UInt64, inputMajor: Bool
     }
 
     final class Copy {

@@ -45,7 +45,9 @@ final class ChannelsLastModelTests: XCTestCase {
                     let label = "\(backend.rawValue), \(config.name)"
                     assertClose(last.logits, planar.logits, tolerance: 1e-4, "\(label): logits")
                     assertClose(last.features, planar.features, tolerance: 1e-4, "\(label): features")
-                    XCTAssertEqual(last.loss, planar.loss, accuracy: 1e-4, "\(label): loss")
+                    // Relative beyond 1e-4: after one step at learning rate 0.1 the loss can be in the
+                    // hundreds (162 for ResNet-18), where fp32 sums in another order differ by 1.2e-4.
+                    XCTAssertEqual(last.loss, planar.loss, accuracy: max(1e-4, 2e-6 * abs(planar.loss)), "\(label): loss")
                     let scale = planar.dx.map(abs).max() ?? 1
                     assertClose(last.dx.map { $0 / scale }, planar.dx.map { $0 / scale }, tolerance: 1e-4, "\(label): input gradient")
                 }

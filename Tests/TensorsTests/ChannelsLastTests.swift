@@ -80,7 +80,7 @@ final class ChannelsLastTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         Engine.configure(threads: 2)
         try Engine.withBackend(.onednn) {
-            // 2 × 2 channels last: the dense GEMM's kept D and Dᵀ (`SmallMapConv`).
+            // 2 × 2 channels last: the kept tap matrices of `SmallMapConv`.
             for (layout, side) in [(ActivationLayout.nchw, 8), (.nhwc, 8), (.nhwc, 2)] {
                 let plane = side * side
                 let planar = try ConvGeometry(batch: 4, inChannels: 16, height: side, width: side, outChannels: 32, kernelH: 3,

@@ -15,12 +15,13 @@ final class ConvKernelTests: XCTestCase {
         // Few input channels at stride 1 (the transposed convolution's thin GEMM): an RGB stem,
         // one channel with a 5×5 kernel, no padding, and padding beyond k − 1 (col2im).
         (4, 3, 12, 10, 16, 3, 1, 1), (3, 1, 7, 9, 6, 5, 1, 2), (2, 3, 6, 6, 5, 3, 1, 0), (2, 4, 5, 6, 3, 3, 1, 2),
-        // Maps with fewer pixels than the kernel has taps (channels last on oneDNN: one dense
-        // GEMM, `SmallMapConv`): ResNet-18's 2 × 2 last stage, 1 × 1, stride 2, a 2 × 3 map
-        // (some pixel pairs out of the kernel's reach), a 5 × 5 kernel, channel counts not
-        // a multiple of its 16-channel tiles.
-        (6, 20, 2, 2, 18, 3, 1, 1), (5, 4, 1, 1, 6, 3, 1, 1), (3, 5, 2, 2, 7, 3, 2, 1), (2, 3, 2, 3, 4, 3, 1, 1),
-        (2, 3, 4, 4, 5, 5, 1, 2), (3, 6, 1, 3, 5, 3, 1, 1),
+        // Small maps (channels last on oneDNN, in ChannelsLastTests: GEMMs of pixel pairs,
+        // `SmallMapConv`): ResNet-18's 2 × 2 last stage and its 4 × 4 → 2 × 2 stride 2, 1 × 1,
+        // stride 2, a 2 × 3 map (some pixel pairs out of the kernel's reach), a 5 × 5 kernel,
+        // channel counts not a multiple of 16-channel tiles, padding so wide that some output
+        // pixels reach no input pixel.
+        (6, 20, 2, 2, 18, 3, 1, 1), (3, 5, 4, 4, 6, 3, 2, 1), (5, 4, 1, 1, 6, 3, 1, 1), (3, 5, 2, 2, 7, 3, 2, 1),
+        (2, 3, 2, 3, 4, 3, 1, 1), (2, 3, 4, 4, 5, 5, 1, 2), (3, 6, 1, 3, 5, 3, 1, 1), (2, 3, 1, 2, 4, 3, 1, 3),
     ]
     var cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] { Self.cases }
 
