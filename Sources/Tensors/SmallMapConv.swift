@@ -18,8 +18,8 @@ import Foundation
 ///
 /// An earlier version multiplied by the dense (H·W·C × H'·W'·O) matrix of all pixel pairs
 /// instead, one wide GEMM, but rebuilt its 16 MB every training step: ResNet-18 64 px's three
-/// 2 × 2 forwards took 33 ms per step, 20 ms as pixel pairs (`engine-bench --workload
-/// resnet18-64 --phase train --profile`).
+/// 2 × 2 forwards took 33 ms per step, 14–20 ms as pixel pairs (`engine-bench --workload
+/// resnet18-64 --phase train --profile`, three runs).
 ///
 /// Used for channels-last fp32 convolutions on the oneDNN backend (its sgemm is the GEMM);
 /// ChannelsLastTests checks it against the naive kernels, with unnamed and named weights.
@@ -31,9 +31,10 @@ enum SmallMapConv {
 
     /// Whether `g` runs as pixel-pair GEMMs: a channels-last kernel wider than 1 × 1 over a map
     /// with fewer pixels than the kernel has taps (so fewer pairs than taps per output pixel),
-    /// or onto at most 4 output pixels. Measured on ResNet-18 64 px training: its 3 × 3 / 2
-    /// convolution from 4 × 4 to 2 × 2 (25 pairs against 36 taps) 12.4 → 9.2 ms per step; its
-    /// 4 × 4 → 4 × 4 ones (16 output pixels) were slower as pairs, and stay with oneDNN.
+    /// or onto at most 4 output pixels. Measured on ResNet-18 64 px training (one profile
+    /// each): its 3 × 3 / 2 convolution from 4 × 4 to 2 × 2 (25 pairs against 36 taps) took
+    /// 12.4 ms per step on oneDNN, 9.2 as pairs; its 4 × 4 → 4 × 4 ones (16 output pixels,
+    /// 100 pairs) 41.7 on oneDNN, 51.2 as pairs, so they stay with oneDNN.
     static func applies(_ g: ConvGeometry) -> Bool {
         let taps = g.kernelH * g.kernelW
         return g.layout == .nhwc && taps > 1 && (g.inPlane < taps || g.outPlane <= 4)
