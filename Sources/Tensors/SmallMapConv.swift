@@ -18,8 +18,8 @@ import Foundation
 ///
 /// An earlier version multiplied by the dense (H·W·C × H'·W'·O) matrix of all pixel pairs
 /// instead, one wide GEMM, but rebuilt its 16 MB every training step: ResNet-18 64 px's three
-/// 2 × 2 forwards took 33 ms per step, 14–20 ms as pixel pairs (`engine-bench --workload
-/// resnet18-64 --phase train --profile`, three runs).
+/// 2 × 2 forwards took 33 ms per step, 14–26 ms as pixel pairs (`engine-bench --workload
+/// resnet18-64 --phase train --profile`, four runs on a machine that swung).
 ///
 /// Used for channels-last fp32 convolutions on the oneDNN backend (its sgemm is the GEMM);
 /// ChannelsLastTests checks it against the naive kernels, with unnamed and named weights.
@@ -33,8 +33,9 @@ enum SmallMapConv {
     /// with fewer pixels than the kernel has taps (so fewer pairs than taps per output pixel),
     /// or onto at most 4 output pixels. Measured on ResNet-18 64 px training (one profile
     /// each): its 3 × 3 / 2 convolution from 4 × 4 to 2 × 2 (25 pairs against 36 taps) took
-    /// 12.4 ms per step on oneDNN, 9.2 as pairs; its 4 × 4 → 4 × 4 ones (16 output pixels,
-    /// 100 pairs) 41.7 on oneDNN, 51.2 as pairs, so they stay with oneDNN.
+    /// 12.4 ms per step on oneDNN, 9.2 as pairs. Its 4 × 4 → 4 × 4 ones (16 output pixels,
+    /// 100 pairs) took 41.7 on oneDNN and 51.2 as pairs, but in a profile where the unchanged
+    /// 2 × 2 forwards also ran 1.9× slower: undecided, so they stay with oneDNN.
     static func applies(_ g: ConvGeometry) -> Bool {
         let taps = g.kernelH * g.kernelW
         return g.layout == .nhwc && taps > 1 && (g.inPlane < taps || g.outPlane <= 4)
@@ -55,7 +56,7 @@ enum SmallMapConv {
                         epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, gemm: GEMM) {
         withTapMatrices(weight, weightsID, g, inputMajor: true) { w in
             pixelPairProducts(x, (g.inPlane, g.inChannels), into: y, (g.outPlane, g.outChannels), batch: g.batch,
-                              gemm: gemm) { i, j in tap(input: i, output: j, g).map { w + $0 * g.inChannels * g.outChannels } }
+                              tapMatrices: w, gemm: gemm) { i, j in tap(input: i, output: j, g) }
         }
         applyEpilogue(epilogue, y, pixels: g.batch * g.outPlane, channels: g.outChannels)
     }
@@ -68,24 +69,26 @@ enum SmallMapConv {
         if let dx {
             withTapMatrices(weight, weightsID, g, inputMajor: false) { w in
                 pixelPairProducts(dy, (g.outPlane, g.outChannels), into: dx, (g.inPlane, g.inChannels), batch: g.batch,
-                                  gemm: gemm) { j, i in tap(input: i, output: j, g).map { w + $0 * g.outChannels * g.inChannels } }
+                                  tapMatrices: w, gemm: gemm) { j, i in tap(input: i, output: j, g) }
             }
         }
         if let dweight { weightGradient(dy: dy, x: x, geometry: g, dweight: dweight, gemm: gemm) }
     }
 
-    /// out[·, q, :] = Σ over p of a[·, p, :] · block(p, q): one GEMM per pixel pair that a block
-    /// joins, zero where none does. a and out are channels last ((N, pixels, channels)); a
-    /// block is (a's channels × out's channels), row-major.
+    /// out[·, q, :] = Σ over p of a[·, p, :] · M_tap(p, q): one GEMM per pixel pair the kernel
+    /// joins, zero where it joins none. a and out are channels last ((N, pixels, channels));
+    /// M_t is tap t's matrix in `tapMatrices`, (a's channels × out's channels), row-major.
     private static func pixelPairProducts(_ a: UnsafePointer<Float>, _ ap: (pixels: Int, channels: Int),
                                           into out: UnsafeMutablePointer<Float>, _ op: (pixels: Int, channels: Int),
-                                          batch: Int, gemm: GEMM, block: (Int, Int) -> UnsafePointer<Float>?) {
+                                          batch: Int, tapMatrices m: UnsafePointer<Float>, gemm: GEMM,
+                                          tap: (Int, Int) -> Int?) {
         let (lda, ldc) = (ap.pixels * ap.channels, op.pixels * op.channels)
         for q in 0..<op.pixels {
             var first = true
             for p in 0..<ap.pixels {
-                guard let b = block(p, q) else { continue }
-                gemm(false, false, batch, op.channels, ap.channels, a + p * ap.channels, lda, b, op.channels,
+                guard let t = tap(p, q) else { continue }
+                let block = m + t * ap.channels * op.channels
+                gemm(false, false, batch, op.channels, ap.channels, a + p * ap.channels, lda, block, op.channels,
                      first ? 0 : 1, out + q * op.channels, ldc)
                 first = false
             }
