@@ -26,6 +26,7 @@ enum { MAX_PORTS = 4, MAX_ENTRIES = 96, SLOTS = 4 };
 typedef struct {
     attrib_conv_shape shape;
     int32_t kind, bias, residual, relu;
+    int32_t low_dst, unused;    // low_dst: the output in bf16 (forward); unused keeps the size padding-free
 } cache_key;
 
 /// One argument of a primitive.
@@ -234,6 +235,12 @@ static dnnl_status_t build(entry *e) {
     dnnl_convolution_desc_t cd;
     dnnl_status_t st;
     if (e->key.kind == KIND_FORWARD) {
+        if (e->key.low_dst) {
+            // The caller's output is bf16 channels last, and the primitive writes it as is.
+            dnnl_dims_t dst = {s->batch, s->out_channels, s->out_height, s->out_width};
+            TRY(dnnl_memory_desc_init_by_tag(&plain.dst, 4, dst, dnnl_bf16, dnnl_nhwc));
+            any.dst = plain.dst;
+        }
         TRY(forward_desc(s, &any, &plain, e->key.bias, dnnl_forward_inference, &cd));
         dnnl_primitive_attr_t attr = NULL;
         dnnl_post_ops_t ops = NULL;
@@ -485,12 +492,14 @@ size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape) {
 
 static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float *x, const float *w,
                                     uint64_t weights_id, const float *bias, const float *residual, int relu,
-                                    float *y, void *x_low, int x_low_ready, int *kept) {
+                                    void *y, int y_low, void *x_low, int x_low_ready, int *kept) {
+    if (y_low && (shape->precision != 1 || !shape->channels_last || residual)) return dnnl_unimplemented;
     cache_key key;
     init_key(&key, shape, KIND_FORWARD);
     key.bias = bias != NULL;
     key.residual = residual != NULL;
     key.relu = relu != 0;
+    key.low_dst = y_low != 0;
     void *handles[4];
     int n = 0;
     handles[n++] = (void *)x;
@@ -503,17 +512,18 @@ static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float 
     int keep = x_low && converts_to_bf16_nhwc(e, 0, 0);
     if (keep && x_low_ready) h.ready[0] = x_low;
     else if (keep) h.into[0] = x_low;
+    if (!x && !h.ready[0]) return dnnl_unimplemented;
     TRY(run(e, handles, residual, weights_id, &h));
     if (kept) *kept = keep;
     return dnnl_success;
 }
 
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w, uint64_t weights_id,
-                        const float *bias, const float *residual, int relu, float *y, void *x_low, int x_low_ready,
-                        int *kept) {
+                        const float *bias, const float *residual, int relu, void *y, int y_low, void *x_low,
+                        int x_low_ready, int *kept) {
     if (kept) *kept = 0;
     TRY(lock_engine());
-    dnnl_status_t s = forward_locked(shape, x, w, weights_id, bias, residual, relu, y, x_low, x_low_ready, kept);
+    dnnl_status_t s = forward_locked(shape, x, w, weights_id, bias, residual, relu, y, y_low, x_low, x_low_ready, kept);
     pthread_mutex_unlock(&lock);
     return s;
 }
@@ -561,6 +571,7 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
         TRY(s);
         handoff h = {0};
         if (x_low && converts_to_bf16_nhwc(e, 0, 0)) h.ready[0] = x_low;
+        if (!x && !h.ready[0]) return dnnl_success;   // no input to convert: left undone
         const dnnl_memory_desc_t *md = converted_md(e, 1);
         if (dy_low && converts_to_bf16_nhwc(e, 1, 1)) h.ready[1] = dy_low;
         else if (dy_converted && md && dnnl_memory_desc_equal(md, &dy_md)) h.ready[1] = dy_converted;

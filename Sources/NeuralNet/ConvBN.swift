@@ -9,7 +9,9 @@ import Tensors
 ///   (in bf16, half another: the input's bf16 copy, `BF16Copy`).
 /// - Eval mode: batch norm is folded into the convolution (W·γ/σ, β − μ·γ/σ), and bias,
 ///   residual and ReLU are applied as the GEMM result is written: one pass per unit. The
-///   cache holds only the input and output, which neighbouring units already keep alive.
+///   cache holds only the input and output, which neighbouring units already keep alive. In
+///   bf16 on oneDNN a unit whose output only the next convolution reads may write it in
+///   bf16 alone (`Activation.bf16`).
 public struct ConvBN: Sendable {
     public var conv: Conv2d
     public var bn: BatchNorm2d
@@ -39,23 +41,54 @@ public struct ConvBN: Sendable {
         return Folded(weight: w, bias: b)
     }
 
+    /// An eval-mode unit's input or output: fp32, or held only in bf16 (channels last; in
+    /// bf16 on oneDNN, the output of a unit inside a residual block, which only the next
+    /// convolution reads, and which that convolution would have converted to bf16 anyway).
+    public enum Activation: Sendable {
+        case fp32(Tensor)
+        case bf16(BF16Copy, shape: [Int])
+
+        public var shape: [Int] {
+            switch self {
+            case .fp32(let t): return t.shape
+            case .bf16(_, let shape): return shape
+            }
+        }
+
+        /// The values in fp32: the tensor, or the bf16 copy widened (exactly).
+        public var tensor: Tensor {
+            switch self {
+            case .fp32(let t): return t
+            case .bf16(let copy, let shape): return Tensor(shape: shape) { copy.widened(into: $0) }
+            }
+        }
+
+        var fp32: Tensor? { if case .fp32(let t) = self { t } else { nil } }
+        var bf16: BF16Copy? { if case .bf16(let c, _) = self { c } else { nil } }
+    }
+
     /// What backward needs.
     public struct Cache: Sendable {
-        let input: Tensor            // (N, C, H, W)
+        let input: Tensor?           // (N, C, H, W); nil when it was held only in bf16 (`lowInput`)
         let geometry: ConvGeometry
         let mode: Mode
         let preNorm: Tensor?         // (N, O, H', W') conv output, train mode only
         let mean: [Float]            // (O) batch mean (train)
         let invstd: [Float]          // (O)
-        let output: Tensor           // (N, O, H', W')
+        let output: Tensor?          // (N, O, H', W'); nil when written only in bf16 (`lowOutput`)
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
-        let lowInput: BF16Copy?      // the input's bf16 copy (train mode in bf16), for the weight gradient
+        let lowInput: BF16Copy?      // the input's bf16 copy (bf16 mode), for the weight gradient
         var scale: [Float] = []      // (O) the train-mode affine map applied, γ·invstd
         var shift: [Float] = []      // (O) β − mean·γ·invstd
         /// The output's bf16 copy when the forward was asked for it (`lowOutput`).
         public var lowOutput: BF16Copy?
+
+        /// The input in fp32, widened from its bf16 copy when the forward had only that.
+        var fp32Input: Tensor { input ?? Activation.bf16(lowInput!, shape: geometry.inputShape).tensor }
+        /// The output in fp32, likewise.
+        var fp32Output: Tensor { output ?? Activation.bf16(lowOutput!, shape: geometry.outputShape).tensor }
     }
 
     /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
@@ -123,24 +156,45 @@ public struct ConvBN: Sendable {
     /// writing the unit back (a model's observers drop its folded weights on every write).
     public func evalForward(_ x: Tensor, residual: Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
                             layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
-        let g = try conv.geometry(for: x, layout: layout)
+        let (y, cache) = try evalForward(.fp32(x), residual: residual, relu: relu, folded: precomputed, layout: layout)
+        return (y.tensor, cache)
+    }
+
+    /// `evalForward` of an input that may be held only in bf16. `lowOutput` asks for the
+    /// output in bf16 alone, for a unit whose output only the next convolution reads: granted
+    /// (`Activation.bf16`) without a residual where convolutions run in bf16 on oneDNN
+    /// channels last (`ConvKernels.keepsLowInputs`). oneDNN then writes the bf16 values
+    /// its conversion of the fp32 output would give, so the next convolution reads the same
+    /// bits, minus a pass writing fp32 and one converting it.
+    public func evalForward(_ x: Activation, residual: Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
+                            layout: ActivationLayout = .nchw, lowOutput: Bool = false) throws -> (output: Activation, cache: Cache) {
+        if let t = x.fp32, layout == .nchw { try requireNCHW(t, channels: conv.inChannels, layer: "Conv2d") }
+        let g = try conv.geometry(shape: x.shape, layout: layout)
         if let residual, residual.shape != g.outputShape {
             throw TensorError.shapeMismatch("residual \(residual.shape) does not match the block output \(g.outputShape)")
         }
+        precondition(x.bf16 == nil || ConvKernels.keepsLowInputs(layout: layout), "ConvBN: a bf16 input where convolutions are not bf16 channels last")
         let f = precomputed ?? folded()
-        let y = KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
-            Tensor(shape: g.outputShape) { out in
-                x.withPointer { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
-                    withOptionalPointer(residual) { rp in
-                        ConvKernels.forward(x: xp, weight: wp.baseAddress!, weightsID: f.id, geometry: g,
-                                            epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu), y: out)
+        let low = lowOutput && residual == nil && ConvKernels.keepsLowInputs(layout: layout)
+            ? BF16Copy(count: g.batch * g.outChannels * g.outPlane) : nil
+        var y: Tensor? = low == nil ? Tensor(uninitializedShape: g.outputShape) : nil
+        KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
+            withOptionalPointer(x.fp32) { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
+                withOptionalPointer(residual) { rp in withOptionalMutablePointer(&y) { yp in
+                    let epilogue = ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu)
+                    if let xp, let yp {
+                        ConvKernels.forward(x: xp, weight: wp.baseAddress!, weightsID: f.id, geometry: g, epilogue: epilogue, y: yp)
+                    } else {
+                        ConvKernels.forward(x: xp, lowX: x.bf16, weight: wp.baseAddress!, weightsID: f.id, geometry: g,
+                                            epilogue: epilogue, y: yp, lowY: low)
                     }
-                } } }
-            }
+                } }
+            } } }
         }
-        return (y, Cache(input: x, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
-                         invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
-                         relu: relu, hasResidual: residual != nil, folded: f, lowInput: nil))
+        let output: Activation = low.map { .bf16($0, shape: g.outputShape) } ?? .fp32(y!)
+        return (output, Cache(input: x.fp32, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
+                              invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
+                              relu: relu, hasResidual: residual != nil, folded: f, lowInput: x.bf16, lowOutput: low))
     }
 
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
@@ -157,7 +211,7 @@ public struct ConvBN: Sendable {
         }
         var grads = Gradients()
         // Gradient at the BN output / residual sum.
-        let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.output) : nil
+        let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.fp32Output) : nil
         if cache.hasResidual { grads.residual = masked ?? dy }
 
         if cache.mode == .train && g.layout == .nhwc {
@@ -172,7 +226,7 @@ public struct ConvBN: Sendable {
             let bnCache = BatchNorm2d.Cache(input: cache.preNorm!, mode: .train, mean: cache.mean, invstd: cache.invstd,
                                             layout: g.layout)
             let bnGrads = KernelProfile.measure("batch norm + ReLU backward") {
-                BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output : nil,
+                BatchNorm2d.backward(masked ?? dy, reluOutput: (cache.relu && masked == nil) ? cache.output! : nil,
                                      cache: bnCache, gamma: bn.weight.data, parameterGradients: parameterGradients, sync: sync)
             }
             dz = bnGrads.input
@@ -184,7 +238,7 @@ public struct ConvBN: Sendable {
                 precondition(g.layout == .nchw, "ConvBN.backward: parameter gradients in eval mode need an NCHW pass")
                 // Rare (training in eval mode): recompute the conv output for the BN parameter gradients.
                 let z = Tensor(shape: g.outputShape) { out in
-                    cache.input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+                    cache.fp32Input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
                 }
                 let bnCache = BatchNorm2d.Cache(input: z, mode: .eval, mean: cache.mean, invstd: cache.invstd)
                 let bnGrads = BatchNorm2d.backward(gOut, reluOutput: nil, cache: bnCache, gamma: bn.weight.data, parameterGradients: true)
@@ -218,10 +272,13 @@ public struct ConvBN: Sendable {
         let g = cache.geometry
         // Both are overwritten in full by the kernel.
         var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
-        var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: cache.input.shape) : nil
+        var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: g.inputShape) : nil
         let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
+        // An input held only in bf16 (eval mode) has no fp32 copy: the bf16 route needs none
+        // for dx, the fp32 route gets it widened.
+        let x: Tensor? = if case .fp32 = dz { cache.fp32Input } else { cache.input }
         KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
-            cache.input.withPointer { xp in weight.withUnsafeBufferPointer { wp in
+            withOptionalPointer(x) { xp in weight.withUnsafeBufferPointer { wp in
                 withOptionalMutablePointer(&dx) { dxp in withOptionalMutablePointer(&dweight) { dwp in
                     switch dz {
                     case .bf16(let low):
@@ -229,7 +286,7 @@ public struct ConvBN: Sendable {
                                              keptInput: cache.lowInput, dx: dxp, dweight: dwp)
                     case .fp32(let t):
                         t.withPointer { dzp in
-                            ConvKernels.backward(dy: dzp, x: xp, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
+                            ConvKernels.backward(dy: dzp, x: xp!, weight: wp.baseAddress!, weightsID: weightsID, geometry: g,
                                                  keptInput: cache.lowInput, dx: dxp, dweight: dwp)
                         }
                     }
@@ -287,14 +344,21 @@ public struct ConvBN: Sendable {
     /// `backward` of an eval-mode unit with ReLU for its input gradient alone (an attack
     /// step) with bf16 convolutions on oneDNN: ReLU's backward writes the convolution's dy in
     /// bf16 (and in fp32 the residual's gradient, when the unit has one) in one pass, and the
-    /// folded convolution's backward takes it as its converted dy.
+    /// folded convolution's backward takes it as its converted dy. The ReLU mask comes from
+    /// the output in bf16 when the forward wrote only that (y > 0 exactly where bf16(y) > 0,
+    /// except fp32 denormals, which oneDNN's conversion writes as zero: the next convolution
+    /// read them as zero too).
     private func lowEvalInputBackward(_ dy: Tensor, cache: Cache) -> Gradients {
         var grads = Gradients()
         let low = BF16Copy(count: dy.count)
         var residual: Tensor? = cache.hasResidual ? Tensor(uninitializedShape: dy.shape) : nil
-        dy.withPointer { d in cache.output.withPointer { y in withOptionalMutablePointer(&residual) { r in
-            ElementwiseKernels.reluBackward(dy: d, output: y, dx: r, low: low.bits, count: dy.count)
-        } } }
+        dy.withPointer { d in withOptionalMutablePointer(&residual) { r in
+            if let output = cache.output {
+                output.withPointer { ElementwiseKernels.reluBackward(dy: d, output: $0, dx: r, low: low.bits, count: dy.count) }
+            } else {
+                ElementwiseKernels.reluBackward(dy: d, lowOutput: cache.lowOutput!.bits, dx: r, low: low.bits, count: dy.count)
+            }
+        } }
         low.isFilled = true
         grads.residual = residual
         let folded = cache.folded!

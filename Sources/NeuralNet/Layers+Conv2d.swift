@@ -50,10 +50,15 @@ public struct Conv2d: Sendable {
     /// Sizes for input `x` in `layout`; throws on a wrong rank or channel count.
     public func geometry(for x: Tensor, layout: ActivationLayout = .nchw) throws -> ConvGeometry {
         if layout == .nchw { try requireNCHW(x, channels: inChannels, layer: "Conv2d") }
-        guard x.rank == 4, layout.sizes(x.shape).channels == inChannels else {
-            throw TensorError.shapeMismatch("Conv2d: expected a channels-last input (N, H, W, \(inChannels)), got shape \(x.shape)")
+        return try geometry(shape: x.shape, layout: layout)
+    }
+
+    /// `geometry(for:)` from the input's shape alone (an activation held only in bf16).
+    public func geometry(shape: [Int], layout: ActivationLayout) throws -> ConvGeometry {
+        guard shape.count == 4, layout.sizes(shape).channels == inChannels else {
+            throw TensorError.shapeMismatch("Conv2d: expected a channels-last input (N, H, W, \(inChannels)), got shape \(shape)")
         }
-        let (n, _, h, w) = layout.sizes(x.shape)
+        let (n, _, h, w) = layout.sizes(shape)
         return try ConvGeometry(batch: n, inChannels: inChannels, height: h, width: w,
                                 outChannels: outChannels, kernelH: weight.shape[2], kernelW: weight.shape[3],
                                 stride: stride, padding: padding, layout: layout)

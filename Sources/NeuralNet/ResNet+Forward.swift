@@ -115,6 +115,20 @@ extension ResNet {
             if low == nil { low = c.lowInput }
         }
         var caches: [ConvBN.Cache] = []
+        if mode == .eval {
+            // Every unit but the last (whose residual needs fp32) asks for its output in bf16
+            // alone, which only the next unit's convolution reads (`ConvBN.evalForward`).
+            var a = ConvBN.Activation.fp32(input)
+            for (i, u) in block.units.enumerated() {
+                let last = i == block.units.count - 1
+                let (y, c) = try units[u].evalForward(a, residual: last ? shortcut : nil, relu: true, folded: folded?[u],
+                                                      layout: layout, lowOutput: !last && Self.innerOutputsInBF16)
+                a = y
+                if record { caches.append(c) }
+            }
+            if record, let shortcutCache { caches.append(shortcutCache) }
+            return (a.tensor, caches, nil)
+        }
         for (i, u) in block.units.enumerated() {
             let last = i == block.units.count - 1
             let (y, c) = try forwardUnit(u, h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded,
@@ -126,6 +140,11 @@ extension ResNet {
         if record, let shortcutCache { caches.append(shortcutCache) }
         return (h, caches, low)
     }
+
+    /// Whether eval-mode units inside a block may hand their outputs on in bf16 alone (where
+    /// convolutions run in bf16 on oneDNN). Tests turn it off to compare with the fp32
+    /// hand-over, which gives the same bits.
+    nonisolated(unsafe) static var innerOutputsInBF16 = true
 
     /// The feature maps' layout for a pass: the engine's (`Engine.activationLayout`), except
     /// NCHW for synchronised (data-parallel) batch norm and for parameter gradients in eval

@@ -24,7 +24,7 @@ public final class BF16Copy: @unchecked Sendable {
     public var bits: UnsafeMutablePointer<UInt16> { bytes.assumingMemoryBound(to: UInt16.self) }
 
     /// The copy's values in fp32 (exact: every bf16 is a float).
-    func widened(into out: UnsafeMutablePointer<Float>) {
+    public func widened(into out: UnsafeMutablePointer<Float>) {
         let b = UnsafePointer(bits)
         Parallel.chunks(count, minimumPerChunk: 1 << 16) { range, _ in
             for i in range { out[i] = Float(bitPattern: UInt32(b[i]) << 16) }

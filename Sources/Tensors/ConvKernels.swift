@@ -102,6 +102,51 @@ public enum ConvKernels {
         return nil
     }
 
+    /// An eval-mode `forward` with activations that may exist only in bf16 (where
+    /// `keepsLowInputs`): x in fp32 (`x`) or as its filled bf16 copy (`lowX`, then x may be
+    /// nil), y into fp32 `y` or, without a residual, only into bf16 `lowY` (filled). oneDNN
+    /// reads and writes the bf16 copies directly: a unit's output that only the next
+    /// convolution reads skips its fp32 write and that convolution's conversion. Elsewhere x
+    /// is widened and y rounded (`BF16Copy.round`) around the fp32 `forward`.
+    public static func forward(x: UnsafePointer<Float>?, lowX: BF16Copy?, weight: UnsafePointer<Float>, weightsID: UInt64 = 0,
+                               geometry g: ConvGeometry, epilogue: ConvEpilogue = .none,
+                               y: UnsafeMutablePointer<Float>?, lowY: BF16Copy?) {
+        let given = lowX.flatMap { $0.isFilled ? $0 : nil }
+        precondition(x != nil || given?.count == g.batch * g.inChannels * g.inPlane, "ConvKernels.forward: no input")
+        precondition((y == nil) != (lowY == nil), "ConvKernels.forward: one output, fp32 or bf16")
+        precondition(lowY == nil || (epilogue.residual == nil && lowY!.count == g.batch * g.outChannels * g.outPlane),
+                     "ConvKernels.forward: a bf16-only output of \(g.outputShape) without residual")
+        Engine.ensureConfigured()
+        guard g.batch > 0 else { lowY?.isFilled = true; return }
+        #if ONEDNN
+        if Engine.backend == .onednn {
+            if let lowY, OneDNN.convForward(x: x, lowX: given, weight: weight, weightsID: weightsID, geometry: g,
+                                            bias: epilogue.bias, relu: epilogue.relu, lowY: lowY) {
+                return
+            }
+            if let y, let given, OneDNN.convForward(x: x, weight: weight, weightsID: weightsID, geometry: g,
+                                                    epilogue: epilogue, y: y, keep: given) {
+                return
+            }
+        }
+        #endif
+        let (inCount, outCount) = (g.batch * g.inChannels * g.inPlane, g.batch * g.outChannels * g.outPlane)
+        withScratch(x == nil ? inCount : 0) { wide in
+            if x == nil { given!.widened(into: wide) }
+            withScratch(y == nil ? outCount : 0) { out in
+                forward(x: x ?? UnsafePointer(wide), weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue,
+                        y: y ?? out)
+                if let lowY {
+                    let bits = lowY.bits
+                    Parallel.chunks(outCount, minimumPerChunk: 1 << 16) { range, _ in
+                        for i in range { bits[i] = BF16Copy.round(out[i]) }
+                    }
+                    lowY.isFilled = true
+                }
+            }
+        }
+    }
+
     #if ONEDNN
     /// oneDNN's sgemm as `SmallMapConv`'s GEMM.
     static func oneDNNGemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
@@ -296,11 +341,13 @@ public enum ConvKernels {
 
     /// `backward` with dy given in bf16, channels last (where `takesLowGradient`): oneDNN's
     /// primitives read it as their converted dy. A gradient oneDNN leaves undone runs on the
-    /// engine's kernels with dy widened back to fp32.
-    public static func backward(lowGradient dy: BF16Copy, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    /// engine's kernels with dy widened back to fp32. x may be nil when `keptInput` holds it
+    /// (an input held only in bf16); then it is widened only if the engine's kernels need it.
+    public static func backward(lowGradient dy: BF16Copy, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>,
                                 weightsID: UInt64 = 0, geometry g: ConvGeometry, keptInput: BF16Copy? = nil,
                                 dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?) {
         precondition(dy.count == g.batch * g.outChannels * g.outPlane, "ConvKernels.backward: bf16 dy of \(dy.count) elements for output \(g.outputShape)")
+        precondition(x != nil || keptInput?.isFilled == true, "ConvKernels.backward: no input")
         var (dx, dweight) = (dx, dweight)
         #if ONEDNN
         if Engine.backend == .onednn {
@@ -311,10 +358,12 @@ public enum ConvKernels {
         }
         #endif
         if dx == nil && dweight == nil { return }
-        withScratch(dy.count) { wide in
+        let inCount = g.batch * g.inChannels * g.inPlane
+        withScratch(dy.count + (x == nil ? inCount : 0)) { wide in
             dy.widened(into: wide)
-            backward(dy: wide, x: x, weight: weight, weightsID: weightsID, geometry: g, keptInput: keptInput,
-                     dx: dx, dweight: dweight)
+            if x == nil { keptInput!.widened(into: wide + dy.count) }
+            backward(dy: wide, x: x ?? UnsafePointer(wide + dy.count), weight: weight, weightsID: weightsID, geometry: g,
+                     keptInput: keptInput, dx: dx, dweight: dweight)
         }
     }
 

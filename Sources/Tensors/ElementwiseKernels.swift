@@ -34,6 +34,28 @@ public enum ElementwiseKernels {
         }
     }
 
+    /// `reluBackward(dy:output:dx:low:count:)` with the output given in bf16 (`lowOutput`, a
+    /// unit's output written only in bf16): the mask is bf16(y) > 0.
+    public static func reluBackward(dy: UnsafePointer<Float>, lowOutput y: UnsafePointer<UInt16>,
+                                    dx: UnsafeMutablePointer<Float>?, low: UnsafeMutablePointer<UInt16>, count: Int) {
+        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2048) { buffer in
+                let wide = buffer.baseAddress!, scratch = wide + 1024
+                var start = r.lowerBound
+                while start < r.upperBound {
+                    let n = Swift.min(1024, r.upperBound - start)
+                    let bitsIn = y + start
+                    for i in 0..<n { wide[i] = Float(bitPattern: UInt32(bitsIn[i]) << 16) }
+                    let out = dx.map { $0 + start } ?? scratch
+                    maskByOutput(dy: dy + start, output: wide, dx: out, count: n)
+                    let bits = low + start
+                    for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
+                    start += n
+                }
+            }
+        }
+    }
+
     /// One thread's `reluBackward`.
     @inline(__always)
     private static func maskByOutput(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,

@@ -27,16 +27,33 @@ enum OneDNN {
     /// y = epilogue(conv(x, weight)). `weightsID` (0: none) names the weights' contents for
     /// good, so that their reordered copy can be kept (`ConvWeightsID`). `keep`, when given,
     /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway, or,
-    /// when already filled, is that copy (x is then not converted).
-    static func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
+    /// when already filled, is that copy (x is then not converted, and may be nil).
+    static func convForward(x: UnsafePointer<Float>?, weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
                             epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, keep: BF16Copy? = nil) -> Bool {
         var shape = Self.shape(g)
         var kept: Int32 = 0
         let ran = check(attrib_conv_forward(&shape, x, weight, weightsID, epilogue.bias, epilogue.residual,
-                                            epilogue.relu ? 1 : 0, y, keep?.bytes, keep?.isFilled == true ? 1 : 0, &kept),
+                                            epilogue.relu ? 1 : 0, y, 0, keep?.bytes, keep?.isFilled == true ? 1 : 0, &kept),
                         "forward", g)
         if ran, kept != 0 { keep?.isFilled = true }
         return ran
+    }
+
+    /// `convForward` of a bf16 channels-last convolution without residual whose x may exist
+    /// only in bf16 (`lowX`, filled: x is then not read and may be nil) and whose y is
+    /// written only in bf16, into `lowY` (filled on success). Returns false when oneDNN cannot
+    /// run it so (nothing written), without the note `check` prints: the caller then runs it
+    /// in fp32.
+    static func convForward(x: UnsafePointer<Float>?, lowX: BF16Copy?, weight: UnsafePointer<Float>, weightsID: UInt64,
+                            geometry g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool, lowY: BF16Copy) -> Bool {
+        var shape = Self.shape(g)
+        let ready = lowX?.isFilled == true
+        let status = attrib_conv_forward(&shape, x, weight, weightsID, bias, nil, relu ? 1 : 0, lowY.bytes, 1,
+                                         ready ? lowX?.bytes : nil, ready ? 1 : 0, nil)
+        if status == 3 { return false }
+        _ = check(status, "forward", g)
+        lowY.isFilled = true
+        return true
     }
 
     /// Bytes of the bf16 input copy a forward keeps for `g`; 0 when it keeps none.
@@ -50,12 +67,13 @@ enum OneDNN {
     /// both; `kept` (a filled copy of this x in bf16) spares converting x again. dy comes in
     /// fp32 (`dy`) or already in bf16 (`dyLow`, bf16 channels last). Returns which oneDNN
     /// computed: the caller runs the others on its own kernels.
-    static func convBackward(dy: UnsafePointer<Float>?, dyLow: BF16Copy? = nil, x: UnsafePointer<Float>, kept: BF16Copy?,
+    static func convBackward(dy: UnsafePointer<Float>?, dyLow: BF16Copy? = nil, x: UnsafePointer<Float>?, kept: BF16Copy?,
                              weight: UnsafePointer<Float>, weightsID: UInt64, geometry g: ConvGeometry,
                              dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
                              dbias: UnsafeMutablePointer<Float>? = nil) -> (dx: Bool, dweight: Bool, dbias: Bool) {
         let dweight = overrunsWeightGradient(g) ? nil : dweight
         if dx == nil && dweight == nil { return (false, false, false) }
+        precondition(x != nil || dweight == nil || kept?.isFilled == true, "OneDNN.convBackward: a weight gradient without its input")
         var shape = Self.shape(g)
         var done: Int32 = 0
         let low = kept.flatMap { $0.isFilled ? UnsafeRawPointer($0.bytes) : nil }

@@ -171,6 +171,92 @@ final class ChannelsLastModelTests: XCTestCase {
         }
     }
 
+    /// In eval mode in bf16 a unit inside a block writes its output only in bf16, which the
+    /// next unit's convolution reads as is (a bottleneck's 1 × 1, 3 × 3 stride 2, 1 × 1 with
+    /// residual): every output is the bits of the chain handing fp32 outputs on (the bf16 ones
+    /// those outputs rounded), and so are the input gradients, whose ReLU masks are read from
+    /// the bf16 outputs. In fp32 the request is not granted.
+    func testBF16EvalOutputsHandedOnlyInBF16() throws {
+        try inBF16OnOneDNN(seed: 25) { random in
+            var units: [ConvBN] = []
+            for (c, o, k, s) in [(32, 16, 1, 1), (16, 16, 3, 2), (16, 32, 1, 1)] {
+                var unit = ConvBN(conv: Conv2d(weight: random([o, c, k, k]), stride: s, padding: k / 2), bn: BatchNorm2d(channels: o))
+                unit.bn.weight = random([o]); unit.bn.bias = random([o]); unit.bn.runningMean = random([o])
+                units.append(unit)
+            }
+            let x = random([4, 8, 8, 32]), residual = random([4, 4, 4, 32])
+            var (low, plain) = (ConvBN.Activation.fp32(x), x)
+            var (lowCaches, plainCaches) = ([ConvBN.Cache](), [ConvBN.Cache]())
+            for (i, unit) in units.enumerated() {
+                let last = i == units.count - 1
+                let (a, c) = try unit.evalForward(low, residual: last ? residual : nil, relu: true, layout: .nhwc, lowOutput: !last)
+                let (t, d) = try unit.evalForward(plain, residual: last ? residual : nil, relu: true, layout: .nhwc)
+                switch a {
+                case .bf16(let copy, let shape):
+                    XCTAssertFalse(last, "the unit with a residual wrote bf16 only")
+                    XCTAssertEqual(shape, t.shape)
+                    XCTAssertEqual((0..<copy.count).map { copy.bits[$0] }, t.data.map(BF16Copy.round), "unit \(i)'s bf16 output")
+                case .fp32(let y):
+                    XCTAssertTrue(last, "unit \(i) wrote fp32")
+                    XCTAssertEqual(y.data, t.data, "the block's output")
+                }
+                (low, plain) = (a, t)
+                lowCaches.append(c); plainCaches.append(d)
+            }
+            var (dLow, dPlain) = (random(plain.shape), Tensor(zeros: [0]))
+            dPlain = dLow
+            for i in units.indices.reversed() {
+                let (gl, gp) = (units[i].backward(dLow, cache: lowCaches[i], parameterGradients: false),
+                                units[i].backward(dPlain, cache: plainCaches[i], parameterGradients: false))
+                XCTAssertEqual(gl.input?.data, gp.input?.data, "unit \(i)'s input gradient")
+                XCTAssertEqual(gl.residual?.data, gp.residual?.data, "unit \(i)'s residual gradient")
+                (dLow, dPlain) = (try XCTUnwrap(gl.input), try XCTUnwrap(gp.input))
+            }
+            try Engine.setPrecision(.fp32)
+            if case .bf16 = try units[0].evalForward(.fp32(x), relu: true, layout: .nhwc, lowOutput: true).output {
+                XCTFail("a bf16-only output in fp32 mode")
+            }
+        }
+    }
+
+    /// A bottleneck network and a basic-block one in bf16 on oneDNN: the units inside each
+    /// block hand their outputs on in bf16 only (their caches hold no fp32 output), and the
+    /// logits, features, loss and attack input gradient are the bits of the passes that hand
+    /// fp32 outputs on (`ResNet.innerOutputsInBF16` off).
+    func testBF16InnerOutputsGiveTheFP32HandOversBits() throws {
+        let configs: [(ResNetConfig, Int)] = [
+            (try ResNetConfig(family: .torchvision, block: .bottleneck, blocks: [1, 1, 1, 1], width: 4, numClasses: 3,
+                              inputSize: 32, mean: ResNetConfig.imagenetMean, std: ResNetConfig.imagenetStd), 32),
+            (try .named("cifar-resnet8", numClasses: 3, width: 16, inputSize: 12), 12),
+        ]
+        for (config, size) in configs {
+            let m = try model(config, size: size)
+            let x = images(3, size, seed: 8), labels = [2, 0, 1]
+            let fp32Logits = try m.logits(x).data
+            try inBF16OnOneDNN(seed: 27) { _ in
+                let (_, _, trace) = try m.run(x, mode: .eval, record: true, layout: .nhwc)
+                for (b, caches) in try XCTUnwrap(trace).blocks.enumerated() {
+                    let inner = caches.prefix(m.blocks[b].units.count - 1)
+                    XCTAssertFalse(inner.isEmpty)
+                    XCTAssertTrue(inner.allSatisfy { $0.output == nil && $0.lowOutput?.isFilled == true }, "\(config.name) block \(b)")
+                }
+                func pass() throws -> [[Float]] {
+                    let (logits, features) = try m.logitsAndFeatures(x)
+                    let (loss, dx, _) = try m.lossAndInputGradient(x, labels: labels)
+                    return [logits.data, features.data, [loss], dx.data]
+                }
+                let low = try pass()
+                ResNet.innerOutputsInBF16 = false
+                defer { ResNet.innerOutputsInBF16 = true }
+                let handedInFP32 = try pass()
+                for (i, what) in ["logits", "features", "loss", "input gradient"].enumerated() {
+                    XCTAssertEqual(low[i], handedInFP32[i], "\(config.name): \(what)")
+                }
+                XCTAssertNotEqual(low[0], fp32Logits, "\(config.name): bf16 gave fp32's exact logits")
+            }
+        }
+    }
+
     /// Runs `body` on oneDNN in bf16 at 2 threads (skipped in a build without oneDNN), then
     /// back to fp32; `random` makes tensors of uniform values in [−1, 1] from `seed`.
     func inBF16OnOneDNN(seed: UInt64, _ body: (_ random: ([Int]) -> Tensor) throws -> Void) throws {

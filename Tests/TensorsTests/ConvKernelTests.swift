@@ -214,6 +214,66 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// Eval-mode activations held only in bf16 (`forward(x:lowX:…:lowY:)`): the input given as
+    /// its bf16 copy, the output written only in bf16, or both, give bit for bit what the fp32
+    /// route gives — oneDNN converting the fp32 input itself, the fp32 output rounded by
+    /// `BF16Copy.round` — with bias and ReLU, and with a residual into an fp32 output. On the
+    /// engine's own kernels (no oneDNN in the call) the same call widens and rounds around
+    /// the fp32 forward.
+    func testBF16OnlyActivationsMatchTheFP32Route() throws {
+        var rng = SystemRandomNumberGenerator()
+        func bf16(_ values: [Float]) -> BF16Copy {
+            let copy = BF16Copy(count: values.count)
+            for (i, v) in values.enumerated() { copy.bits[i] = BF16Copy.round(v) }
+            copy.isFilled = true
+            return copy
+        }
+        func bits(_ copy: BF16Copy) -> [UInt16] { (0..<copy.count).map { copy.bits[$0] } }
+        for backend in Engine.availableBackends {
+            let body = {
+                for (n, c, h, w, o, k, s, p) in self.cases {
+                    let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k, kernelW: k,
+                                             stride: s, padding: p, layout: .nhwc)
+                    let x = self.random(n * c * h * w, &rng), wt = self.random(o * c * k * k, &rng)
+                    let bias = self.random(o, &rng), residual = self.random(n * o * g.outPlane, &rng)
+                    let low = bf16(x)
+                    let wide = x.map { Float(bitPattern: UInt32(BF16Copy.round($0)) << 16) }
+                    var (yRef, yResRef, yRes) = ([Float](repeating: .nan, count: residual.count), [Float](repeating: .nan, count: residual.count),
+                                                 [Float](repeating: .nan, count: residual.count))
+                    let (fromLow, fromFP32) = (BF16Copy(count: residual.count), BF16Copy(count: residual.count))
+                    wide.withUnsafeBufferPointer { xw in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+                        bias.withUnsafeBufferPointer { bp in residual.withUnsafeBufferPointer { rp in
+                            let plain = ConvEpilogue(bias: bp.baseAddress!, residual: nil, relu: true)
+                            let summed = ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true)
+                            yRef.withUnsafeMutableBufferPointer {
+                                ConvKernels.forward(x: xw.baseAddress!, weight: wp.baseAddress!, geometry: g, epilogue: plain, y: $0.baseAddress!)
+                            }
+                            yResRef.withUnsafeMutableBufferPointer {
+                                ConvKernels.forward(x: xw.baseAddress!, weight: wp.baseAddress!, geometry: g, epilogue: summed, y: $0.baseAddress!)
+                            }
+                            ConvKernels.forward(x: nil, lowX: low, weight: wp.baseAddress!, geometry: g, epilogue: plain, y: nil, lowY: fromLow)
+                            ConvKernels.forward(x: xp.baseAddress!, lowX: nil, weight: wp.baseAddress!, geometry: g, epilogue: plain,
+                                                y: nil, lowY: fromFP32)
+                            yRes.withUnsafeMutableBufferPointer {
+                                ConvKernels.forward(x: nil, lowX: low, weight: wp.baseAddress!, geometry: g, epilogue: summed,
+                                                    y: $0.baseAddress!, lowY: nil)
+                            }
+                        } }
+                    } } }
+                    let label = "\(backend.rawValue) \(Engine.precision) \(g)"
+                    XCTAssertTrue(fromLow.isFilled && fromFP32.isFilled, label)
+                    XCTAssertEqual(bits(fromLow), yRef.map(BF16Copy.round), "bf16 in, bf16 out, \(label)")
+                    if backend == .onednn {
+                        // oneDNN converts the fp32 input as `BF16Copy.round` does.
+                        XCTAssertEqual(bits(fromFP32), yRef.map(BF16Copy.round), "fp32 in, bf16 out, \(label)")
+                    }
+                    XCTAssertEqual(yRes, yResRef, "bf16 in, fp32 out with residual, \(label)")
+                }
+            }
+            if backend == .onednn { try inBF16OnOneDNN(body) } else { try Engine.withBackend(backend, body) }
+        }
+    }
+
     /// dy given in bf16 (batch norm's backward writes it so) gives bit for bit the gradients
     /// of dy given in fp32 and converted by oneDNN: `BF16Copy.round` rounds as oneDNN does,
     /// including denormals (flushed), ties and signed zeros, which the gradient here contains.

@@ -48,10 +48,14 @@ int attrib_onednn_has_bf16(void);
 /// `x_low`: NULL, or attrib_conv_low_input_bytes(shape) bytes where the bf16 copy of x the
 /// convolution makes anyway is kept for attrib_conv_backward (bf16 channels last only);
 /// with `x_low_ready` it already holds that copy (made by the caller), and x is not
-/// converted. `*kept` (when not NULL) says whether x_low was written, or read.
+/// converted; x may then be NULL. `*kept` (when not NULL) says whether x_low was written, or
+/// read. With `y_low`, y is written in bf16 channels last (y then points to bf16 elements,
+/// rounded from the fp32 result as oneDNN's reorders round it) instead of fp32; bf16 channels
+/// last only, without a residual. Returns dnnl_unimplemented (3) when this shape cannot be run
+/// as asked (nothing written): x NULL without a usable x_low, or y_low elsewhere.
 int attrib_conv_forward(const attrib_conv_shape *shape, const float *x, const float *w,
                         uint64_t weights_id, const float *bias, const float *residual, int relu,
-                        float *y, void *x_low, int x_low_ready, int *kept);
+                        void *y, int y_low, void *x_low, int x_low_ready, int *kept);
 
 /// Bytes of a kept bf16 input (`x_low`) for `shape`; 0 when the shape does not keep one
 /// (fp32, or not channels last).
@@ -61,7 +65,8 @@ size_t attrib_conv_low_input_bytes(const attrib_conv_shape *shape);
 /// `dx` is not NULL, dw (O, C, kh, kw) = Σ over images of dy ⋆ x when `dw` is not NULL, and
 /// with it the bias gradient db (O) = Σ dy when `db` is not NULL (in the same pass over dy).
 /// dy is converted to the primitives' layout once for both; `x_low` (NULL, or the copy
-/// attrib_conv_forward kept of this x) spares converting x again. `dy_low` (NULL, or dy in
+/// attrib_conv_forward kept of this x) spares converting x again; x may be NULL when only dx
+/// is asked for, or when x_low holds it (dw is otherwise left undone). `dy_low` (NULL, or dy in
 /// bf16 channels last, with `dy` then NULL) is taken as the primitives' converted dy (bf16
 /// mode); a gradient whose primitive wants dy in another layout is then left undone.
 /// `weights_id` as for attrib_conv_forward. `*done` gets bit 0 when dx was computed, bit 1
