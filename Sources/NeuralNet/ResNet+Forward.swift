@@ -96,12 +96,17 @@ extension ResNet {
     }
 
     /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
-    /// units, then the shortcut's) when `record`. `lowInput`: the input's bf16 copy, or nil;
-    /// `lowOutput` asks for the output's (returned when made).
+    /// units, then the shortcut's) when `record`. In train mode `lowInput` is the input's bf16
+    /// copy, or nil, and `lowOutput` asks for the output's (returned when made); eval mode
+    /// hands bf16 copies on within the block (`evalBlock`).
     func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
                       sync: DataParallel? = nil, layout: ActivationLayout = .nchw, lowInput: BF16Copy? = nil,
                       lowOutput: Bool = false)
         throws -> (output: Tensor, caches: [ConvBN.Cache], lowOutput: BF16Copy?) {
+        if mode == .eval {
+            let (y, caches) = try evalBlock(b, input, record: record, folded: folded, layout: layout)
+            return (y, caches, nil)
+        }
         let block = blocks[b]
         var h = input
         var shortcut = input
@@ -115,20 +120,6 @@ extension ResNet {
             if low == nil { low = c.lowInput }
         }
         var caches: [ConvBN.Cache] = []
-        if mode == .eval {
-            // Every unit but the last (whose residual needs fp32) asks for its output in bf16
-            // alone, which only the next unit's convolution reads (`ConvBN.evalForward`).
-            var a = ConvBN.Activation.fp32(input)
-            for (i, u) in block.units.enumerated() {
-                let last = i == block.units.count - 1
-                let (y, c) = try units[u].evalForward(a, residual: last ? shortcut : nil, relu: true, folded: folded?[u],
-                                                      layout: layout, lowOutput: !last && Self.innerOutputsInBF16)
-                a = y
-                if record { caches.append(c) }
-            }
-            if record, let shortcutCache { caches.append(shortcutCache) }
-            return (a.tensor, caches, nil)
-        }
         for (i, u) in block.units.enumerated() {
             let last = i == block.units.count - 1
             let (y, c) = try forwardUnit(u, h, mode: mode, residual: last ? shortcut : nil, relu: true, folded: folded,
@@ -141,9 +132,37 @@ extension ResNet {
         return (h, caches, low)
     }
 
-    /// Whether eval-mode units inside a block may hand their outputs on in bf16 alone (where
-    /// convolutions run in bf16 on oneDNN). Tests turn it off to compare with the fp32
-    /// hand-over, which gives the same bits.
+    /// `forwardBlock` in eval mode. Where convolutions run in bf16 on oneDNN, every unit but
+    /// the last (whose residual needs fp32) hands its output on in bf16 alone, which only the
+    /// next unit's convolution reads (`ConvBN.evalForward`), and a block with a projection
+    /// shortcut converts its input to bf16 once for the two convolutions that read it (the
+    /// shortcut's and the first unit's), rounding as their own conversions would.
+    func evalBlock(_ b: Int, _ input: Tensor, record: Bool, folded: [ConvBN.Folded]?, layout: ActivationLayout) throws
+        -> (output: Tensor, caches: [ConvBN.Cache]) {
+        let block = blocks[b]
+        let low = Self.innerOutputsInBF16 && ConvKernels.keepsLowInputs(layout: layout)
+        var a = ConvBN.Activation.fp32(input)
+        var shortcut = input
+        var shortcutCache: ConvBN.Cache?
+        if let d = block.downsample {
+            if low { a = .bf16(input.withPointer { BF16Copy(rounding: $0, count: input.count) }, shape: input.shape) }
+            let (s, c) = try units[d].evalForward(a, relu: false, folded: folded?[d], layout: layout)
+            shortcut = s.tensor; shortcutCache = c
+        }
+        var caches: [ConvBN.Cache] = []
+        for (i, u) in block.units.enumerated() {
+            let last = i == block.units.count - 1
+            let (y, c) = try units[u].evalForward(a, residual: last ? shortcut : nil, relu: true, folded: folded?[u],
+                                                  layout: layout, lowOutput: !last && low)
+            a = y
+            if record { caches.append(c) }
+        }
+        if record, let shortcutCache { caches.append(shortcutCache) }
+        return (a.tensor, caches)
+    }
+
+    /// Whether eval-mode blocks may hand activations on in bf16 alone (`evalBlock`). Tests
+    /// turn it off to compare with the fp32 hand-over, which gives the same bits.
     nonisolated(unsafe) static var innerOutputsInBF16 = true
 
     /// The feature maps' layout for a pass: the engine's (`Engine.activationLayout`), except

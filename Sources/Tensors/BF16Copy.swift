@@ -18,6 +18,16 @@ public final class BF16Copy: @unchecked Sendable {
         bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(2 * count, 2), alignment: 64)
     }
 
+    /// A filled copy of `count` floats, rounded by `round` (as oneDNN's conversion rounds them).
+    public convenience init(rounding x: UnsafePointer<Float>, count: Int) {
+        self.init(count: count)
+        let b = bits
+        Parallel.chunks(count, minimumPerChunk: 1 << 16) { range, _ in
+            for i in range { b[i] = Self.round(x[i]) }
+        }
+        isFilled = true
+    }
+
     deinit { bytes.deallocate() }
 
     /// The bf16 bits.
