@@ -274,8 +274,14 @@ public struct ConvBN: Sendable {
         var dweight: Tensor? = parameterGradients ? Tensor(uninitializedShape: conv.weight.shape) : nil
         var dx: Tensor? = inputGradient ? Tensor(uninitializedShape: g.inputShape) : nil
         let parts = [inputGradient ? "dx" : nil, parameterGradients ? "dW" : nil].compactMap { $0 }
-        // An input held only in bf16 (eval mode) has no fp32 copy: the bf16 route needs none
-        // for dx, the fp32 route gets it widened.
+        // An input held only in bf16 (eval mode) has no fp32 copy. The bf16 route needs none,
+        // so an fp32 dz takes it, converted here as oneDNN would convert it (a shortcut's, which
+        // has no ReLU to write it in bf16); only the engine's kernels get x widened.
+        var dz = dz
+        if case .fp32(let t) = dz, cache.input == nil,
+           ConvKernels.takesLowGradient(g, dx: inputGradient, dweight: parameterGradients) {
+            dz = .bf16(t.withPointer { BF16Copy(rounding: $0, count: t.count) })
+        }
         let x: Tensor? = if case .fp32 = dz { cache.fp32Input } else { cache.input }
         KernelProfile.measure("conv backward \(parts.joined(separator: "+")) \(g.profileLabel)", flops: Double(parts.count) * g.flops) {
             withOptionalPointer(x) { xp in weight.withUnsafeBufferPointer { wp in
