@@ -200,18 +200,22 @@ public struct ConvBN: Sendable {
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient
     /// is computed when `inputGradient` (a model's first layer can skip it in training),
     /// the residual's whenever the forward had one.
-    /// `sync` must be the one the forward used.
-    public func backward(_ dy: Tensor, cache: Cache, parameterGradients: Bool, inputGradient: Bool = true,
-                         sync: DataParallel? = nil) -> Gradients {
+    /// `sync` must be the one the forward used. `addend`, for a unit with ReLU and residual,
+    /// is a second part of dy, added as ReLU's backward reads dy (the next block's input
+    /// gradient arrives as its main path's and its shortcut's).
+    public func backward(_ dy: Tensor, adding addend: Tensor? = nil, cache: Cache, parameterGradients: Bool,
+                         inputGradient: Bool = true, sync: DataParallel? = nil) -> Gradients {
         let g = cache.geometry
         precondition(dy.shape == g.outputShape, "ConvBN.backward: dy \(dy.shape) vs output \(g.outputShape)")
+        precondition(addend == nil || (cache.relu && cache.hasResidual), "ConvBN.backward: a second part of dy needs ReLU and residual")
         if cache.mode == .eval && cache.relu && inputGradient && !parameterGradients
             && ConvKernels.takesLowGradient(g, dx: true, dweight: false) {
-            return lowEvalInputBackward(dy, cache: cache)
+            return lowEvalInputBackward(dy, adding: addend, cache: cache)
         }
         var grads = Gradients()
         // Gradient at the BN output / residual sum.
-        let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval)) ? ReLU.backward(dy, output: cache.fp32Output) : nil
+        let masked: Tensor? = (cache.relu && (cache.hasResidual || cache.mode == .eval))
+            ? ReLU.backward(dy, adding: addend, output: cache.fp32Output) : nil
         if cache.hasResidual { grads.residual = masked ?? dy }
 
         if cache.mode == .train && g.layout == .nhwc {
@@ -354,17 +358,18 @@ public struct ConvBN: Sendable {
     /// the output in bf16 when the forward wrote only that (y > 0 exactly where bf16(y) > 0,
     /// except fp32 denormals, which oneDNN's conversion writes as zero: the next convolution
     /// read them as zero too).
-    private func lowEvalInputBackward(_ dy: Tensor, cache: Cache) -> Gradients {
+    private func lowEvalInputBackward(_ dy: Tensor, adding addend: Tensor?, cache: Cache) -> Gradients {
         var grads = Gradients()
         let low = BF16Copy(count: dy.count)
         var residual: Tensor? = cache.hasResidual ? Tensor(uninitializedShape: dy.shape) : nil
-        dy.withPointer { d in withOptionalMutablePointer(&residual) { r in
+        dy.withPointer { d in withOptionalPointer(addend) { a in withOptionalMutablePointer(&residual) { r in
             if let output = cache.output {
-                output.withPointer { ElementwiseKernels.reluBackward(dy: d, output: $0, dx: r, low: low.bits, count: dy.count) }
+                output.withPointer { ElementwiseKernels.reluBackward(dy: d, adding: a, output: $0, dx: r, low: low.bits, count: dy.count) }
             } else {
+                precondition(a == nil, "a unit with a residual writes its output in fp32")
                 ElementwiseKernels.reluBackward(dy: d, lowOutput: cache.lowOutput!.bits, dx: r, low: low.bits, count: dy.count)
             }
-        } }
+        } } }
         low.isFilled = true
         grads.residual = residual
         let folded = cache.folded!

@@ -7,11 +7,14 @@ public enum ReLU {
         Tensor(shape: x.shape) { out in x.withPointer { ElementwiseKernels.relu($0, out, count: x.count) } }
     }
 
-    /// dx = dy · [y > 0]
-    public static func backward(_ dy: Tensor, output y: Tensor) -> Tensor {
-        precondition(dy.shape == y.shape, "ReLU.backward: dy \(dy.shape) vs output \(y.shape)")
+    /// dx = dy · [y > 0]; with `addend`, (dy + addend) · [y > 0] in the same pass.
+    public static func backward(_ dy: Tensor, adding addend: Tensor? = nil, output y: Tensor) -> Tensor {
+        precondition(dy.shape == y.shape && (addend == nil || addend!.shape == y.shape),
+                     "ReLU.backward: dy \(dy.shape), addend \(addend?.shape ?? []) vs output \(y.shape)")
         return Tensor(shape: dy.shape) { out in
-            dy.withPointer { d in y.withPointer { ElementwiseKernels.reluBackward(dy: d, output: $0, dx: out, count: dy.count) } }
+            dy.withPointer { d in withOptionalPointer(addend) { a in y.withPointer {
+                ElementwiseKernels.reluBackward(dy: d, adding: a, output: $0, dx: out, count: dy.count)
+            } } }
         }
     }
 }

@@ -67,10 +67,22 @@ extension ResNet {
             GlobalAvgPool.backward(dFeatures, inputShape: trace.finalMapShape, layout: trace.layout)   // (N, D, h, w)
         }
         let stageEnd = stageGradient.map { stageBlockRange($0.stage).upperBound - 1 }
+        // A block's input gradient is its main path's plus its shortcut's (`dShortcut`): the
+        // block below adds them as its last unit's ReLU backward reads them; anything else
+        // reading d gets the sum written first.
+        var dShortcut: Tensor?
+        func addShortcut() {
+            guard let s = dShortcut else { return }
+            KernelProfile.measure("residual gradient add") {
+                d.withMutablePointer { dp in s.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: s.count) } }
+            }
+            dShortcut = nil
+        }
         for b in blocks.indices.reversed() {
             if b < frozenBlocks { return (nil, grads) }
             if b == stageEnd, let extra = stageGradient?.gradient {   // d is now ∂L/∂(the stage's output)
                 precondition(extra.shape == d.shape, "stage gradient \(extra.shape) for a stage output \(d.shape) (same layout)")
+                addShortcut()
                 d.withMutablePointer { dp in extra.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: extra.count) } }
             }
             let block = blocks[b]
@@ -78,12 +90,13 @@ extension ResNet {
             trace.blocks[b] = []
             var dResidual: Tensor?
             for (i, u) in block.units.enumerated().reversed() {
-                let g = units[u].backward(d, cache: caches[i], parameterGradients: parameterGradients, sync: sync)
-                if i == block.units.count - 1 { dResidual = g.residual }
+                let last = i == block.units.count - 1
+                let g = units[u].backward(d, adding: last ? dShortcut : nil, cache: caches[i],
+                                          parameterGradients: parameterGradients, sync: sync)
+                if last { dResidual = g.residual; dShortcut = nil }
                 keep(g, unit: u)
                 d = g.input!
             }
-            let dShortcut: Tensor
             if let ds = block.downsample {
                 let g = units[ds].backward(dResidual!, cache: caches[block.units.count], parameterGradients: parameterGradients,
                                            sync: sync)
@@ -92,11 +105,9 @@ extension ResNet {
             } else {
                 dShortcut = dResidual!
             }
-            KernelProfile.measure("residual gradient add") {
-                d.withMutablePointer { dp in dShortcut.withPointer { ElementwiseKernels.addScaled(dp, $0, alpha: 1, count: dShortcut.count) } }
-            }
         }
         if frozenBlocks >= 0 { return (nil, grads) }   // the stem is frozen too
+        addShortcut()
         if let pool = trace.pool, let stemPool {
             d = KernelProfile.measure("max pool backward") { stemPool.backward(d, cache: pool) }
             trace.pool = nil

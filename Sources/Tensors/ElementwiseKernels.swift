@@ -7,25 +7,29 @@ public enum ElementwiseKernels {
         }
     }
 
-    /// dx = dy where the ReLU's output y > 0, else 0 (PyTorch's convention at 0).
-    public static func reluBackward(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
-                                    dx: UnsafeMutablePointer<Float>, count: Int) {
+    /// dx = dy where the ReLU's output y > 0, else 0 (PyTorch's convention at 0). With
+    /// `addend`, dy + addend in its place (a gradient arriving in two parts, summed in the
+    /// same pass: a residual block's input gradient, its main path's plus its shortcut's).
+    public static func reluBackward(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>? = nil,
+                                    output y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
-            maskByOutput(dy: dy + r.lowerBound, output: y + r.lowerBound, dx: dx + r.lowerBound, count: r.count)
+            maskByOutput(dy: dy + r.lowerBound, adding: addend.map { $0 + r.lowerBound }, output: y + r.lowerBound,
+                         dx: dx + r.lowerBound, count: r.count)
         }
     }
 
     /// `reluBackward` with the result in bf16 (`BF16Copy.round`: a bf16 convolution's dy) into
     /// `low`, and in fp32 into `dx` too when given, in one pass.
-    public static func reluBackward(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
-                                    dx: UnsafeMutablePointer<Float>?, low: UnsafeMutablePointer<UInt16>, count: Int) {
+    public static func reluBackward(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>? = nil,
+                                    output y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                                    low: UnsafeMutablePointer<UInt16>, count: Int) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
                 var start = r.lowerBound
                 while start < r.upperBound {
                     let n = Swift.min(1024, r.upperBound - start)
                     let out = dx.map { $0 + start } ?? buffer.baseAddress!
-                    maskByOutput(dy: dy + start, output: y + start, dx: out, count: n)
+                    maskByOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
                     let bits = low + start
                     for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
                     start += n
@@ -47,7 +51,7 @@ public enum ElementwiseKernels {
                     let bitsIn = y + start
                     for i in 0..<n { wide[i] = Float(bitPattern: UInt32(bitsIn[i]) << 16) }
                     let out = dx.map { $0 + start } ?? scratch
-                    maskByOutput(dy: dy + start, output: wide, dx: out, count: n)
+                    maskByOutput(dy: dy + start, adding: nil, output: wide, dx: out, count: n)
                     let bits = low + start
                     for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
                     start += n
@@ -58,12 +62,24 @@ public enum ElementwiseKernels {
 
     /// One thread's `reluBackward`.
     @inline(__always)
-    private static func maskByOutput(dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
-                                     dx: UnsafeMutablePointer<Float>, count: Int) {
+    private static func maskByOutput(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?,
+                                     output y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         // Explicit SIMD: the select does not vectorise reliably on its own.
         var i = 0
         let zero = SIMD8<Float>()
         let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
+        if let addend {
+            let ra = UnsafeRawPointer(addend)
+            while i + 8 <= count {
+                var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                g += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
+                rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count { dx[i] = y[i] > 0 ? dy[i] + addend[i] : 0; i += 1 }
+            return
+        }
         while i + 8 <= count {
             var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)

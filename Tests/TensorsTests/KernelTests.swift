@@ -128,6 +128,35 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(arg, expected)
     }
 
+    /// ReLU's backward with the gradient given in two parts (`adding`) is, bit for bit, the
+    /// two parts added first and then masked, in fp32 and in the variant that also writes the
+    /// result in bf16; zeros and ties at y = 0 included, lengths off the SIMD width, and
+    /// chunks split across threads.
+    func testReLUBackwardAddingMatchesAddThenMask() {
+        var rng = SystemRandomNumberGenerator()
+        for count in [1, 13, 1000, 70_003] {
+            let dy = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let addend = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let y = (0..<count).map { i in i % 5 == 0 ? 0 : Float.random(in: -1...1, using: &rng) }
+            let expected = (0..<count).map { y[$0] > 0 ? dy[$0] + addend[$0] : 0 }
+            var fused = [Float](repeating: .nan, count: count), wide = fused
+            var bits = [UInt16](repeating: 0xFFFF, count: count)
+            dy.withUnsafeBufferPointer { d in addend.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { o in
+                fused.withUnsafeMutableBufferPointer {
+                    ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a.baseAddress!, output: o.baseAddress!,
+                                                    dx: $0.baseAddress!, count: count)
+                }
+                wide.withUnsafeMutableBufferPointer { w in bits.withUnsafeMutableBufferPointer { b in
+                    ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a.baseAddress!, output: o.baseAddress!,
+                                                    dx: w.baseAddress!, low: b.baseAddress!, count: count)
+                } }
+            } } }
+            XCTAssertEqual(fused, expected, "fp32, \(count) elements")
+            XCTAssertEqual(wide, expected, "fp32 beside bf16, \(count) elements")
+            XCTAssertEqual(bits, expected.map(BF16Copy.round), "bf16, \(count) elements")
+        }
+    }
+
     func testReductions() {
         var rng = SystemRandomNumberGenerator()
         for count in [0, 1, 7, 16, 17, 100, 1001] {
