@@ -79,7 +79,7 @@ public struct ConvBN: Sendable {
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
-        let lowInput: BF16Copy?      // the input's bf16 copy (bf16 mode), for the weight gradient
+        let lowInput: BF16Copy?      // the input's bf16 copy (bf16 mode): the weight gradient's, or in eval mode the input itself
         var scale: [Float] = []      // (O) the train-mode affine map applied, γ·invstd
         var shift: [Float] = []      // (O) β − mean·γ·invstd
         /// The output's bf16 copy when the forward was asked for it (`lowOutput`).

@@ -21,6 +21,11 @@ public final class BF16Copy: @unchecked Sendable {
     /// A filled copy of `count` floats, rounded by `round` (as oneDNN's conversion rounds them).
     public convenience init(rounding x: UnsafePointer<Float>, count: Int) {
         self.init(count: count)
+        fill(rounding: x)
+    }
+
+    /// Writes the copy from `count` floats, rounded by `round`, and marks it filled.
+    public func fill(rounding x: UnsafePointer<Float>) {
         let b = bits
         Parallel.chunks(count, minimumPerChunk: 1 << 16) { range, _ in
             for i in range { b[i] = Self.round(x[i]) }
@@ -37,7 +42,7 @@ public final class BF16Copy: @unchecked Sendable {
     public func widened(into out: UnsafeMutablePointer<Float>) {
         let b = UnsafePointer(bits)
         Parallel.chunks(count, minimumPerChunk: 1 << 16) { range, _ in
-            for i in range { out[i] = Float(bitPattern: UInt32(b[i]) << 16) }
+            for i in range { out[i] = Self.widen(b[i]) }
         }
     }
 
@@ -53,4 +58,8 @@ public final class BF16Copy: @unchecked Sendable {
         let bits = magnitude < 0x0080_0000 ? (x &>> 16) & 0x8000 : magnitude > 0x7F80_0000 ? (x &>> 16) | 0x40 : nearest
         return UInt16(truncatingIfNeeded: bits)
     }
+
+    /// The float a bf16 holds (exact): `round`'s way back.
+    @inline(__always)
+    public static func widen(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 }

@@ -136,13 +136,7 @@ public enum ConvKernels {
             withScratch(y == nil ? outCount : 0) { out in
                 forward(x: x ?? UnsafePointer(wide), weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue,
                         y: y ?? out)
-                if let lowY {
-                    let bits = lowY.bits
-                    Parallel.chunks(outCount, minimumPerChunk: 1 << 16) { range, _ in
-                        for i in range { bits[i] = BF16Copy.round(out[i]) }
-                    }
-                    lowY.isFilled = true
-                }
+                lowY?.fill(rounding: out)
             }
         }
     }

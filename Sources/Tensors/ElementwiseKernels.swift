@@ -49,7 +49,7 @@ public enum ElementwiseKernels {
                 while start < r.upperBound {
                     let n = Swift.min(1024, r.upperBound - start)
                     let bitsIn = y + start
-                    for i in 0..<n { wide[i] = Float(bitPattern: UInt32(bitsIn[i]) << 16) }
+                    for i in 0..<n { wide[i] = BF16Copy.widen(bitsIn[i]) }
                     let out = dx.map { $0 + start } ?? scratch
                     maskByOutput(dy: dy + start, adding: nil, output: wide, dx: out, count: n)
                     let bits = low + start

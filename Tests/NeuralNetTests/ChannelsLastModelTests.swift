@@ -203,8 +203,7 @@ final class ChannelsLastModelTests: XCTestCase {
                 (low, plain) = (a, t)
                 lowCaches.append(c); plainCaches.append(d)
             }
-            var (dLow, dPlain) = (random(plain.shape), Tensor(zeros: [0]))
-            dPlain = dLow
+            var dLow = random(plain.shape), dPlain = dLow
             for i in units.indices.reversed() {
                 let (gl, gp) = (units[i].backward(dLow, cache: lowCaches[i], parameterGradients: false),
                                 units[i].backward(dPlain, cache: plainCaches[i], parameterGradients: false))
