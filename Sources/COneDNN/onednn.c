@@ -18,6 +18,10 @@
 
 // libgomp (oneDNN's threading runtime in Debian); omp.h is not on clang's path here.
 extern void omp_set_num_threads(int);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
+// GCC's OpenMP ABI: what `#pragma omp parallel num_threads(n)` compiles to.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 
 enum { KIND_FORWARD = 0, KIND_BACKWARD_DATA = 1, KIND_BACKWARD_WEIGHTS = 2 };
 enum { MAX_PORTS = 4, MAX_ENTRIES = 96, SLOTS = 4 };
@@ -604,4 +608,23 @@ int attrib_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
     pthread_mutex_unlock(&lock);
     if (n_threads > 0) omp_set_num_threads(n_threads);
     return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+typedef struct {
+    void (*body)(void *, int);
+    void *context;
+    int workers;
+} team_job;
+
+/// One team member's share: the workers numbered from its thread number, a team apart (all
+/// of them when the team has one thread, as a nested team does).
+static void team_member(void *data) {
+    const team_job *job = data;
+    int stride = omp_get_num_threads();
+    for (int w = omp_get_thread_num(); w < job->workers; w += stride) job->body(job->context, w);
+}
+
+void attrib_team_run(int workers, void (*body)(void *context, int worker), void *context) {
+    team_job job = {body, context, workers};
+    GOMP_parallel(team_member, &job, (unsigned)workers, 0);
 }

@@ -24,6 +24,19 @@ enum OneDNN {
         attrib_onednn_set_threads(Int32(threads))
     }
 
+    /// Calls `body(w)` for each w in `0..<workers` on oneDNN's OpenMP team and returns when
+    /// all have returned (`Parallel.chunks`).
+    static func teamRun(_ workers: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var job = body
+            withUnsafeMutablePointer(to: &job) { job in
+                attrib_team_run(Int32(workers), { context, w in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(w))
+                }, job)
+            }
+        }
+    }
+
     /// y = epilogue(conv(x, weight)). `weightsID` (0: none) names the weights' contents for
     /// good, so that their reordered copy can be kept (`ConvWeightsID`). `keep`, when given,
     /// receives the bf16 copy of x that a bf16 channels-last convolution makes anyway, or,

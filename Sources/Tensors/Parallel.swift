@@ -29,6 +29,13 @@ public enum Engine {
 
     nonisolated(unsafe) static var configured = false
 
+    /// Whether `Parallel` loops run on the OpenMP team that runs oneDNN's primitives (when
+    /// oneDNN is built in) rather than on Dispatch's threads. Between two primitives, the
+    /// team's threads spin (OpenMP's default wait policy) while the engine's own loops run; on
+    /// Dispatch those loops then share the cores with the spinning threads, on the team they
+    /// run on them. ATTRIB_TEAM=0 in the environment selects Dispatch (for comparisons).
+    nonisolated(unsafe) public static var sharedTeam = getenv("ATTRIB_TEAM").map { String(cString: $0) } != "0"
+
     /// Called by kernels: applies the default configuration once if nobody configured.
     static func ensureConfigured() {
         if !configured { configure(threads: threadCount) }
@@ -60,10 +67,14 @@ public enum Parallel {
         guard count > 0 else { return }
         let workers = Swift.min(Engine.threadCount, Swift.max(1, count / Swift.max(1, minimumPerChunk)))
         if workers <= 1 { body(0..<count, 0); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let chunk: (Int) -> Void = { w in
             let lo = count * w / workers, hi = count * (w + 1) / workers
             if lo < hi { body(lo..<hi, w) }
         }
+        #if ONEDNN
+        if Engine.sharedTeam { OneDNN.teamRun(workers, chunk); return }
+        #endif
+        DispatchQueue.concurrentPerform(iterations: workers, execute: chunk)
     }
 
     /// Calls `body(i)` for each i in `0..<count`, spread over the engine's threads.

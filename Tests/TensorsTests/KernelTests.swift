@@ -40,6 +40,35 @@ final class KernelTests: XCTestCase {
         Engine.configure(threads: 2)
     }
 
+    /// Every item in exactly one chunk, each worker index once, on Dispatch and on oneDNN's
+    /// team, also when a chunk runs a loop of its own (a nested team runs it on one thread).
+    func testParallelChunksCoverEveryItemOnce() {
+        let sharedTeam = Engine.sharedTeam
+        defer { Engine.sharedTeam = sharedTeam; Engine.configure(threads: 2) }
+        for team in [false, true] {
+            Engine.sharedTeam = team
+            for threads in [1, 2, 3] {
+                Engine.configure(threads: threads)
+                for count in [0, 1, 2, 5, 1000] {
+                    let workers = Parallel.workerCount(count)
+                    var hits = [Int](repeating: 0, count: count * 3)
+                    var calls = [Int](repeating: 0, count: workers)
+                    hits.withUnsafeMutableBufferPointer { hits in calls.withUnsafeMutableBufferPointer { calls in
+                        Parallel.chunks(count) { range, w in
+                            calls[w] += 1
+                            for i in range { hits[i] += 1 }
+                            Parallel.chunks(range.count * 2) { inner, _ in
+                                for j in inner { hits[count + range.lowerBound * 2 + j] += 1 }
+                            }
+                        }
+                    } }
+                    XCTAssertEqual(hits, [Int](repeating: 1, count: count * 3), "team \(team) threads \(threads) count \(count)")
+                    XCTAssertEqual(calls, [Int](repeating: count > 0 ? 1 : 0, count: workers), "team \(team) threads \(threads) count \(count)")
+                }
+            }
+        }
+    }
+
     func testBatchNormKernelsMatchNaive() {
         var rng = SystemRandomNumberGenerator()
         for (n, c, p) in [(4, 3, 25), (2, 8, 12), (3, 5, 37), (1, 2, 1000)] {

@@ -82,6 +82,11 @@ int attrib_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, floa
                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                  float *c, int64_t ldc);
 
+/// Calls body(context, w) once for each w in 0..<workers, on the OpenMP team that runs
+/// oneDNN's primitives (the calling thread and workers − 1 others), and returns when all
+/// have returned. Called from inside a team, the calls run on that thread one after another.
+void attrib_team_run(int workers, void (*body)(void *context, int worker), void *context);
+
 /// Frees every cached primitive and scratch buffer.
 void attrib_onednn_clear(void);
 
