@@ -75,7 +75,7 @@ public struct ConvBN: Sendable {
         let preNorm: Tensor?         // (N, O, H', W') conv output, train mode only
         let mean: [Float]            // (O) batch mean (train)
         let invstd: [Float]          // (O)
-        let output: Tensor?          // (N, O, H', W'); nil when written only in bf16 (`lowOutput`)
+        let output: Tensor?          // (N, O, H', W'); nil when written only in bf16 (`lowOutput`), or, in eval mode, without ReLU (backward reads it only for ReLU's mask)
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
@@ -154,9 +154,9 @@ public struct ConvBN: Sendable {
 
     /// `forward` in eval mode, which changes nothing: call it on a stored unit without
     /// writing the unit back (a model's observers drop its folded weights on every write).
-    public func evalForward(_ x: Tensor, residual: Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
+    public func evalForward(_ x: Tensor, residual: consuming Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
                             layout: ActivationLayout = .nchw) throws -> (output: Tensor, cache: Cache) {
-        let (y, cache) = try evalForward(.fp32(x), residual: residual, relu: relu, folded: precomputed, layout: layout)
+        let (y, cache) = try evalForward(.fp32(x), residual: consume residual, relu: relu, folded: precomputed, layout: layout)
         return (y.tensor, cache)
     }
 
@@ -166,7 +166,11 @@ public struct ConvBN: Sendable {
     /// channels last (`ConvKernels.keepsLowInputs`). oneDNN then writes the bf16 values
     /// its conversion of the fp32 output would give, so the next convolution reads the same
     /// bits, minus a pass writing fp32 and one converting it.
-    public func evalForward(_ x: Activation, residual: Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
+    /// The output is written into the residual's buffer, which the convolution adds to as it
+    /// writes (oneDNN's sum post-op); a residual whose buffer someone else still holds is
+    /// copied first (the tensors' copy on write), so pass it with `consume` when it is not
+    /// needed afterwards to spare that copy.
+    public func evalForward(_ x: Activation, residual: consuming Tensor? = nil, relu: Bool, folded precomputed: Folded? = nil,
                             layout: ActivationLayout = .nchw, lowOutput: Bool = false) throws -> (output: Activation, cache: Cache) {
         if let t = x.fp32, layout == .nchw { try requireNCHW(t, channels: conv.inChannels, layer: "Conv2d") }
         let g = try conv.geometry(shape: x.shape, layout: layout)
@@ -175,26 +179,28 @@ public struct ConvBN: Sendable {
         }
         precondition(x.bf16 == nil || ConvKernels.keepsLowInputs(layout: layout), "ConvBN: a bf16 input where convolutions are not bf16 channels last")
         let f = precomputed ?? folded()
-        let low = lowOutput && residual == nil && ConvKernels.keepsLowInputs(layout: layout)
+        let hasResidual = residual != nil
+        let low = lowOutput && !hasResidual && ConvKernels.keepsLowInputs(layout: layout)
             ? BF16Copy(count: g.batch * g.outChannels * g.outPlane) : nil
-        var y: Tensor? = low == nil ? Tensor(uninitializedShape: g.outputShape) : nil
+        var y: Tensor? = low == nil ? residual.take() ?? Tensor(uninitializedShape: g.outputShape) : nil
         KernelProfile.measure("conv + folded BN forward \(g.profileLabel)", flops: g.flops) {
             withOptionalPointer(x.fp32) { xp in f.weight.withUnsafeBufferPointer { wp in f.bias.withUnsafeBufferPointer { bp in
-                withOptionalPointer(residual) { rp in withOptionalMutablePointer(&y) { yp in
-                    let epilogue = ConvEpilogue(bias: bp.baseAddress!, residual: rp, relu: relu)
+                withOptionalMutablePointer(&y) { yp in
+                    let epilogue = ConvEpilogue(bias: bp.baseAddress!, residual: hasResidual ? yp.map { UnsafePointer($0) } : nil,
+                                                relu: relu)
                     if let xp, let yp {
                         ConvKernels.forward(x: xp, weight: wp.baseAddress!, weightsID: f.id, geometry: g, epilogue: epilogue, y: yp)
                     } else {
                         ConvKernels.forward(x: xp, lowX: x.bf16, weight: wp.baseAddress!, weightsID: f.id, geometry: g,
                                             epilogue: epilogue, y: yp, lowY: low)
                     }
-                } }
+                }
             } } }
         }
         let output: Activation = low.map { .bf16($0, shape: g.outputShape) } ?? .fp32(y!)
         return (output, Cache(input: x.fp32, geometry: g, mode: .eval, preNorm: nil, mean: bn.runningMean.data,
-                              invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: y,
-                              relu: relu, hasResidual: residual != nil, folded: f, lowInput: x.bf16, lowOutput: low))
+                              invstd: bn.runningVar.data.map { 1 / ($0 + bn.eps).squareRoot() }, output: relu ? y : nil,
+                              relu: relu, hasResidual: hasResidual, folded: f, lowInput: x.bf16, lowOutput: low))
     }
 
     /// Backward through ReLU, residual add, batch norm and convolution. The input gradient

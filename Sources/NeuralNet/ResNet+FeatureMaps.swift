@@ -100,7 +100,7 @@ extension ResNet {
         let folded = foldedUnits()
         var h = h
         for b in stageBlockRange(stage).upperBound..<blocks.count {
-            h = try forwardBlock(b, h, mode: .eval, record: false, folded: folded).output
+            h = try forwardBlock(b, consume h, mode: .eval, record: false, folded: folded).output
         }
         return h
     }

@@ -85,7 +85,7 @@ extension ResNet {
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
         for b in blocks.indices {
-            let (y, caches, yLow) = try forwardBlock(b, h, mode: mode, record: record, folded: folded, sync: sync,
+            let (y, caches, yLow) = try forwardBlock(b, consume h, mode: mode, record: record, folded: folded, sync: sync,
                                                      layout: layout, lowInput: low, lowOutput: b + 1 < blocks.count)
             h = y
             low = yLow
@@ -99,17 +99,17 @@ extension ResNet {
     /// units, then the shortcut's) when `record`. In train mode `lowInput` is the input's bf16
     /// copy, or nil, and `lowOutput` asks for the output's (returned when made); eval mode
     /// hands bf16 copies on within the block (`evalBlock`).
-    func forwardBlock(_ b: Int, _ input: Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
+    func forwardBlock(_ b: Int, _ input: consuming Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
                       sync: DataParallel? = nil, layout: ActivationLayout = .nchw, lowInput: BF16Copy? = nil,
                       lowOutput: Bool = false)
         throws -> (output: Tensor, caches: [ConvBN.Cache], lowOutput: BF16Copy?) {
         if mode == .eval {
-            let (y, caches) = try evalBlock(b, input, record: record, folded: folded, layout: layout)
+            let (y, caches) = try evalBlock(b, consume input, record: record, folded: folded, layout: layout)
             return (y, caches, nil)
         }
         let block = blocks[b]
-        var h = input
-        var shortcut = input
+        var h = copy input
+        var shortcut = copy input
         var shortcutCache: ConvBN.Cache?
         var low = lowInput
         if let d = block.downsample {
@@ -137,28 +137,36 @@ extension ResNet {
     /// next unit's convolution reads (`ConvBN.evalForward`), and a block with a projection
     /// shortcut converts its input to bf16 once for the two convolutions that read it (the
     /// shortcut's and the first unit's), rounding as their own conversions would.
-    func evalBlock(_ b: Int, _ input: Tensor, record: Bool, folded: [ConvBN.Folded]?, layout: ActivationLayout) throws
+    ///
+    /// The last unit writes the block's output into the residual's buffer (the shortcut's
+    /// output, or the block's input once the units before have read it), which saves
+    /// copying the residual into the output first: `input` is taken (`consuming`), and when
+    /// nothing else holds it — no recorded cache, no caller's copy — it is not copied at all.
+    func evalBlock(_ b: Int, _ input: consuming Tensor, record: Bool, folded: [ConvBN.Folded]?, layout: ActivationLayout) throws
         -> (output: Tensor, caches: [ConvBN.Cache]) {
         let block = blocks[b]
         let low = Self.innerOutputsInBF16 && ConvKernels.keepsLowInputs(layout: layout)
-        var a = ConvBN.Activation.fp32(input)
-        var shortcut = input
+        var a = ConvBN.Activation.fp32(copy input)
+        var residual: Tensor
         var shortcutCache: ConvBN.Cache?
         if let d = block.downsample {
             if low { a = .bf16(input.withPointer { BF16Copy(rounding: $0, count: input.count) }, shape: input.shape) }
             let (s, c) = try units[d].evalForward(a, relu: false, folded: folded?[d], layout: layout)
-            shortcut = s.tensor; shortcutCache = c
+            residual = s.tensor; shortcutCache = c
+        } else {
+            residual = consume input
         }
         var caches: [ConvBN.Cache] = []
-        for (i, u) in block.units.enumerated() {
-            let last = i == block.units.count - 1
-            let (y, c) = try units[u].evalForward(a, residual: last ? shortcut : nil, relu: true, folded: folded?[u],
-                                                  layout: layout, lowOutput: !last && low)
+        for u in block.units.dropLast() {
+            let (y, c) = try units[u].evalForward(a, relu: true, folded: folded?[u], layout: layout, lowOutput: low)
             a = y
             if record { caches.append(c) }
         }
+        let (y, c) = try units[block.units.last!].evalForward(a, residual: consume residual, relu: true,
+                                                               folded: folded?[block.units.last!], layout: layout)
+        if record { caches.append(c) }
         if record, let shortcutCache { caches.append(shortcutCache) }
-        return (a.tensor, caches)
+        return (y.tensor, caches)
     }
 
     /// Whether eval-mode blocks may hand activations on in bf16 alone (`evalBlock`). Tests

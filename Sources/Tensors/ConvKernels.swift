@@ -77,12 +77,16 @@ public enum ConvKernels {
         #if ONEDNN
         if Engine.backend == .onednn {
             if Engine.precision == .fp32 && SmallMapConv.applies(g) {
-                SmallMapConv.forward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
-                                     gemm: oneDNNGemm)
+                withResidualApart(epilogue, y: y, geometry: g) { epilogue in
+                    SmallMapConv.forward(x: x, weight: weight, weightsID: weightsID, geometry: g, epilogue: epilogue, y: y,
+                                         gemm: oneDNNGemm)
+                }
                 return nil
             }
             if Engine.precision == .fp32 && PointwiseConv.applies(g) {
-                PointwiseConv.forward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y, gemm: oneDNNGemm)
+                withResidualApart(epilogue, y: y, geometry: g) { epilogue in
+                    PointwiseConv.forward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y, gemm: oneDNNGemm)
+                }
                 return nil
             }
             let bytes = keepInput ? OneDNN.lowInputBytes(g) : 0
@@ -97,7 +101,9 @@ public enum ConvKernels {
         if g.layout == .nhwc {
             channelsFirstForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
         } else {
-            im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+            withResidualApart(epilogue, y: y, geometry: g) { epilogue in
+                im2colForward(x: x, weight: weight, geometry: g, epilogue: epilogue, y: y)
+            }
         }
         return nil
     }
@@ -138,6 +144,23 @@ public enum ConvKernels {
                         y: y ?? out)
                 lowY?.fill(rounding: out)
             }
+        }
+    }
+
+    /// Runs `body` with `epilogue`, or, when its residual is y itself (a caller summing into
+    /// the residual's buffer, `ConvBN.evalForward`), with the residual copied aside: the
+    /// engine's own kernels write a product into y before they add the residual. oneDNN's sum
+    /// post-op reads y where it writes it, and `channelsFirstForward` converts the residual
+    /// before it writes y: they take y as it is.
+    static func withResidualApart(_ epilogue: ConvEpilogue, y: UnsafeMutablePointer<Float>, geometry g: ConvGeometry,
+                                  _ body: (ConvEpilogue) -> Void) {
+        guard let r = epilogue.residual, r == UnsafePointer(y) else { return body(epilogue) }
+        let count = g.batch * g.outChannels * g.outPlane
+        withScratch(count) { apart in
+            apart.update(from: r, count: count)
+            var e = epilogue
+            e.residual = UnsafePointer(apart)
+            body(e)
         }
     }
 

@@ -274,6 +274,46 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// A residual summed in place (y is the residual's buffer, as `ConvBN.evalForward` passes
+    /// it) gives the bits of a residual apart, on every backend, layout and precision: the
+    /// engine's own kernels, which write the product into y before they add the residual,
+    /// must copy it aside first (`ConvKernels.withResidualApart`).
+    func testResidualSummedInPlaceMatchesResidualApart() throws {
+        var rng = SystemRandomNumberGenerator()
+        var routes: [(Backend, Precision)] = Engine.availableBackends.map { ($0, .fp32) }
+        if Engine.availableBackends.contains(.onednn) { routes.append((.onednn, .bf16)) }
+        defer { try? Engine.setPrecision(.fp32) }
+        for (backend, precision) in routes {
+            try Engine.withBackend(backend) {
+                try Engine.setPrecision(precision)
+                for layout in [ActivationLayout.nchw, .nhwc] {
+                    for (n, c, h, w, o, k, s, p) in self.cases {
+                        let g = try ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: k,
+                                                 kernelW: k, stride: s, padding: p, layout: layout)
+                        let x = self.random(n * c * h * w, &rng), wt = self.random(o * c * k * k, &rng)
+                        let bias = self.random(o, &rng), residual = self.random(n * o * g.outPlane, &rng)
+                        var apart = [Float](repeating: .nan, count: residual.count)
+                        var inPlace = residual
+                        x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                            residual.withUnsafeBufferPointer { rp in apart.withUnsafeMutableBufferPointer { yp in
+                                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true),
+                                                    y: yp.baseAddress!)
+                            } }
+                            inPlace.withUnsafeMutableBufferPointer { yp in
+                                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: UnsafePointer(yp.baseAddress!),
+                                                                           relu: true),
+                                                    y: yp.baseAddress!)
+                            }
+                        } } }
+                        XCTAssertEqual(inPlace, apart, "\(backend.rawValue) \(precision) \(g)")
+                    }
+                }
+            }
+        }
+    }
+
     /// dy given in bf16 (batch norm's backward writes it so) gives bit for bit the gradients
     /// of dy given in fp32 and converted by oneDNN: `BF16Copy.round` rounds as oneDNN does,
     /// including denormals (flushed), ties and signed zeros, which the gradient here contains.
