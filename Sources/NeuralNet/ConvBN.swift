@@ -75,7 +75,9 @@ public struct ConvBN: Sendable {
         let preNorm: Tensor?         // (N, O, H', W') conv output, train mode only
         let mean: [Float]            // (O) batch mean (train)
         let invstd: [Float]          // (O)
-        let output: Tensor?          // (N, O, H', W'); nil when written only in bf16 (`lowOutput`), or, in eval mode, without ReLU (backward reads it only for ReLU's mask)
+        // (N, O, H', W'); nil when written only in bf16 (`lowOutput`), and in eval mode without
+        // ReLU (backward reads it only for ReLU's mask; not holding it lets the next sum reuse it).
+        let output: Tensor?
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
