@@ -162,8 +162,8 @@ extension ResNet {
             a = y
             if record { caches.append(c) }
         }
-        let (y, c) = try units[block.units.last!].evalForward(a, residual: consume residual, relu: true,
-                                                               folded: folded?[block.units.last!], layout: layout)
+        let last = block.units.last!
+        let (y, c) = try units[last].evalForward(a, residual: consume residual, relu: true, folded: folded?[last], layout: layout)
         if record { caches.append(c) }
         if record, let shortcutCache { caches.append(shortcutCache) }
         return (y.tensor, caches)
