@@ -77,7 +77,7 @@ public struct ConvBN: Sendable {
         let invstd: [Float]          // (O)
         // (N, O, H', W'); nil when written only in bf16 (`lowOutput`), and in eval mode without
         // ReLU (backward reads it only for ReLU's mask; not holding it lets the next sum reuse it).
-        let output: Tensor?
+        private(set) var output: Tensor?
         let relu: Bool
         let hasResidual: Bool
         let folded: Folded?          // eval mode
@@ -91,6 +91,18 @@ public struct ConvBN: Sendable {
         var fp32Input: Tensor { input ?? Activation.bf16(lowInput!, shape: geometry.inputShape).tensor }
         /// The output in fp32, likewise.
         var fp32Output: Tensor { output ?? Activation.bf16(lowOutput!, shape: geometry.outputShape).tensor }
+
+        /// An eval-mode unit with ReLU lets go of its fp32 output and keeps `copy`, the output
+        /// rounded to bf16 (the next convolution's input), for ReLU's mask: bf16(y) > 0 exactly
+        /// where y > 0 but on fp32 denormals, which the rounding writes as zero and which that
+        /// convolution read as zero. The output's buffer is then free for the next block's
+        /// residual sum (`ResNet.evalBlock`), with no copy, and backward reads half the bytes.
+        mutating func keepMask(from copy: BF16Copy) {
+            precondition(mode == .eval && relu && copy.isFilled && copy.count == geometry.batch * geometry.outChannels * geometry.outPlane,
+                         "ConvBN.Cache.keepMask: the filled bf16 copy of an eval-mode ReLU unit's output")
+            output = nil
+            lowOutput = copy
+        }
     }
 
     /// Gradients from `backward`: the input's and the residual's when asked, parameters' when asked.
@@ -365,7 +377,8 @@ public struct ConvBN: Sendable {
     /// folded convolution's backward takes it as its converted dy. The ReLU mask comes from
     /// the output in bf16 when the forward wrote only that (y > 0 exactly where bf16(y) > 0,
     /// except fp32 denormals, which oneDNN's conversion writes as zero: the next convolution
-    /// read them as zero too).
+    /// read them as zero too), and likewise from the bf16 copy the next convolution read
+    /// (`Cache.keepMask`).
     private func lowEvalInputBackward(_ dy: Tensor, adding addend: Tensor?, cache: Cache) -> Gradients {
         var grads = Gradients()
         let low = BF16Copy(count: dy.count)
@@ -374,8 +387,8 @@ public struct ConvBN: Sendable {
             if let output = cache.output {
                 output.withPointer { ElementwiseKernels.reluBackward(dy: d, adding: a, output: $0, dx: r, low: low.bits, count: dy.count) }
             } else {
-                precondition(a == nil, "a unit with a residual writes its output in fp32")
-                ElementwiseKernels.reluBackward(dy: d, lowOutput: cache.lowOutput!.bits, dx: r, low: low.bits, count: dy.count)
+                ElementwiseKernels.reluBackward(dy: d, adding: a, lowOutput: cache.lowOutput!.bits, dx: r, low: low.bits,
+                                                count: dy.count)
             }
         } } }
         low.isFilled = true

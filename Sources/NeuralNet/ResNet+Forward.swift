@@ -66,7 +66,7 @@ extension ResNet {
         // In bf16 training each unit whose output a convolution reads next writes its bf16 copy
         // as well (`ConvBN.forward`'s `lowOutput`), which that convolution takes instead of
         // converting it (a block's input: both its first unit and its shortcut).
-        let (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout,
+        var (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout,
                                                    lowOutput: stemPool == nil && !blocks.isEmpty)
         h = stemOut
         var low = stemCache.lowOutput
@@ -84,7 +84,21 @@ extension ResNet {
         var stageOutput: Tensor?
         var blockCaches: [[ConvBN.Cache]] = []
         if record { blockCaches.reserveCapacity(blocks.count) }
+        // In a recorded eval pass with bf16 convolutions (an attack step) each block's input is
+        // rounded to bf16 once, here, for the block's convolutions, and the unit that wrote it
+        // keeps that copy for ReLU's mask instead of the fp32 map (`ConvBN.Cache.keepMask`): the
+        // block's residual sum then writes into the map's buffer without copying it first.
+        let masksInBF16 = mode == .eval && record && Self.innerOutputsInBF16 && ConvKernels.keepsLowInputs(layout: layout)
         for b in blocks.indices {
+            if masksInBF16 {
+                let copy = h.withPointer { BF16Copy(rounding: $0, count: h.count) }
+                if b > 0 {
+                    blockCaches[b - 1][blocks[b - 1].units.count - 1].keepMask(from: copy)
+                } else if stemPool == nil {
+                    stemCache.keepMask(from: copy)
+                }
+                low = copy
+            }
             let (y, caches, yLow) = try forwardBlock(b, consume h, mode: mode, record: record, folded: folded, sync: sync,
                                                      layout: layout, lowInput: low, lowOutput: b + 1 < blocks.count)
             h = y
@@ -96,15 +110,15 @@ extension ResNet {
     }
 
     /// One residual block: main path, shortcut, residual add and ReLU. Caches (main-path
-    /// units, then the shortcut's) when `record`. In train mode `lowInput` is the input's bf16
-    /// copy, or nil, and `lowOutput` asks for the output's (returned when made); eval mode
-    /// hands bf16 copies on within the block (`evalBlock`).
+    /// units, then the shortcut's) when `record`. `lowInput` is the input's bf16 copy, or nil;
+    /// in train mode `lowOutput` asks for the output's (returned when made); eval mode hands
+    /// bf16 copies on within the block (`evalBlock`).
     func forwardBlock(_ b: Int, _ input: consuming Tensor, mode: Mode, record: Bool, folded: [ConvBN.Folded]?,
                       sync: DataParallel? = nil, layout: ActivationLayout = .nchw, lowInput: BF16Copy? = nil,
                       lowOutput: Bool = false)
         throws -> (output: Tensor, caches: [ConvBN.Cache], lowOutput: BF16Copy?) {
         if mode == .eval {
-            let (y, caches) = try evalBlock(b, consume input, record: record, folded: folded, layout: layout)
+            let (y, caches) = try evalBlock(b, consume input, record: record, folded: folded, layout: layout, lowInput: lowInput)
             return (y, caches, nil)
         }
         let block = blocks[b]
@@ -136,21 +150,26 @@ extension ResNet {
     /// the last (whose residual needs fp32) hands its output on in bf16 alone, which only the
     /// next unit's convolution reads (`ConvBN.evalForward`), and a block with a projection
     /// shortcut converts its input to bf16 once for the two convolutions that read it (the
-    /// shortcut's and the first unit's), rounding as their own conversions would.
+    /// shortcut's and the first unit's), rounding as their own conversions would, unless
+    /// `lowInput` gives that copy (any block: `forwardMap`'s masks in bf16).
     ///
     /// The last unit writes the block's output into the residual's buffer (the shortcut's
     /// output, or the block's input once the units before have read it), which saves
     /// copying the residual into the output first: `input` is taken (`consuming`), and when
     /// nothing else holds it — no recorded cache, no caller's copy — it is not copied at all.
-    func evalBlock(_ b: Int, _ input: consuming Tensor, record: Bool, folded: [ConvBN.Folded]?, layout: ActivationLayout) throws
-        -> (output: Tensor, caches: [ConvBN.Cache]) {
+    func evalBlock(_ b: Int, _ input: consuming Tensor, record: Bool, folded: [ConvBN.Folded]?, layout: ActivationLayout,
+                   lowInput: BF16Copy? = nil) throws -> (output: Tensor, caches: [ConvBN.Cache]) {
         let block = blocks[b]
         let low = Self.innerOutputsInBF16 && ConvKernels.keepsLowInputs(layout: layout)
-        var a = ConvBN.Activation.fp32(copy input)
+        precondition(lowInput == nil || (low && lowInput!.isFilled && lowInput!.count == input.count),
+                     "ResNet.evalBlock: a filled bf16 copy of the input, where convolutions read bf16 copies")
+        var a = lowInput.map { ConvBN.Activation.bf16($0, shape: input.shape) } ?? .fp32(copy input)
         var residual: Tensor
         var shortcutCache: ConvBN.Cache?
         if let d = block.downsample {
-            if low { a = .bf16(input.withPointer { BF16Copy(rounding: $0, count: input.count) }, shape: input.shape) }
+            if low && lowInput == nil {
+                a = .bf16(input.withPointer { BF16Copy(rounding: $0, count: input.count) }, shape: input.shape)
+            }
             let (s, c) = try units[d].evalForward(a, relu: false, folded: folded?[d], layout: layout)
             residual = s.tensor; shortcutCache = c
         } else {

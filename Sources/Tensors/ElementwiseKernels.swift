@@ -38,10 +38,12 @@ public enum ElementwiseKernels {
         }
     }
 
-    /// `reluBackward(dy:output:dx:low:count:)` with the output given in bf16 (`lowOutput`, a
-    /// unit's output written only in bf16): the mask is bf16(y) > 0.
-    public static func reluBackward(dy: UnsafePointer<Float>, lowOutput y: UnsafePointer<UInt16>,
-                                    dx: UnsafeMutablePointer<Float>?, low: UnsafeMutablePointer<UInt16>, count: Int) {
+    /// `reluBackward(dy:adding:output:dx:low:count:)` with the output given in bf16
+    /// (`lowOutput`: a unit's output written only in bf16, or the copy the next convolution
+    /// read): the mask is bf16(y) > 0.
+    public static func reluBackward(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>? = nil,
+                                    lowOutput y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>?,
+                                    low: UnsafeMutablePointer<UInt16>, count: Int) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2048) { buffer in
                 let wide = buffer.baseAddress!, scratch = wide + 1024
@@ -51,7 +53,7 @@ public enum ElementwiseKernels {
                     let bitsIn = y + start
                     for i in 0..<n { wide[i] = BF16Copy.widen(bitsIn[i]) }
                     let out = dx.map { $0 + start } ?? scratch
-                    maskByOutput(dy: dy + start, adding: nil, output: wide, dx: out, count: n)
+                    maskByOutput(dy: dy + start, adding: addend.map { $0 + start }, output: wide, dx: out, count: n)
                     let bits = low + start
                     for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
                     start += n

@@ -219,9 +219,10 @@ final class ChannelsLastModelTests: XCTestCase {
     }
 
     /// A bottleneck network and a basic-block one in bf16 on oneDNN: the units inside each
-    /// block hand their outputs on in bf16 only (their caches hold no fp32 output), and the
-    /// logits, features, loss and attack input gradient are the bits of the passes that hand
-    /// fp32 outputs on (`ResNet.innerOutputsInBF16` off).
+    /// block hand their outputs on in bf16 only (their caches hold no fp32 output), a unit
+    /// whose output a block reads next keeps that block's bf16 copy of it for ReLU's mask
+    /// (`ConvBN.Cache.keepMask`), and the logits, features, loss and attack input gradient are
+    /// the bits of the passes that hand fp32 outputs on (`ResNet.innerOutputsInBF16` off).
     func testBF16InnerOutputsGiveTheFP32HandOversBits() throws {
         let configs: [(ResNetConfig, Int)] = [
             (try ResNetConfig(family: .torchvision, block: .bottleneck, blocks: [1, 1, 1, 1], width: 4, numClasses: 3,
@@ -238,7 +239,12 @@ final class ChannelsLastModelTests: XCTestCase {
                     let inner = caches.prefix(m.blocks[b].units.count - 1)
                     XCTAssertFalse(inner.isEmpty)
                     XCTAssertTrue(inner.allSatisfy { $0.output == nil && $0.lowOutput?.isFilled == true }, "\(config.name) block \(b)")
+                    let last = caches[m.blocks[b].units.count - 1]
+                    XCTAssertEqual(last.output == nil, b + 1 < m.blocks.count, "\(config.name) block \(b): the fp32 output kept")
+                    XCTAssertEqual(last.lowOutput?.isFilled == true, b + 1 < m.blocks.count, "\(config.name) block \(b): the bf16 copy")
                 }
+                let stem = try XCTUnwrap(trace?.stem)
+                XCTAssertEqual(stem.output == nil, m.stemPool == nil, "\(config.name): the stem's mask in bf16 without a stem pool")
                 func pass() throws -> [[Float]] {
                     let (logits, features) = try m.logitsAndFeatures(x)
                     let (loss, dx, _) = try m.lossAndInputGradient(x, labels: labels)

@@ -158,9 +158,9 @@ final class KernelTests: XCTestCase {
     }
 
     /// ReLU's backward with the gradient given in two parts (`adding`) is, bit for bit, the
-    /// two parts added first and then masked, in fp32 and in the variant that also writes the
-    /// result in bf16; zeros and ties at y = 0 included, lengths off the SIMD width, and
-    /// chunks split across threads.
+    /// two parts added first and then masked, in fp32, in the variant that also writes the
+    /// result in bf16, and in the one that reads the output in bf16; zeros and ties at y = 0
+    /// included, lengths off the SIMD width, and chunks split across threads.
     func testReLUBackwardAddingMatchesAddThenMask() {
         var rng = SystemRandomNumberGenerator()
         for count in [1, 13, 1000, 70_003] {
@@ -168,8 +168,9 @@ final class KernelTests: XCTestCase {
             let addend = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
             let y = (0..<count).map { i in i % 5 == 0 ? 0 : Float.random(in: -1...1, using: &rng) }
             let expected = (0..<count).map { y[$0] > 0 ? dy[$0] + addend[$0] : 0 }
-            var fused = [Float](repeating: .nan, count: count), wide = fused
-            var bits = [UInt16](repeating: 0xFFFF, count: count)
+            let yBits = y.map(BF16Copy.round)
+            var fused = [Float](repeating: .nan, count: count), wide = fused, fromLow = fused
+            var bits = [UInt16](repeating: 0xFFFF, count: count), bitsFromLow = bits
             dy.withUnsafeBufferPointer { d in addend.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { o in
                 fused.withUnsafeMutableBufferPointer {
                     ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a.baseAddress!, output: o.baseAddress!,
@@ -179,10 +180,18 @@ final class KernelTests: XCTestCase {
                     ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a.baseAddress!, output: o.baseAddress!,
                                                     dx: w.baseAddress!, low: b.baseAddress!, count: count)
                 } }
+                yBits.withUnsafeBufferPointer { o in fromLow.withUnsafeMutableBufferPointer { w in
+                    bitsFromLow.withUnsafeMutableBufferPointer { b in
+                        ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a.baseAddress!, lowOutput: o.baseAddress!,
+                                                        dx: w.baseAddress!, low: b.baseAddress!, count: count)
+                    }
+                } }
             } } }
             XCTAssertEqual(fused, expected, "fp32, \(count) elements")
             XCTAssertEqual(wide, expected, "fp32 beside bf16, \(count) elements")
             XCTAssertEqual(bits, expected.map(BF16Copy.round), "bf16, \(count) elements")
+            XCTAssertEqual(fromLow, expected, "fp32, output in bf16, \(count) elements")
+            XCTAssertEqual(bitsFromLow, bits, "bf16, output in bf16, \(count) elements")
         }
     }
 
