@@ -45,21 +45,51 @@ public enum ElementwiseKernels {
                                     lowOutput y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>?,
                                     low: UnsafeMutablePointer<UInt16>, count: Int) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2048) { buffer in
-                let wide = buffer.baseAddress!, scratch = wide + 1024
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
                 var start = r.lowerBound
                 while start < r.upperBound {
                     let n = Swift.min(1024, r.upperBound - start)
-                    let bitsIn = y + start
-                    for i in 0..<n { wide[i] = BF16Copy.widen(bitsIn[i]) }
-                    let out = dx.map { $0 + start } ?? scratch
-                    maskByOutput(dy: dy + start, adding: addend.map { $0 + start }, output: wide, dx: out, count: n)
+                    let out = dx.map { $0 + start } ?? buffer.baseAddress!
+                    maskByLowOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
                     let bits = low + start
                     for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
                     start += n
                 }
             }
         }
+    }
+
+    /// `maskByOutput` of the output's bf16 bits, widened in registers (exactly, as
+    /// `BF16Copy.widen`), with the same comparisons.
+    @inline(__always)
+    private static func maskByLowOutput(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?,
+                                        output y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        let zero = SIMD8<Float>()
+        let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
+        @inline(__always) func output(_ i: Int) -> SIMD8<Float> {
+            let bits = SIMD8<UInt32>(truncatingIfNeeded: ry.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt16>.self))
+            return unsafeBitCast(bits &<< 16, to: SIMD8<Float>.self)
+        }
+        if let addend {
+            let ra = UnsafeRawPointer(addend)
+            while i + 8 <= count {
+                var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                g += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                g.replace(with: zero, where: output(i) .<= zero)
+                rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count { dx[i] = BF16Copy.widen(y[i]) > 0 ? dy[i] + addend[i] : 0; i += 1 }
+            return
+        }
+        while i + 8 <= count {
+            var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            g.replace(with: zero, where: output(i) .<= zero)
+            rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dx[i] = BF16Copy.widen(y[i]) > 0 ? dy[i] : 0; i += 1 }
     }
 
     /// One thread's `reluBackward`.

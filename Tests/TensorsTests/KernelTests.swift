@@ -195,6 +195,44 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// ReLU's backward reading the output in bf16 is, bit for bit, the one reading that output
+    /// widened to fp32, with and without a second part of dy: NaNs, infinities, signed zeros
+    /// and bf16 denormals among the outputs, lengths off the SIMD width, chunks split across
+    /// threads.
+    func testReLUBackwardFromBF16OutputMatchesWidenedOutput() {
+        var rng = SystemRandomNumberGenerator()
+        let special: [UInt16] = [0x0000, 0x8000, 0x0001, 0x8001, 0x007F, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1, 0x7F81]
+        for count in [1, 13, 1000, 70_003] {
+            let dy = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let addend = (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+            let bits: [UInt16] = (0..<count).map { i in
+                i % 7 == 0 ? special[(i / 7) % special.count] : BF16Copy.round(Float.random(in: -1...1, using: &rng))
+            }
+            let wide = bits.map(BF16Copy.widen)
+            for withAddend in [false, true] {
+                var expected = [Float](repeating: .nan, count: count), got = expected
+                var expectedBits = [UInt16](repeating: 0xFFFF, count: count), gotBits = expectedBits
+                dy.withUnsafeBufferPointer { d in addend.withUnsafeBufferPointer { a in
+                    let a = withAddend ? a.baseAddress : nil
+                    wide.withUnsafeBufferPointer { o in expected.withUnsafeMutableBufferPointer { e in
+                        expectedBits.withUnsafeMutableBufferPointer { b in
+                            ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a, output: o.baseAddress!,
+                                                            dx: e.baseAddress!, low: b.baseAddress!, count: count)
+                        }
+                    } }
+                    bits.withUnsafeBufferPointer { o in got.withUnsafeMutableBufferPointer { g in
+                        gotBits.withUnsafeMutableBufferPointer { b in
+                            ElementwiseKernels.reluBackward(dy: d.baseAddress!, adding: a, lowOutput: o.baseAddress!,
+                                                            dx: g.baseAddress!, low: b.baseAddress!, count: count)
+                        }
+                    } }
+                } }
+                XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "fp32, \(count) elements, addend \(withAddend)")
+                XCTAssertEqual(gotBits, expectedBits, "bf16, \(count) elements, addend \(withAddend)")
+            }
+        }
+    }
+
     func testReductions() {
         var rng = SystemRandomNumberGenerator()
         for count in [0, 1, 7, 16, 17, 100, 1001] {
