@@ -66,9 +66,9 @@ extension ResNet {
         // In bf16 training each unit whose output a convolution reads next writes its bf16 copy
         // as well (`ConvBN.forward`'s `lowOutput`), which that convolution takes instead of
         // converting it (a block's input: both its first unit and its shortcut).
-        var (stemOut, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout,
-                                                   lowOutput: stemPool == nil && !blocks.isEmpty)
-        h = stemOut
+        var stemCache: ConvBN.Cache
+        (h, stemCache) = try forwardUnit(0, h, mode: mode, relu: true, folded: folded, sync: sync, layout: layout,
+                                         lowOutput: stemPool == nil && !blocks.isEmpty)
         var low = stemCache.lowOutput
         var poolCache: MaxPool2d.Cache?
         if let stemPool {

@@ -59,66 +59,55 @@ public enum ElementwiseKernels {
         }
     }
 
-    /// `maskByOutput` of the output's bf16 bits, widened in registers (exactly, as
-    /// `BF16Copy.widen`), with the same comparisons.
-    @inline(__always)
-    private static func maskByLowOutput(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?,
-                                        output y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        let zero = SIMD8<Float>()
-        let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
-        @inline(__always) func output(_ i: Int) -> SIMD8<Float> {
-            let bits = SIMD8<UInt32>(truncatingIfNeeded: ry.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt16>.self))
-            return unsafeBitCast(bits &<< 16, to: SIMD8<Float>.self)
-        }
-        if let addend {
-            let ra = UnsafeRawPointer(addend)
-            while i + 8 <= count {
-                var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                g += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                g.replace(with: zero, where: output(i) .<= zero)
-                rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < count { dx[i] = BF16Copy.widen(y[i]) > 0 ? dy[i] + addend[i] : 0; i += 1 }
-            return
-        }
-        while i + 8 <= count {
-            var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            g.replace(with: zero, where: output(i) .<= zero)
-            rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { dx[i] = BF16Copy.widen(y[i]) > 0 ? dy[i] : 0; i += 1 }
-    }
-
-    /// One thread's `reluBackward`.
+    /// One thread's `reluBackward` of an fp32 output.
     @inline(__always)
     private static func maskByOutput(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?,
                                      output y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
+        let ry = UnsafeRawPointer(y)
+        mask(dy: dy, adding: addend, dx: dx, count: count,
+             outputs: { ry.loadUnaligned(fromByteOffset: $0 * 4, as: SIMD8<Float>.self) }, output: { y[$0] })
+    }
+
+    /// One thread's `reluBackward` of a bf16 output, widened in registers (exactly, as
+    /// `BF16Copy.widen`).
+    @inline(__always)
+    private static func maskByLowOutput(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?,
+                                        output y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>, count: Int) {
+        let ry = UnsafeRawPointer(y)
+        mask(dy: dy, adding: addend, dx: dx, count: count, outputs: {
+            let bits = SIMD8<UInt32>(truncatingIfNeeded: ry.loadUnaligned(fromByteOffset: $0 * 2, as: SIMD8<UInt16>.self))
+            return unsafeBitCast(bits &<< 16, to: SIMD8<Float>.self)
+        }, output: { BF16Copy.widen(y[$0]) })
+    }
+
+    /// dx = (dy + addend) where the output is > 0, else 0, with the output read eight at a time
+    /// from element i (`outputs(i)`) and one at a time in the tail (`output(i)`).
+    @inline(__always)
+    private static func mask(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>?, dx: UnsafeMutablePointer<Float>,
+                             count: Int, outputs: (Int) -> SIMD8<Float>, output: (Int) -> Float) {
         // Explicit SIMD: the select does not vectorise reliably on its own.
         var i = 0
         let zero = SIMD8<Float>()
-        let rd = UnsafeRawPointer(dy), ry = UnsafeRawPointer(y), rx = UnsafeMutableRawPointer(dx)
+        let rd = UnsafeRawPointer(dy), rx = UnsafeMutableRawPointer(dx)
         if let addend {
             let ra = UnsafeRawPointer(addend)
             while i + 8 <= count {
                 var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 g += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
+                g.replace(with: zero, where: outputs(i) .<= zero)
                 rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
                 i += 8
             }
-            while i < count { dx[i] = y[i] > 0 ? dy[i] + addend[i] : 0; i += 1 }
+            while i < count { dx[i] = output(i) > 0 ? dy[i] + addend[i] : 0; i += 1 }
             return
         }
         while i + 8 <= count {
             var g = rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            g.replace(with: zero, where: ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .<= zero)
+            g.replace(with: zero, where: outputs(i) .<= zero)
             rx.storeBytes(of: g, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
-        while i < count { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+        while i < count { dx[i] = output(i) > 0 ? dy[i] : 0; i += 1 }
     }
 
     /// z = x + y.
