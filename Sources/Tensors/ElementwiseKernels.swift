@@ -23,18 +23,8 @@ public enum ElementwiseKernels {
     public static func reluBackward(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>? = nil,
                                     output y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                     low: UnsafeMutablePointer<UInt16>, count: Int) {
-        Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
-                var start = r.lowerBound
-                while start < r.upperBound {
-                    let n = Swift.min(1024, r.upperBound - start)
-                    let out = dx.map { $0 + start } ?? buffer.baseAddress!
-                    maskByOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
-                    let bits = low + start
-                    for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
-                    start += n
-                }
-            }
+        roundingToBF16(count: count, dx: dx, low: low) { start, n, out in
+            maskByOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
         }
     }
 
@@ -44,13 +34,24 @@ public enum ElementwiseKernels {
     public static func reluBackward(dy: UnsafePointer<Float>, adding addend: UnsafePointer<Float>? = nil,
                                     lowOutput y: UnsafePointer<UInt16>, dx: UnsafeMutablePointer<Float>?,
                                     low: UnsafeMutablePointer<UInt16>, count: Int) {
+        roundingToBF16(count: count, dx: dx, low: low) { start, n, out in
+            maskByLowOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
+        }
+    }
+
+    /// Runs `mask(start, n, out)` over runs of up to 1,024 elements, each writing its fp32
+    /// result into `out` (dx's, or a scratch run when dx is nil), and rounds each run into
+    /// `low` while it is in cache.
+    @inline(__always)
+    private static func roundingToBF16(count: Int, dx: UnsafeMutablePointer<Float>?, low: UnsafeMutablePointer<UInt16>,
+                                       _ mask: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         Parallel.chunks(count, minimumPerChunk: 1 << 15) { r, _ in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 1024) { buffer in
                 var start = r.lowerBound
                 while start < r.upperBound {
                     let n = Swift.min(1024, r.upperBound - start)
                     let out = dx.map { $0 + start } ?? buffer.baseAddress!
-                    maskByLowOutput(dy: dy + start, adding: addend.map { $0 + start }, output: y + start, dx: out, count: n)
+                    mask(start, n, out)
                     let bits = low + start
                     for i in 0..<n { bits[i] = BF16Copy.round(out[i]) }
                     start += n
