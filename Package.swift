@@ -109,13 +109,14 @@ let targets: [Target] = oneDNNTargets + [
                                                       argumentParser]),
     .executableTarget(name: "inspect", dependencies: ["HDF5Store", "PipelineKit", argumentParser]),
     .executableTarget(name: "engine-bench", dependencies: ["NeuralNet", "Tensors", "Grounding", "Randomness", argumentParser],
-                      exclude: ["pytorch_bench.py"], swiftSettings: fastMath),
+                      exclude: ["pytorch_bench.py", "beside_pytorch.sh", "speed_bars.py"], swiftSettings: fastMath),
 
     // MARK: Tests: one target per library; StageTests run the built binaries on tiny data
     .target(name: "TestSupport", dependencies: ["HDF5Store"], path: "Tests/TestSupport"),
     .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
     .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "HDF5Store", "TestSupport"]),
-    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"],
+                swiftSettings: oneDNN ? [.define("ONEDNN")] : []),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "Randomness", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "HDF5Store", "Randomness", "TestSupport"]),

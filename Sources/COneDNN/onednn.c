@@ -30,7 +30,8 @@ enum { MAX_PORTS = 4, MAX_ENTRIES = 96, SLOTS = 4 };
 typedef struct {
     attrib_conv_shape shape;
     int32_t kind, bias, residual, relu;
-    int32_t low_dst, unused;    // low_dst: the output in bf16 (forward); unused keeps the size padding-free
+    int32_t low_dst;            // the output in bf16 (forward)
+    int32_t winograd;           // asked for Winograd's algorithm (`wants_winograd`); direct when oneDNN has none
 } cache_key;
 
 /// One argument of a primitive.
@@ -49,6 +50,7 @@ typedef struct {
     uint64_t serial;            // unique per built primitive: names it in the kept weights
     uint64_t last_use;
     dnnl_primitive_t primitive;
+    int is_winograd;            // the primitive runs Winograd's algorithm
     port ports[MAX_PORTS];
     int port_count;
 } entry;
@@ -56,7 +58,8 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
-static int started, threads = 0;
+static int started, threads = 0, winograd = 1;
+static uint64_t winograd_runs;
 static entry entries[MAX_ENTRIES];
 static int entry_count;
 static uint64_t clock_ticks;
@@ -119,14 +122,16 @@ int attrib_onednn_has_bf16(void) {
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
+static void destroy_port(port *p) {
+    if (p->reorder) dnnl_primitive_destroy(p->reorder);
+    if (p->reorder_back) dnnl_primitive_destroy(p->reorder_back);
+    if (p->inner && p->inner != p->user) dnnl_memory_destroy(p->inner);
+    if (p->user) dnnl_memory_destroy(p->user);
+    memset(p, 0, sizeof *p);
+}
+
 static void destroy_entry(entry *e) {
-    for (int i = 0; i < e->port_count; i++) {
-        port *p = &e->ports[i];
-        if (p->reorder) dnnl_primitive_destroy(p->reorder);
-        if (p->reorder_back) dnnl_primitive_destroy(p->reorder_back);
-        if (p->inner && p->inner != p->user) dnnl_memory_destroy(p->inner);
-        if (p->user) dnnl_memory_destroy(p->user);
-    }
+    for (int i = 0; i < e->port_count; i++) destroy_port(&e->ports[i]);
     if (e->primitive) dnnl_primitive_destroy(e->primitive);
     memset(e, 0, sizeof *e);
 }
@@ -148,6 +153,39 @@ void attrib_onednn_clear(void) {
     pthread_mutex_lock(&lock);
     clear_locked();
     pthread_mutex_unlock(&lock);
+}
+
+uint64_t attrib_onednn_winograd_runs(void) {
+    pthread_mutex_lock(&lock);
+    uint64_t n = winograd_runs;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void attrib_onednn_set_winograd(int on) {
+    pthread_mutex_lock(&lock);
+    winograd = on != 0;
+    pthread_mutex_unlock(&lock);
+}
+
+/// Whether a convolution asks oneDNN for Winograd's algorithm (F(4×4, 3×3): 2.25× fewer
+/// multiplications on 6 × 6 tiles; errors up to 1.3e-6 of the sum of the products' sizes,
+/// a few times the direct algorithm's: WinogradTests; docs/engine.md § Winograd): fp32, 3 × 3, stride 1, padding 1, 32 to 128
+/// channels in and out, output maps of 4 × 4 or more. Measured per shape (engine-bench
+/// --profile, 5 Dec) it ran those forwards 1.1–1.9× and both gradients 1.3–2.3× faster, but
+/// 16-channel and RGB convolutions 1.5–7× slower. Its weights are 6 × 6 per channel pair, 4×
+/// the 3 × 3's: with 256 and 512 channels ResNet-50's kept copies outgrew KEPT_CAP and were
+/// transformed again on every call (an attack step 14% slower). A forward whose weights are
+/// not kept (`weights_id` 0: training, where they change every step) transforms them on every
+/// call, which cost more than it saved where the batch's pixels are few for the channels
+/// (ResNet-18's 128 → 128 at 8 × 8, batch 64: 0.78×): those need 128 output pixels per input
+/// channel.
+static int wants_winograd(const attrib_conv_shape *s, int kind, int weights_kept) {
+    if (!winograd || s->precision != 0 || s->kernel_h != 3 || s->kernel_w != 3 || s->stride != 1 || s->padding != 1) return 0;
+    if (s->in_channels < 32 || s->out_channels < 32 || s->in_channels > 128 || s->out_channels > 128) return 0;
+    if (s->out_height < 4 || s->out_width < 4) return 0;
+    if (kind == KIND_FORWARD && !weights_kept) return s->batch * s->out_height * s->out_width >= 128 * s->in_channels;
+    return 1;
 }
 
 void attrib_onednn_set_threads(int n) {
@@ -189,7 +227,9 @@ typedef struct { dnnl_memory_desc_t src, weights, dst, bias; } plain_descs;
 /// The same with layout "any" (and bf16 for the multiplied operands in bf16 mode).
 typedef struct { dnnl_memory_desc_t src, weights, dst, diff_src, diff_weights, diff_dst; } any_descs;
 
-static dnnl_status_t make_descs(const attrib_conv_shape *s, plain_descs *plain, any_descs *any) {
+/// `wino`: Winograd's primitives, which run in blocked layouts: the activations too are then
+/// left to oneDNN's choice (and reordered from and to channels last).
+static dnnl_status_t make_descs(const attrib_conv_shape *s, int wino, plain_descs *plain, any_descs *any) {
     dnnl_dims_t src = {s->batch, s->in_channels, s->height, s->width};
     dnnl_dims_t wei = {s->out_channels, s->in_channels, s->kernel_h, s->kernel_w};
     dnnl_dims_t dst = {s->batch, s->out_channels, s->out_height, s->out_width};
@@ -197,7 +237,7 @@ static dnnl_status_t make_descs(const attrib_conv_shape *s, plain_descs *plain, 
     dnnl_data_type_t low = s->precision == 1 ? dnnl_bf16 : dnnl_f32;
     // Channels last: the caller's layout, and the one every primitive is asked to run in.
     dnnl_format_tag_t plain_tag = s->channels_last ? dnnl_nhwc : dnnl_nchw;
-    dnnl_format_tag_t act = s->channels_last ? dnnl_nhwc : dnnl_format_tag_any;
+    dnnl_format_tag_t act = s->channels_last && !wino ? dnnl_nhwc : dnnl_format_tag_any;
     TRY(dnnl_memory_desc_init_by_tag(&plain->src, 4, src, dnnl_f32, plain_tag));
     TRY(dnnl_memory_desc_init_by_tag(&plain->weights, 4, wei, dnnl_f32, dnnl_oihw));
     TRY(dnnl_memory_desc_init_by_tag(&plain->dst, 4, dst, dnnl_f32, plain_tag));
@@ -220,19 +260,37 @@ static void spacing(const attrib_conv_shape *s, dnnl_dims_t strides, dnnl_dims_t
     pad_r[1] = (s->out_width - 1) * s->stride + s->kernel_w - s->width - s->padding;
 }
 
-static dnnl_status_t forward_desc(const attrib_conv_shape *s, const any_descs *any, const plain_descs *plain,
-                                  int with_bias, dnnl_prop_kind_t prop, dnnl_convolution_desc_t *cd) {
+static dnnl_status_t forward_desc(const attrib_conv_shape *s, dnnl_alg_kind_t alg, const any_descs *any,
+                                  const plain_descs *plain, int with_bias, dnnl_prop_kind_t prop,
+                                  dnnl_convolution_desc_t *cd) {
     dnnl_dims_t strides, pad, pad_r;
     spacing(s, strides, pad, pad_r);
-    return dnnl_convolution_forward_desc_init(cd, prop, dnnl_convolution_direct, &any->src, &any->weights,
+    return dnnl_convolution_forward_desc_init(cd, prop, alg, &any->src, &any->weights,
                                               with_bias ? &plain->bias : NULL, &any->dst, strides, pad, pad_r);
 }
 
+static dnnl_status_t build_with(entry *e, dnnl_alg_kind_t alg);
+
+/// Builds `e` for its key: Winograd's algorithm when the key asks for it and oneDNN has it
+/// for the shape, else the direct one.
 static dnnl_status_t build(entry *e) {
+    if (e->key.winograd) {
+        dnnl_status_t s = build_with(e, dnnl_convolution_winograd);
+        if (s == dnnl_success) { e->is_winograd = 1; return s; }
+        if (s != dnnl_unimplemented) return s;
+        for (int i = 0; i < e->port_count; i++) destroy_port(&e->ports[i]);
+        e->port_count = 0;
+    }
+    e->is_winograd = 0;
+    return build_with(e, dnnl_convolution_direct);
+}
+
+static dnnl_status_t build_with(entry *e, dnnl_alg_kind_t alg) {
     const attrib_conv_shape *s = &e->key.shape;
+    int wino = alg == dnnl_convolution_winograd;
     plain_descs plain;
     any_descs any;
-    TRY(make_descs(s, &plain, &any));
+    TRY(make_descs(s, wino, &plain, &any));
     dnnl_dims_t strides, pad, pad_r;
     spacing(s, strides, pad, pad_r);
     dnnl_primitive_desc_t pd = NULL, hint = NULL;
@@ -245,7 +303,7 @@ static dnnl_status_t build(entry *e) {
             TRY(dnnl_memory_desc_init_by_tag(&plain.dst, 4, dst, dnnl_bf16, dnnl_nhwc));
             any.dst = plain.dst;
         }
-        TRY(forward_desc(s, &any, &plain, e->key.bias, dnnl_forward_inference, &cd));
+        TRY(forward_desc(s, alg, &any, &plain, e->key.bias, dnnl_forward_inference, &cd));
         dnnl_primitive_attr_t attr = NULL;
         dnnl_post_ops_t ops = NULL;
         if (e->key.residual || e->key.relu) {
@@ -268,13 +326,13 @@ static dnnl_status_t build(entry *e) {
             st = add_port(e, DNNL_ARG_DST, 1, &plain.dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
     } else {
         // Backward primitives take the forward (training) primitive as a hint.
-        TRY(forward_desc(s, &any, &plain, 0, dnnl_forward_training, &cd));
+        TRY(forward_desc(s, alg, &any, &plain, 0, dnnl_forward_training, &cd));
         TRY(dnnl_primitive_desc_create(&hint, &cd, NULL, engine, NULL));
         if (e->key.kind == KIND_BACKWARD_DATA) {
-            st = dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &any.diff_src, &any.weights,
+            st = dnnl_convolution_backward_data_desc_init(&cd, alg, &any.diff_src, &any.weights,
                                                          &any.diff_dst, strides, pad, pad_r);
         } else {
-            st = dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &any.src, &any.diff_weights,
+            st = dnnl_convolution_backward_weights_desc_init(&cd, alg, &any.src, &any.diff_weights,
                                                             e->key.bias ? &plain.bias : NULL, &any.diff_dst, strides,
                                                             pad, pad_r);
         }
@@ -443,6 +501,7 @@ static dnnl_status_t run(entry *e, void *const *handles, const void *prefill, ui
         }
     }
     TRY(dnnl_primitive_execute(e->primitive, stream, e->port_count, args));
+    if (e->is_winograd) winograd_runs++;
     for (int i = 0; i < e->port_count; i++) {
         port *p = &e->ports[i];
         if (!p->reorder_back) continue;
@@ -504,6 +563,7 @@ static dnnl_status_t forward_locked(const attrib_conv_shape *shape, const float 
     key.residual = residual != NULL;
     key.relu = relu != 0;
     key.low_dst = y_low != 0;
+    key.winograd = wants_winograd(shape, KIND_FORWARD, weights_id != 0);
     void *handles[4];
     int n = 0;
     handles[n++] = (void *)x;
@@ -546,6 +606,7 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
     dnnl_status_t s;
     if (dx) {
         init_key(&key, shape, KIND_BACKWARD_DATA);
+        key.winograd = wants_winograd(shape, KIND_BACKWARD_DATA, weights_id != 0);
         s = lookup(&key, &e);
         if (s == dnnl_success) {
             void *handles[3] = {(void *)dy, (void *)w, dx};   // ports: diff_dst, weights, diff_src
@@ -570,6 +631,7 @@ static dnnl_status_t backward_locked(const attrib_conv_shape *shape, const float
     if (dw) {
         init_key(&key, shape, KIND_BACKWARD_WEIGHTS);
         key.bias = db != NULL;
+        key.winograd = wants_winograd(shape, KIND_BACKWARD_WEIGHTS, 0);
         s = lookup(&key, &e);
         if (s == dnnl_unimplemented) return dnnl_success;
         TRY(s);

@@ -37,6 +37,39 @@ extension Engine {
         precision = chosen
     }
 
+    /// Whether oneDNN may run fp32 3 × 3 stride-1 convolutions of 32 channels or more with
+    /// Winograd's algorithm, where it measured faster (docs/engine.md § Winograd): the same
+    /// convolution, other rounding (errors up to about 1e-6 of the sum of the products' sizes,
+    /// a few times the direct algorithm's). On unless
+    /// `ATTRIB_WINOGRAD=off` (or `0`; a bad value exits 64); tests and engine-bench set it.
+    nonisolated(unsafe) public static var winograd: Bool = requestedWinograd {
+        didSet {
+            #if ONEDNN
+            if availableBackends.contains(.onednn) { OneDNN.setWinograd(winograd) }
+            #endif
+        }
+    }
+    static let requestedWinograd: Bool = {
+        let on: Bool
+        switch ProcessInfo.processInfo.environment["ATTRIB_WINOGRAD"] ?? "" {
+        case "", "on", "1": on = true
+        case "off", "0": on = false
+        case let other: refuse("ATTRIB_WINOGRAD=\(other): expected on or off")
+        }
+        #if ONEDNN
+        if availableBackends.contains(.onednn) { OneDNN.setWinograd(on) }
+        #endif
+        return on
+    }()
+
+    /// Runs `body` with `winograd` set to `on`, then restores it.
+    public static func withWinograd<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
+        let previous = winograd
+        winograd = on
+        defer { winograd = previous }
+        return try body()
+    }
+
     /// Whether the CPU has native bf16 dot products (without them oneDNN emulates bf16, slowly).
     public static var hasNativeBF16: Bool {
         #if ONEDNN
@@ -72,7 +105,8 @@ extension Engine {
             #endif
         case .reference: kernels = "reference im2col + OpenBLAS"
         }
-        return "\(kernels) convolutions\(precision == .bf16 ? " in bf16" : ""), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
+        let wino = backend == .onednn && precision == .fp32 && winograd ? " (Winograd's where faster)" : ""
+        return "\(kernels) convolutions\(precision == .bf16 ? " in bf16" : "")\(wino), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
     }
 
     /// The feature maps' layout in the networks' passes: channels last on oneDNN, whose

@@ -19,6 +19,14 @@ enum OneDNN {
     /// Whether the CPU runs bf16 convolutions natively.
     static var hasNativeBF16: Bool { attrib_onednn_has_bf16() != 0 }
 
+    /// Whether fp32 3 × 3 convolutions may run Winograd's algorithm (`Engine.winograd`).
+    static func setWinograd(_ on: Bool) {
+        attrib_onednn_set_winograd(on ? 1 : 0)
+    }
+
+    /// Primitive runs so far that used Winograd's algorithm.
+    static var winogradRuns: UInt64 { attrib_onednn_winograd_runs() }
+
     /// Threads for later calls (OpenMP); cached primitives for another count are dropped.
     static func setThreads(_ threads: Int) {
         attrib_onednn_set_threads(Int32(threads))

@@ -24,6 +24,7 @@ public enum Engine {
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
         #endif
         _ = requestedLayout   // a bad ATTRIB_LAYOUT stops the program here, before any work
+        _ = winograd          // likewise ATTRIB_WINOGRAD, which also reaches oneDNN's shim here
         configured = true
     }
 

@@ -52,8 +52,15 @@ final class ModelFixtureTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Double(equal) / Double(adv.count), 0.995,
                                     "\(name): only \(equal) of \(adv.count) IFGSM pixels match PyTorch within 1e-5")
         let differing = zip(adv.data, expectedAdv.data).filter { abs($0 - $1) > 1e-5 }
-        // The only allowed differences are sign flips at near-zero gradients: off by a multiple of alpha at most 2·alpha.
-        for (a, b) in differing { XCTAssertLessThanOrEqual(abs(a - b), 2 * alpha + 1e-5, "\(name): IFGSM pixel \(a) vs \(b)") }
+        // The only allowed differences are sign flips at near-zero gradients, each step's worth
+        // 2·alpha: a pixel whose gradient stays near zero can take the other sign at every step.
+        // With the direct algorithm (PyTorch's) no pixel differed by more than 2·alpha; with
+        // Winograd's forwards (docs/engine.md), whose roundings put a few ReLU inputs near zero on
+        // the other side, one resnet20 pixel of 12,288 went the other way at all three steps
+        // (6·alpha: its step-1 gradient 1.7e-9 in PyTorch, -8.4e-8 here, largest |dx| 4.7e-4).
+        for (a, b) in differing {
+            XCTAssertLessThanOrEqual(abs(a - b), min(2 * alpha * Float(steps), 2 * eps) + 1e-5, "\(name): IFGSM pixel \(a) vs \(b)")
+        }
         if differing.isEmpty {
             assertTensorClose(try model.logits(adv), try io.tensor("ifgsm/logits"), "\(name) IFGSM logits")
         }

@@ -35,6 +35,14 @@ int attrib_onednn_init(void);
 /// "oneDNN 2.6.3 (avx512_core_bf16)": the library version and the instruction set it runs.
 const char *attrib_onednn_describe(void);
 
+/// Whether later fp32 3 × 3 convolutions may run Winograd's algorithm where the engine
+/// measured it faster (on by default; onednn.c `wants_winograd` has the shapes). Primitives
+/// of either kind stay cached side by side.
+void attrib_onednn_set_winograd(int on);
+
+/// How many primitive runs so far used Winograd's algorithm (tests check the path runs).
+uint64_t attrib_onednn_winograd_runs(void);
+
 /// Threads for every later call (OpenMP); drops cached primitives made for another count.
 void attrib_onednn_set_threads(int threads);
 
