@@ -169,19 +169,20 @@ void attrib_onednn_set_winograd(int on) {
 }
 
 /// Whether a convolution asks oneDNN for Winograd's algorithm (F(4×4, 3×3): 2.25× fewer
-/// multiplications on 6 × 6 tiles; errors up to 1.3e-6 of the sum of the products' sizes,
-/// a few times the direct algorithm's: WinogradTests; docs/engine.md § Winograd): fp32, 3 × 3, stride 1, padding 1, 32 to 128
-/// channels in and out, output maps of 4 × 4 or more. Measured per shape (engine-bench
-/// --profile, 5 Dec) it ran those forwards 1.1–1.9× and both gradients 1.3–2.3× faster, but
-/// 16-channel and RGB convolutions 1.5–7× slower. Its weights are 6 × 6 per channel pair, 4×
-/// the 3 × 3's: with 256 and 512 channels ResNet-50's kept copies outgrew KEPT_CAP and were
-/// transformed again on every call (an attack step 14% slower). A forward whose weights are
-/// not kept (`weights_id` 0: training, where they change every step) transforms them on every
-/// call, which cost more than it saved where the batch's pixels are few for the channels
-/// (ResNet-18's 128 → 128 at 8 × 8, batch 64: 0.78×): those need 128 output pixels per input
-/// channel.
+/// multiplications on 6 × 6 tiles; errors up to 1.3e-6 of the sum of the products' sizes, a
+/// few times the direct algorithm's: WinogradTests; docs/engine.md § Winograd): fp32, 3 × 3,
+/// stride 1, padding 1, 32 to 128 channels in and out, output maps of 4 × 4 or more.
+/// Measured per shape (engine-bench --profile, 5 Dec) it ran those forwards 1.1–1.9× and both
+/// gradients 1.3–2.3× faster, but 16-channel convolutions 1.4–1.8× and RGB ones 6–8× slower.
+/// Its weights are 6 × 6 per channel pair, 4× the 3 × 3's: with 256 and 512 channels
+/// ResNet-50's kept copies outgrew KEPT_CAP and were transformed again on every call (an
+/// attack step 14% slower). A forward whose weights are not kept (`weights_id` 0: training,
+/// where they change every step) transforms them on every call, which cost more than it
+/// saved where the batch's pixels are few for the channels (ResNet-18's 128 → 128 at 8 × 8,
+/// batch 64: 0.78×): those need 128 output pixels per input channel.
 static int wants_winograd(const attrib_conv_shape *s, int kind, int weights_kept) {
-    if (!winograd || s->precision != 0 || s->kernel_h != 3 || s->kernel_w != 3 || s->stride != 1 || s->padding != 1) return 0;
+    if (!winograd || s->precision != 0) return 0;
+    if (s->kernel_h != 3 || s->kernel_w != 3 || s->stride != 1 || s->padding != 1) return 0;
     if (s->in_channels < 32 || s->out_channels < 32 || s->in_channels > 128 || s->out_channels > 128) return 0;
     if (s->out_height < 4 || s->out_width < 4) return 0;
     if (kind == KIND_FORWARD && !weights_kept) return s->batch * s->out_height * s->out_width >= 128 * s->in_channels;
@@ -235,7 +236,8 @@ static dnnl_status_t make_descs(const attrib_conv_shape *s, int wino, plain_desc
     dnnl_dims_t dst = {s->batch, s->out_channels, s->out_height, s->out_width};
     dnnl_dims_t bias = {s->out_channels};
     dnnl_data_type_t low = s->precision == 1 ? dnnl_bf16 : dnnl_f32;
-    // Channels last: the caller's layout, and the one every primitive is asked to run in.
+    // Channels last: the caller's layout, and the one every primitive but Winograd's is asked
+    // to run in (those run blocked: their activations are reordered in and out).
     dnnl_format_tag_t plain_tag = s->channels_last ? dnnl_nhwc : dnnl_nchw;
     dnnl_format_tag_t act = s->channels_last && !wino ? dnnl_nhwc : dnnl_format_tag_any;
     TRY(dnnl_memory_desc_init_by_tag(&plain->src, 4, src, dnnl_f32, plain_tag));

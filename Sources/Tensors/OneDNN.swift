@@ -5,7 +5,8 @@ import Foundation
 /// The engine's only door to oneDNN: convolutions on NCHW or channels-last tensors through
 /// the C shim (Sources/COneDNN), which caches a primitive per shape and reorders to and from
 /// the layout the primitive prefers (for channels last, only the weights, and in bf16 the
-/// activations' conversion, done once per tensor: `BF16Copy`). Each call
+/// activations' conversion, done once per tensor: `BF16Copy`; Winograd's fp32 primitives run
+/// blocked, and their activations are reordered too: `Engine.winograd`). Each call
 /// returns false when oneDNN has no implementation for the shape, so that the caller runs
 /// its own kernel; any other failure stops the program with oneDNN's status, as a failed
 /// allocation in the engine's own kernels would.

@@ -70,7 +70,22 @@ final class WinogradTests: XCTestCase {
             let wanted = expectWinograd && (kept || n * h * w >= 128 * c)
             XCTAssertEqual(OneDNN.winogradRuns > before, wanted, "Winograd's forward ran, weights kept \(kept), \(g)")
         }
+        // The eval units' epilogue (bias, residual summed into the output, ReLU), weights kept.
+        let bias = rng.floats(o), residual = rng.floats(n * o * h * w)
         let before = OneDNN.winogradRuns
+        var fused = residual
+        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+            fused.withUnsafeMutableBufferPointer { yp in
+                ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: ConvWeightsID.next(), geometry: g,
+                                    epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: UnsafePointer(yp.baseAddress!), relu: true),
+                                    y: yp.baseAddress!)
+            }
+        } } }
+        let expected = reference.y.indices.map { max(0, reference.y[$0] + Double(bias[$0 % o]) + Double(residual[$0])) }
+        let bounds = reference.yBounds.indices.map { reference.yBounds[$0] + abs(Double(bias[$0 % o])) + abs(Double(residual[$0])) }
+        reference.assertClose(fused, expected, bounds: bounds, "forward with bias, residual and ReLU, \(g)")
+        XCTAssertEqual(OneDNN.winogradRuns > before, expectWinograd, "Winograd's forward with an epilogue ran, \(g)")
+        let beforeBackward = OneDNN.winogradRuns
         var dx = [Float](repeating: .nan, count: x.count), dweight = [Float](repeating: .nan, count: weight.count)
         dy.withUnsafeBufferPointer { d in x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in
             dx.withUnsafeMutableBufferPointer { dxp in dweight.withUnsafeMutableBufferPointer { dwp in
@@ -78,7 +93,7 @@ final class WinogradTests: XCTestCase {
                                      dx: dxp.baseAddress!, dweight: dwp.baseAddress!)
             } }
         } } }
-        XCTAssertEqual(OneDNN.winogradRuns - before, expectWinograd ? 2 : 0, "Winograd's gradients ran, \(g)")
+        XCTAssertEqual(OneDNN.winogradRuns - beforeBackward, expectWinograd ? 2 : 0, "Winograd's gradients ran, \(g)")
         reference.assertClose(dx, reference.dx, bounds: reference.dxBounds, "dx, \(g)")
         reference.assertClose(dweight, reference.dweight, bounds: reference.dweightBounds, "dweight, \(g)")
     }

@@ -2,10 +2,10 @@
 // channels-last (NHWC) float tensors, run by oneDNN's primitives in the layouts they prefer.
 // The C side keeps one engine and stream; a cache of primitives per shape, with the reorders
 // between the caller's NCHW / NHWC / OIHW memory and the primitive's layout (none where they
-// agree: channels last is what the primitives run in); grow-only scratch buffers for the
-// reordered tensors; and reordered weights kept per primitive when the caller names them
-// (`weights_id`). Calls are serialised by a mutex (the scratch buffers are shared); oneDNN
-// runs each call on its own OpenMP threads.
+// agree: channels last is what the primitives run in, but for Winograd's, which run blocked);
+// grow-only scratch buffers for the reordered tensors; and reordered weights kept per
+// primitive when the caller names them (`weights_id`). Calls are serialised by a mutex (the
+// scratch buffers are shared); oneDNN runs each call on its own OpenMP threads.
 //
 // Every call returns a dnnl_status_t value: 0 on success, 3 (dnnl_unimplemented) when
 // oneDNN has no implementation for the shape (the caller then runs its own kernel).
