@@ -65,7 +65,7 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Number format of the convolutions: fp32, or bf16 (bf16 inputs and weights, fp32 accumulation; oneDNN only).")
     var precision: Precision = .fp32
 
-    @Option(help: "Winograd's algorithm for fp32 3×3 convolutions of 32 channels or more on oneDNN, where it measured faster: on or off (the direct algorithm everywhere). Default: ATTRIB_WINOGRAD, else on.")
+    @Option(help: "Winograd's algorithm for fp32 3×3 convolutions of 32 to 128 channels on oneDNN, where it measured faster: on or off (the direct algorithm everywhere). Default: ATTRIB_WINOGRAD, else on.")
     var winograd: Switch = Engine.winograd ? .on : .off
 
     /// An on / off option value.
