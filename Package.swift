@@ -115,7 +115,7 @@ let targets: [Target] = oneDNNTargets + [
     .target(name: "TestSupport", dependencies: ["HDF5Store"], path: "Tests/TestSupport"),
     .testTarget(name: "HDF5StoreTests", dependencies: ["HDF5Store", "TestSupport"]),
     .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "HDF5Store", "TestSupport"]),
-    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"],
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Randomness", "TestSupport"],
                 swiftSettings: oneDNN ? [.define("ONEDNN")] : []),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "HDF5Store", "Randomness", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),

@@ -39,7 +39,7 @@ extension Engine {
 
     /// Whether oneDNN may run fp32 3 × 3 stride-1 convolutions of 32 to 128 channels with
     /// Winograd's algorithm, where it measured faster (docs/engine.md § Winograd): the same
-    /// convolution, other rounding (errors up to about 1e-6 of the sum of the products' sizes,
+    /// convolution, other rounding (errors up to about 2e-6 of the sum of the products' sizes,
     /// a few times the direct algorithm's). On unless `ATTRIB_WINOGRAD=off` (or `0`; a bad
     /// value exits 64); tests and engine-bench set it.
     nonisolated(unsafe) public static var winograd: Bool = requestedWinograd {
@@ -56,9 +56,6 @@ extension Engine {
         case "off", "0": on = false
         case let other: refuse("ATTRIB_WINOGRAD=\(other): expected on or off")
         }
-        #if ONEDNN
-        if availableBackends.contains(.onednn) { OneDNN.setWinograd(on) }
-        #endif
         return on
     }()
 

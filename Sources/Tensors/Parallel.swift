@@ -17,14 +17,17 @@ public enum Engine {
         threadCount = threads > 0 ? threads : defaultThreadCount()
         BLAS.configureThreads()
         #if ONEDNN
-        if Engine.availableBackends.contains(.onednn) { OneDNN.setThreads(threadCount) }
+        if Engine.availableBackends.contains(.onednn) {
+            OneDNN.setThreads(threadCount)
+            OneDNN.setWinograd(winograd)   // ATTRIB_WINOGRAD, read here (a bad value stops the program)
+        }
         #endif
         #if os(Linux)
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 32 << 20)
         _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
         #endif
         _ = requestedLayout   // a bad ATTRIB_LAYOUT stops the program here, before any work
-        _ = winograd          // likewise ATTRIB_WINOGRAD, which also reaches oneDNN's shim here
+        _ = winograd          // likewise ATTRIB_WINOGRAD (in a build without oneDNN too)
         configured = true
     }
 
