@@ -40,6 +40,28 @@ final class KernelTests: XCTestCase {
         Engine.configure(threads: 2)
     }
 
+    #if os(Linux)
+    /// After `Engine.configure`, a buffer larger than glibc's largest mmap threshold (32 MB) is
+    /// reused from the heap when it is allocated again, not mapped and page-faulted anew:
+    /// the second 64 MB buffer faults in under a quarter of its pages (mapped: all of them).
+    func testLargeBuffersAreReusedWithoutPageFaults() {
+        Engine.configure(threads: 2)
+        let count = 16 << 20   // 64 MB of Float
+        func faultsForOneBuffer() -> Int {
+            var before = rusage(), after = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &before)
+            var buffer = [Float](repeating: 1, count: count)
+            buffer[count - 1] = 2
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &after)
+            XCTAssertEqual(buffer[count - 1], 2)
+            return after.ru_minflt - before.ru_minflt
+        }
+        _ = faultsForOneBuffer()   // the heap grows once
+        let faults = faultsForOneBuffer()
+        XCTAssertLessThan(faults, count * 4 / 4096 / 4, "minor page faults while filling a reused 64 MB buffer")
+    }
+    #endif
+
     /// Every item in exactly one chunk, each worker index once, on Dispatch and on oneDNN's
     /// team, also when a chunk runs a loop of its own (a nested team runs it on one thread).
     func testParallelChunksCoverEveryItemOnce() {

@@ -75,7 +75,7 @@ final class WinogradTests: XCTestCase {
         let bias = rng.floats(o), residual = rng.floats(n * o * h * w)
         let before = OneDNN.winogradRuns
         var fused = residual
-        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+        _ = x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
             fused.withUnsafeMutableBufferPointer { yp in
                 ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: ConvWeightsID.next(), geometry: g,
                                     epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: UnsafePointer(yp.baseAddress!), relu: true),
@@ -101,7 +101,7 @@ final class WinogradTests: XCTestCase {
 
     private func forward(_ g: ConvGeometry, x: [Float], weight: [Float], weightsID: UInt64) -> [Float] {
         var y = [Float](repeating: .nan, count: g.batch * g.outChannels * g.outPlane)
-        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+        _ = x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
             ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: weightsID, geometry: g, y: yp.baseAddress!)
         } } }
         return y
