@@ -262,7 +262,7 @@ public struct ConvBN: Sendable {
                 precondition(g.layout == .nchw, "ConvBN.backward: parameter gradients in eval mode need an NCHW pass")
                 // Rare (training in eval mode): recompute the conv output for the BN parameter gradients.
                 let z = Tensor(shape: g.outputShape) { out in
-                    cache.fp32Input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
+                    _ = cache.fp32Input.withPointer { xp in conv.weight.withPointer { ConvKernels.forward(x: xp, weight: $0, geometry: g, y: out) } }
                 }
                 let bnCache = BatchNorm2d.Cache(input: z, mode: .eval, mean: cache.mean, invstd: cache.invstd)
                 let bnGrads = BatchNorm2d.backward(gOut, reluOutput: nil, cache: bnCache, gamma: bn.weight.data, parameterGradients: true)

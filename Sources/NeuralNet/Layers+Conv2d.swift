@@ -71,7 +71,7 @@ public struct Conv2d: Sendable {
         let g = try geometry(for: x, layout: layout)
         let y = KernelProfile.measure("conv forward \(g.profileLabel)", flops: g.flops) {
             Tensor(shape: g.outputShape) { out in
-                x.withPointer { xp in weight.withPointer { wp in withOptionalPointer(bias) { bp in
+                _ = x.withPointer { xp in weight.withPointer { wp in withOptionalPointer(bias) { bp in
                     ConvKernels.forward(x: xp, weight: wp, geometry: g, epilogue: ConvEpilogue(bias: bp, relu: relu), y: out)
                 } } }
             }

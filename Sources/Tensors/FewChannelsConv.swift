@@ -9,11 +9,24 @@
 /// kernel row's taps land on consecutive channels-last input pixels: the scatter back onto dx
 /// is one short contiguous add per output pixel and kernel row.
 ///
+/// In bf16 mode, with at least `bf16MinOutputChannels` channels in dy, the columns come from
+/// oneDNN's bf16 1 × 1 convolution instead (dy and Wᵀ rounded to bf16, sums in fp32, as the
+/// mode's other convolutions), a few images at a time: the ResNet stem's dx (7 × 7, 3 ← 64)
+/// went from 143–146 to 165–236 GFLOP/s (it was 8% of a ResNet-18 224 px bf16 attack step).
+///
 /// Used on the oneDNN backend for channels-last convolutions with at most `maxChannels` input
 /// channels; ChannelsLastTests and ConvKernelTests check it against the naive kernels.
 enum FewChannelsConv {
     /// Input channels up to which this runs instead of oneDNN's padded kernel.
     static let maxChannels = 4
+
+    /// dy's channels from which bf16 mode takes oneDNN's bf16 columns. The CIFAR stem's 16
+    /// (3 × 3, 3 ← 16, 32 px) ran slower so: 2.2 → 2.8–3.0 ms per ResNet-8 attack pass.
+    static let bf16MinOutputChannels = 64
+
+    /// Columns (floats) per group of images in bf16 mode (a variable so that tests can make
+    /// several groups of small images).
+    nonisolated(unsafe) static var bf16ColumnsPerGroup = 1 << 20
 
     static func applies(_ g: ConvGeometry) -> Bool {
         g.layout == .nhwc && g.inChannels <= maxChannels && !g.isPointwise
@@ -22,6 +35,9 @@ enum FewChannelsConv {
     /// dx (N, H, W, C) for dy (N, H', W', O); overwritten.
     static func backwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                              dx: UnsafeMutablePointer<Float>) {
+        #if ONEDNN
+        if Engine.precision == .bf16, g.outChannels >= bf16MinOutputChannels, columnsInBF16(dy: dy, weight: weight, geometry: g, dx: dx) { return }
+        #endif
         let (C, O, kh, kw) = (g.inChannels, g.outChannels, g.kernelH, g.kernelW)
         let K = kh * kw * C
         // Wᵀ as (O, kh·kw·C), taps (row, column, channel): W is (O, C, kh, kw).
@@ -51,6 +67,54 @@ enum FewChannelsConv {
             }
         }
     }
+
+    #if ONEDNN
+    /// `backwardData` in bf16: the columns of a group of images are the output of a 1 × 1
+    /// convolution of dy (channels last, O channels) with Wᵀ as its weights (kh·kw·C outputs of
+    /// O inputs), run by oneDNN in bf16; then each image's scatter, in parallel. A group holds
+    /// about 4 MB of columns (`bf16ColumnsPerGroup`), but at least an image per thread (the scatter's parallelism):
+    /// 7 MB per 224 px image took 17–19 ms per ResNet-18 stem dx in groups of two, 19–30 ms
+    /// one by one; 64 px images 5.2–6.6 ms in groups of six, 6.7–7.8 in groups of 27.
+    /// Returns false, with nothing written, where oneDNN cannot run it.
+    static func columnsInBF16(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                              dx: UnsafeMutablePointer<Float>) -> Bool {
+        let (C, O, kh, kw) = (g.inChannels, g.outChannels, g.kernelH, g.kernelW)
+        let K = kh * kw * C
+        // The 1 × 1 convolution's weights (K, O, 1, 1): output tap (r, s, c) reads dy's channel o.
+        var taps = [Float](repeating: 0, count: K * O)
+        for o in 0..<O {
+            for c in 0..<C {
+                for r in 0..<kh { for s in 0..<kw { taps[((r * kw + s) * C + c) * O + o] = weight[((o * C + c) * kh + r) * kw + s] } }
+            }
+        }
+        let perImage = g.outPlane * K, inImage = g.inPlane * C
+        let group = Swift.min(g.batch, Swift.max(Engine.threadCount, bf16ColumnsPerGroup / perImage))
+        return taps.withUnsafeBufferPointer { wt in
+            withScratch(group * perImage) { col in
+                for first in stride(from: 0, to: g.batch, by: group) {
+                    let images = Swift.min(group, g.batch - first)
+                    guard let pointwise = try? ConvGeometry(batch: images, inChannels: O, height: g.outHeight, width: g.outWidth,
+                                                            outChannels: K, kernelH: 1, kernelW: 1, stride: 1, padding: 0,
+                                                            layout: .nhwc),
+                          OneDNN.convForward(x: dy + first * g.outPlane * O, weight: wt.baseAddress!, weightsID: 0,
+                                             geometry: pointwise, epilogue: ConvEpilogue(), y: col)
+                    else {
+                        precondition(first == 0, "FewChannelsConv: oneDNN ran the first group of \(g) but not a later one")
+                        return false
+                    }
+                    Parallel.chunks(images) { range, _ in
+                        for n in range {
+                            let image = dx + (first + n) * inImage
+                            image.update(repeating: 0, count: inImage)
+                            scatter(col + n * perImage, firstRow: 0, rows: g.outHeight, g, into: image)
+                        }
+                    }
+                }
+                return true
+            }
+        }
+    }
+    #endif
 
     /// image[ih, iw, c] += col[pixel, (r, s, c)] over a band's output pixels and their taps.
     @inline(__always)

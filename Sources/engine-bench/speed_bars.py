@@ -9,7 +9,9 @@ ratios) and prints, for each bar, how many round-rows meet it and which do not:
   - fp32, 224 px workloads: >= 1.0
   - bf16, 224 px: engine / PyTorch's bf16 autocast >= 1.0
   - bf16, 224 px: engine bf16 / engine fp32 (same round) >= 1.5
-then each row's lowest-highest ratio and median (markdown). Standard library only.
+and, when the run has OUTDIR/en-fp32direct-RR.txt, the same bf16 ratio to the engine's fp32 with
+Winograd's algorithm off (the algorithm bf16 runs), for information: the bar is the line above.
+Then each row's lowest-highest ratio and median (markdown). Standard library only.
 """
 import glob
 import os
@@ -65,8 +67,14 @@ def main():
                for r, rows in bf16.items() if r in fp32
                for (w, p), (rate, _) in rows.items() if size(w) >= 224 and (w, p) in fp32[r]]
         ok &= bar("bf16, 224 px, engine bf16/engine fp32 >= 1.5", own, 1.5)
+        direct = load(outdir, "fp32direct")
+        if direct:
+            same = [(r, w, p, round(rate / direct[r][(w, p)][0], 2))
+                    for r, rows in bf16.items() if r in direct
+                    for (w, p), (rate, _) in rows.items() if (w, p) in direct[r]]
+            bar("(information) bf16, 224 px, engine bf16/engine fp32 with --winograd off >= 1.5", same, 1.5)
     print(f"rounds: {len(fp32)} fp32, {len(bf16)} bf16; every bar in every round: {'yes' if ok else 'no'}")
-    for precision, rounds in (("fp32", fp32), ("bf16", bf16)):
+    for precision, rounds in (("fp32", fp32), ("bf16", bf16), ("fp32, --winograd off", load(outdir, "fp32direct"))):
         if not rounds:
             continue
         print(f"\n{precision}, engine ÷ PyTorch, lowest–highest (median):\n")

@@ -58,7 +58,7 @@ final class ConvKernelTests: XCTestCase {
                     expected[i] = relu ? max(0, value) : value
                 }
                 var y = [Float](repeating: .nan, count: expected.count)
-                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                _ = x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
                     residual.withUnsafeBufferPointer { rp in y.withUnsafeMutableBufferPointer { yp in
                         ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
                                             epilogue: ConvEpilogue(bias: useBias ? bp.baseAddress! : nil,
@@ -134,7 +134,7 @@ final class ConvKernelTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: expected.count)
                 var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
                 x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dp in
-                    y.withUnsafeMutableBufferPointer { yp in
+                    _ = y.withUnsafeMutableBufferPointer { yp in
                         ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g, y: yp.baseAddress!)
                     }
                     dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
@@ -216,6 +216,47 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// bf16 mode's input gradient of an RGB stem with 64 output channels, whose columns come
+    /// from oneDNN's bf16 1 × 1 convolution (`FewChannelsConv.columnsInBF16`): within bf16
+    /// rounding of the fp32 reference, not the fp32 route's result (so bf16 ran), and the
+    /// same in groups of two images (the last one short) as in one group.
+    func testBF16StemInputGradientInGroups() throws {
+        var rng = SystemRandomNumberGenerator()
+        let f = try ConvGeometry(batch: 5, inChannels: 3, height: 20, width: 18, outChannels: 64, kernelH: 7, kernelW: 7,
+                                 stride: 2, padding: 3)
+        let g = f.with(layout: .nhwc)
+        XCTAssertTrue(FewChannelsConv.applies(g) && g.outChannels >= FewChannelsConv.bf16MinOutputChannels)
+        let x = random(g.batch * 3 * g.inPlane, &rng), wt = random(64 * 3 * 49, &rng), dy = random(g.batch * 64 * g.outPlane, &rng)
+        func inputGradient() -> [Float] {
+            var dx = [Float](repeating: .nan, count: x.count)
+            dy.withUnsafeBufferPointer { dp in x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in
+                dx.withUnsafeMutableBufferPointer { dxp in
+                    ConvKernels.backward(dy: dp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                         dx: dxp.baseAddress!, dweight: nil)
+                }
+            } } }
+            return dx
+        }
+        guard Engine.availableBackends.contains(.onednn) else { throw XCTSkip("this build has no oneDNN") }
+        let fp32 = Engine.withBackend(.onednn) { inputGradient() }
+        var whole = [Float](), grouped = [Float]()
+        try inBF16OnOneDNN {
+            whole = inputGradient()
+            let perGroup = FewChannelsConv.bf16ColumnsPerGroup
+            defer { FewChannelsConv.bf16ColumnsPerGroup = perGroup }
+            FewChannelsConv.bf16ColumnsPerGroup = 2 * g.outPlane * 3 * 49
+            grouped = inputGradient()
+        }
+        let dyf = toNCHW(dy, g.batch, 64, g.outPlane), xf = toNCHW(x, g.batch, 3, g.inPlane)
+        let dxRef = ConvKernels.Naive.backward(dy: dyf, x: xf, weight: wt, geometry: f).dx
+        let dxBound = ConvKernels.Naive.backward(dy: dyf.map(abs), x: xf.map(abs), weight: wt.map(abs), geometry: f).dx
+        assertClose(toNCHW(fp32, g.batch, 3, g.inPlane), dxRef, tolerance: 1e-5, "fp32 stem dx")
+        assertWithinRounding(toNCHW(whole, g.batch, 3, g.inPlane), dxRef, dxBound, "bf16 stem dx, one group")
+        assertWithinRounding(toNCHW(grouped, g.batch, 3, g.inPlane), dxRef, dxBound, "bf16 stem dx, groups of two")
+        XCTAssertEqual(grouped, whole, "bf16 stem dx in groups of two against one group")
+        XCTAssertGreaterThan(zip(whole, fp32).map { abs($0 - $1) }.max()!, 1e-4, "bf16 stem dx equals fp32's: bf16 did not run")
+    }
+
     /// Eval-mode activations held only in bf16 (`forward(x:lowX:…:lowY:)`): the input given as
     /// its bf16 copy, the output written only in bf16, or both, give bit for bit what the fp32
     /// route gives — oneDNN converting the fp32 input itself, the fp32 output rounded by
@@ -247,10 +288,10 @@ final class ConvKernelTests: XCTestCase {
                         bias.withUnsafeBufferPointer { bp in residual.withUnsafeBufferPointer { rp in
                             let plain = ConvEpilogue(bias: bp.baseAddress!, residual: nil, relu: true)
                             let summed = ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true)
-                            yRef.withUnsafeMutableBufferPointer {
+                            _ = yRef.withUnsafeMutableBufferPointer {
                                 ConvKernels.forward(x: xw.baseAddress!, weight: wp.baseAddress!, geometry: g, epilogue: plain, y: $0.baseAddress!)
                             }
-                            yResRef.withUnsafeMutableBufferPointer {
+                            _ = yResRef.withUnsafeMutableBufferPointer {
                                 ConvKernels.forward(x: xw.baseAddress!, weight: wp.baseAddress!, geometry: g, epilogue: summed, y: $0.baseAddress!)
                             }
                             ConvKernels.forward(x: nil, lowX: low, weight: wp.baseAddress!, geometry: g, epilogue: plain, y: nil, lowY: fromLow)
@@ -297,12 +338,12 @@ final class ConvKernelTests: XCTestCase {
                         var apart = [Float](repeating: .nan, count: residual.count)
                         var inPlace = residual
                         x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
-                            residual.withUnsafeBufferPointer { rp in apart.withUnsafeMutableBufferPointer { yp in
+                            _ = residual.withUnsafeBufferPointer { rp in apart.withUnsafeMutableBufferPointer { yp in
                                 ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
                                                     epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: rp.baseAddress!, relu: true),
                                                     y: yp.baseAddress!)
                             } }
-                            inPlace.withUnsafeMutableBufferPointer { yp in
+                            _ = inPlace.withUnsafeMutableBufferPointer { yp in
                                 ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
                                                     epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: UnsafePointer(yp.baseAddress!),
                                                                            relu: true),
