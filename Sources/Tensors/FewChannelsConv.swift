@@ -12,7 +12,7 @@
 /// In bf16 mode, with at least `bf16MinOutputChannels` channels in dy, the columns come from
 /// oneDNN's bf16 1 × 1 convolution instead (dy and Wᵀ rounded to bf16, sums in fp32, as the
 /// mode's other convolutions), a few images at a time: the ResNet stem's dx (7 × 7, 3 ← 64)
-/// went from 143–146 to 165–236 GFLOP/s (it was 8% of a ResNet-18 224 px bf16 attack step).
+/// went from 143–146 to 175–239 GFLOP/s (it was 8% of a ResNet-18 224 px bf16 attack step).
 ///
 /// Used on the oneDNN backend for channels-last convolutions with at most `maxChannels` input
 /// channels; ChannelsLastTests and ConvKernelTests check it against the naive kernels.
@@ -72,9 +72,10 @@ enum FewChannelsConv {
     /// `backwardData` in bf16: the columns of a group of images are the output of a 1 × 1
     /// convolution of dy (channels last, O channels) with Wᵀ as its weights (kh·kw·C outputs of
     /// O inputs), run by oneDNN in bf16; then each image's scatter, in parallel. A group holds
-    /// about 4 MB of columns (`bf16ColumnsPerGroup`), but at least an image per thread (the scatter's parallelism):
-    /// 7 MB per 224 px image took 17–19 ms per ResNet-18 stem dx in groups of two, 19–30 ms
-    /// one by one; 64 px images 5.2–6.6 ms in groups of six, 6.7–7.8 in groups of 27.
+    /// about 4 MB of columns (`bf16ColumnsPerGroup`), but at least an image per thread (the
+    /// scatter's parallelism): with 7 MB per 224 px image, ResNet-18's stem dx took 17–19 ms in
+    /// groups of two, 19–30 ms one by one; 64 px images 5.2–6.6 ms in groups of six, 6.7–7.8
+    /// in groups of 27.
     /// Returns false, with nothing written, where oneDNN cannot run it.
     static func columnsInBF16(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                               dx: UnsafeMutablePointer<Float>) -> Bool {
