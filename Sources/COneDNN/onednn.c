@@ -169,9 +169,10 @@ void attrib_onednn_set_winograd(int on) {
 }
 
 /// Whether a convolution asks oneDNN for Winograd's algorithm (F(4×4, 3×3): 36
-/// multiplications per 6 × 6 tile for 16 outputs, 4× fewer than direct's 144; errors up to 1.7e-6 of the sum of the products' sizes, a
-/// few times the direct algorithm's: WinogradTests; docs/engine.md § Winograd): fp32, 3 × 3,
-/// stride 1, padding 1, 32 to 128 channels in and out, output maps of 4 × 4 or more.
+/// multiplications per 6 × 6 tile for 16 outputs, 4× fewer than direct's 144; errors up to
+/// 1.7e-6 of the sum of the products' sizes, a few times the direct algorithm's: WinogradTests;
+/// docs/engine.md § Winograd): fp32, 3 × 3, stride 1, padding 1, 32 to 128 channels in and
+/// out, output maps of 4 × 4 or more.
 /// Measured per shape (engine-bench --profile, 5 Dec) it ran those forwards 1.1–1.9× and both
 /// gradients 1.3–2.3× faster, but 16-channel convolutions 1.4–1.8× and RGB ones 6–8× slower.
 /// Its weights are 6 × 6 per channel pair, 4× the 3 × 3's: with 256 and 512 channels

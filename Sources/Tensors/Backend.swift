@@ -50,13 +50,11 @@ extension Engine {
         }
     }
     static let requestedWinograd: Bool = {
-        let on: Bool
         switch ProcessInfo.processInfo.environment["ATTRIB_WINOGRAD"] ?? "" {
-        case "", "on", "1": on = true
-        case "off", "0": on = false
+        case "", "on", "1": return true
+        case "off", "0": return false
         case let other: refuse("ATTRIB_WINOGRAD=\(other): expected on or off")
         }
-        return on
     }()
 
     /// Runs `body` with `winograd` set to `on`, then restores it.

@@ -38,15 +38,10 @@ enum FewChannelsConv {
         #if ONEDNN
         if Engine.precision == .bf16, g.outChannels >= bf16MinOutputChannels, columnsInBF16(dy: dy, weight: weight, geometry: g, dx: dx) { return }
         #endif
-        let (C, O, kh, kw) = (g.inChannels, g.outChannels, g.kernelH, g.kernelW)
-        let K = kh * kw * C
-        // Wᵀ as (O, kh·kw·C), taps (row, column, channel): W is (O, C, kh, kw).
-        var reordered = [Float](repeating: 0, count: O * K)
-        for o in 0..<O {
-            for c in 0..<C {
-                for r in 0..<kh { for s in 0..<kw { reordered[o * K + (r * kw + s) * C + c] = weight[((o * C + c) * kh + r) * kw + s] } }
-            }
-        }
+        let (C, O) = (g.inChannels, g.outChannels)
+        let K = g.kernelH * g.kernelW * C
+        // Wᵀ as (O, kh·kw·C).
+        let reordered = taps(weight, g, tapMajor: false)
         // Bands of output rows: about 1,024 pixels of columns (under 1 MB), to stay in cache.
         let bandRows = Swift.max(1, Swift.min(g.outHeight, 1024 / g.outWidth))
         let inImage = g.inPlane * C, outImage = g.outPlane * O
@@ -79,18 +74,13 @@ enum FewChannelsConv {
     /// Returns false, with nothing written, where oneDNN cannot run it.
     static func columnsInBF16(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                               dx: UnsafeMutablePointer<Float>) -> Bool {
-        let (C, O, kh, kw) = (g.inChannels, g.outChannels, g.kernelH, g.kernelW)
-        let K = kh * kw * C
+        let (C, O) = (g.inChannels, g.outChannels)
+        let K = g.kernelH * g.kernelW * C
         // The 1 × 1 convolution's weights (K, O, 1, 1): output tap (r, s, c) reads dy's channel o.
-        var taps = [Float](repeating: 0, count: K * O)
-        for o in 0..<O {
-            for c in 0..<C {
-                for r in 0..<kh { for s in 0..<kw { taps[((r * kw + s) * C + c) * O + o] = weight[((o * C + c) * kh + r) * kw + s] } }
-            }
-        }
+        let weights = taps(weight, g, tapMajor: true)
         let perImage = g.outPlane * K, inImage = g.inPlane * C
         let group = Swift.min(g.batch, Swift.max(Engine.threadCount, bf16ColumnsPerGroup / perImage))
-        return taps.withUnsafeBufferPointer { wt in
+        return weights.withUnsafeBufferPointer { wt in
             withScratch(group * perImage) { col in
                 for first in stride(from: 0, to: g.batch, by: group) {
                     let images = Swift.min(group, g.batch - first)
@@ -116,6 +106,25 @@ enum FewChannelsConv {
         }
     }
     #endif
+
+    /// W (O, C, kh, kw) with its taps ordered (row, column, channel), as (O, kh·kw·C), or as
+    /// (kh·kw·C, O) when `tapMajor`.
+    static func taps(_ weight: UnsafePointer<Float>, _ g: ConvGeometry, tapMajor: Bool) -> [Float] {
+        let (C, O, kh, kw) = (g.inChannels, g.outChannels, g.kernelH, g.kernelW)
+        let K = kh * kw * C
+        var out = [Float](repeating: 0, count: O * K)
+        for o in 0..<O {
+            for c in 0..<C {
+                for r in 0..<kh {
+                    for s in 0..<kw {
+                        let tap = (r * kw + s) * C + c
+                        out[tapMajor ? tap * O + o : o * K + tap] = weight[((o * C + c) * kh + r) * kw + s]
+                    }
+                }
+            }
+        }
+        return out
+    }
 
     /// image[ih, iw, c] += col[pixel, (r, s, c)] over a band's output pixels and their taps.
     @inline(__always)

@@ -50,7 +50,7 @@ final class ChannelsLastTests: XCTestCase {
                     var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: wt.count)
                     xl.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
                         rl.withUnsafeBufferPointer { rp in dyl.withUnsafeBufferPointer { dp in
-                            y.withUnsafeMutableBufferPointer { yp in
+                            _ = y.withUnsafeMutableBufferPointer { yp in
                                 ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
                                                     epilogue: ConvEpilogue(bias: bp.baseAddress!, residual: useResidual ? rp.baseAddress! : nil,
                                                                            relu: relu),
@@ -93,7 +93,7 @@ final class ChannelsLastTests: XCTestCase {
                 func run(_ wt: [Float], _ id: UInt64) -> (y: [Float], dx: [Float]) {
                     var y = [Float](repeating: .nan, count: 4 * 32 * plane), dx = [Float](repeating: .nan, count: x.count)
                     xIn.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dyIn.withUnsafeBufferPointer { dp in
-                        y.withUnsafeMutableBufferPointer {
+                        _ = y.withUnsafeMutableBufferPointer {
                             ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, weightsID: id, geometry: g, y: $0.baseAddress!)
                         }
                         dx.withUnsafeMutableBufferPointer {
@@ -321,7 +321,7 @@ final class ChannelsLastTests: XCTestCase {
                         var dw = [Float](repeating: sentinel, count: wt.count + 2 * guardCount)
                         x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
                             dy.withUnsafeBufferPointer { dp in
-                                y.withUnsafeMutableBufferPointer { yp in
+                                _ = y.withUnsafeMutableBufferPointer { yp in
                                     ConvKernels.forward(x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
                                                         epilogue: epilogue ? ConvEpilogue(bias: bp.baseAddress!, relu: true) : .none,
                                                         y: yp.baseAddress! + guardCount)
